@@ -1,0 +1,68 @@
+package dev.tessera.agent.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything the node agent is started with. Built from the command line by
+ * {@code dev.tessera.agent.AgentMain}; every listener and component is built from this one bundle.
+ *
+ * <p>Command-line flags (defaults in brackets):
+ * <pre>
+ *   --node NAME                this node's name (required)
+ *   --node-ip IP               the node's address: pods' redirect target and HBONE bind (required)
+ *   --trust-domain TD          [cluster.local]
+ *   --local-cluster PATH       local mode: Kubernetes manifests (a file or a folder), watched
+ *   --network FILE             local mode: network.json written by `tessera local up`
+ *   --ca-dir DIR               local mode: the local certificate authority (ca.crt, ca.key)
+ *   --bpf-pin-dir DIR          [/sys/fs/bpf/tessera]
+ *   --cgroup DIR               cgroup v2 directory the programs attach to [the cgroup2 mount]
+ *   --mesh-cidr CIDR           destinations that are captured, repeatable [0.0.0.0/0]
+ *   --outbound-port N          [15001]   --inbound-port N   [15008]
+ *   --metrics-port N           [15020]   --ready-port N     [15021]   --admin-port N [15000]
+ * </pre>
+ */
+public record AgentConfig(
+        String nodeName,
+        InetAddress nodeIp,
+        String trustDomain,
+        Path localCluster,
+        Path networkFile,
+        Path caDir,
+        Path bpfPinDir,
+        Path cgroupPath,
+        List<String> meshCidrs,
+        int outboundPort,
+        int inboundPort,
+        int metricsPort,
+        int readyPort,
+        int adminPort) {
+
+    public static final int OUTBOUND_PORT = 15001;
+    public static final int INBOUND_PORT = 15008;
+    public static final int METRICS_PORT = 15020;
+    public static final int READY_PORT = 15021;
+    public static final int ADMIN_PORT = 15000;
+
+    public AgentConfig {
+        requireNonNull(nodeName, "nodeName");
+        requireNonNull(nodeIp, "nodeIp");
+        requireNonNull(trustDomain, "trustDomain");
+        requireNonNull(bpfPinDir, "bpfPinDir");
+        meshCidrs = List.copyOf(requireNonNull(meshCidrs, "meshCidrs"));
+        checkPort("outboundPort", outboundPort);
+        checkPort("inboundPort", inboundPort);
+        checkPort("metricsPort", metricsPort);
+        checkPort("readyPort", readyPort);
+        checkPort("adminPort", adminPort);
+    }
+
+    private static void checkPort(String name, int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException(name + ": " + port + " (expected: 1-65535)");
+        }
+    }
+}
