@@ -1,0 +1,125 @@
+package dev.tessera.agent.admin;
+
+import static java.util.Objects.requireNonNull;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpServer;
+import io.prometheus.metrics.expositionformats.OpenMetricsTextFormatWriter;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's HTTP endpoints, each on its own port as the brief fixes them: Prometheus metrics
+ * ({@code :15020/metrics}, text or OpenMetrics by Accept header), readiness ({@code :15021/healthz/ready},
+ * 200 or 503 with the unmet conditions) and the admin API, bound to localhost only ({@code :15000}).
+ * All three bind in {@link #start()} so a port clash fails start-up.
+ */
+public final class HttpEndpoints implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(HttpEndpoints.class);
+
+    private final HttpServer metrics;
+    private final HttpServer ready;
+    private final HttpServer admin;
+
+    /**
+     * @param readiness returns the unmet readiness conditions; empty means ready
+     * @param adminRoutes admin path (e.g. {@code /config_dump}) -> JSON body supplier
+     */
+    public HttpEndpoints(int metricsPort, int readyPort, int adminPort, PrometheusRegistry registry,
+            Supplier<List<String>> readiness, Map<String, Supplier<String>> adminRoutes) throws IOException {
+        requireNonNull(registry, "registry");
+        requireNonNull(readiness, "readiness");
+        requireNonNull(adminRoutes, "adminRoutes");
+        metrics = bind(new InetSocketAddress(metricsPort), "metrics");
+        ready = bind(new InetSocketAddress(readyPort), "readiness");
+        admin = bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort), "admin");
+
+        var text = PrometheusTextFormatWriter.create();
+        var openMetrics = OpenMetricsTextFormatWriter.create();
+        metrics.createContext("/metrics", ex -> {
+            String accept = ex.getRequestHeaders().getFirst("Accept");
+            var writer = openMetrics.accepts(accept) ? openMetrics : text;
+            var body = new ByteArrayOutputStream(8192);
+            writer.write(body, registry.scrape());
+            ex.getResponseHeaders().set("Content-Type", writer.getContentType());
+            send(ex, 200, body.toByteArray());
+        });
+        ready.createContext("/healthz/ready", ex -> {
+            List<String> unmet = readiness.get();
+            if (unmet.isEmpty()) {
+                send(ex, 200, "ready\n".getBytes(StandardCharsets.UTF_8));
+            } else {
+                send(ex, 503, ("not ready: " + String.join("; ", unmet) + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+        });
+        for (var route : adminRoutes.entrySet()) {
+            admin.createContext(route.getKey(), json(route.getValue()));
+        }
+        admin.createContext("/", ex -> send(ex, 404, ("unknown admin path; try one of "
+                + adminRoutes.keySet() + "\n").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static HttpServer bind(InetSocketAddress address, String what) throws IOException {
+        try {
+            HttpServer s = HttpServer.create(address, 64);
+            s.setExecutor(Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "http-" + what);
+                t.setDaemon(true);
+                return t;
+            }));
+            return s;
+        } catch (BindException e) {
+            throw new BindException(what + " endpoint: cannot bind " + address + ": " + e.getMessage()
+                    + " (is another agent running on this node?)");
+        }
+    }
+
+    private static HttpHandler json(Supplier<String> body) {
+        return ex -> {
+            try {
+                ex.getResponseHeaders().set("Content-Type", "application/json");
+                send(ex, 200, body.get().getBytes(StandardCharsets.UTF_8));
+            } catch (RuntimeException e) {
+                log.warn("admin {} failed", ex.getRequestURI(), e);
+                send(ex, 500, ("{\"error\":\"" + e + "\"}").getBytes(StandardCharsets.UTF_8));
+            }
+        };
+    }
+
+    private static void send(HttpExchange ex, int status, byte[] body) throws IOException {
+        try (ex) {
+            ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    public void start() {
+        metrics.start();
+        ready.start();
+        admin.start();
+    }
+
+    @Override
+    public void close() {
+        admin.stop(0);
+        ready.stop(0);
+        metrics.stop(0);
+    }
+}

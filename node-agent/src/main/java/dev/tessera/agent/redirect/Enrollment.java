@@ -1,0 +1,86 @@
+package dev.tessera.agent.redirect;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.common.model.Workload;
+import dev.tessera.common.netns.Netns;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the kernel's enrolled-pods map equal to the meshed pods of this node: enrolls new ones and
+ * unenrolls pods that left the mesh (namespace label removed, pod opted out, pod gone) — no pod
+ * restart either way. After an agent restart it adopts what the pinned map already holds and removes
+ * only what is no longer expected.
+ */
+public final class Enrollment {
+
+    private static final Logger log = LoggerFactory.getLogger(Enrollment.class);
+
+    private final String nodeName;
+    private final Redirector redirector;
+    private final PodNetnsResolver resolver;
+    /** pod key -> netns cookie, for pods this agent enrolled or adopted. */
+    private final Map<String, Long> enrolled = new HashMap<>();
+    private volatile Set<String> captured = Set.of();
+
+    public Enrollment(String nodeName, Redirector redirector, PodNetnsResolver resolver) {
+        this.nodeName = requireNonNull(nodeName, "nodeName");
+        this.redirector = requireNonNull(redirector, "redirector");
+        this.resolver = requireNonNull(resolver, "resolver");
+    }
+
+    /** Reconciles the kernel map with {@code snapshot}. Safe to call for every snapshot. */
+    public synchronized void reconcile(MeshSnapshot snapshot) {
+        Map<Long, String> expected = new HashMap<>();
+        for (Workload w : snapshot.workloadsOnNode(nodeName)) {
+            if (!w.meshed()) {
+                continue;
+            }
+            Optional<Path> netns = resolver.netnsOf(w);
+            if (netns.isEmpty()) {
+                log.warn("pod {} is meshed but has no network namespace on this node yet", w.key());
+                continue;
+            }
+            try {
+                expected.put(Netns.cookie(netns.get()), w.key());
+            } catch (IOException | RuntimeException e) {
+                log.warn("pod {}: cannot read the cookie of {}: {}", w.key(), netns.get(), e.getMessage());
+            }
+        }
+        Set<Long> inKernel = redirector.enrolled();
+        for (Long cookie : inKernel) {
+            if (!expected.containsKey(cookie)) {
+                redirector.unenroll(cookie);
+                log.info("unenrolled netns cookie {} ({})", cookie, keyOf(cookie));
+            }
+        }
+        enrolled.clear();
+        for (var e : expected.entrySet()) {
+            if (!inKernel.contains(e.getKey())) {
+                redirector.enroll(e.getKey());
+                log.info("enrolled pod {} (netns cookie {})", e.getValue(), e.getKey());
+            }
+            enrolled.put(e.getValue(), e.getKey());
+        }
+        captured = Set.copyOf(new HashSet<>(enrolled.keySet()));
+    }
+
+    private String keyOf(long cookie) {
+        return enrolled.entrySet().stream().filter(e -> e.getValue() == cookie).map(Map.Entry::getKey)
+                .findFirst().orElse("unknown pod");
+    }
+
+    /** Keys ({@code namespace/name}) of the pods currently captured. */
+    public Set<String> captured() {
+        return captured;
+    }
+}
