@@ -289,12 +289,18 @@ public final class CertificateAuthority {
     public static final class Pem {
         private Pem() {}
 
-        /** PEM of certificates, keys or CSRs, in order. */
+        /** PEM of certificates, CSRs or private keys (as PKCS#8 {@code PRIVATE KEY}), in order. */
         public static String write(Object... objects) {
             var out = new StringWriter();
             try (var w = new JcaPEMWriter(out)) {
                 for (Object o : objects) {
-                    w.writeObject(o);
+                    if (o instanceof PrivateKey key) {
+                        // PKCS#8 keeps the curve: JcaPEMWriter's SEC1 form of a JDK EC key omits it, which
+                        // made written keys unreadable (by this class and by openssl).
+                        w.writeObject(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
+                    } else {
+                        w.writeObject(o);
+                    }
                 }
             } catch (IOException e) {
                 throw new IllegalStateException(e);
@@ -329,7 +335,9 @@ public final class CertificateAuthority {
                 // Skip what may precede the key, e.g. the EC PARAMETERS block of `openssl ecparam -genkey`.
                 while ((o = p.readObject()) != null) {
                     if (o instanceof PEMKeyPair kp) {
-                        return conv.getKeyPair(kp).getPrivate();
+                        // SEC1 keys written by JcaPEMWriter carry no public key: convert the private part only
+                        // (getKeyPair would fail on the missing public key).
+                        return conv.getPrivateKey(kp.getPrivateKeyInfo());
                     }
                     if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
                         return conv.getPrivateKey(info);
