@@ -55,8 +55,18 @@ public final class CertificateAuthority {
     /** Default workload certificate lifetime. */
     public static final Duration DEFAULT_TTL = Duration.ofHours(24);
 
+    /** The CA certificate file (PEM; may hold several certificates) in a CA directory. */
+    public static final String CERT_FILE = "ca.crt";
+    /** The CA private key file (PEM, mode 0600) in a CA directory. */
+    public static final String KEY_FILE = "ca.key";
+    /** Optional extra trusted roots (PEM) in a CA directory. */
+    public static final String BUNDLE_FILE = "trust-bundle.crt";
+
     private static final String SIG_ALG = "SHA256withECDSA";
     private static final SecureRandom RANDOM = new SecureRandom();
+
+    private static final java.security.spec.ECParameterSpec P256 =
+            ((java.security.interfaces.ECPublicKey) newKeyPair().getPublic()).getParams();
 
     private final X509Certificate certificate;
     private final PrivateKey key;
@@ -85,22 +95,97 @@ public final class CertificateAuthority {
         }
     }
 
-    /** Loads {@code ca.crt} and {@code ca.key} (PEM) from a directory. */
+    /**
+     * Loads {@code ca.crt} and {@code ca.key} (PEM) from a directory. {@code ca.crt} may hold several
+     * certificates (a bundle during a root rotation): the signing certificate is the one whose public key
+     * matches {@code ca.key}; {@link #trustBundle(Path)} returns all of them.
+     */
     public static CertificateAuthority load(Path dir) throws IOException {
-        X509Certificate cert = Pem.readCertificates(Files.readString(dir.resolve("ca.crt"))).get(0);
-        PrivateKey key = Pem.readPrivateKey(Files.readString(dir.resolve("ca.key")));
-        return new CertificateAuthority(cert, key);
+        requireNonNull(dir, "dir");
+        Path certFile = dir.resolve(CERT_FILE);
+        Path keyFile = dir.resolve(KEY_FILE);
+        List<X509Certificate> certs = readCertificates(certFile);
+        PrivateKey key;
+        try {
+            key = Pem.readPrivateKey(Files.readString(keyFile));
+        } catch (IOException e) {
+            throw new IOException(keyFile + ": " + e.getMessage(), e);
+        }
+        for (X509Certificate cert : certs) {
+            if (matches(cert, key)) {
+                if (cert.getBasicConstraints() < 0) {
+                    throw new IOException(certFile + ": certificate " + cert.getSubjectX500Principal().getName()
+                            + " is not a CA (expected: basicConstraints CA:true)");
+                }
+                return new CertificateAuthority(cert, key);
+            }
+        }
+        throw new IOException(certFile + ": no certificate matches " + keyFile
+                + " (expected: the CA certificate of that private key)");
     }
 
-    /** Writes {@code ca.crt} and {@code ca.key} (mode 0600) to a directory. */
+    /**
+     * Every trusted root of a CA directory: all certificates in {@code ca.crt}, plus those in
+     * {@code trust-bundle.crt} when that file exists (roots being introduced or retired), without
+     * duplicates, in file order.
+     */
+    public static List<X509Certificate> trustBundle(Path dir) throws IOException {
+        requireNonNull(dir, "dir");
+        var all = new java.util.LinkedHashMap<java.security.PublicKey, X509Certificate>();
+        for (X509Certificate c : readCertificates(dir.resolve(CERT_FILE))) {
+            all.putIfAbsent(c.getPublicKey(), c);
+        }
+        Path extra = dir.resolve(BUNDLE_FILE);
+        if (Files.exists(extra)) {
+            for (X509Certificate c : readCertificates(extra)) {
+                all.putIfAbsent(c.getPublicKey(), c);
+            }
+        }
+        return List.copyOf(all.values());
+    }
+
+    private static List<X509Certificate> readCertificates(Path file) throws IOException {
+        try {
+            return Pem.readCertificates(Files.readString(file));
+        } catch (IOException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether a private key belongs to a certificate: a test signature verifies with its public key. */
+    private static boolean matches(X509Certificate cert, PrivateKey key) {
+        try {
+            byte[] probe = "tessera-ca-key-check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            var s = java.security.Signature.getInstance(SIG_ALG);
+            s.initSign(key);
+            s.update(probe);
+            byte[] sig = s.sign();
+            var v = java.security.Signature.getInstance(SIG_ALG);
+            v.initVerify(cert.getPublicKey());
+            v.update(probe);
+            return v.verify(sig);
+        } catch (GeneralSecurityException e) {
+            return false; // a different key type: not this certificate's key
+        }
+    }
+
+    /**
+     * Writes {@code ca.crt} and {@code ca.key} to a directory. The key file is created with mode 0600
+     * before any key byte is written and then moved into place, so it is never readable by others.
+     */
     public void save(Path dir) throws IOException {
         Files.createDirectories(dir);
-        Files.writeString(dir.resolve("ca.crt"), Pem.write(certificate));
-        Path keyFile = dir.resolve("ca.key");
-        Files.writeString(keyFile, Pem.write(key));
-        Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
+        Files.writeString(dir.resolve(CERT_FILE), Pem.write(certificate));
+        Path keyFile = dir.resolve(KEY_FILE);
+        Path tmp = dir.resolve(KEY_FILE + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, Pem.write(key));
+        Files.move(tmp, keyFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** The CA's own (signing) certificate. */
     public X509Certificate certificate() {
         return certificate;
     }
@@ -113,14 +198,27 @@ public final class CertificateAuthority {
         requireNonNull(csr, "csr");
         requireNonNull(id, "id");
         requireNonNull(ttl, "ttl");
+        if (ttl.isNegative() || ttl.isZero()) {
+            throw new IllegalArgumentException("ttl: " + ttl + " (expected: a positive duration)");
+        }
         try {
             var jcsr = new JcaPKCS10CertificationRequest(csr);
-            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(jcsr.getPublicKey()))) {
+            var publicKey = jcsr.getPublicKey();
+            if (!isP256(publicKey)) {
+                throw new IllegalArgumentException("csr: key " + publicKey.getAlgorithm() + " (expected: EC P-256)");
+            }
+            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(publicKey))) {
                 throw new IllegalArgumentException("csr: signature does not verify (expected: signed by the requested key)");
             }
             Instant now = Instant.now();
+            // Never outlive the issuer: a leaf valid after its CA expires would fail verification anyway.
+            Instant notAfter = now.plus(ttl);
+            Instant caNotAfter = certificate.getNotAfter().toInstant();
+            if (notAfter.isAfter(caNotAfter)) {
+                notAfter = caNotAfter;
+            }
             var builder = new JcaX509v3CertificateBuilder(certificate, serial(), Date.from(now.minusSeconds(60)),
-                    Date.from(now.plus(ttl)), new X500Name("O=tessera"), jcsr.getPublicKey());
+                    Date.from(notAfter), new X500Name("O=tessera"), publicKey);
             var ext = new JcaX509ExtensionUtils();
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             builder.addExtension(Extension.keyUsage, true,
@@ -135,6 +233,16 @@ public final class CertificateAuthority {
                 | org.bouncycastle.pkcs.PKCSException e) {
             throw new IllegalArgumentException("csr: cannot sign for " + id + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Whether a public key is an EC key on the NIST P-256 curve (secp256r1). */
+    public static boolean isP256(java.security.PublicKey key) {
+        if (!(key instanceof java.security.interfaces.ECPublicKey ec)) {
+            return false;
+        }
+        var p = ec.getParams();
+        return p.getOrder().equals(P256.getOrder()) && p.getCurve().equals(P256.getCurve())
+                && p.getGenerator().equals(P256.getGenerator());
     }
 
     /** A new ECDSA P-256 key pair (generated where the workload's certificate will be used). */
@@ -181,11 +289,18 @@ public final class CertificateAuthority {
     public static final class Pem {
         private Pem() {}
 
+        /** PEM of certificates, CSRs or private keys (as PKCS#8 {@code PRIVATE KEY}), in order. */
         public static String write(Object... objects) {
             var out = new StringWriter();
             try (var w = new JcaPEMWriter(out)) {
                 for (Object o : objects) {
-                    w.writeObject(o);
+                    if (o instanceof PrivateKey key) {
+                        // PKCS#8 keeps the curve: JcaPEMWriter's SEC1 form of a JDK EC key omits it, which
+                        // made written keys unreadable (by this class and by openssl).
+                        w.writeObject(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
+                    } else {
+                        w.writeObject(o);
+                    }
                 }
             } catch (IOException e) {
                 throw new IllegalStateException(e);
@@ -193,6 +308,7 @@ public final class CertificateAuthority {
             return out.toString();
         }
 
+        /** Every CERTIFICATE block of a PEM text, in order (other blocks are ignored); at least one. */
         public static List<X509Certificate> readCertificates(String pem) throws IOException {
             var certs = new java.util.ArrayList<X509Certificate>();
             try (var p = new PEMParser(new StringReader(pem))) {
@@ -211,17 +327,23 @@ public final class CertificateAuthority {
             return certs;
         }
 
+        /** The first private key of a PEM text (PKCS#8 or SEC1 EC). */
         public static PrivateKey readPrivateKey(String pem) throws IOException {
             try (var p = new PEMParser(new StringReader(pem))) {
-                Object o = p.readObject();
                 var conv = new JcaPEMKeyConverter();
-                if (o instanceof PEMKeyPair kp) {
-                    return conv.getKeyPair(kp).getPrivate();
+                Object o;
+                // Skip what may precede the key, e.g. the EC PARAMETERS block of `openssl ecparam -genkey`.
+                while ((o = p.readObject()) != null) {
+                    if (o instanceof PEMKeyPair kp) {
+                        // SEC1 keys written by JcaPEMWriter carry no public key: convert the private part only
+                        // (getKeyPair would fail on the missing public key).
+                        return conv.getPrivateKey(kp.getPrivateKeyInfo());
+                    }
+                    if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
+                        return conv.getPrivateKey(info);
+                    }
                 }
-                if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info) {
-                    return conv.getPrivateKey(info);
-                }
-                throw new IOException("key: unreadable PEM (expected: an EC PRIVATE KEY or PRIVATE KEY block)");
+                throw new IOException("key: none found (expected: an EC PRIVATE KEY or PRIVATE KEY block)");
             }
         }
     }
