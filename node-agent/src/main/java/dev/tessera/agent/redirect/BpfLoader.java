@@ -122,13 +122,13 @@ final class BpfLoader {
         if (!Files.isDirectory(pins.root())) {
             return;
         }
-        Bpf bpf = Bpf.get();
         List<Hook> hooks = List.of(Hook.values());
         for (int i = hooks.size() - 1; i >= 0; i--) {
             Path pin = pins.link(hooks.get(i));
             if (!Files.exists(pin)) {
                 continue;
             }
+            Bpf bpf = Bpf.get();
             int fd = bpf.objGet(pin.toString(), "link " + hooks.get(i).program);
             try {
                 Bpf.check(bpf.lib().bpf_link_detach(fd), "detach link " + pin);

@@ -28,7 +28,7 @@ public final class Bpf {
 
     private Bpf() {
         try {
-            libbpf = LibraryLoader.create(LibBpf.class).failImmediately().load("bpf.so.1");
+            libbpf = LibraryLoader.create(LibBpf.class).failImmediately().load("libbpf.so.1");
         } catch (UnsatisfiedLinkError e) {
             throw new BpfException("cannot load libbpf.so.1 (hint: apt-get install libbpf1)", e);
         }
