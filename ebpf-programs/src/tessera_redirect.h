@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Tessera outbound capture: every map, every shared struct and the core logic of the redirect programs.
+ *
+ * The programs (one .bpf.c per hook) are linked into ONE object, redirect.bpf.o, with
+ * `bpftool gen object`; the maps below are defined __weak in this header so every hook's object carries
+ * the same definition and the linker keeps one copy. The node agent (dev.tessera.agent.redirect
+ * .BpfRedirector) loads that object, pins every map under <pin dir>/maps/<map name> and every link under
+ * <pin dir>/links/<program name>.
+ *
+ * Byte order: every IP address and port in these maps is in NETWORK order, exactly as the bytes appear
+ * on the wire, so user space writes and reads them as plain byte arrays (a.b.c.d, then port high byte,
+ * port low byte). Other integers (cookies, prefix lengths, counters) are in host order.
+ *
+ * Java mirrors: dev.tessera.agent.redirect.ffi.RedirectStructs; RedirectStructsTest reads the
+ * _Static_assert sizes below and checks the Java sizes are equal.
+ */
+#ifndef TESSERA_REDIRECT_H
+#define TESSERA_REDIRECT_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define TSR_AF_INET 2
+#define TSR_AF_INET6 10
+#define TSR_SOCK_STREAM 1
+#define TSR_IPPROTO_TCP 6
+
+/* cgroup sock_addr return codes. */
+#define TSR_ALLOW 1
+#define TSR_REJECT 0 /* connect() fails with EPERM */
+
+/* ---------------------------------------------------------------- shared structs */
+
+/* An IPv4 socket address, both fields in network order. Value of tsr_orig_dst / tsr_client_dst, key of
+ * tsr_client_dst (the client's local address), and the redirect target in tsr_config. */
+struct tsr_addr4 {
+	__u32 ip4;   /* network order */
+	__u16 port;  /* network order */
+	__u16 pad;   /* zero */
+};
+_Static_assert(sizeof(struct tsr_addr4) == 8, "struct tsr_addr4 size");
+
+/* Key of the tsr_mesh_cidrs LPM trie. */
+struct tsr_lpm_key4 {
+	__u32 prefixlen; /* host order, 0-32 */
+	__u32 ip4;       /* network order */
+};
+_Static_assert(sizeof(struct tsr_lpm_key4) == 8, "struct tsr_lpm_key4 size");
+
+/* Indexes of tsr_stats (per-CPU __u64 counters; user space sums the CPUs). */
+enum tsr_stat {
+	TSR_STAT_REDIRECTED = 0,    /* connect rewritten to the agent */
+	TSR_STAT_RECORDED = 1,      /* sockops stored the original destination by client address */
+	TSR_STAT_STORE_FAILED = 2,  /* no socket storage: connect refused (fail closed) */
+	TSR_STAT_RECORD_FAILED = 3, /* tsr_client_dst update failed: the agent will miss it */
+	TSR_STAT_NO_CONFIG = 4,     /* enrolled pod connected before the agent wrote tsr_config: refused */
+	TSR_STAT_PEERNAME = 5,      /* getpeername answered with the original destination */
+	TSR_STAT_MAX = 8,
+};
+
+/* ---------------------------------------------------------------- maps */
+
+/*
+ * tsr_enrolled  HASH  key: __u64 netns cookie (host order)  value: __u32 1
+ *   writer: agent (enroll/unenroll)   readers: connect4, connect6
+ *   Sockets whose network namespace is in here are captured.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} tsr_enrolled SEC(".maps") __weak;
+
+/*
+ * tsr_mesh_cidrs  LPM_TRIE  key: struct tsr_lpm_key4  value: __u32 1
+ *   writer: agent (install, from --mesh-cidr)   readers: connect4, connect6
+ *   Only destinations inside one of these prefixes are captured.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tsr_lpm_key4);
+	__type(value, __u32);
+} tsr_mesh_cidrs SEC(".maps") __weak;
+
+/*
+ * tsr_excluded  HASH  key: __u32 IPv4 address (network order)  value: __u32 1
+ *   writer: agent (install: the node's own addresses)   readers: connect4, connect6
+ *   Destinations never captured (besides 127.0.0.0/8 and the redirect target itself).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} tsr_excluded SEC(".maps") __weak;
+
+/*
+ * tsr_config  ARRAY[1]  key: __u32 0  value: struct tsr_addr4 (the agent's outbound listener)
+ *   writer: agent (install, refreshed on re-adopt)   readers: connect4, connect6
+ *   ip4 == 0 means "not configured": enrolled connects are refused (fail closed).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tsr_addr4);
+} tsr_config SEC(".maps") __weak;
+
+/*
+ * tsr_orig_dst  SK_STORAGE  key: socket  value: struct tsr_addr4 (the destination the app asked for)
+ *   writer: connect4, connect6   readers: sockops, getpeername4, getpeername6
+ *   Lives and dies with the socket.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tsr_addr4);
+} tsr_orig_dst SEC(".maps") __weak;
+
+/*
+ * tsr_client_dst  LRU_HASH  key: struct tsr_addr4 (client's local ip, port)  value: struct tsr_addr4
+ *   (original destination)
+ *   writer: sockops (ACTIVE_ESTABLISHED, before the agent can accept)   reader+deleter: agent (take)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tsr_addr4);
+	__type(value, struct tsr_addr4);
+} tsr_client_dst SEC(".maps") __weak;
+
+/*
+ * tsr_stats  PERCPU_ARRAY[TSR_STAT_MAX]  key: __u32 enum tsr_stat  value: __u64 count per CPU
+ *   writers: every program   reader: agent (stats)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TSR_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tsr_stats SEC(".maps") __weak;
+
+/* ---------------------------------------------------------------- core logic */
+
+static __always_inline void tsr_count(__u32 stat)
+{
+	__u64 *n = bpf_map_lookup_elem(&tsr_stats, &stat);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* Result of tsr_connect_core. */
+#define TSR_DIRECT 0   /* leave the connect alone */
+#define TSR_REWRITE 1  /* *target holds the new destination */
+#define TSR_REFUSE 2   /* reject the connect (fail closed) */
+
+/*
+ * The capture decision for a TCP connect to dst_ip:dst_port (both network order) on socket ctx->sk.
+ * Records the original destination in the socket's storage when it decides to rewrite, and drops a
+ * stale record when it does not (a socket may connect again after a failed attempt).
+ */
+static __always_inline int tsr_connect_core(struct bpf_sock_addr *ctx, __u32 dst_ip, __u16 dst_port,
+					    struct tsr_addr4 *target)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u64 cookie;
+	__u32 zero = 0;
+	struct tsr_addr4 *cfg, *orig;
+	struct tsr_lpm_key4 lpm = { .prefixlen = 32, .ip4 = dst_ip };
+
+	if (ctx->type != TSR_SOCK_STREAM || ctx->protocol != TSR_IPPROTO_TCP || !sk)
+		return TSR_DIRECT;
+	cookie = bpf_get_netns_cookie(ctx);
+	if (!bpf_map_lookup_elem(&tsr_enrolled, &cookie))
+		return TSR_DIRECT;
+
+	cfg = bpf_map_lookup_elem(&tsr_config, &zero);
+	if (!cfg || cfg->ip4 == 0) {
+		tsr_count(TSR_STAT_NO_CONFIG);
+		return TSR_REFUSE;
+	}
+	if ((bpf_ntohl(dst_ip) >> 24) == 127 || dst_ip == cfg->ip4 ||
+	    bpf_map_lookup_elem(&tsr_excluded, &dst_ip) || !bpf_map_lookup_elem(&tsr_mesh_cidrs, &lpm)) {
+		bpf_sk_storage_delete(&tsr_orig_dst, sk);
+		return TSR_DIRECT;
+	}
+
+	orig = bpf_sk_storage_get(&tsr_orig_dst, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!orig) {
+		tsr_count(TSR_STAT_STORE_FAILED);
+		return TSR_REFUSE;
+	}
+	orig->ip4 = dst_ip;
+	orig->port = dst_port;
+	orig->pad = 0;
+	target->ip4 = cfg->ip4;
+	target->port = cfg->port;
+	tsr_count(TSR_STAT_REDIRECTED);
+	return TSR_REWRITE;
+}
+
+/* The original destination recorded for this socket, or NULL. */
+static __always_inline struct tsr_addr4 *tsr_orig_of(struct bpf_sock *sk)
+{
+	if (!sk)
+		return 0;
+	return bpf_sk_storage_get(&tsr_orig_dst, sk, 0, 0);
+}
+
+/* The high 96 bits of an IPv4-mapped IPv6 address ::ffff:a.b.c.d, as user_ip6[0..2] hold them. */
+static __always_inline int tsr_is_v4_mapped(const __u32 *ip6)
+{
+	return ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0x0000ffff);
+}
+
+#endif /* TESSERA_REDIRECT_H */

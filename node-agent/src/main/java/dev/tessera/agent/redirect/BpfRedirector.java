@@ -1,0 +1,192 @@
+package dev.tessera.agent.redirect;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.redirect.ffi.Bpf;
+import dev.tessera.agent.redirect.ffi.LinkInfo;
+import dev.tessera.agent.redirect.ffi.RedirectStructs;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The eBPF capture (see {@code ebpf-programs/README.md}): cgroup connect4/connect6 send enrolled pods'
+ * TCP connects to the agent, sockops records their original destinations by client address, and
+ * getpeername4/6 keep the application's view. Programs, links and maps are pinned under
+ * {@link RedirectSettings#pinDir()}; {@link #close()} only releases this process's file descriptors, so
+ * capture outlives the agent (fail closed), and {@link #install} re-adopts an existing install.
+ */
+public final class BpfRedirector implements Redirector {
+
+    private final RedirectSettings settings;
+    private final RedirectMaps maps;
+    private final LongAdder lookups = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private BpfRedirector(RedirectSettings settings, RedirectMaps maps) {
+        this.settings = settings;
+        this.maps = maps;
+    }
+
+    /**
+     * Installs the capture, or re-adopts the one pinned under {@code settings.pinDir()} (no second
+     * attach; the pinned links switch atomically to the programs of this build; the configuration maps
+     * are rewritten from {@code settings}; enrolled pods stay enrolled). Mounts bpffs at /sys/fs/bpf if
+     * needed.
+     *
+     * @throws dev.tessera.agent.redirect.ffi.BpfException when the kernel refuses (message names the
+     *     program, map or pin, the errno and a hint)
+     */
+    public static BpfRedirector install(RedirectSettings settings) {
+        requireNonNull(settings, "settings");
+        return new BpfRedirector(settings, BpfLoader.install(settings));
+    }
+
+    /** True when every link of an install is pinned under {@code pinDir}. */
+    public static boolean isInstalled(Path pinDir) {
+        Pins pins = new Pins(pinDir);
+        for (Hook hook : Hook.values()) {
+            if (!Files.exists(pins.link(hook))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Detaches and removes an install pinned under {@code pinDir} without opening it first. */
+    public static void uninstall(Path pinDir) {
+        BpfLoader.uninstall(requireNonNull(pinDir, "pinDir"));
+    }
+
+    public RedirectSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void enroll(long netnsCookie) {
+        maps.enrolled.update(RedirectStructs.cookie(netnsCookie), RedirectStructs.u32(1));
+    }
+
+    @Override
+    public void unenroll(long netnsCookie) {
+        maps.enrolled.delete(RedirectStructs.cookie(netnsCookie));
+    }
+
+    @Override
+    public Set<Long> enrolled() {
+        Set<Long> out = new HashSet<>();
+        for (byte[] key : maps.enrolled.keys()) {
+            out.add(RedirectStructs.decodeCookie(key));
+        }
+        return out;
+    }
+
+    @Override
+    public Optional<InetSocketAddress> take(InetSocketAddress client) {
+        requireNonNull(client, "client");
+        lookups.increment();
+        InetAddress ip = client.getAddress();
+        Optional<InetSocketAddress> dst = Optional.empty();
+        if (ip instanceof Inet4Address || isV4Mapped(ip)) {
+            dst = maps.clientDst.lookupAndDelete(RedirectStructs.addr4(ip, client.getPort()))
+                    .map(RedirectStructs::decodeAddr4);
+        }
+        if (dst.isEmpty()) {
+            misses.increment();
+        }
+        return dst;
+    }
+
+    /**
+     * Redirected and recorded come from the kernel (since install, surviving agent restarts); lookups
+     * and misses count this instance's {@link #take} calls.
+     */
+    @Override
+    public RedirectStats stats() {
+        return new RedirectStats(maps.counter(RedirectStructs.STAT_REDIRECTED),
+                maps.counter(RedirectStructs.STAT_RECORDED), lookups.sum(), misses.sum());
+    }
+
+    /** Every kernel counter ({@code enum tsr_stat}) by name, e.g. for metrics. */
+    public Map<String, Long> kernelCounters() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put("redirected", maps.counter(RedirectStructs.STAT_REDIRECTED));
+        out.put("recorded", maps.counter(RedirectStructs.STAT_RECORDED));
+        out.put("store_failed", maps.counter(RedirectStructs.STAT_STORE_FAILED));
+        out.put("record_failed", maps.counter(RedirectStructs.STAT_RECORD_FAILED));
+        out.put("no_config", maps.counter(RedirectStructs.STAT_NO_CONFIG));
+        out.put("peername", maps.counter(RedirectStructs.STAT_PEERNAME));
+        return out;
+    }
+
+    /**
+     * One pinned link as the kernel reports it.
+     *
+     * @param program the program name, e.g. {@code tsr_connect4}
+     * @param link the link's id, program id, cgroup id and attach type
+     * @param effective whether the cgroup's attach list for that hook contains the program right now
+     */
+    public record Attachment(String program, LinkInfo link, boolean effective) {}
+
+    /** The pinned links and whether each one's program is attached to the cgroup (proof of capture). */
+    public List<Attachment> attachments() {
+        Bpf bpf = Bpf.get();
+        Pins pins = new Pins(settings.pinDir());
+        List<Attachment> out = new ArrayList<>();
+        int cgroupFd = bpf.openDirectory(settings.cgroupDir().toString());
+        try {
+            for (Hook hook : Hook.values()) {
+                int fd = bpf.objGet(pins.link(hook).toString(), "link " + hook.program);
+                try {
+                    LinkInfo info = bpf.linkInfo(fd, "link " + hook.program);
+                    boolean effective = bpf.attachedPrograms(cgroupFd, hook.attachType).contains(info.programId());
+                    out.add(new Attachment(hook.program, info, effective));
+                } finally {
+                    bpf.close(fd);
+                }
+            }
+        } finally {
+            bpf.close(cgroupFd);
+        }
+        return out;
+    }
+
+    @Override
+    public void uninstall() {
+        close();
+        BpfLoader.uninstall(settings.pinDir());
+    }
+
+    /** Releases the map file descriptors; programs, links and maps stay pinned (capture continues). */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            maps.close();
+        }
+    }
+
+    private static boolean isV4Mapped(InetAddress ip) {
+        byte[] b = ip.getAddress();
+        if (b.length != 16 || b[10] != (byte) 0xff || b[11] != (byte) 0xff) {
+            return false;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,46 @@
+package dev.tessera.agent.redirect;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Layout of an agent's bpffs pin directory: {@code <pinDir>/maps/<map name>} and
+ * {@code <pinDir>/links/<program name>}.
+ */
+final class Pins {
+
+    static final String ENROLLED = "tsr_enrolled";
+    static final String MESH_CIDRS = "tsr_mesh_cidrs";
+    static final String EXCLUDED = "tsr_excluded";
+    static final String CONFIG = "tsr_config";
+    static final String ORIG_DST = "tsr_orig_dst";
+    static final String CLIENT_DST = "tsr_client_dst";
+    static final String STATS = "tsr_stats";
+    static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, CONFIG, ORIG_DST, CLIENT_DST, STATS);
+
+    private final Path root;
+
+    Pins(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    Path root() {
+        return root;
+    }
+
+    Path mapsDir() {
+        return root.resolve("maps");
+    }
+
+    Path linksDir() {
+        return root.resolve("links");
+    }
+
+    Path map(String name) {
+        return mapsDir().resolve(name);
+    }
+
+    Path link(Hook hook) {
+        return linksDir().resolve(hook.program);
+    }
+}

@@ -1,0 +1,70 @@
+package dev.tessera.agent.redirect;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.config.AgentConfig;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What {@link BpfRedirector#install} needs.
+ *
+ * @param pinDir bpffs directory for this agent's pins, e.g. {@code /sys/fs/bpf/tessera}
+ * @param cgroupDir cgroup v2 directory the programs attach to (an ancestor of every pod; see
+ *     {@link Cgroups#v2Root()})
+ * @param agentIp the IPv4 address of the agent's outbound listener (the node IP)
+ * @param port the outbound listener's port (15001)
+ * @param meshCidrs captured destination prefixes, {@code a.b.c.d/n}
+ * @param excludedAddresses destinations never captured: the node's own addresses (127.0.0.0/8 and
+ *     {@code agentIp} are always excluded)
+ */
+public record RedirectSettings(
+        Path pinDir,
+        Path cgroupDir,
+        InetAddress agentIp,
+        int port,
+        List<String> meshCidrs,
+        List<InetAddress> excludedAddresses) {
+
+    public RedirectSettings {
+        requireNonNull(pinDir, "pinDir");
+        requireNonNull(cgroupDir, "cgroupDir");
+        requireNonNull(agentIp, "agentIp");
+        if (!(agentIp instanceof Inet4Address)) {
+            throw new IllegalArgumentException("agentIp: " + agentIp.getHostAddress() + " (expected: IPv4)");
+        }
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
+        }
+        meshCidrs = List.copyOf(requireNonNull(meshCidrs, "meshCidrs"));
+        meshCidrs.forEach(Ipv4Cidr::parse); // fails on the first bad one, naming it
+        excludedAddresses = List.copyOf(requireNonNull(excludedAddresses, "excludedAddresses"));
+        for (InetAddress a : excludedAddresses) {
+            if (!(a instanceof Inet4Address)) {
+                throw new IllegalArgumentException(
+                        "excludedAddresses: " + a.getHostAddress() + " (expected: IPv4)");
+            }
+        }
+    }
+
+    /**
+     * The agent's settings: its pin dir, {@code --cgroup} or the cgroup v2 mount, node IP and outbound
+     * port, {@code --mesh-cidr}s (all of IPv4 when none), with the node IP excluded.
+     */
+    public static RedirectSettings of(AgentConfig config) {
+        Path cgroup = config.cgroupPath() != null ? config.cgroupPath() : Cgroups.v2Root();
+        List<String> cidrs = config.meshCidrs().isEmpty() ? List.of("0.0.0.0/0") : config.meshCidrs();
+        return new RedirectSettings(config.bpfPinDir(), cgroup, config.nodeIp(), config.outboundPort(), cidrs,
+                List.of(config.nodeIp()));
+    }
+
+    /** The mesh CIDRs, parsed. */
+    public List<Ipv4Cidr> parsedMeshCidrs() {
+        List<Ipv4Cidr> out = new ArrayList<>(meshCidrs.size());
+        meshCidrs.forEach(c -> out.add(Ipv4Cidr.parse(c)));
+        return out;
+    }
+}

@@ -1,0 +1,306 @@
+package dev.tessera.agent.redirect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.agent.redirect.BpfRedirector.Attachment;
+import dev.tessera.agent.redirect.ffi.Bpf;
+import dev.tessera.common.netns.Netns;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The capture on the real kernel: programs attached to the cgroup v2 root, real namespaces, real
+ * connect() calls. Ordered: the last scenarios take the agent down and uninstall.
+ */
+@TestMethodOrder(OrderAnnotation.class)
+class RedirectNetnsIT {
+
+    static final Path PIN_ROOT = Path.of("/sys/fs/bpf/tessera-test-ebpf");
+    static final InetSocketAddress SERVER = new InetSocketAddress("198.18.201.1", 8080);
+    static final InetSocketAddress AGENT = new InetSocketAddress("198.18.200.1", 15001);
+    static final InetSocketAddress NODE_IP_SERVER = new InetSocketAddress("198.18.200.1", 8081);
+    static final InetSocketAddress OUTSIDE_MESH = new InetSocketAddress("198.19.9.1", 8080);
+    static final InetSocketAddress POD_LOOPBACK = new InetSocketAddress("127.0.0.1", 8080);
+
+    static NetnsFixture net;
+    static RedirectSettings settings;
+    static BpfRedirector redirector;
+    static Acceptor agent;
+    static Acceptor server;
+    static Acceptor nodeIpServer;
+    static Acceptor outsideServer;
+    static Acceptor podLoopback;
+    static long podCookie;
+    static Path pod;
+    static Path pod2;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        NetnsFixture.requireRoot();
+        net = new NetnsFixture();
+        Path node = NetnsFixture.path(NetnsFixture.NODE);
+        pod = NetnsFixture.path(NetnsFixture.POD);
+        pod2 = NetnsFixture.path(NetnsFixture.POD2);
+        agent = new Acceptor("agent", node, AGENT);
+        server = new Acceptor("server", node, SERVER);
+        nodeIpServer = new Acceptor("node-ip", node, NODE_IP_SERVER);
+        outsideServer = new Acceptor("outside", node, OUTSIDE_MESH);
+        podLoopback = new Acceptor("pod-loopback", pod, POD_LOOPBACK);
+        Path pinDir = PIN_ROOT.resolve("redirect-" + ProcessHandle.current().pid());
+        settings = new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(),
+                List.of("198.18.0.0/16", "127.0.0.0/8"), List.of(InetAddress.getByName("198.18.200.1")));
+        redirector = BpfRedirector.install(settings);
+        podCookie = Netns.cookie(pod);
+        redirector.enroll(podCookie);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        try {
+            if (redirector != null) {
+                redirector.close();
+            }
+            if (Files.isDirectory(PIN_ROOT)) { // this run's pins and any left by an aborted one
+                try (var dirs = Files.list(PIN_ROOT)) {
+                    dirs.forEach(BpfRedirector::uninstall);
+                }
+                Files.delete(PIN_ROOT);
+            }
+        } finally {
+            for (Acceptor a : new Acceptor[] {agent, server, nodeIpServer, outsideServer, podLoopback}) {
+                if (a != null) {
+                    a.close();
+                }
+            }
+            if (net != null) {
+                net.close();
+            }
+        }
+    }
+
+    static RawTcp.Result connectFrom(Path netns, int family, InetSocketAddress dst) throws IOException {
+        return Netns.call(netns, () -> RawTcp.connect(family, dst));
+    }
+
+    /** Connects from the pod and checks the connection reached the agent with the right record. */
+    static void assertRedirected(BpfRedirector r, int family) throws Exception {
+        RawTcp.Result c = connectFrom(pod, family, SERVER);
+        assertThat(c.errno()).as("connect errno").isZero();
+        assertThat(c.peer()).as("getpeername shows the original destination").isEqualTo(SERVER);
+        InetSocketAddress client = agent.awaitFrom(c.local());
+        assertThat(r.take(client)).contains(SERVER);
+        assertThat(r.take(client)).as("take removes the record").isEmpty();
+    }
+
+    @Test
+    @Order(1)
+    void enrolledPodIsRedirectedOnAfInetSockets() throws Exception {
+        long before = redirector.stats().redirected();
+        assertRedirected(redirector, RawTcp.AF_INET);
+        assertThat(redirector.stats().redirected()).isEqualTo(before + 1);
+        assertThat(redirector.enrolled()).contains(podCookie);
+    }
+
+    @Test
+    @Order(2)
+    void enrolledPodIsRedirectedOnDualStackSockets() throws Exception {
+        assertRedirected(redirector, RawTcp.AF_INET6);
+        // The JDK's own default socket (AF_INET6, IPv4-mapped) is captured too.
+        InetSocketAddress local = Netns.call(pod, () -> {
+            try (Socket s = new Socket()) {
+                s.connect(SERVER, 5000);
+                return (InetSocketAddress) s.getLocalSocketAddress();
+            }
+        });
+        assertThat(redirector.take(agent.awaitFrom(local))).contains(SERVER);
+    }
+
+    @Test
+    @Order(3)
+    void podThatIsNotEnrolledConnectsDirectly() throws Exception {
+        RawTcp.Result c = connectFrom(pod2, RawTcp.AF_INET, SERVER);
+        assertThat(c.errno()).isZero();
+        assertThat(server.awaitFrom(c.local())).isEqualTo(c.local());
+        assertThat(redirector.take(c.local())).isEmpty();
+    }
+
+    @Test
+    @Order(4)
+    void loopbackNodeAddressesAndDestinationsOutsideTheMeshGoDirect() throws Exception {
+        long before = redirector.stats().redirected();
+        Map<InetSocketAddress, Acceptor> direct = Map.of(
+                OUTSIDE_MESH, outsideServer, NODE_IP_SERVER, nodeIpServer, POD_LOOPBACK, podLoopback);
+        for (var e : direct.entrySet()) {
+            for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
+                RawTcp.Result c = connectFrom(pod, family, e.getKey());
+                assertThat(c.errno()).as("connect to " + e.getKey()).isZero();
+                assertThat(c.peer()).isEqualTo(e.getKey());
+                e.getValue().awaitFrom(c.local());
+            }
+        }
+        assertThat(redirector.stats().redirected()).isEqualTo(before);
+    }
+
+    @Test
+    @Order(5)
+    void unenrollReturnsTrafficToDirect() throws Exception {
+        redirector.unenroll(podCookie);
+        redirector.unenroll(podCookie); // idempotent
+        try {
+            assertThat(redirector.enrolled()).doesNotContain(podCookie);
+            RawTcp.Result c = connectFrom(pod, RawTcp.AF_INET, SERVER);
+            assertThat(c.errno()).isZero();
+            server.awaitFrom(c.local());
+        } finally {
+            redirector.enroll(podCookie);
+        }
+        assertRedirected(redirector, RawTcp.AF_INET);
+    }
+
+    @Test
+    @Order(6)
+    void hundredsOfSequentialAndConcurrentConnectionsNeverMiss() throws Exception {
+        int threads = 4;
+        int perThread = 60;
+        ExecutorService pool = Executors.newFixedThreadPool(threads, task -> {
+            Thread t = new Thread(() -> {
+                try {
+                    Netns.enter(pod);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+                task.run();
+            });
+            t.setDaemon(true);
+            return t;
+        });
+        var statsBefore = redirector.stats();
+        try {
+            List<Future<List<InetSocketAddress>>> futures = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                boolean inet4 = i % 2 == 0; // half connect4, half connect6
+                futures.add(pool.submit(() -> {
+                    List<InetSocketAddress> locals = new ArrayList<>();
+                    for (int n = 0; n < perThread; n++) {
+                        try (SocketChannel ch = inet4 ? SocketChannel.open(StandardProtocolFamily.INET)
+                                : SocketChannel.open()) {
+                            ch.connect(SERVER);
+                            locals.add((InetSocketAddress) ch.getLocalAddress());
+                        }
+                    }
+                    return locals;
+                }));
+            }
+            Map<InetSocketAddress, Boolean> expected = new HashMap<>();
+            for (var f : futures) {
+                f.get().forEach(l -> expected.put(l, true));
+            }
+            assertThat(expected).hasSize(threads * perThread);
+            int misses = 0;
+            for (int i = 0; i < threads * perThread; i++) {
+                InetSocketAddress client = agent.next();
+                assertThat(expected).containsKey(client);
+                if (!redirector.take(client).equals(java.util.Optional.of(SERVER))) {
+                    misses++;
+                }
+            }
+            assertThat(misses).isZero();
+        } finally {
+            pool.shutdownNow();
+        }
+        var after = redirector.stats();
+        assertThat(after.redirected() - statsBefore.redirected()).isEqualTo(threads * perThread);
+        assertThat(after.recorded() - statsBefore.recorded()).isEqualTo(threads * perThread);
+        assertThat(after.misses()).isEqualTo(statsBefore.misses());
+    }
+
+    @Test
+    @Order(7)
+    void reinstallReadoptsThePinnedLinksInsteadOfAttachingAgain() throws Exception {
+        List<Attachment> before = redirector.attachments();
+        assertThat(before).hasSize(5).allMatch(Attachment::effective);
+        redirector.close();
+        redirector = BpfRedirector.install(settings);
+
+        List<Attachment> after = redirector.attachments();
+        assertThat(after).allMatch(Attachment::effective);
+        assertThat(after).extracting(a -> a.link().linkId())
+                .containsExactlyElementsOf(before.stream().map(a -> a.link().linkId()).toList());
+        int cgroupFd = Bpf.get().openDirectory(settings.cgroupDir().toString());
+        try {
+            for (int i = 0; i < before.size(); i++) {
+                int attachType = before.get(i).link().attachType();
+                List<Integer> attached = Bpf.get().attachedPrograms(cgroupFd, attachType);
+                assertThat(attached).as("old program of " + before.get(i).program() + " was replaced, not doubled")
+                        .doesNotContain(before.get(i).link().programId());
+                int current = after.get(i).link().programId();
+                assertThat(attached.stream().filter(id -> id == current)).hasSize(1);
+            }
+        } finally {
+            Bpf.get().close(cgroupFd);
+        }
+        assertThat(redirector.enrolled()).contains(podCookie);
+        assertThat(BpfRedirector.isInstalled(settings.pinDir())).isTrue();
+        assertRedirected(redirector, RawTcp.AF_INET);
+        assertRedirected(redirector, RawTcp.AF_INET6);
+    }
+
+    @Test
+    @Order(8)
+    void withTheAgentDownEnrolledPodsFailClosed() throws Exception {
+        redirector.close(); // the agent process is gone: its file descriptors are closed
+        agent.close(); // and nothing listens on 15001
+        for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
+            RawTcp.Result c = connectFrom(pod, family, SERVER);
+            assertThat(c.errno()).as("connect errno (ECONNREFUSED, never a direct connection)")
+                    .isEqualTo(RawTcp.ECONNREFUSED);
+        }
+        RawTcp.Result other = connectFrom(pod2, RawTcp.AF_INET, SERVER);
+        assertThat(other.errno()).as("a pod that is not meshed is unaffected").isZero();
+        server.awaitFrom(other.local());
+        redirector = BpfRedirector.install(settings); // the agent comes back
+        agent = new Acceptor("agent", NetnsFixture.path(NetnsFixture.NODE), AGENT);
+        assertRedirected(redirector, RawTcp.AF_INET);
+    }
+
+    @Test
+    @Order(9)
+    void uninstallDetachesAndRemovesEveryPin() throws Exception {
+        List<Attachment> attachments = redirector.attachments();
+        redirector.uninstall();
+        assertThat(settings.pinDir()).doesNotExist();
+        assertThat(BpfRedirector.isInstalled(settings.pinDir())).isFalse();
+        int cgroupFd = Bpf.get().openDirectory(settings.cgroupDir().toString());
+        try {
+            for (Attachment a : attachments) {
+                assertThat(Bpf.get().attachedPrograms(cgroupFd, a.link().attachType()))
+                        .doesNotContain(a.link().programId());
+            }
+        } finally {
+            Bpf.get().close(cgroupFd);
+        }
+        RawTcp.Result c = connectFrom(pod, RawTcp.AF_INET, SERVER);
+        assertThat(c.errno()).isZero();
+        assertThat(c.peer()).isEqualTo(SERVER);
+        server.awaitFrom(c.local());
+    }
+}

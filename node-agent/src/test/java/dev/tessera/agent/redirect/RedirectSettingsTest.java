@@ -1,0 +1,40 @@
+package dev.tessera.agent.redirect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tessera.agent.config.AgentConfig;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RedirectSettingsTest {
+
+    private static final Path PIN = Path.of("/sys/fs/bpf/tessera");
+    private static final Path CG = Path.of("/sys/fs/cgroup/unified");
+
+    @Test
+    void rejectsBadFieldsNamingThem() throws Exception {
+        InetAddress ip = InetAddress.getByName("198.18.0.1");
+        assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 0, List.of(), List.of()))
+                .hasMessage("port: 0 (expected: 1-65535)");
+        assertThatThrownBy(() -> new RedirectSettings(PIN, CG, InetAddress.getByName("fd00::1"), 15001, List.of(),
+                List.of())).hasMessage("agentIp: fd00:0:0:0:0:0:0:1 (expected: IPv4)");
+        assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 15001, List.of("198.18.0.0/40"), List.of()))
+                .hasMessage("cidr: 198.18.0.0/40 (expected: a.b.c.d/0-32)");
+        assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 15001, List.of(),
+                List.of(InetAddress.getByName("::1")))).hasMessage("excludedAddresses: 0:0:0:0:0:0:0:1 (expected: IPv4)");
+        assertThatThrownBy(() -> new RedirectSettings(null, CG, ip, 15001, List.of(), List.of()))
+                .hasMessage("pinDir");
+    }
+
+    @Test
+    void fromAgentConfigExcludesTheNodeIpAndDefaultsToAllOfIpv4() throws Exception {
+        InetAddress ip = InetAddress.getByName("198.18.0.1");
+        var config = new AgentConfig("node-1", ip, "cluster.local", null, null, null, PIN, CG, List.of(),
+                15001, 15008, 15020, 15021, 15000);
+        RedirectSettings s = RedirectSettings.of(config);
+        assertThat(s).isEqualTo(new RedirectSettings(PIN, CG, ip, 15001, List.of("0.0.0.0/0"), List.of(ip)));
+    }
+}
