@@ -1,15 +1,170 @@
 package dev.tessera.agent;
 
+import dev.tessera.agent.admin.HttpEndpoints;
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.identity.LocalCaSigner;
+import dev.tessera.agent.identity.LocalCertificateManager;
+import dev.tessera.agent.metrics.AgentMetrics;
+import dev.tessera.agent.redirect.BpfRedirector;
+import dev.tessera.agent.redirect.Enrollment;
+import dev.tessera.agent.redirect.LocalNetnsResolver;
+import dev.tessera.agent.redirect.RedirectSettings;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.common.local.ClusterDescription;
+import dev.tessera.common.local.LocalClusterWatcher;
+import dev.tessera.common.local.LocalSnapshots;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Placeholder replaced at integration. */
-final class NodeAgent implements AutoCloseable {
-    static NodeAgent start(AgentConfig config) {
-        throw new UnsupportedOperationException("wired at integration");
+/**
+ * One node agent, wired from an {@link AgentConfig}. Start-up order: listeners bind first (a port clash
+ * fails start-up before anything is changed), then the cluster state loads (a bad description fails
+ * fast), then the eBPF programs attach or are re-adopted from their pins, then pods are enrolled and
+ * certificates issued. Readiness turns green only when programs are attached, state is synced and every
+ * local meshed identity holds a certificate.
+ */
+public final class NodeAgent implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+
+    private final AgentConfig config;
+    private final StateStore state = new StateStore();
+    private final AtomicLong version = new AtomicLong();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private LocalNetnsResolver netns;
+    private BpfRedirector redirector;
+    private Enrollment enrollment;
+    private LocalCertificateManager certificates;
+    private AgentMetrics metrics;
+    private DataPath dataPath;
+    private HttpEndpoints http;
+
+    private NodeAgent(AgentConfig config) {
+        this.config = config;
     }
 
-    void awaitTermination() throws InterruptedException {}
+    /** Starts an agent; on any failure everything already started is closed again. */
+    public static NodeAgent start(AgentConfig config) throws Exception {
+        var agent = new NodeAgent(config);
+        try {
+            agent.doStart();
+            return agent;
+        } catch (Exception | Error e) {
+            agent.close();
+            throw e;
+        }
+    }
 
+    private void doStart() throws Exception {
+        certificates = new LocalCertificateManager(config.nodeName(), LocalCaSigner.load(config.caDir()));
+        closeables.add(certificates);
+        metrics = new AgentMetrics();
+
+        // 1. Bind every listener before anything else runs.
+        dataPath = DataPath.bind(config, state, certificates, metrics);
+        closeables.add(dataPath);
+        http = new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(), metrics.registry(),
+                this::unmetReadiness, new AdminRoutes(this).routes());
+        closeables.add(http);
+
+        // 2. State: the local cluster description, re-read when it changes.
+        netns = new LocalNetnsResolver(config.networkFile());
+        var watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
+        closeables.add(watcher);
+
+        // 3. Kernel capture: attach, or adopt the pinned programs of a previous run.
+        redirector = BpfRedirector.install(RedirectSettings.of(config));
+        closeables.add(redirector);
+        dataPath.useOriginalDestinations(redirector);
+        enrollment = new Enrollment(config.nodeName(), redirector, netns);
+        metrics.registerAgent(this);
+
+        certificates.attach(state);
+        state.addListener(snapshot -> enrollment.reconcile(snapshot));
+        watcher.start();
+
+        dataPath.start();
+        http.start();
+        log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
+                config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
+                config.metricsPort(), config.readyPort(), config.adminPort());
+    }
+
+    private void onDescription(ClusterDescription description) {
+        var conversion = LocalSnapshots.convert(description, netns.attachments(), config.trustDomain(),
+                version.incrementAndGet());
+        conversion.warnings().forEach(w -> log.warn("cluster description: {}", w));
+        state.update(conversion.snapshot());
+    }
+
+    /** Unmet readiness conditions; empty when ready. */
+    List<String> unmetReadiness() {
+        var unmet = new ArrayList<String>();
+        if (redirector == null) {
+            unmet.add("eBPF programs not attached");
+        } else {
+            redirector.attachments().stream().filter(a -> !a.effective())
+                    .forEach(a -> unmet.add("program " + a.program() + " not attached to the cgroup"));
+        }
+        if (!state.synced()) {
+            unmet.add("cluster state not synced");
+        }
+        if (certificates != null && !certificates.hasAll()) {
+            var missing = new ArrayList<>(certificates.expected());
+            missing.removeAll(certificates.certificates().keySet());
+            unmet.add("certificates missing for " + missing);
+        }
+        return unmet;
+    }
+
+    AgentConfig config() {
+        return config;
+    }
+
+    StateStore state() {
+        return state;
+    }
+
+    BpfRedirector redirector() {
+        return redirector;
+    }
+
+    Enrollment enrollment() {
+        return enrollment;
+    }
+
+    LocalCertificateManager certificates() {
+        return certificates;
+    }
+
+    DataPath dataPath() {
+        return dataPath;
+    }
+
+    /** Blocks until {@link #close()}. */
+    public void awaitTermination() throws InterruptedException {
+        terminated.await();
+    }
+
+    /**
+     * Stops listening and releases the agent's handles. The eBPF programs stay attached through their
+     * pins: meshed pods keep failing closed until an agent is back.
+     */
     @Override
-    public void close() {}
+    public synchronized void close() {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            try {
+                closeables.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {} failed", closeables.get(i), e);
+            }
+        }
+        closeables.clear();
+        terminated.countDown();
+    }
 }
