@@ -96,11 +96,15 @@ class NetnsClusterNetnsIT {
 
             // Capture sanity: plaintext between nodes is visible on node1's link (the negative control of the mesh tests).
             PacketCapture capture = c.capture("node1", "tcp port 7001");
-            c.server("plain", "b", 7001, sock -> Payload.read(sock.getInputStream(), 4 << 20));
+            c.server("plain", "b", 7001, sock -> {
+                Payload.read(sock.getInputStream(), 4 << 20);
+                sock.getOutputStream().write('k'); // everything arrived: the capture saw it pass
+            });
             c.inPod("plain", "c", () -> {
                 try (var sock = new Socket()) {
                     sock.connect(new InetSocketAddress(c.podIp("plain", "b"), 7001), 3000);
                     Payload.write(sock.getOutputStream(), 4 << 20, 1);
+                    assertThat(sock.getInputStream().read()).isEqualTo('k');
                 }
                 return null;
             });
