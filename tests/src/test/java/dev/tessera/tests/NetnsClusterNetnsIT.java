@@ -109,10 +109,12 @@ class NetnsClusterNetnsIT {
                 return null;
             });
             PacketCapture.Result r = capture.stop();
-            assertThat(r.droppedByKernel()).isZero();
-            assertThat(r.contains(Payload.MARKER)).isTrue();
+            assertThat(r.complete()).as(r.tcpdumpOutput()).isTrue();
+            assertThat(r.contains(Payload.MARKER)).as("marker in %d packets, tcpdump: %s, first payload %s", r.packets().size(),
+                    r.tcpdumpOutput(), r.packets().stream().filter(p -> p.payload().length > 0).findFirst()
+                            .map(p -> new String(p.payload(), java.nio.charset.StandardCharsets.ISO_8859_1)).orElse("-")).isTrue();
             long payload = r.packets().stream().filter(p -> p.dstPort() == 7001).mapToLong(p -> p.payloadLength()).sum();
-            assertThat(payload).isEqualTo(4 << 20);
+            assertThat(payload).isGreaterThanOrEqualTo(4 << 20); // retransmissions may add
         }
         assertThat(Sh.run("ip", "netns", "list")).doesNotContain(name + "-");
         assertThat(NetnsCluster.STATE_ROOT.resolve(name)).doesNotExist();

@@ -23,6 +23,8 @@ public final class PacketCapture implements AutoCloseable {
     public static final int SNAPLEN = 256;
 
     private static final Pattern DROPPED = Pattern.compile("(\\d+) packets? dropped by kernel");
+    private static final Pattern CAPTURED = Pattern.compile("(\\d+) packets? captured");
+    private static final Pattern RECEIVED = Pattern.compile("(\\d+) packets? received by filter");
 
     private final Process process;
     private final Path file;
@@ -39,7 +41,7 @@ public final class PacketCapture implements AutoCloseable {
         Path file = Files.createTempFile(dir, "capture-", ".pcap");
         Path log = Files.createTempFile(dir, "capture-", ".log");
         var cmd = new ArrayList<String>(List.of("nsenter", "--net=" + netns, "--", "tcpdump", "-i", iface, "-n", "-U",
-                "-Z", "root", "-s", String.valueOf(SNAPLEN), "-B", "16384", "-w", file.toString()));
+                "-Z", "root", "--immediate-mode", "-s", String.valueOf(SNAPLEN), "-B", "16384", "-w", file.toString()));
         if (filter != null && !filter.isBlank()) {
             cmd.addAll(List.of(filter.split("\\s+")));
         }
@@ -69,13 +71,16 @@ public final class PacketCapture implements AutoCloseable {
             throw new IOException(e);
         }
         String out = Files.readString(log);
-        Matcher m = DROPPED.matcher(out);
-        long dropped = m.find() ? Long.parseLong(m.group(1)) : -1;
         byte[] pcap = Files.readAllBytes(file);
-        result = new Result(pcap, Pcap.parse(pcap), dropped, out);
+        result = new Result(pcap, Pcap.parse(pcap), count(DROPPED, out), count(CAPTURED, out), count(RECEIVED, out), out);
         Files.deleteIfExists(file);
         Files.deleteIfExists(log);
         return result;
+    }
+
+    private static long count(Pattern p, String text) {
+        Matcher m = p.matcher(text);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 
     @Override
@@ -87,8 +92,17 @@ public final class PacketCapture implements AutoCloseable {
         Files.deleteIfExists(log);
     }
 
-    /** A stopped capture: the raw file, its packets, and tcpdump's kernel drop count (-1 if not reported). */
-    public record Result(byte[] raw, List<Pcap.Packet> packets, long droppedByKernel, String tcpdumpOutput) {
+    /**
+     * A stopped capture: the raw file, its packets, and tcpdump's statistics (-1 if not reported).
+     * A complete capture has {@code droppedByKernel == 0} and {@code captured == receivedByFilter}.
+     */
+    public record Result(byte[] raw, List<Pcap.Packet> packets, long droppedByKernel, long captured,
+            long receivedByFilter, String tcpdumpOutput) {
+
+        /** Every packet the filter matched was written and none was dropped. */
+        public boolean complete() {
+            return droppedByKernel == 0 && captured >= 0 && captured == receivedByFilter && captured == packets.size();
+        }
 
         /** Whether any captured byte sequence (headers or payload) contains {@code needle}. */
         public boolean contains(byte[] needle) {

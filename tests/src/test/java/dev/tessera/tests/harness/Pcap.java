@@ -66,7 +66,8 @@ public final class Pcap {
         int doff = ((f[tcp + 12] & 0xff) >> 4) * 4;
         int payloadStart = tcp + doff;
         int captured = Math.max(0, at + incl - payloadStart);
-        int onWire = Math.max(0, orig - 14 - ihl - doff);
+        int totalLength = (f[ip + 2] & 0xff) << 8 | (f[ip + 3] & 0xff); // 0 only for >64 KiB (BIG TCP) packets
+        int onWire = Math.max(0, (totalLength > 0 ? totalLength : orig - 14) - ihl - doff);
         out.add(new Packet(addr(f, ip + 12), port(f, tcp), addr(f, ip + 16), port(f, tcp + 2),
                 Arrays.copyOfRange(f, payloadStart, payloadStart + captured), onWire));
     }
