@@ -47,7 +47,7 @@ final class AgentProcesses {
     }
 
     static Path agentJar() {
-        String explicit = System.getProperty("tessera.agent.jar");
+        String explicit = System.getProperty("tessera.agent.jar", System.getenv("TESSERA_AGENT_JAR"));
         if (explicit != null) {
             return Path.of(explicit);
         }

@@ -23,17 +23,23 @@ public final class NodeHttp {
 
     /** GETs {@code http://host:port/path} from inside the network namespace {@code netns}. */
     public static Response get(Path netns, String host, int port, String path, Duration timeout) throws IOException {
-        return Netns.call(netns, () -> {
-            try (Socket s = new Socket()) {
-                int ms = (int) timeout.toMillis();
-                s.connect(new InetSocketAddress(host, port), ms);
-                s.setSoTimeout(ms);
-                String req = "GET " + path + " HTTP/1.0\r\nHost: " + host + ":" + port + "\r\nConnection: close\r\n\r\n";
-                s.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
-                s.getOutputStream().flush();
-                return parse(s.getInputStream().readAllBytes());
-            }
-        });
+        try {
+            return Netns.call(netns, () -> request(host, port, path, timeout));
+        } catch (IOException e) {
+            throw new IOException("GET http://" + host + ":" + port + path + " (in " + netns + "): " + e.getMessage(), e);
+        }
+    }
+
+    private static Response request(String host, int port, String path, Duration timeout) throws IOException {
+        try (Socket s = new Socket()) {
+            int ms = (int) timeout.toMillis();
+            s.connect(new InetSocketAddress(host, port), ms);
+            s.setSoTimeout(ms);
+            String req = "GET " + path + " HTTP/1.0\r\nHost: " + host + ":" + port + "\r\nConnection: close\r\n\r\n";
+            s.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            return parse(s.getInputStream().readAllBytes());
+        }
     }
 
     static Response parse(byte[] raw) throws IOException {
