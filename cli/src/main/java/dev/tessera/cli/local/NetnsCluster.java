@@ -349,6 +349,11 @@ public final class NetnsCluster implements AutoCloseable {
             }
         }
         deleteTree(BPF_ROOT.resolve(name()), errors);
+        try {
+            Files.deleteIfExists(BPF_ROOT); // only when no other local cluster pins there
+        } catch (IOException stillInUse) {
+            // DirectoryNotEmptyException: another cluster's pins
+        }
         List<String> reversed = new ArrayList<>(state.netns());
         java.util.Collections.reverse(reversed);
         for (String ns : reversed) {
