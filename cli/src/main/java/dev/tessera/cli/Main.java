@@ -1,0 +1,45 @@
+package dev.tessera.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code tessera} command line: {@code local up|exec|status|down} for a cluster of network
+ * namespaces on this machine, and {@code demo}.
+ */
+@Command(name = "tessera", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
+        description = "Sidecar-less, node-level service mesh: local playground and tools.",
+        subcommands = {LocalCommand.class, DemoCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** The configured command line (also used by tests). */
+    public static CommandLine commandLine() {
+        var cl = new CommandLine(new Main());
+        cl.registerConverter(java.time.Duration.class, Durations::parse);
+        // Everything after NAMESPACE/POD belongs to the program, options included.
+        cl.getSubcommands().get("local").getSubcommands().get("exec").setStopAtPositional(true);
+        cl.setExecutionExceptionHandler((ex, line, parse) -> {
+            PrintWriter err = line.getErr();
+            err.println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            if (Boolean.getBoolean("tessera.debug")) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return 1;
+        });
+        return cl;
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+}

@@ -1,0 +1,394 @@
+package dev.tessera.cli.local;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.common.identity.CertificateAuthority;
+import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
+import dev.tessera.common.local.NetworkAttachments.PodAttachment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.stream.Stream;
+
+/**
+ * A local cluster made of Linux network namespaces: a "fabric" namespace with a bridge, one namespace
+ * per node (veth to the bridge, 198.18.0.i/24, IP forwarding, routes to the other nodes' pod CIDRs) and
+ * one per pod (veth to its node, pod IP/32, default route via the node). Its state lives in
+ * {@code /run/tessera/local/<name>/}: {@code state.json}, {@code network.json}, the local CA
+ * ({@code ca/}), agent pid files and logs. Agents pin their BPF objects under
+ * {@code /sys/fs/bpf/tessera-local/<name>/<node>}.
+ *
+ * <p>{@link #create} rolls back on failure; {@link #destroy} stops only the agents this cluster started
+ * and removes every namespace (their veths go with them), the pins and the state directory.
+ */
+public final class NetnsCluster implements AutoCloseable {
+
+    /** Parent of every local cluster's state directory. */
+    public static final Path STATE_ROOT = Path.of("/run/tessera/local");
+    /** Parent of every local cluster's BPF pin directory. */
+    public static final Path BPF_ROOT = Path.of("/sys/fs/bpf/tessera-local");
+    /** The cluster name used when none is given. */
+    public static final String DEFAULT_NAME = "tessera";
+    /** Trust domain of the local CA. */
+    public static final String TRUST_DOMAIN = "cluster.local";
+    /** Destinations the agents capture. */
+    public static final String MESH_CIDR = "198.18.0.0/15";
+
+    private final ClusterState state;
+    private final NetworkAttachments network;
+    private final Path stateDir;
+    private final AgentProcesses agents;
+
+    private NetnsCluster(ClusterState state, NetworkAttachments network) {
+        this.state = state;
+        this.network = network;
+        this.stateDir = STATE_ROOT.resolve(state.name());
+        this.agents = new AgentProcesses(this);
+    }
+
+    /**
+     * Builds the namespaces and links for {@code network} (whose netns paths must be under
+     * /var/run/netns), writes network.json and a new local CA. {@code manifests} is what agents watch.
+     */
+    public static NetnsCluster create(NetworkAttachments network, Path manifests) throws IOException {
+        requireNonNull(network, "network");
+        requireNonNull(manifests, "manifests");
+        requireRoot();
+        String name = Names.checkCluster(network.cluster());
+        Path dir = STATE_ROOT.resolve(name);
+        if (Files.exists(dir)) {
+            throw new IOException("cluster '" + name + "' already exists (" + dir + "); remove it with `tessera local down --name " + name + "`");
+        }
+        var fabricVeths = new LinkedHashMap<String, String>();
+        var podVeths = new LinkedHashMap<String, String>();
+        var netns = new ArrayList<String>();
+        String fabric = Names.fabricNetns(name);
+        netns.add(fabric);
+        int i = 0;
+        for (NodeAttachment n : network.nodes()) {
+            netns.add(netnsName(n.netns(), "node " + n.name()));
+            fabricVeths.put(n.name(), "v" + (++i));
+        }
+        for (PodAttachment p : network.pods()) {
+            netns.add(netnsName(p.netns(), "pod " + p.key()));
+            podVeths.put(p.key(), "p" + p.ip().substring(p.ip().lastIndexOf('.') + 1));
+        }
+        for (String ns : netns) {
+            if (Files.exists(Names.netnsPath(ns))) {
+                throw new IOException("network namespace '" + ns + "' already exists (expected: a cluster name not in use)");
+            }
+        }
+        Files.createDirectories(dir);
+        var state = new ClusterState(name, manifests.toAbsolutePath().normalize().toString(), fabric, netns, fabricVeths, podVeths);
+        state.write(dir.resolve("state.json"));
+        var cluster = new NetnsCluster(state, network);
+        try {
+            new NetworkBuilder(cluster).build();
+            network.write(cluster.networkFile());
+            CertificateAuthority.generate(TRUST_DOMAIN).save(cluster.caDir());
+            return cluster;
+        } catch (IOException | RuntimeException e) {
+            try {
+                cluster.destroy();
+            } catch (IOException rollback) {
+                e.addSuppressed(rollback);
+            }
+            throw e;
+        }
+    }
+
+    /** Opens an existing cluster from its state directory. */
+    public static NetnsCluster open(String name) throws IOException {
+        Path dir = STATE_ROOT.resolve(Names.checkCluster(name));
+        Path stateFile = dir.resolve("state.json");
+        if (!Files.isRegularFile(stateFile)) {
+            throw new IOException("cluster '" + name + "' not found (expected: one of " + names() + ")");
+        }
+        ClusterState state = ClusterState.read(stateFile);
+        Path net = dir.resolve("network.json");
+        NetworkAttachments network = Files.isRegularFile(net) ? NetworkAttachments.read(net)
+                : new NetworkAttachments(name, List.of(), List.of());
+        return new NetnsCluster(state, network);
+    }
+
+    /** Removes the cluster {@code name} if its state directory exists; true when it did. */
+    public static boolean destroyIfExists(String name) throws IOException {
+        if (!Files.isRegularFile(STATE_ROOT.resolve(Names.checkCluster(name)).resolve("state.json"))) {
+            return false;
+        }
+        open(name).destroy();
+        return true;
+    }
+
+    /** Names of the local clusters that exist on this machine. */
+    public static List<String> names() throws IOException {
+        if (!Files.isDirectory(STATE_ROOT)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(STATE_ROOT)) {
+            return s.filter(p -> Files.isRegularFile(p.resolve("state.json")))
+                    .map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /** {@code name} if given; otherwise the only cluster, or {@value #DEFAULT_NAME} among several. */
+    public static String resolve(String name) throws IOException {
+        if (name != null) {
+            return Names.checkCluster(name);
+        }
+        List<String> all = names();
+        if (all.size() == 1) {
+            return all.get(0);
+        }
+        if (all.contains(DEFAULT_NAME) || all.isEmpty()) {
+            return DEFAULT_NAME;
+        }
+        throw new IOException("several local clusters exist " + all + " (expected: --name NAME)");
+    }
+
+    /** The repository root: system property {@code tessera.home}, else derived from the CLI jar's location. */
+    public static Path home() {
+        String p = System.getProperty("tessera.home");
+        if (p != null) {
+            return Path.of(p).toAbsolutePath().normalize();
+        }
+        try {
+            Path jar = Path.of(NetnsCluster.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return jar.getParent().getParent().getParent(); // <home>/cli/target/tessera-cli.jar
+        } catch (Exception e) {
+            return Path.of("").toAbsolutePath();
+        }
+    }
+
+    /** Fails with a clear message unless this process runs as root. */
+    public static void requireRoot() throws IOException {
+        if (!Sh.isRoot()) {
+            throw new IOException("local clusters need root (network namespaces, BPF): run as root, e.g. sudo ./tessera ...");
+        }
+    }
+
+    private static String netnsName(String path, String what) {
+        Path p = Path.of(path);
+        if (!Names.NETNS_DIR.equals(p.getParent())) {
+            throw new IllegalArgumentException(what + " netns: " + path + " (expected: /var/run/netns/NAME)");
+        }
+        return p.getFileName().toString();
+    }
+
+    public String name() {
+        return state.name();
+    }
+
+    public ClusterState state() {
+        return state;
+    }
+
+    public NetworkAttachments network() {
+        return network;
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    public Path networkFile() {
+        return stateDir.resolve("network.json");
+    }
+
+    public Path caDir() {
+        return stateDir.resolve("ca");
+    }
+
+    public Path manifests() {
+        return Path.of(state.manifests());
+    }
+
+    public Path fabricNetns() {
+        return Names.netnsPath(state.fabricNetns());
+    }
+
+    public NodeAttachment node(String node) {
+        return network.node(node).orElseThrow(() -> new IllegalArgumentException("node: '" + node
+                + "' (expected: one of " + network.nodes().stream().map(NodeAttachment::name).toList() + ")"));
+    }
+
+    public PodAttachment pod(String namespace, String pod) {
+        return network.pod(namespace, pod).orElseThrow(() -> new IllegalArgumentException("pod: '" + namespace + "/"
+                + pod + "' (expected: one of " + network.pods().stream().map(PodAttachment::key).toList() + ")"));
+    }
+
+    public Path nodeNetns(String node) {
+        return Path.of(node(node).netns());
+    }
+
+    public Path podNetns(String namespace, String pod) {
+        return Path.of(pod(namespace, pod).netns());
+    }
+
+    /** The name, inside the fabric namespace, of the veth that links {@code node} to the bridge. */
+    public String fabricVeth(String node) {
+        node(node);
+        return state.fabricVeths().get(node);
+    }
+
+    public Path bpfPinDir(String node) {
+        return BPF_ROOT.resolve(name()).resolve(node);
+    }
+
+    public Path agentLog(String node) {
+        return stateDir.resolve("agent-" + node + ".log");
+    }
+
+    /** The command line (java ... -jar ... flags) the agent of {@code node} is started with. */
+    public List<String> agentCommand(String node) {
+        return agents.command(node(node));
+    }
+
+    /** Starts every node's agent and waits until all report ready. */
+    public void startAgents(Duration readyTimeout) throws IOException {
+        for (NodeAttachment n : network.nodes()) {
+            agents.start(n.name());
+        }
+        Instant deadline = Instant.now().plus(readyTimeout);
+        for (NodeAttachment n : network.nodes()) {
+            awaitAgentReady(n.name(), Duration.between(Instant.now(), deadline));
+        }
+    }
+
+    /** Starts the agent of {@code node} (unless running) without waiting; returns its pid. */
+    public long startAgent(String node) throws IOException {
+        node(node);
+        return agents.start(node);
+    }
+
+    /** Polls {@code /healthz/ready} until 200; fails early if the agent exits, quoting its log. */
+    public void awaitAgentReady(String node, Duration timeout) throws IOException {
+        Instant deadline = Instant.now().plus(timeout);
+        String last = "no answer yet";
+        while (true) {
+            if (agents.handle(node).isEmpty()) {
+                throw new IOException("agent of " + node + " exited before it was ready; log " + agentLog(node)
+                        + " ends with:\n" + logTail(node, 30));
+            }
+            try {
+                NodeHttp.Response r = NodeHttp.get(nodeNetns(node), node(node).ip(), 15021, "/healthz/ready", Duration.ofSeconds(1));
+                if (r.status() == 200) {
+                    return;
+                }
+                last = "HTTP " + r.status() + " " + r.body().strip();
+            } catch (IOException e) {
+                last = e.getMessage();
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IOException("agent of " + node + " not ready after " + timeout.toSeconds() + " s (last: " + last
+                        + "); log " + agentLog(node) + " ends with:\n" + logTail(node, 30));
+            }
+            try {
+                Thread.sleep(200); // polling an external process' readiness endpoint
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for agent of " + node, e);
+            }
+        }
+    }
+
+    /** SIGKILLs the agent of {@code node} (pinned programs stay: meshed pods fail closed) and waits for its exit. */
+    public void killAgent(String node) throws IOException {
+        node(node);
+        agents.kill(node);
+    }
+
+    /** The pid of the running agent of {@code node}. */
+    public OptionalLong agentPid(String node) {
+        return agents.handle(node).map(h -> OptionalLong.of(h.pid())).orElse(OptionalLong.empty());
+    }
+
+    /** {@code ready}, {@code starting} (running, not ready) or {@code stopped}. */
+    public String agentState(String node) {
+        if (agents.handle(node).isEmpty()) {
+            return "stopped";
+        }
+        try {
+            NodeHttp.Response r = NodeHttp.get(nodeNetns(node), node(node).ip(), 15021, "/healthz/ready", Duration.ofSeconds(1));
+            return r.status() == 200 ? "ready" : "starting";
+        } catch (IOException e) {
+            return "starting";
+        }
+    }
+
+    /** The last {@code lines} lines of the agent log of {@code node}. */
+    public String logTail(String node, int lines) {
+        try {
+            List<String> all = Files.readAllLines(agentLog(node));
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    /**
+     * Removes everything this cluster made: its agents (by recorded pid), BPF pins, namespaces with their
+     * veths, and the state directory. Keeps going past errors and reports them all at the end.
+     */
+    public void destroy() throws IOException {
+        var errors = new ArrayList<String>();
+        for (String node : state.fabricVeths().keySet()) {
+            try {
+                agents.stop(node, Duration.ofSeconds(5));
+            } catch (IOException e) {
+                errors.add(e.getMessage());
+            }
+        }
+        deleteTree(BPF_ROOT.resolve(name()), errors);
+        try {
+            Files.deleteIfExists(BPF_ROOT); // only when no other local cluster pins there
+        } catch (IOException stillInUse) {
+            // DirectoryNotEmptyException: another cluster's pins
+        }
+        List<String> reversed = new ArrayList<>(state.netns());
+        java.util.Collections.reverse(reversed);
+        for (String ns : reversed) {
+            if (Files.exists(Names.netnsPath(ns))) {
+                Sh.Result r = Sh.tryRun("ip", "netns", "del", ns);
+                if (!r.ok()) {
+                    errors.add("ip netns del " + ns + ": " + r.stderr().strip());
+                }
+            }
+        }
+        deleteTree(stateDir, errors);
+        if (!errors.isEmpty()) {
+            throw new IOException("cluster " + name() + " not fully removed: " + String.join("; ", errors));
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        destroy();
+    }
+
+    private static void deleteTree(Path root, List<String> errors) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            errors.add("cannot delete " + root + ": " + e);
+        }
+    }
+
+    Optional<ProcessHandle> agentHandle(String node) {
+        return agents.handle(node);
+    }
+}

@@ -1,0 +1,97 @@
+package dev.tessera.cli.local;
+
+import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
+import dev.tessera.common.local.NetworkAttachments.PodAttachment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The "CNI" of a local cluster: creates the namespaces, veths, addresses and routes that
+ * {@link ClusterState} lists. Every veth is created directly between two of the cluster's namespaces,
+ * so its short names ({@code v1}, {@code p2}, {@code eth0}) never meet the host's interfaces.
+ */
+final class NetworkBuilder {
+
+    private static final String BRIDGE = "br0";
+
+    private final NetnsCluster cluster;
+    private final ClusterState state;
+    private final NetworkAttachments network;
+
+    NetworkBuilder(NetnsCluster cluster) {
+        this.cluster = cluster;
+        this.state = cluster.state();
+        this.network = cluster.network();
+    }
+
+    void build() throws IOException {
+        ensureBpffs();
+        String fabric = state.fabricNetns();
+        addNetns(fabric);
+        ip(fabric, "link", "add", BRIDGE, "type", "bridge");
+        ip(fabric, "link", "set", BRIDGE, "up");
+        for (NodeAttachment n : network.nodes()) {
+            String ns = name(n.netns());
+            String veth = state.fabricVeths().get(n.name());
+            addNetns(ns);
+            ip(fabric, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
+            ip(fabric, "link", "set", veth, "master", BRIDGE);
+            ip(fabric, "link", "set", veth, "up");
+            ip(ns, "addr", "add", n.ip() + "/24", "dev", "eth0");
+            ip(ns, "link", "set", "eth0", "up");
+            Sh.run("nsenter", "--net=" + n.netns(), "--", "sysctl", "-qw", "net.ipv4.ip_forward=1");
+        }
+        for (NodeAttachment n : network.nodes()) {
+            for (NodeAttachment other : network.nodes()) {
+                if (!other.name().equals(n.name())) {
+                    ip(name(n.netns()), "route", "add", other.podCidr(), "via", other.ip(), "dev", "eth0");
+                }
+            }
+        }
+        for (PodAttachment p : network.pods()) {
+            NodeAttachment n = cluster.node(p.node());
+            String nodeNs = name(n.netns());
+            String ns = name(p.netns());
+            String veth = state.podVeths().get(p.key());
+            addNetns(ns);
+            ip(nodeNs, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
+            ip(nodeNs, "link", "set", veth, "up");
+            ip(nodeNs, "route", "add", p.ip() + "/32", "dev", veth);
+            ip(ns, "addr", "add", p.ip() + "/32", "dev", "eth0");
+            ip(ns, "link", "set", "eth0", "up");
+            ip(ns, "route", "add", n.ip(), "dev", "eth0", "scope", "link");
+            ip(ns, "route", "add", "default", "via", n.ip(), "dev", "eth0");
+        }
+    }
+
+    private static void addNetns(String ns) throws IOException {
+        Sh.run("ip", "netns", "add", ns);
+        ip(ns, "link", "set", "lo", "up");
+    }
+
+    private static void ip(String netns, String... args) throws IOException {
+        String[] cmd = new String[args.length + 3];
+        cmd[0] = "ip";
+        cmd[1] = "-n";
+        cmd[2] = netns;
+        System.arraycopy(args, 0, cmd, 3, args.length);
+        Sh.run(cmd);
+    }
+
+    private static String name(String netnsPath) {
+        return Path.of(netnsPath).getFileName().toString();
+    }
+
+    /** Agents pin under /sys/fs/bpf: mount bpffs there if the machine has not. */
+    static void ensureBpffs() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/mounts"))) {
+            String[] f = line.split(" ");
+            if (f.length > 2 && f[1].equals("/sys/fs/bpf") && f[2].equals("bpf")) {
+                return;
+            }
+        }
+        Sh.run("mount", "-t", "bpf", "bpf", "/sys/fs/bpf");
+    }
+}

@@ -1,0 +1,277 @@
+package dev.tessera.tests;
+
+import static dev.tessera.tests.harness.AgentMetrics.CONNECTIONS_OPENED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.tessera.tests.harness.ClusterSpec;
+import dev.tessera.tests.harness.Exchange;
+import dev.tessera.tests.harness.NetnsSupport;
+import dev.tessera.tests.harness.PacketCapture;
+import dev.tessera.tests.harness.Payload;
+import dev.tessera.tests.harness.Pcap;
+import dev.tessera.tests.harness.PodServer;
+import dev.tessera.tests.harness.RawSocket;
+import dev.tessera.tests.harness.TestCluster;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The data path on a real two-node cluster with agents: meshed pods' TCP goes through the agents and,
+ * between nodes, inside mutual TLS; everything else is left alone. One cluster for the class; every
+ * test measures its own deltas, so the order does not matter.
+ */
+@Timeout(300)
+class MeshDataPathNetnsIT {
+
+    private static final String MESH = "mesh";
+    private static final String PLAIN = "plain";
+    private static final long BULK = 64L << 20;
+
+    private static final ClusterSpec SPEC = ClusterSpec.builder()
+            .nodes("node1", "node2")
+            .meshedNamespace(MESH)
+            .plainNamespace(PLAIN)
+            .pod(MESH, "client", "node1", "client")
+            .pod(MESH, "server", "node2", "server")
+            .pod(MESH, "local", "node1", "local")
+            // Service accounts used only by the bulk test: its tunnel connection (and TLS handshake) is new.
+            .pod(MESH, "bulk-client", "node1", "bulk-client")
+            .pod(MESH, "bulk-server", "node2", "bulk-server")
+            .pod(PLAIN, "plain-a", "node1", "default")
+            .pod(PLAIN, "plain-b", "node2", "default")
+            .build();
+
+    private static TestCluster c;
+    private static PodServer server7000;
+
+    @BeforeAll
+    static void up() throws IOException {
+        NetnsSupport.requireRoot();
+        c = TestCluster.create("tsc-dp", SPEC, true);
+        server7000 = c.server(MESH, "server", 7000, PodServer.lineEcho("server:7000"));
+        c.server(MESH, "server", 7001, PodServer.lineEcho("server:7001"));
+        c.server(MESH, "local", 7000, PodServer.lineEcho("local:7000"));
+        c.server(PLAIN, "plain-b", 7000, PodServer.lineEcho("plain-b:7000"));
+        c.server(MESH, "bulk-server", 7100, MeshDataPathNetnsIT::bulkServer);
+    }
+
+    @AfterAll
+    static void down() throws IOException {
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    /** Reads a length and that many bytes, sends as many back, then both digests (received, sent). */
+    private static void bulkServer(Socket s) throws IOException {
+        var in = new DataInputStream(s.getInputStream());
+        var out = new DataOutputStream(s.getOutputStream());
+        long n = in.readLong();
+        byte[] received = Payload.read(in, n);
+        byte[] sent = Payload.write(out, n, 2);
+        out.write(received);
+        out.write(sent);
+        out.flush();
+    }
+
+    @Test
+    void bulkBothWaysArrivesIntactAndCrossesNodesOnlyInsideTls() throws IOException {
+        String node1 = c.nodeIp("node1");
+        String node2 = c.nodeIp("node2");
+        PacketCapture capture = c.capture("node1", "tcp");
+        byte[][] digests = c.inPod(MESH, "bulk-client", () -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(c.podIp(MESH, "bulk-server"), 7100), 5000);
+                s.setSoTimeout(60_000);
+                var out = new DataOutputStream(s.getOutputStream());
+                var in = new DataInputStream(s.getInputStream());
+                out.writeLong(BULK);
+                byte[] sent = Payload.write(out, BULK, 1);
+                byte[] received = Payload.read(in, BULK);
+                byte[] serverReceived = in.readNBytes(32);
+                byte[] serverSent = in.readNBytes(32);
+                return new byte[][] {sent, received, serverReceived, serverSent};
+            }
+        });
+        PacketCapture.Result r = capture.stop();
+
+        assertThat(digests[2]).as("SHA-256 of client->server bytes, server side vs client side").isEqualTo(digests[0]);
+        assertThat(digests[1]).as("SHA-256 of server->client bytes, client side vs server side").isEqualTo(digests[3]);
+
+        assertThat(r.complete()).as("capture lost packets: %s", r.tcpdumpOutput()).isTrue();
+        assertThat(r.contains(Payload.MARKER)).as("plaintext marker on the node1-node2 link").isFalse();
+        List<Pcap.Packet> toTunnel = r.packets().stream()
+                .filter(p -> p.src().equals(node1) && p.dst().equals(node2) && p.dstPort() == 15008).toList();
+        List<Pcap.Packet> fromTunnel = r.packets().stream()
+                .filter(p -> p.src().equals(node2) && p.dst().equals(node1) && p.srcPort() == 15008).toList();
+        assertThat(toTunnel).as("TLS ClientHello from node1 to node2:15008").anyMatch(Pcap.Packet::isTlsClientHello);
+        assertThat(toTunnel.stream().mapToLong(Pcap.Packet::payloadLength).sum()).isGreaterThanOrEqualTo(BULK);
+        assertThat(fromTunnel.stream().mapToLong(Pcap.Packet::payloadLength).sum()).isGreaterThanOrEqualTo(BULK);
+        assertThat(r.packets()).as("packets addressed pod to pod (a bypass of the tunnel)")
+                .noneMatch(p -> p.dstPort() == 7100 || p.srcPort() == 7100);
+    }
+
+    @Test
+    void clientSeesTheOriginalDestinationAndTheServerSeesTheConnection() throws IOException {
+        String serverIp = c.podIp(MESH, "server");
+        int before = server7000.accepted();
+        Object[] result = c.inPod(MESH, "client", () -> {
+            try (RawSocket s = RawSocket.connect(new InetSocketAddress(serverIp, 7000))) {
+                InetSocketAddress peer = s.peer();
+                s.write("who\n".getBytes(StandardCharsets.UTF_8));
+                var reply = new StringBuilder();
+                while (reply.indexOf("\n") < 0) {
+                    byte[] b = s.read(256);
+                    if (b.length == 0) {
+                        break;
+                    }
+                    reply.append(new String(b, StandardCharsets.UTF_8));
+                }
+                return new Object[] {peer, reply.toString().strip()};
+            }
+        });
+        assertThat(result[0]).as("getpeername() in the client pod").isEqualTo(new InetSocketAddress(serverIp, 7000));
+        assertThat(result[1]).isEqualTo("server:7000 who");
+        assertThat(server7000.accepted()).isEqualTo(before + 1);
+    }
+
+    @Test
+    void meshedToNonMeshedPodPassesThroughTheAgent() throws IOException {
+        double before = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        assertThat(roundTrip(MESH, "client", c.podIp(PLAIN, "plain-b"), 7000, "hi")).isEqualTo("plain-b:7000 hi");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
+    }
+
+    @Test
+    void nonMeshedPodTrafficNeverTouchesAnAgent() throws IOException {
+        double node1 = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        double node2 = c.metrics("node2").sum(CONNECTIONS_OPENED);
+        for (int i = 0; i < 5; i++) {
+            assertThat(roundTrip(PLAIN, "plain-a", c.podIp(PLAIN, "plain-b"), 7000, "p" + i)).isEqualTo("plain-b:7000 p" + i);
+        }
+        assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isEqualTo(node1);
+        assertThat(c.metrics("node2").sum(CONNECTIONS_OPENED)).isEqualTo(node2);
+        // Control: the same counter does move for a meshed pod, so "unchanged" above means something.
+        assertThat(roundTrip(MESH, "client", c.podIp(MESH, "server"), 7000, "m")).isEqualTo("server:7000 m");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(node1));
+    }
+
+    @Test
+    void meshedToMeshedOnTheSameNode() throws IOException {
+        double before = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        assertThat(roundTrip(MESH, "client", c.podIp(MESH, "local"), 7000, "near")).isEqualTo("local:7000 near");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
+    }
+
+    @Test
+    void fiveHundredConcurrentConnectionsAllReachTheirOriginalDestination() throws Exception {
+        String[][] targets = {
+            {c.podIp(MESH, "server"), "7000", "server:7000"},
+            {c.podIp(MESH, "server"), "7001", "server:7001"},
+            {c.podIp(MESH, "local"), "7000", "local:7000"},
+        };
+        int total = 500;
+        int threads = 50;
+        ExecutorService pool = c.podThreads(MESH, "client", threads);
+        var allOpen = new CountDownLatch(total);
+        var release = new CountDownLatch(1);
+        Queue<String> failures = new ConcurrentLinkedQueue<>();
+        var ok = new AtomicInteger();
+        for (int t = 0; t < threads; t++) {
+            int first = t * (total / threads);
+            pool.execute(() -> {
+                var open = new java.util.ArrayList<Socket>();
+                try {
+                    for (int i = first; i < first + total / threads; i++) {
+                        String[] target = targets[i % targets.length];
+                        try {
+                            Socket s = new Socket();
+                            open.add(s);
+                            s.connect(new InetSocketAddress(target[0], Integer.parseInt(target[1])), 10_000);
+                            s.setSoTimeout(20_000);
+                            s.getOutputStream().write(("conn-" + i + "\n").getBytes(StandardCharsets.UTF_8));
+                            String reply = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                                    StandardCharsets.UTF_8)).readLine();
+                            if ((target[2] + " conn-" + i).equals(reply)) {
+                                ok.incrementAndGet();
+                            } else {
+                                failures.add("conn-" + i + " to " + target[2] + ": reply " + reply);
+                            }
+                        } catch (IOException e) {
+                            failures.add("conn-" + i + " to " + target[2] + ": " + e);
+                        }
+                        allOpen.countDown();
+                    }
+                    release.await(120, TimeUnit.SECONDS); // hold every connection until all 500 are open
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    open.forEach(s -> {
+                        try {
+                            s.close();
+                        } catch (IOException ignored) {
+                            // closing
+                        }
+                    });
+                }
+            });
+        }
+        boolean reached = allOpen.await(120, TimeUnit.SECONDS);
+        release.countDown();
+        TestCluster.shutdownAndAwait(pool, Duration.ofSeconds(30));
+        assertThat(reached).as("all 500 connections attempted").isTrue();
+        assertThat(failures).as("failed or misrouted connections").isEmpty();
+        assertThat(ok.get()).isEqualTo(total);
+    }
+
+    @Test
+    void connectToAClosedPortFailsWithinOneSecondAndAgentsKeepServing() throws IOException {
+        String serverIp = c.podIp(MESH, "server");
+        String outcome = c.inPod(MESH, "client", () -> {
+            long t0 = System.nanoTime();
+            String what;
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(serverIp, 7999), 1000);
+                s.setSoTimeout(1000);
+                s.getOutputStream().write("anyone?\n".getBytes(StandardCharsets.UTF_8));
+                int b = s.getInputStream().read();
+                what = b < 0 ? "closed" : "got data";
+            } catch (SocketTimeoutException e) {
+                what = "still open";
+            } catch (IOException e) {
+                what = "closed";
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            return what + (ms < 1000 ? "" : " after " + ms + " ms");
+        });
+        assertThat(outcome).as("connection to a closed port").isEqualTo("closed");
+        assertThat(roundTrip(MESH, "client", serverIp, 7000, "still")).isEqualTo("server:7000 still");
+        assertThat(c.cluster().agentState("node1")).isEqualTo("ready");
+        assertThat(c.cluster().agentState("node2")).isEqualTo("ready");
+    }
+
+    private static String roundTrip(String ns, String pod, String ip, int port, String line) throws IOException {
+        return c.inPod(ns, pod, () -> Exchange.lineRoundTrip(ip, port, line, 5000));
+    }
+}

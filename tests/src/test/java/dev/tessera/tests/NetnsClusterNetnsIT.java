@@ -1,0 +1,164 @@
+package dev.tessera.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tessera.cli.Main;
+import dev.tessera.cli.local.NetnsCluster;
+import dev.tessera.cli.local.Sh;
+import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.tests.harness.ClusterSpec;
+import dev.tessera.tests.harness.Exchange;
+import dev.tessera.tests.harness.NetnsSupport;
+import dev.tessera.tests.harness.PacketCapture;
+import dev.tessera.tests.harness.Payload;
+import dev.tessera.tests.harness.PodServer;
+import dev.tessera.tests.harness.ProcessResult;
+import dev.tessera.tests.harness.TestCluster;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The harness itself, without agents: the cluster's network carries plain pod-to-pod traffic across
+ * and within nodes, processes run inside pods, captures see plaintext, the CLI works against it, and
+ * teardown (and a failed setup) leaves nothing behind.
+ */
+@Timeout(120)
+class NetnsClusterNetnsIT {
+
+    private static final ClusterSpec SPEC = ClusterSpec.builder()
+            .nodes("node1", "node2")
+            .meshedNamespace("mesh")
+            .plainNamespace("plain")
+            .pod("mesh", "a", "node1", "sa-a")
+            .pod("plain", "b", "node2", "sa-b")
+            .pod("plain", "c", "node1", "sa-c")
+            .build();
+
+    @BeforeAll
+    static void root() {
+        NetnsSupport.requireRoot();
+    }
+
+    @Test
+    void buildsAWorkingNetworkAndRemovesEverything() throws Exception {
+        String links = Sh.run("ip", "-o", "link");
+        String name = "tsc-h1";
+        List<String> created;
+        try (TestCluster c = TestCluster.create(name, SPEC, false)) {
+            NetnsCluster cl = c.cluster();
+            created = cl.state().netns();
+            assertThat(created).hasSize(1 + 2 + 3);
+            assertThat(Sh.run("ip", "netns", "list")).contains(created);
+            assertThat(c.nodeIp("node2")).isEqualTo("198.18.0.2");
+            assertThat(c.podIp("mesh", "a")).isEqualTo("198.18.1.2");
+            assertThat(c.podIp("plain", "b")).isEqualTo("198.18.2.2");
+            assertThat(c.podIp("plain", "c")).isEqualTo("198.18.1.3");
+            assertThat(NetworkAttachments.read(cl.networkFile())).isEqualTo(cl.network());
+            assertThat(cl.caDir().resolve("ca.crt")).exists();
+            // A pin directory like the agent's, to prove teardown removes it.
+            Files.createDirectories(cl.bpfPinDir("node1"));
+
+            // Across nodes and on one node, plain sockets, no agent anywhere.
+            PodServer b = c.server("plain", "b", 7000, PodServer.lineEcho("b"));
+            PodServer cc = c.server("plain", "c", 7000, PodServer.lineEcho("c"));
+            assertThat(c.inPod("mesh", "a", () -> Exchange.lineRoundTrip(c.podIp("plain", "b"), 7000, "x", 3000))).isEqualTo("b x");
+            assertThat(c.inPod("mesh", "a", () -> Exchange.lineRoundTrip(c.podIp("plain", "c"), 7000, "y", 3000))).isEqualTo("c y");
+            assertThat(c.inPod("plain", "b", () -> Exchange.lineRoundTrip(c.podIp("plain", "c"), 7000, "z", 3000))).isEqualTo("c z");
+            assertThat(b.accepted()).isEqualTo(1);
+            assertThat(cc.accepted()).isEqualTo(2);
+            // Without an agent the pod's view of its peer is the peer itself.
+            Socket s = c.inPod("mesh", "a", () -> {
+                var sock = new Socket();
+                sock.connect(new InetSocketAddress(c.podIp("plain", "b"), 7000), 3000);
+                return sock;
+            });
+            s.close();
+
+            // Processes inside pods: they see the pod's address; exit codes come through.
+            ProcessResult addr = c.exec("mesh", "a", Duration.ofSeconds(10), "ip", "-4", "-o", "addr", "show", "dev", "eth0");
+            assertThat(addr.exitCode()).isZero();
+            assertThat(addr.stdout()).contains("198.18.1.2/32");
+            assertThat(c.exec("plain", "b", Duration.ofSeconds(10), "sh", "-c", "exit 3").exitCode()).isEqualTo(3);
+            assertThat(Main.commandLine().execute("local", "exec", "--name", name, "plain/b", "--", "sh", "-c", "exit 4")).isEqualTo(4);
+
+            // The status command reads the same cluster.
+            String json = captureStdout(() -> Main.commandLine().execute("local", "status", "--name", name, "-o", "json"));
+            assertThat(json).contains("\"198.18.1.2\"", "\"meshed\" : true", "\"meshed\" : false", "\"agent\" : \"stopped\"");
+
+            // Capture sanity: plaintext between nodes is visible on node1's link (the negative control of the mesh tests).
+            PacketCapture capture = c.capture("node1", "tcp port 7001");
+            c.server("plain", "b", 7001, sock -> {
+                Payload.read(sock.getInputStream(), 4 << 20);
+                sock.getOutputStream().write('k'); // everything arrived: the capture saw it pass
+            });
+            c.inPod("plain", "c", () -> {
+                try (var sock = new Socket()) {
+                    sock.connect(new InetSocketAddress(c.podIp("plain", "b"), 7001), 3000);
+                    Payload.write(sock.getOutputStream(), 4 << 20, 1);
+                    assertThat(sock.getInputStream().read()).isEqualTo('k');
+                }
+                return null;
+            });
+            PacketCapture.Result r = capture.stop();
+            assertThat(r.complete()).as(r.tcpdumpOutput()).isTrue();
+            assertThat(r.contains(Payload.MARKER)).as("marker in %d packets, tcpdump: %s, first payload %s", r.packets().size(),
+                    r.tcpdumpOutput(), r.packets().stream().filter(p -> p.payload().length > 0).findFirst()
+                            .map(p -> new String(p.payload(), java.nio.charset.StandardCharsets.ISO_8859_1)).orElse("-")).isTrue();
+            long payload = r.packets().stream().filter(p -> p.dstPort() == 7001).mapToLong(p -> p.payloadLength()).sum();
+            assertThat(payload).isGreaterThanOrEqualTo(4 << 20); // retransmissions may add
+        }
+        assertThat(Sh.run("ip", "netns", "list")).doesNotContain(name + "-");
+        assertThat(NetnsCluster.STATE_ROOT.resolve(name)).doesNotExist();
+        assertThat(NetnsCluster.BPF_ROOT.resolve(name)).doesNotExist();
+        assertThat(Sh.run("ip", "-o", "link")).isEqualTo(links);
+    }
+
+    @Test
+    void failedSetupRollsBack() throws Exception {
+        String name = "tsc-h2";
+        NetnsCluster.destroyIfExists(name);
+        var bad = new NetworkAttachments(name,
+                List.of(new NetworkAttachments.NodeAttachment("node1", "198.18.0.1", "198.18.1.0/24", "/var/run/netns/tsc-h2-n-node1")),
+                List.of(new NetworkAttachments.PodAttachment("x", "p", "node1", "198.18.1.999", "/var/run/netns/tsc-h2-p-x-p")));
+        assertThatThrownBy(() -> NetnsCluster.create(bad, Files.createTempFile("tsc-h2", ".yaml")))
+                .hasMessageContaining("198.18.1.999");
+        assertThat(Sh.run("ip", "netns", "list")).doesNotContain(name + "-");
+        assertThat(NetnsCluster.STATE_ROOT.resolve(name)).doesNotExist();
+    }
+
+    @Test
+    void agentCommandLineCarriesTheLocalClusterFlags() throws Exception {
+        try (TestCluster c = TestCluster.create("tsc-h3", ClusterSpec.builder().nodes("n1").build(), false)) {
+            List<String> cmd = c.cluster().agentCommand("n1");
+            assertThat(String.join(" ", cmd)).contains(
+                    "-jar " + NetnsCluster.home().resolve("node-agent/target/tessera-node-agent.jar"),
+                    "--node n1", "--node-ip 198.18.0.1",
+                    "--local-cluster " + c.cluster().manifests(),
+                    "--network " + c.cluster().networkFile(),
+                    "--ca-dir " + c.cluster().caDir(),
+                    "--bpf-pin-dir /sys/fs/bpf/tessera-local/tsc-h3/n1",
+                    "--mesh-cidr 198.18.0.0/15");
+        }
+    }
+
+    private static String captureStdout(Runnable r) {
+        PrintStream old = System.out;
+        var buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true));
+        try {
+            r.run();
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString();
+    }
+}

@@ -1,0 +1,71 @@
+package dev.tessera.tests.harness;
+
+import dev.tessera.cli.local.NodeHttp;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * An agent's Prometheus text exposition ({@code http://<nodeIp>:15020/metrics}, read inside the node
+ * namespace), summed per metric name over all label sets.
+ */
+public final class AgentMetrics {
+
+    /** Counter of connections the agent accepted from captured pods (any labels). */
+    public static final String CONNECTIONS_OPENED = "tessera_connections_opened_total";
+    public static final int METRICS_PORT = 15020;
+
+    private final Map<String, Double> sums;
+    private final String text;
+
+    private AgentMetrics(Map<String, Double> sums, String text) {
+        this.sums = sums;
+        this.text = text;
+    }
+
+    public static AgentMetrics scrape(Path nodeNetns, String nodeIp) throws IOException {
+        NodeHttp.Response r = NodeHttp.get(nodeNetns, nodeIp, METRICS_PORT, "/metrics", Duration.ofSeconds(3));
+        if (r.status() != 200) {
+            throw new IOException("GET http://" + nodeIp + ":" + METRICS_PORT + "/metrics: HTTP " + r.status());
+        }
+        return parse(r.body());
+    }
+
+    static AgentMetrics parse(String text) {
+        var sums = new HashMap<String, Double>();
+        for (String line : text.split("\n")) {
+            line = line.strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            int brace = line.indexOf('{');
+            int space = brace >= 0 ? line.indexOf(' ', line.lastIndexOf('}')) : line.indexOf(' ');
+            if (space < 0) {
+                continue;
+            }
+            String name = line.substring(0, brace >= 0 ? brace : space);
+            String[] rest = line.substring(space + 1).trim().split("\\s+");
+            try {
+                sums.merge(name, Double.parseDouble(rest[0]), Double::sum);
+            } catch (NumberFormatException e) {
+                // NaN/Inf spelled differently: not a counter we read
+            }
+        }
+        return new AgentMetrics(sums, text);
+    }
+
+    /** The sum of all series of {@code name}; fails if the agent does not export it at all. */
+    public double sum(String name) {
+        Double v = sums.get(name);
+        if (v == null) {
+            throw new AssertionError("metric " + name + " not exported by the agent (exported: " + sums.keySet() + ")");
+        }
+        return v;
+    }
+
+    public String text() {
+        return text;
+    }
+}
