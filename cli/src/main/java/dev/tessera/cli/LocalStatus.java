@@ -2,7 +2,7 @@ package dev.tessera.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.tessera.cli.local.LocalManifests;
+import dev.tessera.common.local.ClusterDescription;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
 import dev.tessera.common.local.NetworkAttachments.PodAttachment;
@@ -44,9 +44,9 @@ final class LocalStatus implements Callable<Integer> {
 
     /** The status as plain maps and lists (the JSON output). */
     static Map<String, Object> model(NetnsCluster cluster) {
-        LocalManifests manifests = null;
+        ClusterDescription manifests = null;
         try {
-            manifests = LocalManifests.load(cluster.manifests()); // seam: ClusterDescription.load(...)
+            manifests = ClusterDescription.load(cluster.manifests());
         } catch (IOException | RuntimeException e) {
             // shown as meshed: null ("?") — the manifests may have been edited into an invalid state
         }
@@ -69,7 +69,7 @@ final class LocalStatus implements Callable<Integer> {
             m.put("name", p.name());
             m.put("ip", p.ip());
             m.put("node", p.node());
-            m.put("meshed", manifests == null ? null : manifests.meshed(p.namespace(), p.name()));
+            m.put("meshed", manifests == null ? null : manifests.pod(p.namespace(), p.name()).map(manifests::meshed).orElse(null));
             m.put("netns", p.netns());
             pods.add(m);
         }

@@ -1,6 +1,6 @@
 package dev.tessera.cli;
 
-import dev.tessera.cli.local.LocalManifests;
+import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.common.local.NetworkAttachments;
 import java.io.IOException;
@@ -39,7 +39,7 @@ final class LocalUp implements Callable<Integer> {
     static NetnsCluster up(Path manifests, String name, boolean agents, Duration timeout) throws IOException {
         NetnsCluster.requireRoot();
         Path abs = manifests.toAbsolutePath().normalize();
-        NetworkAttachments network = LocalManifests.load(abs).plan(name); // seam: ClusterDescription.load(...).plan(...)
+        NetworkAttachments network = Names.plan(abs, name);
         NetnsCluster cluster = NetnsCluster.create(network, abs);
         if (agents) {
             try {

@@ -1,5 +1,9 @@
 package dev.tessera.cli.local;
 
+import dev.tessera.common.local.ClusterDescription;
+import dev.tessera.common.local.NetnsNaming;
+import dev.tessera.common.local.NetworkAttachments;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -37,7 +41,29 @@ public final class Names {
     }
 
     public static String podNetns(String cluster, String namespace, String pod) {
-        return shorten(cluster + "-p-" + namespace + "-" + pod);
+        // Namespaces are DNS labels (no '.'), so '.' separates them from the pod name unambiguously.
+        return shorten(cluster + "-p-" + namespace + "." + pod);
+    }
+
+    /** The naming the addressing plan ({@code ClusterDescription.plan}) uses for local clusters. */
+    public static final NetnsNaming NAMING = new NetnsNaming() {
+        @Override
+        public String node(String cluster, String node) {
+            return netnsPath(nodeNetns(cluster, node)).toString();
+        }
+
+        @Override
+        public String pod(String cluster, String namespace, String name) {
+            return netnsPath(podNetns(cluster, namespace, name)).toString();
+        }
+    };
+
+    /**
+     * Reads a cluster description (file or folder) and plans its network: node and pod addresses and
+     * namespace paths.
+     */
+    public static NetworkAttachments plan(Path manifests, String cluster) throws IOException {
+        return ClusterDescription.load(manifests).plan(checkCluster(cluster), NAMING);
     }
 
     public static Path netnsPath(String netns) {

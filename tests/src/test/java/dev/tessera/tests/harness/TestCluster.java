@@ -2,7 +2,7 @@ package dev.tessera.tests.harness;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.cli.local.LocalManifests;
+import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.common.local.NetworkAttachments;
 import dev.tessera.common.netns.Netns;
@@ -54,8 +54,7 @@ public final class TestCluster implements AutoCloseable {
         NetnsCluster.destroyIfExists(name);
         Path dir = Files.createTempDirectory("tessera-e2e-" + name + "-");
         Files.writeString(dir.resolve("cluster.yaml"), spec.toYaml());
-        // Seam: LocalManifests becomes dev.tessera.common.local.ClusterDescription.load(...).plan(...).
-        NetworkAttachments network = LocalManifests.load(dir).plan(name);
+        NetworkAttachments network = Names.plan(dir, name);
         NetnsCluster cluster;
         try {
             cluster = NetnsCluster.create(network, dir);

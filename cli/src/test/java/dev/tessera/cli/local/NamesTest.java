@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class LocalManifestsTest {
+class NamesTest {
 
     @TempDir
     Path dir;
@@ -48,25 +48,22 @@ class LocalManifestsTest {
     @Test
     void plansAddressesFromTheManifests() throws Exception {
         Files.writeString(dir.resolve("c.yaml"), YAML);
-        LocalManifests m = LocalManifests.load(dir);
-        NetworkAttachments n = m.plan("tsc-u");
+        NetworkAttachments n = Names.plan(dir, "tsc-u");
         assertThat(n.node("node2").orElseThrow().ip()).isEqualTo("198.18.0.2");
         assertThat(n.node("node2").orElseThrow().podCidr()).isEqualTo("198.18.2.0/24");
         assertThat(n.pod("demo", "b").orElseThrow().ip()).isEqualTo("198.18.2.2");
         assertThat(n.pod("demo", "a").orElseThrow().ip()).isEqualTo("198.18.2.3"); // .2 is taken by b's status.podIP
-        assertThat(n.pod("demo", "a").orElseThrow().netns()).isEqualTo("/var/run/netns/tsc-u-p-demo-a");
-        assertThat(m.meshed("demo", "a")).isTrue();
-        assertThat(m.meshed("demo", "b")).isFalse();
-        assertThat(m.pods().get(1).serviceAccount()).isEqualTo("default");
+        assertThat(n.pod("demo", "a").orElseThrow().netns()).isEqualTo("/var/run/netns/tsc-u-p-demo.a");
+        assertThat(Names.podNetns("c", "a-b", "c")).isNotEqualTo(Names.podNetns("c", "a", "b-c"));
     }
 
     @Test
     void badInputNamesTheField() throws Exception {
         Files.writeString(dir.resolve("c.yaml"), YAML.replace("nodeName: node2, serviceAccountName", "nodeName: node9, serviceAccountName"));
-        assertThatThrownBy(() -> LocalManifests.load(dir).plan("tsc-u")).hasMessageContaining("spec.nodeName: 'node9'");
+        assertThatThrownBy(() -> Names.plan(dir, "tsc-u")).hasMessageContaining("spec.nodeName: 'node9'");
         Files.writeString(dir.resolve("c.yaml"), YAML.replace("podIP: 198.18.2.2", "podIP: 198.18.1.2"));
-        assertThatThrownBy(() -> LocalManifests.load(dir).plan("tsc-u")).hasMessageContaining("status.podIP: 198.18.1.2");
-        assertThatThrownBy(() -> LocalManifests.load(dir.resolve("missing"))).hasMessageContaining("does not exist");
+        assertThatThrownBy(() -> Names.plan(dir, "tsc-u")).hasMessageContaining("status.podIP: '198.18.1.2'");
+        assertThatThrownBy(() -> Names.plan(dir.resolve("missing"), "tsc-u")).hasMessageContaining("missing");
         assertThatThrownBy(() -> Names.checkCluster("Bad_Name")).hasMessageContaining("cluster name: 'Bad_Name'");
     }
 
