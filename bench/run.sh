@@ -16,9 +16,7 @@ RUN=/run/tessera/local/$NAME
 W=$(mktemp -d /tmp/tessera-bench.XXXXXX)
 OUT=$ROOT/bench/RESULTS.md
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, eBPF)" >&2; exit 1; }
-for t in nginx iperf3 wrk haproxy openssl taskset python3; do
-  command -v "$t" >/dev/null || { echo "bench/run.sh: '$t' missing: run scripts/setup.sh --bench" >&2; exit 1; }
-done
+"$ROOT/scripts/setup.sh" --bench
 
 PIDS=()
 cleanup() {

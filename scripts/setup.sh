@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs every system package the build and the tests need (idempotent: does nothing when all are
 # present) and mounts bpffs at /sys/fs/bpf if it is not mounted. Debian/Ubuntu, run as root (or sudo).
+#   scripts/setup.sh          build, demo and tests
+#   scripts/setup.sh --bench  also what bench/run.sh needs (nginx as the HTTP server, openssl, python3)
 set -euo pipefail
+BENCH=0
+[[ "${1:-}" == "--bench" ]] && BENCH=1
 
 PACKAGES=(
   openjdk-17-jdk-headless maven            # build
@@ -11,6 +15,9 @@ PACKAGES=(
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )
+if ((BENCH)); then
+  PACKAGES+=(nginx-light openssl python3)
+fi
 
 SUDO=()
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -25,7 +32,16 @@ done
 if ((${#missing[@]})); then
   echo "setup.sh: installing ${missing[*]}"
   "${SUDO[@]}" apt-get update -q
+  # Packages with services (nginx) must not start them: no daemon is left listening on the host.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee $policy >/dev/null
+    "${SUDO[@]}" chmod +x $policy
+    own_policy=1
+  fi
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if ((own_policy)); then "${SUDO[@]}" rm -f $policy; fi
 else
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
 fi
