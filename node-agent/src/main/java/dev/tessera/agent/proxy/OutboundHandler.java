@@ -15,8 +15,12 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +41,9 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private final HbonePool tunnels;
     private final Bootstrap direct;
     private final ConnectionListener listener;
+    private final List<Object> early = new ArrayList<>(0);
+    private boolean earlyEof;
+    private ChannelHandlerContext ctx;
 
     OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
             HbonePool tunnels, Bootstrap direct, ConnectionListener listener) {
@@ -70,7 +77,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
             reject(app, session, route.rejection(), client + " -> " + dst.get());
             return;
         }
-        ctx.pipeline().remove(this);
+        this.ctx = ctx;
 
         // 3. Connect, then relay.
         switch (route.context().route()) {
@@ -97,7 +104,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
                 stream.close();
                 return;
             }
-            RelayEndpoint.start(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
+            startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
                     new StreamEndpoint(stream, session, false, CloseReason.TUNNEL_RESET));
         });
     }
@@ -115,9 +122,50 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
                 f.channel().close();
                 return;
             }
-            RelayEndpoint.start(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
+            startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
                     new TcpEndpoint(f.channel(), session, false, CloseReason.UPSTREAM_RESET));
         });
+    }
+
+    /**
+     * Installs the relay behind this handler, hands over what arrived early, and steps aside. Epoll
+     * delivers data and a FIN that arrive with the peer's shutdown (EPOLLRDHUP) even without a read
+     * request, so this handler holds them until the relay exists. Runs on the application's event loop.
+     */
+    private void startRelay(RelayEndpoint appSide, RelayEndpoint peerSide) {
+        RelayEndpoint.start(appSide, peerSide);
+        boolean any = !early.isEmpty();
+        for (Object msg : early) {
+            ctx.fireChannelRead(msg);
+        }
+        early.clear();
+        if (any) {
+            ctx.fireChannelReadComplete();
+        }
+        if (earlyEof) {
+            ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        }
+        ctx.pipeline().remove(this);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        early.add(msg); // only before the relay exists: see startRelay
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            earlyEof = true;
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        early.forEach(ReferenceCountUtil::release);
+        early.clear();
     }
 
     /** Closes the application's connection with a reset; the session reports the reason. */

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
 
 /**
  * One side of a relay: the handler reading one channel and, for the other side, the sink writing into it.
@@ -48,8 +49,18 @@ public abstract class RelayEndpoint extends ChannelInboundHandlerAdapter {
         b.peer = a;
         a.channel.pipeline().addLast("relay", a);
         b.channel.pipeline().addLast("relay", b);
-        a.channel.read();
-        b.channel.read();
+        a.requestRead();
+        b.requestRead();
+    }
+
+    /**
+     * Asks for more input unless this side's input already ended (reading a socket whose input is shut
+     * down makes epoll fail the channel). Safe from any thread.
+     */
+    protected void requestRead() {
+        if (!inputDone && !(channel instanceof DuplexChannel d && d.isInputShutdown())) {
+            channel.read();
+        }
     }
 
     public Channel channel() {
@@ -116,15 +127,15 @@ public abstract class RelayEndpoint extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         peer.flush();
-        if (!inputDone && peer.isWritable()) {
-            ctx.read();
+        if (peer.isWritable()) {
+            requestRead();
         }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable() && !peer.inputDone) {
-            peer.channel.read();
+        if (ctx.channel().isWritable()) {
+            peer.requestRead();
         }
         ctx.fireChannelWritabilityChanged();
     }

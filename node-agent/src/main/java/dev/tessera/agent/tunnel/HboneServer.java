@@ -7,6 +7,7 @@ import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionListener;
 import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.proxy.NoopHandler;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.SpiffeCertificates;
 import dev.tessera.agent.tls.TlsContexts;
@@ -84,7 +85,7 @@ public final class HboneServer implements AutoCloseable {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
-                .handler(new ChannelInboundHandlerAdapter());
+                .handler(NoopHandler.INSTANCE);
     }
 
     /**
