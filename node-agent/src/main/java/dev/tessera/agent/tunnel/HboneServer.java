@@ -162,12 +162,16 @@ public final class HboneServer implements AutoCloseable {
 
     /** Verifies the client after the TLS handshake and switches the pipeline to HTTP/2. */
     private final class Handshake extends ChannelInboundHandlerAdapter {
+        private boolean failed;
+
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (failed) {
+                return; // one failure is reported once, whichever event names it first
+            }
             if (evt instanceof SniCompletionEvent sni && !sni.isSuccess()) {
                 log.debug("HBONE handshake from {} refused: {}", ctx.channel().remoteAddress(), sni.cause().getMessage());
-                listener.handshake(Direction.INBOUND, false);
-                ctx.close();
+                fail(ctx);
                 return;
             }
             if (!(evt instanceof SslHandshakeCompletionEvent hs)) {
@@ -176,16 +180,14 @@ public final class HboneServer implements AutoCloseable {
             }
             if (!hs.isSuccess()) {
                 log.debug("HBONE handshake from {} failed: {}", ctx.channel().remoteAddress(), hs.cause().getMessage());
-                listener.handshake(Direction.INBOUND, false);
-                ctx.close();
+                fail(ctx);
                 return;
             }
             SslHandler ssl = ctx.pipeline().get(SslHandler.class);
             Optional<SpiffeId> peer = SpiffeCertificates.peerIdentity(ssl.engine().getSession());
             if (peer.isEmpty()) {
                 log.debug("HBONE client {} presented no SPIFFE id", ctx.channel().remoteAddress());
-                listener.handshake(Direction.INBOUND, false);
-                ctx.close();
+                fail(ctx);
                 return;
             }
             listener.handshake(Direction.INBOUND, true);
@@ -204,6 +206,12 @@ public final class HboneServer implements AutoCloseable {
             ctx.pipeline().addLast("h2-conn", new ConnectionFrames());
             ctx.pipeline().remove(this);
             ch.writeAndFlush(new DefaultHttp2WindowUpdateFrame(Hbone.CONNECTION_WINDOW - 65_535));
+        }
+
+        private void fail(ChannelHandlerContext ctx) {
+            failed = true;
+            listener.handshake(Direction.INBOUND, false);
+            ctx.close();
         }
 
         @Override

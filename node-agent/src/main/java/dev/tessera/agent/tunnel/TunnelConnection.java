@@ -115,8 +115,9 @@ final class TunnelConnection {
             }
             f.channel().closeFuture().addListener(c -> {
                 usable = false;
-                ready.tryFailure(new TunnelException(CloseReason.TUNNEL_RESET,
-                        "connection to " + key.node() + " closed during the handshake"));
+                ready.tryFailure(new TunnelException(CloseReason.TLS_HANDSHAKE_FAILED, key.node()
+                        + " closed the connection during the TLS handshake (does that node run a meshed pod of "
+                        + key.destination() + " and trust our root?)"));
                 if (ready.isSuccess()) {
                     listener.tunnelClosed();
                 }
