@@ -1,0 +1,88 @@
+package dev.tessera.agent.proxy;
+
+import dev.tessera.common.model.Workload;
+import java.net.InetSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The default access log: one JSON line per closed connection on the SLF4J logger {@code tessera.access}
+ * (INFO). Fields: direction, route, reason, src/dst addresses, workloads and identities, bytes and
+ * duration in milliseconds.
+ */
+public final class JsonAccessLog implements ConnectionListener {
+
+    /** The logger name access lines are written to. */
+    public static final String LOGGER = "tessera.access";
+
+    private final Logger log;
+
+    public JsonAccessLog() {
+        this(LoggerFactory.getLogger(LOGGER));
+    }
+
+    JsonAccessLog(Logger log) {
+        this.log = log;
+    }
+
+    @Override
+    public void closed(ConnectionContext context, ConnectionStats stats) {
+        if (log.isInfoEnabled()) {
+            log.info(format(context, stats));
+        }
+    }
+
+    /** The JSON line for one closed connection. */
+    public static String format(ConnectionContext c, ConnectionStats s) {
+        var b = new StringBuilder(320).append('{');
+        field(b, "direction", c.direction().name().toLowerCase(java.util.Locale.ROOT));
+        field(b, "route", c.route() == null ? null : c.route().name().toLowerCase(java.util.Locale.ROOT));
+        field(b, "reason", s.reason().name());
+        field(b, "src_addr", addr(c.client()));
+        field(b, "src_workload", workload(c.sourceWorkload()));
+        field(b, "src_identity", c.sourceIdentity() == null ? null : c.sourceIdentity().toString());
+        field(b, "dst_addr", addr(c.destination()));
+        field(b, "dst_workload", workload(c.destinationWorkload()));
+        field(b, "dst_identity", c.destinationIdentity() == null ? null : c.destinationIdentity().toString());
+        field(b, "tunnel_peer", addr(c.tunnelPeer()));
+        b.append("\"bytes_from_src\":").append(s.bytesFromSource()).append(',');
+        b.append("\"bytes_to_src\":").append(s.bytesToSource()).append(',');
+        b.append("\"duration_ms\":").append(s.duration().toMillis());
+        return b.append('}').toString();
+    }
+
+    private static String addr(InetSocketAddress a) {
+        return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
+    private static String workload(Workload w) {
+        return w == null ? null : w.key();
+    }
+
+    private static void field(StringBuilder b, String name, String value) {
+        b.append('"').append(name).append("\":");
+        if (value == null) {
+            b.append("null,");
+            return;
+        }
+        b.append('"');
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (ch < 0x20) {
+                        b.append(String.format("\\u%04x", (int) ch));
+                    } else {
+                        b.append(ch);
+                    }
+                }
+            }
+        }
+        b.append("\",");
+    }
+}

@@ -1,0 +1,187 @@
+package dev.tessera.agent.proxy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.redirect.OriginalDestinations;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.tunnel.HbonePool;
+import dev.tessera.agent.tunnel.PoolKey;
+import dev.tessera.agent.tunnel.TunnelException;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One captured connection, top to bottom: original destination -> route (source and destination
+ * workloads, {@link OutboundRoute}) -> connect (HBONE stream, local pod or passthrough) -> relay. Every
+ * stage either passes the context on or closes the application's connection (RST) with a reason.
+ */
+final class OutboundHandler extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(OutboundHandler.class);
+
+    private final String nodeName;
+    private final int hbonePort;
+    private final StateStore state;
+    private final OriginalDestinations originalDestinations;
+    private final HbonePool tunnels;
+    private final Bootstrap direct;
+    private final ConnectionListener listener;
+    private final List<Object> early = new ArrayList<>(0);
+    private boolean earlyEof;
+    private ChannelHandlerContext ctx;
+
+    OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
+            HbonePool tunnels, Bootstrap direct, ConnectionListener listener) {
+        this.nodeName = requireNonNull(nodeName, "nodeName");
+        this.hbonePort = hbonePort;
+        this.state = requireNonNull(state, "state");
+        this.originalDestinations = requireNonNull(originalDestinations, "originalDestinations");
+        this.tunnels = requireNonNull(tunnels, "tunnels");
+        this.direct = requireNonNull(direct, "direct");
+        this.listener = requireNonNull(listener, "listener");
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        Channel app = ctx.channel();
+        InetSocketAddress client = (InetSocketAddress) app.remoteAddress();
+
+        // 1. Where was the application going?
+        Optional<InetSocketAddress> dst = originalDestinations.take(client);
+        if (dst.isEmpty()) {
+            reject(app, new RelaySession(ConnectionContext.accepted(Direction.OUTBOUND, client), listener),
+                    CloseReason.NO_ORIGINAL_DST, "no original destination recorded for " + client);
+            return;
+        }
+
+        // 2. Who is it, and how is the destination reached?
+        OutboundRoute route = OutboundRoute.resolve(state.current(), nodeName, client, dst.get(), hbonePort);
+        RelaySession session = new RelaySession(route.context(), listener);
+        app.closeFuture().addListener(f -> session.close());
+        if (route.rejected()) {
+            reject(app, session, route.rejection(), client + " -> " + dst.get());
+            return;
+        }
+        this.ctx = ctx;
+
+        // 3. Connect, then relay.
+        switch (route.context().route()) {
+            case HBONE -> connectTunnel(app, session, route);
+            // Same-node delivery: inbound authorization policy for the destination hooks in here.
+            case LOCAL -> connectDirect(app, session, route.nextHop());
+            case PASSTHROUGH -> connectDirect(app, session, route.nextHop());
+            default -> reject(app, session, CloseReason.INTERNAL_ERROR, "unknown route " + route.context().route());
+        }
+    }
+
+    private void connectTunnel(Channel app, RelaySession session, OutboundRoute route) {
+        ConnectionContext c = route.context();
+        PoolKey key = new PoolKey(c.sourceIdentity(), c.destinationIdentity(), route.nextHop());
+        tunnels.connect(key, c.destination(), c.client(), app.eventLoop()).addListener(f -> {
+            if (!f.isSuccess()) {
+                reject(app, session, TunnelException.reasonOf(f.cause(), CloseReason.TUNNEL_CONNECT_FAILED),
+                        f.cause().getMessage());
+                return;
+            }
+            Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+            if (!app.isActive()) {
+                session.fail(CloseReason.CLIENT_RESET);
+                stream.close();
+                return;
+            }
+            startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
+                    new StreamEndpoint(stream, session, false, CloseReason.TUNNEL_RESET));
+        });
+    }
+
+    private void connectDirect(Channel app, RelaySession session, InetSocketAddress target) {
+        direct.clone(app.eventLoop()).connect(target).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                CloseReason why = f.cause() instanceof ConnectTimeoutException
+                        ? CloseReason.UPSTREAM_TIMEOUT : CloseReason.UPSTREAM_CONNECT_FAILED;
+                reject(app, session, why, target + ": " + f.cause().getMessage());
+                return;
+            }
+            if (!app.isActive()) {
+                session.fail(CloseReason.CLIENT_RESET);
+                f.channel().close();
+                return;
+            }
+            startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
+                    new TcpEndpoint(f.channel(), session, false, CloseReason.UPSTREAM_RESET));
+        });
+    }
+
+    /**
+     * Installs the relay behind this handler, hands over what arrived early, and steps aside. Epoll
+     * delivers data and a FIN that arrive with the peer's shutdown (EPOLLRDHUP) even without a read
+     * request, so this handler holds them until the relay exists. Runs on the application's event loop.
+     */
+    private void startRelay(RelayEndpoint appSide, RelayEndpoint peerSide) {
+        RelayEndpoint.start(appSide, peerSide);
+        boolean any = !early.isEmpty();
+        for (Object msg : early) {
+            ctx.fireChannelRead(msg);
+        }
+        early.clear();
+        if (any) {
+            ctx.fireChannelReadComplete();
+        }
+        if (earlyEof) {
+            ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        }
+        ctx.pipeline().remove(this);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        early.add(msg); // only before the relay exists: see startRelay
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            earlyEof = true;
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        early.forEach(ReferenceCountUtil::release);
+        early.clear();
+    }
+
+    /** Closes the application's connection with a reset; the session reports the reason. */
+    private static void reject(Channel app, RelaySession session, CloseReason reason, String detail) {
+        log.debug("outbound connection refused ({}): {}", reason, detail);
+        session.fail(reason);
+        app.closeFuture().addListener(f -> session.close());
+        if (app.isOpen()) {
+            app.config().setOption(ChannelOption.SO_LINGER, 0);
+            app.close();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("outbound connection failed", cause);
+        ctx.close();
+    }
+}

@@ -1,0 +1,152 @@
+package dev.tessera.agent.proxy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.redirect.OriginalDestinations;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.tls.TlsContexts;
+import dev.tessera.agent.tunnel.HbonePool;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The outbound capture listener on {@code nodeIp:outboundPort} (15001): every TCP connect of a meshed
+ * pod arrives here (redirected by cgroup/connect4) and is handled by {@link OutboundHandler}. Owns the
+ * HBONE client pool.
+ */
+public final class OutboundProxy implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(OutboundProxy.class);
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
+
+    private final AgentConfig config;
+    private final StateStore state;
+    private final OriginalDestinations originalDestinations;
+    private final ConnectionListener listener;
+    private final EventLoops loops;
+    private final HbonePool pool;
+    private final Bootstrap direct;
+    private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
+    private Channel server;
+
+    public OutboundProxy(AgentConfig config, StateStore state, IdentityProvider identities,
+            OriginalDestinations originalDestinations, ConnectionListener listener, EventLoops loops) {
+        this(config, state, new TlsContexts(requireNonNull(identities, "identities")), originalDestinations,
+                listener, loops);
+    }
+
+    /** A proxy sharing TLS contexts with other components. */
+    public OutboundProxy(AgentConfig config, StateStore state, TlsContexts tls,
+            OriginalDestinations originalDestinations, ConnectionListener listener, EventLoops loops) {
+        this.config = requireNonNull(config, "config");
+        this.state = requireNonNull(state, "state");
+        this.originalDestinations = requireNonNull(originalDestinations, "originalDestinations");
+        this.listener = requireNonNull(listener, "listener");
+        this.loops = requireNonNull(loops, "loops");
+        this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener);
+        this.direct = new Bootstrap()
+                .channel(loops.socketChannelClass())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(NoopHandler.INSTANCE);
+    }
+
+    /**
+     * Binds {@code nodeIp:outboundPort}.
+     *
+     * @throws IllegalStateException naming the address when the port cannot be bound
+     */
+    public synchronized void start() {
+        if (server != null) {
+            throw new IllegalStateException("outbound proxy: already started on " + server.localAddress());
+        }
+        InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.outboundPort());
+        var b = new ServerBootstrap()
+                .group(loops.boss(), loops.worker())
+                .channel(loops.serverChannelClass())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        accepted.add(ch);
+                        ch.pipeline().addLast("outbound", new OutboundHandler(config.nodeName(), config.inboundPort(),
+                                state, originalDestinations, pool, direct, listener));
+                    }
+                });
+        var f = b.bind(bind).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IllegalStateException("outbound proxy: cannot bind " + bind.getAddress().getHostAddress() + ":"
+                    + bind.getPort() + " (port " + bind.getPort() + "): " + f.cause().getMessage(), f.cause());
+        }
+        server = f.channel();
+        log.info("outbound proxy listening on {} ({})", server.localAddress(), loops);
+    }
+
+    /** The bound address (after {@link #start()}). */
+    public synchronized InetSocketAddress localAddress() {
+        return server == null ? null : (InetSocketAddress) server.localAddress();
+    }
+
+    /** The HBONE client pool (for counters and tests). */
+    public HbonePool pool() {
+        return pool;
+    }
+
+    /** Application connections currently open. */
+    public int activeConnections() {
+        return accepted.size();
+    }
+
+    /**
+     * Stops accepting, waits up to {@code timeout} for open connections to end by themselves, then closes
+     * the rest and the tunnel pool.
+     *
+     * @return true when every connection ended by itself in time
+     */
+    public boolean drain(Duration timeout) {
+        stopAccepting();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!accepted.isEmpty() && System.nanoTime() < deadline) {
+            accepted.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
+        }
+        boolean clean = accepted.isEmpty();
+        close();
+        return clean;
+    }
+
+    private synchronized void stopAccepting() {
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+    }
+
+    /** Stops accepting, closes open connections and the tunnel pool. */
+    @Override
+    public void close() {
+        stopAccepting();
+        accepted.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        pool.close();
+    }
+}

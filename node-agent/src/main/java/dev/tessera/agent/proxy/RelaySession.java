@@ -1,0 +1,78 @@
+package dev.tessera.agent.proxy;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One proxied connection's accounting: its context, byte counts, the first failure reason and the single
+ * {@code closed} event. Thread-safe: the two sides of a relay may run on different event loops.
+ */
+public final class RelaySession {
+
+    private final long startNanos = System.nanoTime();
+    private final ConnectionListener listener;
+    private final AtomicReference<ConnectionContext> context;
+    private final AtomicReference<CloseReason> reason = new AtomicReference<>();
+    private final AtomicLong fromSource = new AtomicLong();
+    private final AtomicLong toSource = new AtomicLong();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /** Starts a session and reports {@link ConnectionListener#opened}. */
+    public RelaySession(ConnectionContext context, ConnectionListener listener) {
+        this.context = new AtomicReference<>(requireNonNull(context, "context"));
+        this.listener = requireNonNull(listener, "listener");
+        listener.opened(context);
+    }
+
+    public ConnectionContext context() {
+        return context.get();
+    }
+
+    /** Replaces the context with a more complete one (before the connection closes). */
+    public void context(ConnectionContext updated) {
+        context.set(requireNonNull(updated, "updated"));
+    }
+
+    /** Records why the connection fails; the first reason wins. */
+    public void fail(CloseReason why) {
+        reason.compareAndSet(null, requireNonNull(why, "why"));
+    }
+
+    /** The failure recorded so far, or {@link CloseReason#OK}. */
+    public CloseReason reason() {
+        CloseReason r = reason.get();
+        return r == null ? CloseReason.OK : r;
+    }
+
+    void addFromSource(long n) {
+        fromSource.addAndGet(n);
+    }
+
+    void addToSource(long n) {
+        toSource.addAndGet(n);
+    }
+
+    public long bytesFromSource() {
+        return fromSource.get();
+    }
+
+    public long bytesToSource() {
+        return toSource.get();
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** Reports {@link ConnectionListener#closed} once; later calls do nothing. */
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            listener.closed(context.get(), new ConnectionStats(fromSource.get(), toSource.get(),
+                    Duration.ofNanos(System.nanoTime() - startNanos), reason()));
+        }
+    }
+}

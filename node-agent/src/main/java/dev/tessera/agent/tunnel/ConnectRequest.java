@@ -1,0 +1,113 @@
+package dev.tessera.agent.tunnel;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.proxy.CloseReason;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Client side of one HBONE stream before bytes flow: sends {@code CONNECT} and waits for the response.
+ * On {@code 200} it removes itself and completes the promise with the stream (the caller installs the
+ * relay); any other answer, a reset or a timeout fails the promise with a {@link TunnelException}. The
+ * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it.
+ */
+final class ConnectRequest extends ChannelInboundHandlerAdapter {
+
+    private final InetSocketAddress target;
+    private final InetSocketAddress source;
+    private final Promise<Http2StreamChannel> result;
+    private final long timeoutMillis;
+    private boolean sent;
+    private ScheduledFuture<?> timeout;
+
+    ConnectRequest(InetSocketAddress target, InetSocketAddress source, Promise<Http2StreamChannel> result,
+            long timeoutMillis) {
+        this.target = requireNonNull(target, "target");
+        this.source = source;
+        this.result = requireNonNull(result, "result");
+        this.timeoutMillis = timeoutMillis;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isActive()) {
+            send(ctx);
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        send(ctx);
+        ctx.fireChannelActive();
+    }
+
+    private void send(ChannelHandlerContext ctx) {
+        if (sent) {
+            return;
+        }
+        sent = true;
+        timeout = ctx.executor().schedule(() -> fail(ctx, CloseReason.UPSTREAM_TIMEOUT,
+                "no CONNECT response for " + target + " within " + timeoutMillis + " ms"), timeoutMillis, TimeUnit.MILLISECONDS);
+        ctx.writeAndFlush(new DefaultHttp2HeadersFrame(Hbone.connectRequest(target, source), false))
+                .addListener((ChannelFutureListener) f -> {
+                    if (!f.isSuccess()) {
+                        fail(ctx, CloseReason.TUNNEL_RESET, "cannot send CONNECT " + target + ": " + f.cause());
+                    }
+                });
+        ctx.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (msg instanceof Http2HeadersFrame h) {
+                if (Hbone.isAccepted(h.headers())) {
+                    timeout.cancel(false);
+                    ctx.pipeline().remove(this);
+                    if (!result.trySuccess((Http2StreamChannel) ctx.channel())) {
+                        ctx.close();
+                    }
+                } else {
+                    fail(ctx, Hbone.refusalReason(h.headers()),
+                            "CONNECT " + target + " refused with status " + h.headers().status());
+                }
+            } else if (msg instanceof Http2ResetFrame r) {
+                fail(ctx, CloseReason.TUNNEL_RESET, "CONNECT " + target + " reset (" + r.errorCode() + ")");
+            } else {
+                ctx.read(); // nothing else is expected before the response
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        fail(ctx, CloseReason.TUNNEL_RESET, "stream closed before the CONNECT response for " + target);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        fail(ctx, CloseReason.TUNNEL_RESET, "CONNECT " + target + " failed: " + cause);
+    }
+
+    private void fail(ChannelHandlerContext ctx, CloseReason reason, String message) {
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        result.tryFailure(new TunnelException(reason, message));
+        ctx.close();
+    }
+}

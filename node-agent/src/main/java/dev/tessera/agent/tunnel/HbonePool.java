@@ -1,0 +1,146 @@
+package dev.tessera.agent.tunnel;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.proxy.CloseReason;
+import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.tls.TlsContexts;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The HBONE client: a pool of TLS + HTTP/2 connections, one per {@link PoolKey} (source identity,
+ * destination identity, destination node) while it has stream capacity, and CONNECT streams opened on
+ * them. A new application connection costs one HTTP/2 stream, not a handshake. A connection that closes,
+ * receives GOAWAY or is full of streams is skipped and a new one is opened.
+ */
+public final class HbonePool implements AutoCloseable {
+
+    /** How long a tunnel TCP connect, and the CONNECT answer, may take. */
+    public static final int CONNECT_TIMEOUT_MILLIS = 5_000;
+
+    private final TlsContexts tls;
+    private final ConnectionListener listener;
+    private final Bootstrap bootstrap;
+    private final Map<PoolKey, List<TunnelConnection>> pool = new HashMap<>();
+    private boolean closed;
+
+    public HbonePool(TlsContexts tls, EventLoops loops, ConnectionListener listener) {
+        this.tls = requireNonNull(tls, "tls");
+        this.listener = requireNonNull(listener, "listener");
+        this.bootstrap = new Bootstrap()
+                .group(requireNonNull(loops, "loops").worker())
+                .channel(loops.socketChannelClass())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024));
+    }
+
+    /**
+     * Opens a CONNECT stream to {@code target} through the pooled connection for {@code key}.
+     *
+     * @param source the source pod's address, sent for the server's logs (may be null)
+     * @param caller the event loop the returned future notifies on (the application connection's)
+     * @return the stream once the server answered 200 (AUTO_READ off, nothing read yet), or a failure with
+     *     a {@link TunnelException}
+     */
+    public Future<Http2StreamChannel> connect(PoolKey key, InetSocketAddress target, InetSocketAddress source,
+            EventLoop caller) {
+        requireNonNull(key, "key");
+        requireNonNull(target, "target");
+        Promise<Http2StreamChannel> result = caller.newPromise();
+        TunnelConnection conn;
+        try {
+            conn = acquire(key, caller);
+        } catch (TunnelException e) {
+            return result.setFailure(e);
+        }
+        conn.ready().addListener(f -> {
+            if (!f.isSuccess()) {
+                conn.release();
+                result.tryFailure(f.cause());
+                return;
+            }
+            new Http2StreamChannelBootstrap((Channel) f.getNow())
+                    .option(ChannelOption.AUTO_READ, false)
+                    .handler(new ConnectRequest(target, source, result, CONNECT_TIMEOUT_MILLIS))
+                    .open()
+                    .addListener(s -> {
+                        if (s.isSuccess()) {
+                            ((Channel) s.getNow()).closeFuture().addListener(c -> conn.release());
+                        } else {
+                            conn.release();
+                            conn.retire();
+                            result.tryFailure(new TunnelException(CloseReason.TUNNEL_RESET,
+                                    "cannot open a stream to " + key.node() + ": " + s.cause(), s.cause()));
+                        }
+                    });
+        });
+        return result;
+    }
+
+    private TunnelConnection acquire(PoolKey key, EventLoop caller) throws TunnelException {
+        TunnelConnection fresh;
+        SslContext ctx;
+        synchronized (this) {
+            if (closed) {
+                throw new TunnelException(CloseReason.SHUTDOWN, "the HBONE client pool is closed");
+            }
+            List<TunnelConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(1));
+            for (TunnelConnection c : list) {
+                if (c.tryReserve()) {
+                    return c;
+                }
+            }
+            ctx = tls.client(key.source()).orElseThrow(() -> new TunnelException(CloseReason.NO_CERTIFICATE,
+                    "this node holds no certificate for " + key.source()));
+            fresh = new TunnelConnection(key, caller);
+            fresh.tryReserve();
+            list.add(fresh);
+        }
+        fresh.connect(bootstrap, ctx, listener, () -> remove(fresh));
+        return fresh;
+    }
+
+    private synchronized void remove(TunnelConnection c) {
+        List<TunnelConnection> list = pool.get(c.key());
+        if (list != null && list.remove(c) && list.isEmpty()) {
+            pool.remove(c.key());
+        }
+    }
+
+    /** Pooled connections (connecting or established). */
+    public synchronized int connections() {
+        return pool.values().stream().mapToInt(List::size).sum();
+    }
+
+    /** Streams currently open or being opened over pooled connections. */
+    public synchronized int streams() {
+        return pool.values().stream().flatMap(List::stream).mapToInt(TunnelConnection::streams).sum();
+    }
+
+    /** Closes every pooled connection (their streams are reset) and refuses new streams. */
+    @Override
+    public void close() {
+        List<TunnelConnection> all;
+        synchronized (this) {
+            closed = true;
+            all = pool.values().stream().flatMap(List::stream).toList();
+        }
+        all.forEach(TunnelConnection::close);
+    }
+}

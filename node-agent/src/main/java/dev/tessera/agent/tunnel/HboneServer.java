@@ -1,0 +1,236 @@
+package dev.tessera.agent.tunnel;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.proxy.NoopHandler;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.tls.SpiffeCertificates;
+import dev.tessera.agent.tls.TlsContexts;
+import dev.tessera.common.identity.SpiffeId;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SniCompletionEvent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HBONE server on {@code nodeIp:inboundPort} (15008): TLS 1.3 with a required, validated client
+ * certificate, the server certificate chosen by SNI among this node's identities, then HTTP/2 CONNECT
+ * streams each relayed to a meshed pod of this node ({@link ConnectStream}).
+ */
+public final class HboneServer implements AutoCloseable {
+
+    /** The verified SPIFFE id of the client (the source workload) on an accepted TLS connection. */
+    public static final AttributeKey<SpiffeId> PEER_IDENTITY = AttributeKey.valueOf("tessera.peerIdentity");
+    /** The local identity the client connected to (chosen by SNI). */
+    public static final AttributeKey<SpiffeId> LOCAL_IDENTITY = AttributeKey.valueOf("tessera.localIdentity");
+
+    private static final Logger log = LoggerFactory.getLogger(HboneServer.class);
+    private static final long HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+
+    private final AgentConfig config;
+    private final StateStore state;
+    private final TlsContexts tls;
+    private final ConnectionListener listener;
+    private final EventLoops loops;
+    private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
+    private final Bootstrap upstream;
+    private Channel server;
+
+    public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
+            ConnectionListener listener, EventLoops loops) {
+        this(config, state, new TlsContexts(requireNonNull(identities, "identities")), listener, loops);
+    }
+
+    /** A server sharing TLS contexts with other components. */
+    public HboneServer(AgentConfig config, StateStore state, TlsContexts tls, ConnectionListener listener,
+            EventLoops loops) {
+        this.config = requireNonNull(config, "config");
+        this.state = requireNonNull(state, "state");
+        this.tls = requireNonNull(tls, "tls");
+        this.listener = requireNonNull(listener, "listener");
+        this.loops = requireNonNull(loops, "loops");
+        this.upstream = new Bootstrap()
+                .channel(loops.socketChannelClass())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+                .handler(NoopHandler.INSTANCE);
+    }
+
+    /**
+     * Binds {@code nodeIp:inboundPort}.
+     *
+     * @throws IllegalStateException naming the address when the port cannot be bound
+     */
+    public synchronized void start() {
+        if (server != null) {
+            throw new IllegalStateException("HBONE server: already started on " + server.localAddress());
+        }
+        InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.inboundPort());
+        var b = new ServerBootstrap()
+                .group(loops.boss(), loops.worker())
+                .channel(loops.serverChannelClass())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        connections.add(ch);
+                        ch.pipeline().addLast("sni", new IdentitySniHandler(config.nodeName(), state, tls,
+                                HANDSHAKE_TIMEOUT_MILLIS));
+                        ch.pipeline().addLast("hbone-handshake", new Handshake());
+                    }
+                });
+        var f = b.bind(bind).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IllegalStateException("HBONE server: cannot bind " + bind.getAddress().getHostAddress() + ":"
+                    + bind.getPort() + " (port " + bind.getPort() + "): " + f.cause().getMessage(), f.cause());
+        }
+        server = f.channel();
+        log.info("HBONE server listening on {} ({}, TLS {})", server.localAddress(), loops, tls.sslProvider());
+    }
+
+    /** The bound address (after {@link #start()}). */
+    public synchronized InetSocketAddress localAddress() {
+        return server == null ? null : (InetSocketAddress) server.localAddress();
+    }
+
+    /** Open TLS connections from peer agents. */
+    public int connections() {
+        return connections.size();
+    }
+
+    /**
+     * Stops accepting, sends GOAWAY on every connection so clients open new streams elsewhere, waits up to
+     * {@code timeout} for their streams to finish, then closes what is left.
+     *
+     * @return true when every connection finished by itself in time
+     */
+    public boolean drain(Duration timeout) {
+        close();
+        connections.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ch -> ch.pipeline().get("h2") != null);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!connections.isEmpty() && System.nanoTime() < deadline) {
+            connections.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
+            // the codec closes a connection after GOAWAY once its last stream ends
+        }
+        boolean clean = connections.isEmpty();
+        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        return clean;
+    }
+
+    /** Stops accepting; established tunnels keep running (see {@link #drain}). */
+    @Override
+    public synchronized void close() {
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+    }
+
+    /** Verifies the client after the TLS handshake and switches the pipeline to HTTP/2. */
+    private final class Handshake extends ChannelInboundHandlerAdapter {
+        private boolean failed;
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (failed) {
+                return; // one failure is reported once, whichever event names it first
+            }
+            if (evt instanceof SniCompletionEvent sni && !sni.isSuccess()) {
+                log.debug("HBONE handshake from {} refused: {}", ctx.channel().remoteAddress(), sni.cause().getMessage());
+                fail(ctx);
+                return;
+            }
+            if (!(evt instanceof SslHandshakeCompletionEvent hs)) {
+                ctx.fireUserEventTriggered(evt);
+                return;
+            }
+            if (!hs.isSuccess()) {
+                log.debug("HBONE handshake from {} failed: {}", ctx.channel().remoteAddress(), hs.cause().getMessage());
+                fail(ctx);
+                return;
+            }
+            SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+            Optional<SpiffeId> peer = SpiffeCertificates.peerIdentity(ssl.engine().getSession());
+            if (peer.isEmpty()) {
+                log.debug("HBONE client {} presented no SPIFFE id", ctx.channel().remoteAddress());
+                fail(ctx);
+                return;
+            }
+            listener.handshake(Direction.INBOUND, true);
+            Channel ch = ctx.channel();
+            ch.attr(PEER_IDENTITY).set(peer.get());
+            SpiffeId local = ch.attr(LOCAL_IDENTITY).get();
+            InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
+            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings()).build());
+            ctx.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.pipeline().addLast("connect", new ConnectStream(config.nodeName(), state, listener,
+                            upstream, local, peer.get(), remote));
+                }
+            }));
+            ctx.pipeline().addLast("h2-conn", new ConnectionFrames());
+            ctx.pipeline().remove(this);
+            ch.writeAndFlush(new DefaultHttp2WindowUpdateFrame(Hbone.CONNECTION_WINDOW - 65_535));
+        }
+
+        private void fail(ChannelHandlerContext ctx) {
+            failed = true;
+            listener.handshake(Direction.INBOUND, false);
+            ctx.close();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** Connection-level frames (SETTINGS, PING, GOAWAY) need nothing beyond the codec's own handling. */
+    private static final class ConnectionFrames extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("HBONE connection {} failed", ctx.channel().remoteAddress(), cause);
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,25 @@
+package dev.tessera.agent.testing;
+
+import dev.tessera.agent.proxy.ConnectionContext;
+import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.ConnectionStats;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** Keeps every closed connection for assertions. */
+public final class RecordingListener implements ConnectionListener {
+
+    /** One closed connection. */
+    public record Closed(ConnectionContext context, ConnectionStats stats) {}
+
+    private final List<Closed> closed = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void closed(ConnectionContext context, ConnectionStats stats) {
+        closed.add(new Closed(context, stats));
+    }
+
+    public List<Closed> closed() {
+        return List.copyOf(closed);
+    }
+}

@@ -1,0 +1,124 @@
+package dev.tessera.agent.tunnel;
+
+import static dev.tessera.agent.testing.LoopbackMesh.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.agent.proxy.CloseReason;
+import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.proxy.ProxyCounters;
+import dev.tessera.agent.testing.LoopbackMesh;
+import dev.tessera.agent.testing.TestIdentities;
+import dev.tessera.agent.tls.TlsContexts;
+import dev.tessera.common.identity.CertificateAuthority;
+import dev.tessera.common.identity.SpiffeId;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The HBONE server is no open relay: CONNECTs from a real pooled client to node-b are refused unless the
+ * target is a meshed pod of node-b with the identity the client connected to.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class HboneServerIT {
+
+    private LoopbackMesh mesh;
+    private ProxyCounters counters;
+    private HbonePool pool;
+    private InetSocketAddress nodeB;
+
+    @BeforeAll
+    void start() {
+        mesh = new LoopbackMesh();
+        counters = new ProxyCounters();
+        pool = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters);
+        nodeB = new InetSocketAddress(mesh.configB.nodeIp(), mesh.configB.inboundPort());
+    }
+
+    @AfterAll
+    void stop() {
+        pool.close();
+        mesh.close();
+    }
+
+    @Test
+    void acceptsAMeshedLocalPodOfTheSniIdentity() throws Exception {
+        Http2StreamChannel stream = connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho).getNow();
+        assertThat(stream).isNotNull();
+        stream.close().sync();
+    }
+
+    @Test
+    void refusesTargetsOnOtherNodes() {
+        assertRefused(new PoolKey(CLIENT, SERVER, nodeB), mesh.cacheEcho, CloseReason.TARGET_NOT_LOCAL);
+    }
+
+    @Test
+    void refusesPodsThatAreNotMeshed() {
+        assertRefused(new PoolKey(CLIENT, SERVER, nodeB), mesh.plainEcho, CloseReason.TARGET_NOT_MESHED);
+    }
+
+    @Test
+    void refusesAddressesThatAreNoWorkload() {
+        assertRefused(new PoolKey(CLIENT, SERVER, nodeB), mesh.outsideEcho, CloseReason.TARGET_UNKNOWN);
+    }
+
+    @Test
+    void refusesTargetsWhoseIdentityDiffersFromSni() {
+        // Connected to shop/server (SNI) but asks for shop/other's pod on the same node.
+        assertRefused(new PoolKey(CLIENT, SERVER, nodeB), mesh.otherEcho, CloseReason.IDENTITY_MISMATCH);
+    }
+
+    @Test
+    void refusesAClosedPortQuickly() {
+        long start = System.nanoTime();
+        assertRefused(new PoolKey(CLIENT, SERVER, nodeB), addr(SERVER_IP, 1), CloseReason.UPSTREAM_CONNECT_FAILED);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(1000);
+    }
+
+    @Test
+    void unknownSniFailsTheHandshake() {
+        // shop/cache runs on node-a: node-b has no certificate to present for it.
+        long failed = mesh.countersB.handshakes(Direction.INBOUND, false);
+        assertRefused(new PoolKey(CLIENT, CACHE, nodeB), mesh.cacheEcho, CloseReason.TLS_HANDSHAKE_FAILED);
+        assertThat(mesh.countersB.handshakes(Direction.INBOUND, false)).isEqualTo(failed + 1);
+    }
+
+    @Test
+    void clientCertificatesFromAnotherAuthorityAreRejected() {
+        CertificateAuthority rogue = CertificateAuthority.generate(TD);
+        // Trusts the real CA (so it would accept node-b) but presents a certificate the mesh does not trust.
+        var ids = new TestIdentities(java.util.List.of(mesh.ca.certificate())).put(TestIdentities.issue(rogue, CLIENT, CLIENT));
+        try (HbonePool rogueClient = new HbonePool(new TlsContexts(ids), mesh.loops, counters)) {
+            Future<Http2StreamChannel> f = rogueClient.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho,
+                    null, mesh.loops.worker().next()).awaitUninterruptibly();
+            assertThat(f.isSuccess()).isFalse();
+            // TLS 1.3: the client learns of the rejected certificate after its own handshake completed.
+            assertThat(TunnelException.reasonOf(f.cause(), null))
+                    .isIn(CloseReason.TLS_HANDSHAKE_FAILED, CloseReason.TUNNEL_RESET);
+        }
+    }
+
+    @Test
+    void noCertificateForTheSourceIdentity() {
+        assertRefused(new PoolKey(new SpiffeId(TD, "shop", "nobody"), SERVER, nodeB), mesh.serverEcho,
+                CloseReason.NO_CERTIFICATE);
+    }
+
+    private Future<Http2StreamChannel> connect(PoolKey key, InetSocketAddress target) {
+        return pool.connect(key, target, addr(CLIENT_IP, 40000), mesh.loops.worker().next())
+                .awaitUninterruptibly();
+    }
+
+    private void assertRefused(PoolKey key, InetSocketAddress target, CloseReason expected) {
+        Future<Http2StreamChannel> f = connect(key, target);
+        assertThat(f.isSuccess()).as("CONNECT %s", target).isFalse();
+        assertThat(f.cause()).isInstanceOf(TunnelException.class);
+        assertThat(((TunnelException) f.cause()).reason()).isEqualTo(expected);
+    }
+}
