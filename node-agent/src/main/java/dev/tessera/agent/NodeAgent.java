@@ -82,17 +82,35 @@ public final class NodeAgent implements AutoCloseable {
         closeables.add(redirector);
         dataPath.useOriginalDestinations(redirector);
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
-        metrics.registerAgent(this);
+        registerMetrics();
 
         certificates.attach(state);
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
         watcher.start();
 
-        dataPath.start();
         http.start();
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
                 config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
                 config.metricsPort(), config.readyPort(), config.adminPort());
+    }
+
+    private void registerMetrics() {
+        metrics.kernelCounters(redirector::kernelCounters);
+        metrics.originalDestinationLookups(() -> {
+            var s = redirector.stats();
+            return new long[] {s.lookups(), s.misses()};
+        });
+        metrics.certificates(() -> new long[] {certificates.issuedTotal(), certificates.failedTotal()});
+        metrics.stateVersion(() -> state.current().version());
+        metrics.meshPods(() -> {
+            var local = state.current().workloadsOnNode(config.nodeName()).stream().filter(w -> w.meshed()).toList();
+            var captured = enrollment.captured();
+            var held = certificates.certificates().keySet();
+            return java.util.Map.of(
+                    "expected", local.size(),
+                    "captured", (int) local.stream().filter(w -> captured.contains(w.key())).count(),
+                    "certified", (int) local.stream().filter(w -> held.contains(w.identity())).count());
+        });
     }
 
     private void onDescription(ClusterDescription description) {

@@ -1,0 +1,126 @@
+package dev.tessera.agent;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.metrics.AgentMetrics;
+import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.proxy.JsonAccessLog;
+import dev.tessera.agent.proxy.OutboundProxy;
+import dev.tessera.agent.proxy.ProxyCounters;
+import dev.tessera.agent.redirect.OriginalDestinations;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.tls.TlsContexts;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import dev.tessera.agent.tunnel.HboneServer;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The agent's listeners as one unit: the outbound capture listener (15001) and the HBONE server (15008)
+ * on shared event loops and a shared TLS context cache, with every connection event going to the
+ * counters, the metrics and the access log.
+ */
+final class DataPath implements AutoCloseable {
+
+    private final EventLoops loops;
+    private final ProxyCounters counters = new ProxyCounters();
+    private final OutboundProxy outbound;
+    private final HboneServer inbound;
+    private volatile OriginalDestinations originalDestinations = client -> Optional.empty();
+
+    private DataPath(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        loops = EventLoops.create(threads);
+        var tls = new TlsContexts(identities);
+        ConnectionListener listener = ConnectionListener.of(counters, metrics.connections(), new JsonAccessLog());
+        outbound = new OutboundProxy(config, state, tls, client -> originalDestinations.take(client), listener, loops);
+        inbound = new HboneServer(config, state, tls, listener, loops);
+        registerCounters(metrics);
+    }
+
+    /** Creates the listeners and binds them (a port in use fails here, before anything else started). */
+    static DataPath bind(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
+        requireNonNull(config, "config");
+        var dp = new DataPath(config, state, identities, metrics);
+        try {
+            dp.outbound.start();
+            dp.inbound.start();
+        } catch (RuntimeException e) {
+            dp.close();
+            throw e;
+        }
+        return dp;
+    }
+
+    /** Where accepted outbound connections look up their original destination (the eBPF maps). */
+    void useOriginalDestinations(OriginalDestinations od) {
+        originalDestinations = requireNonNull(od, "od");
+    }
+
+    InetSocketAddress outboundAddress() {
+        return outbound.localAddress();
+    }
+
+    private void registerCounters(AgentMetrics metrics) {
+        var registry = metrics.registry();
+        GaugeWithCallback.builder().name("tessera_connections_active").help("Open connections, by direction")
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(counters.active(Direction.OUTBOUND), "outbound");
+                    cb.call(counters.active(Direction.INBOUND), "inbound");
+                }).register(registry);
+        GaugeWithCallback.builder().name("tessera_tunnel_connections")
+                .help("Pooled HBONE (TLS + HTTP/2) connections this agent opened to other nodes")
+                .callback(cb -> cb.call(counters.tunnelConnections())).register(registry);
+        CounterWithCallback.builder().name("tessera_tls_handshakes_total")
+                .help("mTLS handshakes, by direction (outbound = as HBONE client) and result")
+                .labelNames("direction", "result")
+                .callback(cb -> {
+                    for (Direction d : Direction.values()) {
+                        String dir = d == Direction.OUTBOUND ? "outbound" : "inbound";
+                        cb.call(counters.handshakes(d, true), dir, "success");
+                        cb.call(counters.handshakes(d, false), dir, "failure");
+                    }
+                }).register(registry);
+    }
+
+    /** Counters for the admin API. */
+    Map<String, Object> stats() {
+        var m = new LinkedHashMap<String, Object>();
+        m.put("transport", loops.nativeTransport() ? "epoll" : "nio");
+        m.put("outboundOpened", counters.opened(Direction.OUTBOUND));
+        m.put("inboundOpened", counters.opened(Direction.INBOUND));
+        m.put("outboundActive", counters.active(Direction.OUTBOUND));
+        m.put("inboundActive", counters.active(Direction.INBOUND));
+        m.put("tunnelConnections", counters.tunnelConnections());
+        m.put("closedByReason", counters.closedByReason());
+        return m;
+    }
+
+    /** Stops accepting, lets open connections finish for up to {@code grace}, then closes. */
+    void drain(Duration grace) {
+        inbound.drain(grace);
+        outbound.drain(grace);
+    }
+
+    @Override
+    public void close() {
+        try {
+            outbound.close();
+        } finally {
+            try {
+                inbound.close();
+            } finally {
+                loops.close();
+            }
+        }
+    }
+}
