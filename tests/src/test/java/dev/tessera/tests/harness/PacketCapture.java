@@ -60,6 +60,7 @@ public final class PacketCapture implements AutoCloseable {
         if (result != null) {
             return result;
         }
+        awaitQuiet();
         process.destroy(); // SIGTERM to our tcpdump's pid
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -76,6 +77,21 @@ public final class PacketCapture implements AutoCloseable {
         Files.deleteIfExists(file);
         Files.deleteIfExists(log);
         return result;
+    }
+
+    /**
+     * Waits until the capture file stopped growing (the connection's last FIN/ACKs are written): stopping
+     * tcpdump while packets are in flight leaves "received by filter" above "captured".
+     */
+    private void awaitQuiet() {
+        long[] last = {-1};
+        int[] stable = {0};
+        await("capture quiet").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            long size = Files.size(file);
+            stable[0] = size == last[0] ? stable[0] + 1 : 0;
+            last[0] = size;
+            return stable[0] >= 3;
+        });
     }
 
     private static long count(Pattern p, String text) {
