@@ -43,7 +43,7 @@ else:
 PY
 }
 in_ns() { local cpu=$1 ns=$2; shift 2; taskset -c "$cpu" nsenter --net="$(netns "$ns")" -- "$@"; }
-agent_pid() { cat "$RUN/agent-$1.pid"; }
+agent_pid() { awk "{print \$1}" "$RUN/agent-$1.pid"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 taskset -a -p -c 0 "$(agent_pid node1)" >/dev/null

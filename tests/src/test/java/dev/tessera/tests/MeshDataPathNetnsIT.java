@@ -1,6 +1,7 @@
 package dev.tessera.tests;
 
 import static dev.tessera.tests.harness.AgentMetrics.CONNECTIONS_OPENED;
+import static dev.tessera.tests.harness.AgentMetrics.ORIGINAL_DST_LOOKUPS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -191,6 +192,8 @@ class MeshDataPathNetnsIT {
             {c.podIp(MESH, "server"), "7001", "server:7001"},
             {c.podIp(MESH, "local"), "7000", "local:7000"},
         };
+        double missesBefore = c.metrics("node1").series(ORIGINAL_DST_LOOKUPS, "result", "miss");
+        double hitsBefore = c.metrics("node1").series(ORIGINAL_DST_LOOKUPS, "result", "hit");
         int total = 500;
         int threads = 50;
         ExecutorService pool = c.podThreads(MESH, "client", threads);
@@ -243,6 +246,9 @@ class MeshDataPathNetnsIT {
         assertThat(reached).as("all 500 connections attempted").isTrue();
         assertThat(failures).as("failed or misrouted connections").isEmpty();
         assertThat(ok.get()).isEqualTo(total);
+        // The kernel side of the same claim: every accepted connection found its original destination.
+        assertThat(c.metrics("node1").series(ORIGINAL_DST_LOOKUPS, "result", "miss")).isEqualTo(missesBefore);
+        assertThat(c.metrics("node1").series(ORIGINAL_DST_LOOKUPS, "result", "hit") - hitsBefore).isEqualTo(total);
     }
 
     @Test

@@ -15,6 +15,8 @@ public final class AgentMetrics {
 
     /** Counter of connections the agent accepted from captured pods (any labels). */
     public static final String CONNECTIONS_OPENED = "tessera_connections_opened_total";
+    /** Original-destination lookups of the outbound listener, by {@code result} (hit | miss). */
+    public static final String ORIGINAL_DST_LOOKUPS = "tessera_original_destination_lookups_total";
     public static final int METRICS_PORT = 15020;
 
     private final Map<String, Double> sums;
@@ -63,6 +65,21 @@ public final class AgentMetrics {
             throw new AssertionError("metric " + name + " not exported by the agent (exported: " + sums.keySet() + ")");
         }
         return v;
+    }
+
+    /**
+     * The value of one series, e.g. {@code series("tessera_original_destination_lookups_total", "result", "miss")};
+     * fails if no such series is exported.
+     */
+    public double series(String name, String label, String value) {
+        String prefix = name + "{";
+        String needle = label + "=\"" + value + "\"";
+        for (String line : text.split("\n")) {
+            if (line.startsWith(prefix) && line.substring(0, line.indexOf('}') + 1).contains(needle)) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError("series " + name + "{" + needle + "} not exported by the agent");
     }
 
     public String text() {
