@@ -85,7 +85,7 @@ for who in client server; do
 done
 cat > "$W/haproxy1.cfg" <<HA
 global
-  maxconn 20000
+  maxconn 8000
   ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 defaults
   mode tcp
@@ -105,7 +105,7 @@ backend iperf_out
 HA
 cat > "$W/haproxy2.cfg" <<HA
 global
-  maxconn 20000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 5s
