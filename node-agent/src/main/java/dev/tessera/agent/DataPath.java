@@ -60,6 +60,12 @@ final class DataPath implements AutoCloseable {
         return dp;
     }
 
+    /** Starts accepting on both listeners (bound, but holding connections in the backlog until now). */
+    void acceptConnections() {
+        inbound.acceptConnections();
+        outbound.acceptConnections();
+    }
+
     /** Where accepted outbound connections look up their original destination (the eBPF maps). */
     void useOriginalDestinations(OriginalDestinations od) {
         originalDestinations = requireNonNull(od, "od");

@@ -31,6 +31,9 @@ public final class NodeAgent implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
 
+    /** Longest the listeners hold connections in the backlog waiting for certificates at start-up. */
+    static final java.time.Duration GATE_TIMEOUT = java.time.Duration.ofSeconds(10);
+
     private final AgentConfig config;
     private final StateStore state = new StateStore();
     private final AtomicLong version = new AtomicLong();
@@ -89,9 +92,24 @@ public final class NodeAgent implements AutoCloseable {
         watcher.start();
 
         http.start();
+        openTheGate();
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
                 config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
                 config.metricsPort(), config.readyPort(), config.adminPort());
+    }
+
+    /**
+     * Starts accepting on 15001/15008 once the local identities hold certificates. Until then connections
+     * wait in the listen backlog (an agent restart fails no new connection); if certificates do not come
+     * within {@link #GATE_TIMEOUT}, accepting starts anyway and the affected connections fail with a reason.
+     */
+    private void openTheGate() throws InterruptedException {
+        long t0 = System.nanoTime();
+        if (!certificates.awaitAll(GATE_TIMEOUT)) {
+            log.warn("accepting connections without every certificate: {}", unmetReadiness());
+        }
+        dataPath.acceptConnections();
+        log.info("accepting connections ({} ms after the listeners bound)", (System.nanoTime() - t0) / 1_000_000);
     }
 
     private void registerMetrics() {

@@ -101,6 +101,9 @@ public final class HboneServer implements AutoCloseable {
         var b = new ServerBootstrap()
                 .group(loops.boss(), loops.worker())
                 .channel(loops.serverChannelClass())
+                // Bound now (a clash fails start-up) but not accepting until acceptConnections(): connections
+                // arriving while the agent starts wait in the backlog instead of being reset.
+                .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -121,6 +124,17 @@ public final class HboneServer implements AutoCloseable {
         }
         server = f.channel();
         log.info("HBONE server listening on {} ({}, TLS {})", server.localAddress(), loops, tls.sslProvider());
+    }
+
+    /**
+     * Starts accepting connections (they queue in the listen backlog from {@link #start()} on). Called once
+     * the agent is ready to serve them: state loaded, programs attached, certificates present.
+     */
+    public synchronized void acceptConnections() {
+        if (server == null) {
+            throw new IllegalStateException("HBONE server: not started");
+        }
+        server.config().setAutoRead(true);
     }
 
     /** The bound address (after {@link #start()}). */

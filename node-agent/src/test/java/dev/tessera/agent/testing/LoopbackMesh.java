@@ -108,6 +108,10 @@ public final class LoopbackMesh implements AutoCloseable {
         hboneA.start();
         hboneB.start();
         hboneC.start();
+        proxy.acceptConnections();
+        hboneA.acceptConnections();
+        hboneB.acceptConnections();
+        hboneC.acceptConnections();
     }
 
     /**
