@@ -109,7 +109,7 @@ public final class NodeAgent implements AutoCloseable {
             log.warn("accepting connections without every certificate: {}", unmetReadiness());
         }
         dataPath.acceptConnections();
-        log.info("accepting connections ({} ms after the listeners bound)", (System.nanoTime() - t0) / 1_000_000);
+        log.info("accepting connections (waited {} ms for certificates)", (System.nanoTime() - t0) / 1_000_000);
     }
 
     private void registerMetrics() {
