@@ -29,7 +29,11 @@ trap cleanup EXIT
 
 echo "== starting the cluster"
 "$ROOT/tessera" local down --name "$NAME" >/dev/null 2>&1 || true
-"$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME"
+# The agents start already pinned to one CPU, like haproxy (started with taskset below): each proxy then
+# sizes its threads for the one core it has (haproxy: nbthread 1; the agent: one event loop) instead of
+# being squeezed onto one core after it started threads for two.
+"$ROOT/tessera" --help >/dev/null   # builds what is stale, on both CPUs
+taskset -c 0 "$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME"
 
 netns() { # netns() NAMESPACE/POD|node/NAME -> netns path from network.json
   python3 - "$RUN/network.json" "$1" <<'PY'
