@@ -23,6 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 public class LoadGen {
+    /** Job marker: an unmeasured request that opens (and warms) a worker's connection. */
+    static final long WARM_UP = Long.MIN_VALUE;
+
     public static void main(String[] a) throws Exception {
         switch (a[0]) {
             case "rate" -> rate(a[1], Integer.parseInt(a[2]), a[3], Integer.parseInt(a[4]), Integer.parseInt(a[5]),
@@ -92,7 +95,7 @@ public class LoadGen {
                     } catch (InterruptedException e) {
                         return;
                     }
-                    if (job[0] < 0) break;
+                    if (job[0] < 0 && job[0] != WARM_UP) break;
                     try {
                         if (s == null) {
                             s = new Socket();
@@ -104,8 +107,18 @@ public class LoadGen {
                         out.write(req);
                         out.flush();
                         if (!readResponse(in)) throw new IOException("EOF");
+                        if (job[0] == WARM_UP) {
+                            done.incrementAndGet();
+                            continue;
+                        }
                         latencies[(int) job[1]] = System.nanoTime() - job[0];
                     } catch (IOException e) {
+                        if (job[0] == WARM_UP) {
+                            done.incrementAndGet();
+                            try { if (s != null) s.close(); } catch (IOException ignored) { }
+                            s = null;
+                            continue;
+                        }
                         errors.incrementAndGet();
                         latencies[(int) job[1]] = -1;
                         try { if (s != null) s.close(); } catch (IOException ignored) { }
@@ -118,7 +131,11 @@ public class LoadGen {
             t.start();
             workers.add(t);
         }
-        // Warm-up: one request per connection is not scheduled; connections open lazily on the first job.
+        // Every connection is opened and used once (unmeasured) before the schedule starts, so no scheduled
+        // request pays for a connect.
+        for (var q : queues) q.put(new long[] {WARM_UP, -1});
+        while (done.get() < conns) Thread.sleep(1);
+        done.set(0);
         long interval = TimeUnit.SECONDS.toNanos(1) / rate;
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
         for (int i = 0; i < total; i++) {

@@ -29,7 +29,11 @@ trap cleanup EXIT
 
 echo "== starting the cluster"
 "$ROOT/tessera" local down --name "$NAME" >/dev/null 2>&1 || true
-"$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME"
+# The agents start already pinned to one CPU, like haproxy (started with taskset below): each proxy then
+# sizes its threads for the one core it has (haproxy: nbthread 1; the agent: one event loop) instead of
+# being squeezed onto one core after it started threads for two.
+"$ROOT/tessera" --help >/dev/null   # builds what is stale, on both CPUs
+taskset -c 0 "$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME"
 
 netns() { # netns() NAMESPACE/POD|node/NAME -> netns path from network.json
   python3 - "$RUN/network.json" "$1" <<'PY'
@@ -134,10 +138,14 @@ declare -A PATHS=(
 declare -A R
 LOADGEN="java -XX:+UseSerialGC -Xmx256m $ROOT/bench/LoadGen.java"
 
-# Warm-up: JIT the agents' data path and open the pooled tunnels before measuring.
+# Warm-up: every kind of load each path will see (bulk, keep-alive, new connections), so the agents' JIT
+# has compiled all of the data path (C2 was still compiling the new-connection path after a 3 s keep-alive
+# warm-up) and the pooled tunnels are open before anything is measured.
 for p in direct mesh peer; do
-  read -r pod host port _ _ <<<"${PATHS[$p]}"
-  in_ns 0 "$pod" wrk -t1 -c10 -d3s "http://$host:$port/1k" >/dev/null
+  read -r pod host port ihost iport <<<"${PATHS[$p]}"
+  in_ns 0 "$pod" iperf3 -c "$ihost" -p "$iport" -t 2 >/dev/null
+  for size in 100b 64k; do in_ns 0 "$pod" wrk -t1 -c10 -d2s "http://$host:$port/$size" >/dev/null; done
+  in_ns 0 "$pod" wrk -t1 -c10 -d3s -H "Connection: close" "http://$host:$port/100b" >/dev/null
 done
 
 for p in direct mesh peer; do

@@ -19,8 +19,11 @@ import java.util.concurrent.TimeUnit;
  */
 final class AgentProcesses {
 
-    /** JVM options of the agent process unless {@code tessera.agent.jvmOptions} / TESSERA_AGENT_JVM_OPTIONS say otherwise. */
-    static final String DEFAULT_JVM_OPTIONS = "-Xms32m -Xmx256m -XX:+ExitOnOutOfMemoryError";
+    /**
+     * JVM options of the agent process unless {@code tessera.agent.jvmOptions} / TESSERA_AGENT_JVM_OPTIONS say
+     * otherwise: the resource {@code agent-jvm.options} next to this class, which documents each option.
+     */
+    static final String DEFAULT_JVM_OPTIONS = defaultJvmOptions();
 
     private final NetnsCluster cluster;
 
@@ -44,6 +47,21 @@ final class AgentProcesses {
                 "--bpf-pin-dir", cluster.bpfPinDir(node.name()).toString(),
                 "--mesh-cidr", NetnsCluster.MESH_CIDR));
         return cmd;
+    }
+
+    private static String defaultJvmOptions() {
+        try (var in = AgentProcesses.class.getResourceAsStream("agent-jvm.options")) {
+            if (in == null) {
+                throw new IllegalStateException("agent-jvm.options: missing from the CLI jar (expected: a resource of "
+                        + AgentProcesses.class.getPackageName() + ")");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines()
+                    .map(String::strip)
+                    .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+                    .collect(java.util.stream.Collectors.joining(" "));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("agent-jvm.options: cannot be read", e);
+        }
     }
 
     static Path agentJar() {

@@ -15,12 +15,13 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The event loops shared by every listener of the agent's data path: one boss thread that accepts and
- * a worker group that runs every connection. Native epoll when available, NIO otherwise.
+ * The event loops shared by every listener of the agent's data path: one group of worker threads that
+ * accepts and runs every connection (a listening socket lives on one of them; there is no separate boss
+ * thread, so an accept and the connection's first reads may run on the same thread without a hand-off).
+ * Native epoll when available, NIO otherwise.
  */
 public final class EventLoops implements AutoCloseable {
 
-    private final EventLoopGroup boss;
     private final EventLoopGroup worker;
     private final boolean epoll;
 
@@ -31,7 +32,6 @@ public final class EventLoops implements AutoCloseable {
         this.epoll = preferNative && Epoll.isAvailable();
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         int threads = workerThreads == 0 ? Runtime.getRuntime().availableProcessors() : workerThreads;
-        this.boss = new MultiThreadIoEventLoopGroup(1, factory);
         this.worker = new MultiThreadIoEventLoopGroup(threads, factory);
     }
 
@@ -45,8 +45,9 @@ public final class EventLoops implements AutoCloseable {
         return new EventLoops(workerThreads, false);
     }
 
+    /** The group listening sockets are registered with: the worker group itself. */
     public EventLoopGroup boss() {
-        return boss;
+        return worker;
     }
 
     public EventLoopGroup worker() {
@@ -66,12 +67,10 @@ public final class EventLoops implements AutoCloseable {
         return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
     }
 
-    /** Shuts both groups down and waits (at most a few seconds) for their threads to end. */
+    /** Shuts the group down and waits (at most a few seconds) for its threads to end. */
     @Override
     public void close() {
-        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         worker.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-        boss.terminationFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
         worker.terminationFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 

@@ -24,9 +24,14 @@ import java.util.Map;
 
 /**
  * The HBONE client: a pool of TLS + HTTP/2 connections, one per {@link PoolKey} (source identity,
- * destination identity, destination node) while it has stream capacity, and CONNECT streams opened on
- * them. A new application connection costs one HTTP/2 stream, not a handshake. A connection that closes,
- * receives GOAWAY or is full of streams is skipped and a new one is opened.
+ * destination identity, destination node) and event loop while it has stream capacity, and CONNECT
+ * streams opened on them. A new application connection costs one HTTP/2 stream, not a handshake. A
+ * connection that closes, receives GOAWAY or is full of streams is skipped and a new one is opened.
+ *
+ * <p>Loop affinity: a stream is opened on a connection owned by the caller's event loop (the application
+ * connection's), so the application socket, its stream, the TLS connection and every buffer between them
+ * are handled by one thread: no task hand-off, wake-up or cross-thread buffer release per read. The cost
+ * is one TLS connection per key and worker thread (the agent runs at most a few) instead of one per key.
  */
 public final class HbonePool implements AutoCloseable {
 
@@ -102,7 +107,7 @@ public final class HbonePool implements AutoCloseable {
             }
             List<TunnelConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(1));
             for (TunnelConnection c : list) {
-                if (c.tryReserve()) {
+                if (c.loop() == caller && c.tryReserve()) {
                     return c;
                 }
             }

@@ -58,6 +58,11 @@ final class TunnelConnection {
         return key;
     }
 
+    /** The event loop this connection (and every stream on it) runs on. */
+    EventLoop loop() {
+        return loop;
+    }
+
     /** Completes with the HTTP/2-ready channel, or fails with a {@link TunnelException}. */
     Future<Channel> ready() {
         return ready;
