@@ -5,6 +5,8 @@ import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.LocalCaSigner;
 import dev.tessera.agent.identity.LocalCertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
+import dev.tessera.agent.metrics.ConnectionMetrics;
+import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
@@ -43,6 +45,8 @@ public final class NodeAgent implements AutoCloseable {
     private AgentMetrics metrics;
     private DataPath dataPath;
     private HttpEndpoints http;
+    private CoverageCheck coverage;
+    private volatile java.time.Instant lastStateUpdate;
 
     private NodeAgent(AgentConfig config) {
         this.config = config;
@@ -68,9 +72,12 @@ public final class NodeAgent implements AutoCloseable {
         // 1. Bind every listener before anything else runs.
         dataPath = DataPath.bind(config, state, certificates, metrics);
         closeables.add(dataPath);
+        var adminRoutes = new AdminRoutes(this);
         http = new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(), metrics.registry(),
-                this::unmetReadiness, new AdminRoutes(this).routes());
+                this::unmetReadiness, adminRoutes.routes());
         closeables.add(http);
+        adminRoutes.installInteractive(http);
+        http.beforeScrape(metrics.connections()::flush);
 
         // 2. State: the local cluster description, re-read when it changes.
         netns = new LocalNetnsResolver(config.networkFile());
@@ -86,7 +93,9 @@ public final class NodeAgent implements AutoCloseable {
 
         certificates.attach(state);
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
+        state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
         watcher.start();
+        closeables.add(Observability.start(metrics, coverage, () -> localWorkloadKeys()));
 
         http.start();
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
@@ -94,7 +103,58 @@ public final class NodeAgent implements AutoCloseable {
                 config.metricsPort(), config.readyPort(), config.adminPort());
     }
 
+    /** {@code namespace/workload} of the pods on this node, as the workload series label them. */
+    private java.util.Set<String> localWorkloadKeys() {
+        var out = new java.util.HashSet<String>();
+        state.current().workloadsOnNode(config.nodeName()).forEach(w -> out.add(ConnectionMetrics.workloadKey(w)));
+        return out;
+    }
+
+    private CoverageCheck coverageCheck() {
+        return new CoverageCheck(new CoverageCheck.Inputs() {
+            @Override
+            public List<dev.tessera.common.model.Workload> expected() {
+                return state.current().workloadsOnNode(config.nodeName()).stream()
+                        .filter(dev.tessera.common.model.Workload::meshed).toList();
+            }
+
+            @Override
+            public java.util.Optional<Long> netnsCookie(dev.tessera.common.model.Workload pod) {
+                return netns.netnsOf(pod).flatMap(path -> {
+                    try {
+                        return java.util.Optional.of(dev.tessera.common.netns.Netns.cookie(path));
+                    } catch (java.io.IOException | RuntimeException e) {
+                        return java.util.Optional.empty();
+                    }
+                });
+            }
+
+            @Override
+            public java.util.Set<Long> enrolledCookies() {
+                return redirector.enrolled();
+            }
+
+            @Override
+            public java.util.Optional<java.security.cert.X509Certificate> certificate(
+                    dev.tessera.common.model.Workload pod) {
+                var k = certificates.certificates().get(pod.identity());
+                return k == null ? java.util.Optional.empty() : java.util.Optional.of(k.leaf());
+            }
+        }, java.time.Clock.systemUTC(), () -> enrollment.reconcile(state.current()));
+    }
+
     private void registerMetrics() {
+        coverage = coverageCheck();
+        metrics.coverageGap(() -> coverage.last() == null ? 0 : coverage.last().gap(),
+                () -> coverage.last() == null ? null : coverage.last().checkedAt());
+        metrics.coverageRepairs(coverage::repairs);
+        metrics.certificateExpiry(() -> {
+            var out = new java.util.TreeMap<String, java.time.Instant>();
+            certificates.certificates().forEach((id, k) -> out.put(id.toString(), k.leaf().getNotAfter().toInstant()));
+            return out;
+        });
+        metrics.configUpdated(() -> lastStateUpdate);
+        metrics.mapOccupancy(redirector::occupancy);
         metrics.kernelCounters(redirector::kernelCounters);
         metrics.originalDestinationLookups(() -> {
             var s = redirector.stats();
@@ -103,6 +163,11 @@ public final class NodeAgent implements AutoCloseable {
         metrics.certificates(() -> new long[] {certificates.issuedTotal(), certificates.failedTotal()});
         metrics.stateVersion(() -> state.current().version());
         metrics.meshPods(() -> {
+            var checked = coverage.last();
+            if (checked != null) { // proven against the kernel map and certificate validity
+                return java.util.Map.of("expected", checked.expected(), "captured", checked.captured(),
+                        "certified", checked.certified());
+            }
             var local = state.current().workloadsOnNode(config.nodeName()).stream().filter(w -> w.meshed()).toList();
             var captured = enrollment.captured();
             var held = certificates.certificates().keySet();
@@ -162,6 +227,14 @@ public final class NodeAgent implements AutoCloseable {
 
     DataPath dataPath() {
         return dataPath;
+    }
+
+    AgentMetrics metrics() {
+        return metrics;
+    }
+
+    CoverageCheck coverage() {
+        return coverage;
     }
 
     /** Blocks until {@link #close()}. */
