@@ -137,7 +137,20 @@ final class AdminRoutes {
         out.put("captured", agent.enrollment() == null ? List.of() : agent.enrollment().captured());
         out.put("readiness", agent.unmetReadiness());
         var coverage = agent.coverage() == null ? null : agent.coverage().last();
-        out.put("coverage", coverage);
+        if (coverage != null) {
+            var cov = new LinkedHashMap<String, Object>();
+            cov.put("expected", coverage.expected());
+            cov.put("captured", coverage.captured());
+            cov.put("certified", coverage.certified());
+            cov.put("gap", coverage.gap());
+            cov.put("uncaptured", coverage.uncaptured());
+            cov.put("uncertified", coverage.uncertified());
+            cov.put("checkedAt", coverage.checkedAt().toString());
+            cov.put("repairs", agent.coverage().repairs());
+            out.put("coverage", cov);
+        } else {
+            out.put("coverage", null);
+        }
         return out;
     }
 

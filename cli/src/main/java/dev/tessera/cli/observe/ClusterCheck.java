@@ -38,12 +38,13 @@ public final class ClusterCheck {
         String cat = "node " + node;
         List<Check> out = new ArrayList<>();
         String state = agents.cluster().agentState(node);
-        if (!state.startsWith("running")) {
+        if (state.equals("stopped")) {
             out.add(Check.fail(cat, "agent running", state, "start it: tessera local up (or see its log "
                     + agents.cluster().agentLog(node) + ")"));
             return out;
         }
-        out.add(Check.ok(cat, "agent running", state));
+        var pid = agents.cluster().agentPid(node);
+        out.add(Check.ok(cat, "agent running", pid.isPresent() ? "pid " + pid.getAsLong() : state));
         try {
             NodeHttp.Response r = agents.ready(node);
             out.add(r.status() == 200 ? Check.ok(cat, "agent ready", ":15021/healthz/ready 200")

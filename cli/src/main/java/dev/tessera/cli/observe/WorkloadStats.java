@@ -26,7 +26,8 @@ public final class WorkloadStats {
      * @param active connections open at the second scrape (opened - closed since start)
      * @param readBytesPerSecond bytes per second from the client (Istio's received)
      * @param writeBytesPerSecond bytes per second to the client (Istio's sent)
-     * @param mtls share of the window's connections with {@code connection_security_policy="mutual_tls"}
+     * @param mtls share of the workload's connections (since the agents started) with
+     *     {@code connection_security_policy="mutual_tls"}
      */
     public record Row(String workload, String direction, double successRate, double connectionsPerSecond,
             long active, double readBytesPerSecond, double writeBytesPerSecond, double mtls) {}
@@ -37,7 +38,7 @@ public final class WorkloadStats {
         double closedOk;
         double read;
         double write;
-        double openedMtls;
+        double openedMtlsTotal;
         double openedTotal;
         double closedTotal;
     }
@@ -56,7 +57,7 @@ public final class WorkloadStats {
             String[] k = e.getKey().split(" ");
             rows.add(new Row(k[0], k[1], a.closed > 0 ? a.closedOk / a.closed : Double.NaN, a.opened / seconds,
                     Math.max(0, Math.round(a.openedTotal - a.closedTotal)), a.read / seconds, a.write / seconds,
-                    a.opened > 0 ? a.openedMtls / a.opened : Double.NaN));
+                    a.openedTotal > 0 ? a.openedMtlsTotal / a.openedTotal : Double.NaN));
         }
         return rows;
     }
@@ -74,11 +75,11 @@ public final class WorkloadStats {
             switch (s.name()) {
                 case "istio_tcp_connections_opened_total" -> {
                     a.opened += v;
-                    if (s.label("connection_security_policy").equals("mutual_tls")) {
-                        a.openedMtls += v;
-                    }
                     if (sign > 0) {
                         a.openedTotal += s.value();
+                        if (s.label("connection_security_policy").equals("mutual_tls")) {
+                            a.openedMtlsTotal += s.value();
+                        }
                     }
                 }
                 case "istio_tcp_connections_closed_total" -> {
