@@ -46,6 +46,7 @@ public final class NodeAgent implements AutoCloseable {
     private DataPath dataPath;
     private HttpEndpoints http;
     private CoverageCheck coverage;
+    private dev.tessera.agent.redirect.TcpHealthMap tcpHealth;
     private volatile java.time.Instant lastStateUpdate;
 
     private NodeAgent(AgentConfig config) {
@@ -95,7 +96,10 @@ public final class NodeAgent implements AutoCloseable {
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
         state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
         watcher.start();
-        closeables.add(Observability.start(metrics, coverage, () -> localWorkloadKeys()));
+        closeables.add(Observability.start(metrics, coverage, () -> {
+            evictTcpHealth();
+            return localWorkloadKeys();
+        }));
 
         http.start();
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
@@ -108,6 +112,47 @@ public final class NodeAgent implements AutoCloseable {
         var out = new java.util.HashSet<String>();
         state.current().workloadsOnNode(config.nodeName()).forEach(w -> out.add(ConnectionMetrics.workloadKey(w)));
         return out;
+    }
+
+    /** Kernel TCP health from the sockops program (observability; skipped if the maps cannot be opened). */
+    private void registerTcpHealth() {
+        try {
+            tcpHealth = dev.tessera.agent.redirect.TcpHealthMap.open(redirector.settings().pinDir());
+            closeables.add(tcpHealth);
+            tcpHealth.watchTunnelsOf(dev.tessera.common.netns.Netns.currentCookie());
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("kernel TCP health metrics disabled: {}", e.toString());
+            tcpHealth = null;
+            return;
+        }
+        dev.tessera.agent.metrics.TcpHealthMetrics.register(metrics.registry(), tcpHealth::read, ip -> {
+            var snapshot = state.current();
+            var w = snapshot.workloadByIp(ip);
+            if (w.isPresent()) {
+                return new String[] {dev.tessera.agent.metrics.ConnectionMetrics.workloadKey(w.get())
+                        .substring(w.get().namespace().length() + 1), w.get().namespace()};
+            }
+            for (var n : snapshot.nodes().values()) {
+                if (ip.equals(n.ip())) {
+                    return new String[] {n.name(), ""};
+                }
+            }
+            return new String[] {"unknown", "unknown"};
+        });
+    }
+
+    /** Drops TCP health pairs of pods that are no longer on this node (bounded cardinality). */
+    private void evictTcpHealth() {
+        if (tcpHealth == null) {
+            return;
+        }
+        var local = new java.util.HashSet<java.net.InetAddress>();
+        state.current().workloadsOnNode(config.nodeName()).forEach(w -> local.add(w.ip()));
+        for (var p : tcpHealth.read()) {
+            if (p.kind() == dev.tessera.agent.redirect.TcpHealthMap.Kind.POD && !local.contains(p.source())) {
+                tcpHealth.remove(p);
+            }
+        }
     }
 
     private CoverageCheck coverageCheck() {
@@ -140,7 +185,13 @@ public final class NodeAgent implements AutoCloseable {
                 var k = certificates.certificates().get(pod.identity());
                 return k == null ? java.util.Optional.empty() : java.util.Optional.of(k.leaf());
             }
-        }, java.time.Clock.systemUTC(), () -> enrollment.reconcile(state.current()));
+        }, java.time.Clock.systemUTC(), () -> {
+            // Under the enrollment's lock, so the snapshot read is never older than one a concurrent state
+            // update applies after us (the state store publishes before it notifies).
+            synchronized (enrollment) {
+                enrollment.reconcile(state.current());
+            }
+        });
     }
 
     private void registerMetrics() {
@@ -155,6 +206,7 @@ public final class NodeAgent implements AutoCloseable {
         });
         metrics.configUpdated(() -> lastStateUpdate);
         metrics.mapOccupancy(redirector::occupancy);
+        registerTcpHealth();
         metrics.kernelCounters(redirector::kernelCounters);
         metrics.originalDestinationLookups(() -> {
             var s = redirector.stats();

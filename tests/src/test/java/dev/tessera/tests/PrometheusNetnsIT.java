@@ -165,7 +165,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void bytesOfAnOpenConnectionShowUpBeforeItCloses() throws Exception {
         String server = c.podIp(NS, "server");
         long chunk = 1 << 20;
@@ -206,6 +206,26 @@ class PrometheusNetnsIT {
         }
     }
 
+    @Test
+    @Order(3)
+    void kernelTcpHealthPerWorkloadPairComesFromSockops() {
+        // Traffic of the previous tests: client -> server (pod sockets) through the node1 -> node2 tunnel.
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            String pod = "{kind=\"pod\",source_workload=\"client\",source_workload_namespace=\"" + NS
+                    + "\",destination_workload=\"server\",destination_workload_namespace=\"" + NS + "\"}";
+            assertThat(value("sum(tessera_tcp_rtt_samples_total" + pod + ")")).as("RTT samples on the pod sockets")
+                    .isGreaterThan(0);
+            assertThat(value("sum(tessera_tcp_rtt_seconds" + pod + ")")).isGreaterThan(0).isLessThan(1);
+            assertThat(value("sum(tessera_tcp_retransmits_total" + pod + ")")).isNotNaN();
+            String tunnel = "{kind=\"tunnel\",source_workload=\"node1\",destination_workload=\"node2\"}";
+            assertThat(value("sum(tessera_tcp_rtt_samples_total" + tunnel + ")")).as("RTT samples on the tunnel")
+                    .isGreaterThan(0);
+            assertThat(value("sum(tessera_tcp_rtt_seconds" + tunnel + ")")).isGreaterThan(0).isLessThan(1);
+            assertThat(value("count(tessera_tcp_rtt_seconds{kind=\"tunnel\",source_workload!~\"node1|node2\"})"))
+                    .as("tunnels of other agents on this machine are not counted").isNaN();
+        });
+    }
+
     /** Runs the CLI in-process; returns exit code and stdout. */
     private static synchronized Object[] cli(String... args) {
         PrintStream original = System.out;
@@ -220,7 +240,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void cliCheckStatAndConfigAgainstTheRunningAgents() throws Exception {
         var json = new ObjectMapper();
         await().atMost(PROM_WAIT).untilAsserted(() -> {
@@ -283,7 +303,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void checkFailsWithExitCodeOneWhenAnAgentIsDown() throws Exception {
         c.killAgent("node2");
         try {
