@@ -11,7 +11,7 @@ PACKAGES=(
   openjdk-17-jdk-headless maven            # build
   clang llvm libbpf-dev bpftool make libc6-dev linux-libc-dev   # eBPF programs
   iproute2 util-linux procps               # ip netns / veth, nsenter / setsid, sysctl
-  tcpdump socat curl                       # end-to-end tests
+  tcpdump socat curl prometheus            # end-to-end tests (prometheus: a real server scrapes the agents)
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )

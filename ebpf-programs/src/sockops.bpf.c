@@ -5,6 +5,7 @@
  * (ip, port): the only thing the agent knows after accept().
  */
 #include "tessera_redirect.h"
+#include "tessera_tcp_health.h"
 
 static __always_inline void tsr_record(struct bpf_sock_ops *ctx)
 {
@@ -31,6 +32,8 @@ int tsr_sockops(struct bpf_sock_ops *ctx)
 {
 	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		tsr_record(ctx);
+	/* Observability, separate from capture: see tessera_tcp_health.h. */
+	tsr_tcp_observe(ctx);
 	return 1;
 }
 

@@ -76,7 +76,25 @@ final class DemoCommand implements Callable<Integer> {
         try (var tail = new AccessLogTail(logs, (node, line) -> System.out.println("mesh     [" + node + "] " + line.describe()));
                 var traffic = new DemoTraffic(Path.of(server.netns()), server.ip(), PORT, Path.of(client.netns()),
                         System.out::println)) {
-            done.await(duration.toMillis(), TimeUnit.MILLISECONDS);
+            var agents = new dev.tessera.cli.observe.Agents(cluster, Duration.ofSeconds(5));
+            long t0 = System.nanoTime();
+            java.util.List<dev.tessera.cli.observe.PromText.Sample> before = null;
+            try {
+                before = StatCommand.scrapeAll(agents);
+            } catch (IOException | RuntimeException e) {
+                System.out.println("stat: cannot scrape the agents: " + e.getMessage());
+            }
+            boolean interrupted = done.await(duration.toMillis(), TimeUnit.MILLISECONDS);
+            if (before != null && !interrupted) {
+                System.out.println();
+                System.out.println("tessera stat (from the agents' metrics, over the demo):");
+                try {
+                    StatCommand.printSince(agents, before, t0, System.out);
+                } catch (IOException | RuntimeException e) {
+                    System.out.println("stat: cannot scrape the agents: " + e.getMessage());
+                }
+                System.out.println();
+            }
         }
         try {
             Runtime.getRuntime().removeShutdownHook(hook);

@@ -3,7 +3,13 @@ package dev.tessera.agent;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tessera.agent.admin.HttpEndpoints;
+import dev.tessera.agent.admin.LogLevels;
 import dev.tessera.agent.identity.CertifiedKey;
+import dev.tessera.agent.proxy.ConnectionContext;
+import dev.tessera.agent.proxy.RelaySession;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import dev.tessera.common.model.MeshSnapshot;
 import dev.tessera.common.model.Workload;
 import java.util.LinkedHashMap;
@@ -35,6 +41,85 @@ final class AdminRoutes {
         return routes;
     }
 
+    /** Routes that read the request: {@code /connections} (GET) and {@code /logging} (GET, POST). */
+    void installInteractive(dev.tessera.agent.admin.HttpEndpoints http) {
+        http.adminRoute("/connections", (method, query, body) -> new HttpEndpoints.AdminResponse(200,
+                json(connections())));
+        http.adminRoute("/logging", this::logging);
+    }
+
+    /**
+     * {@code GET /logging}: every logger and its level. {@code POST /logging?level=debug[&logger=NAME]}:
+     * sets the level of NAME and the loggers below it (every logger without {@code logger}).
+     */
+    private HttpEndpoints.AdminResponse logging(String method, String query, String body) {
+        if ("POST".equals(method) || "PUT".equals(method)) {
+            Map<String, String> q = query(query == null || query.isEmpty() ? body.trim() : query);
+            if (!q.containsKey("level")) {
+                return new HttpEndpoints.AdminResponse(400,
+                        "{\"error\":\"level: missing (expected: ?level=trace|debug|info|warn|error|off[&logger=NAME])\"}");
+            }
+            try {
+                int changed = LogLevels.set(q.getOrDefault("logger", ""), q.get("level"));
+                return new HttpEndpoints.AdminResponse(200, json(Map.of("logger", q.getOrDefault("logger", ""),
+                        "level", q.get("level"), "changed", changed)));
+            } catch (IllegalArgumentException e) {
+                return new HttpEndpoints.AdminResponse(400, json(Map.of("error", e.getMessage())));
+            }
+        }
+        if (!"GET".equals(method)) {
+            return new HttpEndpoints.AdminResponse(405, json(Map.of("error", "method: " + method
+                    + " (expected: GET or POST)")));
+        }
+        return new HttpEndpoints.AdminResponse(200, json(Map.of("loggers", LogLevels.all())));
+    }
+
+    private static Map<String, String> query(String raw) {
+        var out = new LinkedHashMap<String, String>();
+        for (String part : raw.split("&")) {
+            if (part.isEmpty()) {
+                continue;
+            }
+            int eq = part.indexOf('=');
+            String k = eq < 0 ? part : part.substring(0, eq);
+            String v = eq < 0 ? "" : part.substring(eq + 1);
+            out.put(URLDecoder.decode(k, StandardCharsets.UTF_8), URLDecoder.decode(v, StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    /** The open connections with what is known of each (addresses, workloads, identities, bytes, age). */
+    private List<Map<String, Object>> connections() {
+        if (agent.metrics() == null) {
+            return List.of();
+        }
+        long now = System.nanoTime();
+        return agent.metrics().connections().open().stream()
+                .sorted(java.util.Comparator.comparingLong(RelaySession::startNanos))
+                .map(s -> {
+                    ConnectionContext c = s.context();
+                    var m = new LinkedHashMap<String, Object>();
+                    m.put("direction", c.direction().name().toLowerCase(java.util.Locale.ROOT));
+                    m.put("route", c.route() == null ? null : c.route().name().toLowerCase(java.util.Locale.ROOT));
+                    m.put("client", addr(c.client()));
+                    m.put("destination", addr(c.destination()));
+                    m.put("sourceWorkload", c.sourceWorkload() == null ? null : c.sourceWorkload().key());
+                    m.put("sourceIdentity", c.sourceIdentity() == null ? null : c.sourceIdentity().toString());
+                    m.put("destinationWorkload", c.destinationWorkload() == null ? null : c.destinationWorkload().key());
+                    m.put("destinationIdentity", c.destinationIdentity() == null ? null
+                            : c.destinationIdentity().toString());
+                    m.put("tunnelPeer", addr(c.tunnelPeer()));
+                    m.put("bytesFromSource", s.bytesFromSource());
+                    m.put("bytesToSource", s.bytesToSource());
+                    m.put("ageSeconds", (now - s.startNanos()) / 1_000_000_000L);
+                    return (Map<String, Object>) m;
+                }).toList();
+    }
+
+    private static String addr(java.net.InetSocketAddress a) {
+        return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
     private Map<String, Object> configDump() {
         var c = agent.config();
         var out = new LinkedHashMap<String, Object>();
@@ -51,6 +136,21 @@ final class AdminRoutes {
         out.put("workloads", workloads(s));
         out.put("captured", agent.enrollment() == null ? List.of() : agent.enrollment().captured());
         out.put("readiness", agent.unmetReadiness());
+        var coverage = agent.coverage() == null ? null : agent.coverage().last();
+        if (coverage != null) {
+            var cov = new LinkedHashMap<String, Object>();
+            cov.put("expected", coverage.expected());
+            cov.put("captured", coverage.captured());
+            cov.put("certified", coverage.certified());
+            cov.put("gap", coverage.gap());
+            cov.put("uncaptured", coverage.uncaptured());
+            cov.put("uncertified", coverage.uncertified());
+            cov.put("checkedAt", coverage.checkedAt().toString());
+            cov.put("repairs", agent.coverage().repairs());
+            out.put("coverage", cov);
+        } else {
+            out.put("coverage", null);
+        }
         return out;
     }
 
@@ -93,9 +193,13 @@ final class AdminRoutes {
             var s = agent.redirector().stats();
             out.put("originalDestination", Map.of("lookups", s.lookups(), "misses", s.misses()));
             out.put("enrolledCookies", agent.redirector().enrolled().size());
+            out.put("mapEntries", agent.redirector().occupancy());
         }
         if (agent.dataPath() != null) {
             out.put("connections", agent.dataPath().stats());
+        }
+        if (agent.metrics() != null) {
+            out.put("workloadSeries", agent.metrics().connections().seriesCount());
         }
         return out;
     }

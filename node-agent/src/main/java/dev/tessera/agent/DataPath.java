@@ -40,7 +40,9 @@ final class DataPath implements AutoCloseable {
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         loops = EventLoops.create(threads);
         var tls = new TlsContexts(identities);
-        ConnectionListener listener = ConnectionListener.of(counters, metrics.connections(), new JsonAccessLog());
+        var accessLog = new JsonAccessLog();
+        metrics.accessLogDropped(accessLog::dropped);
+        ConnectionListener listener = ConnectionListener.of(counters, metrics.connections(), accessLog);
         outbound = new OutboundProxy(config, state, tls, client -> originalDestinations.take(client), listener, loops);
         inbound = new HboneServer(config, state, tls, listener, loops);
         registerCounters(metrics);

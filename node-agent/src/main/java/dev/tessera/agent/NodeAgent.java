@@ -5,6 +5,8 @@ import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.LocalCaSigner;
 import dev.tessera.agent.identity.LocalCertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
+import dev.tessera.agent.metrics.ConnectionMetrics;
+import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
@@ -46,6 +48,9 @@ public final class NodeAgent implements AutoCloseable {
     private AgentMetrics metrics;
     private DataPath dataPath;
     private HttpEndpoints http;
+    private CoverageCheck coverage;
+    private dev.tessera.agent.redirect.TcpHealthMap tcpHealth;
+    private volatile java.time.Instant lastStateUpdate;
 
     private NodeAgent(AgentConfig config) {
         this.config = config;
@@ -71,9 +76,12 @@ public final class NodeAgent implements AutoCloseable {
         // 1. Bind every listener before anything else runs.
         dataPath = DataPath.bind(config, state, certificates, metrics);
         closeables.add(dataPath);
+        var adminRoutes = new AdminRoutes(this);
         http = new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(), metrics.registry(),
-                this::unmetReadiness, new AdminRoutes(this).routes());
+                this::unmetReadiness, adminRoutes.routes());
         closeables.add(http);
+        adminRoutes.installInteractive(http);
+        http.beforeScrape(metrics.connections()::flush);
 
         // 2. State: the local cluster description, re-read when it changes.
         netns = new LocalNetnsResolver(config.networkFile());
@@ -89,7 +97,12 @@ public final class NodeAgent implements AutoCloseable {
 
         certificates.attach(state);
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
+        state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
         watcher.start();
+        closeables.add(Observability.start(metrics, coverage, () -> {
+            evictTcpHealth();
+            return localWorkloadKeys();
+        }));
 
         http.start();
         openTheGate();
@@ -112,7 +125,106 @@ public final class NodeAgent implements AutoCloseable {
         log.info("accepting connections (waited {} ms for certificates)", (System.nanoTime() - t0) / 1_000_000);
     }
 
+    /** {@code namespace/workload} of the pods on this node, as the workload series label them. */
+    private java.util.Set<String> localWorkloadKeys() {
+        var out = new java.util.HashSet<String>();
+        state.current().workloadsOnNode(config.nodeName()).forEach(w -> out.add(ConnectionMetrics.workloadKey(w)));
+        return out;
+    }
+
+    /** Kernel TCP health from the sockops program (observability; skipped if the maps cannot be opened). */
+    private void registerTcpHealth() {
+        try {
+            tcpHealth = dev.tessera.agent.redirect.TcpHealthMap.open(redirector.settings().pinDir());
+            closeables.add(tcpHealth);
+            tcpHealth.watchTunnelsOf(dev.tessera.common.netns.Netns.currentCookie());
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("kernel TCP health metrics disabled: {}", e.toString());
+            tcpHealth = null;
+            return;
+        }
+        dev.tessera.agent.metrics.TcpHealthMetrics.register(metrics.registry(), tcpHealth::read, ip -> {
+            var snapshot = state.current();
+            var w = snapshot.workloadByIp(ip);
+            if (w.isPresent()) {
+                return new String[] {dev.tessera.agent.metrics.ConnectionMetrics.workloadKey(w.get())
+                        .substring(w.get().namespace().length() + 1), w.get().namespace()};
+            }
+            for (var n : snapshot.nodes().values()) {
+                if (ip.equals(n.ip())) {
+                    return new String[] {n.name(), ""};
+                }
+            }
+            return new String[] {"unknown", "unknown"};
+        });
+    }
+
+    /** Drops TCP health pairs of pods that are no longer on this node (bounded cardinality). */
+    private void evictTcpHealth() {
+        if (tcpHealth == null) {
+            return;
+        }
+        var local = new java.util.HashSet<java.net.InetAddress>();
+        state.current().workloadsOnNode(config.nodeName()).forEach(w -> local.add(w.ip()));
+        for (var p : tcpHealth.read()) {
+            if (p.kind() == dev.tessera.agent.redirect.TcpHealthMap.Kind.POD && !local.contains(p.source())) {
+                tcpHealth.remove(p);
+            }
+        }
+    }
+
+    private CoverageCheck coverageCheck() {
+        return new CoverageCheck(new CoverageCheck.Inputs() {
+            @Override
+            public List<dev.tessera.common.model.Workload> expected() {
+                return state.current().workloadsOnNode(config.nodeName()).stream()
+                        .filter(dev.tessera.common.model.Workload::meshed).toList();
+            }
+
+            @Override
+            public java.util.Optional<Long> netnsCookie(dev.tessera.common.model.Workload pod) {
+                return netns.netnsOf(pod).flatMap(path -> {
+                    try {
+                        return java.util.Optional.of(dev.tessera.common.netns.Netns.cookie(path));
+                    } catch (java.io.IOException | RuntimeException e) {
+                        return java.util.Optional.empty();
+                    }
+                });
+            }
+
+            @Override
+            public java.util.Set<Long> enrolledCookies() {
+                return redirector.enrolled();
+            }
+
+            @Override
+            public java.util.Optional<java.security.cert.X509Certificate> certificate(
+                    dev.tessera.common.model.Workload pod) {
+                var k = certificates.certificates().get(pod.identity());
+                return k == null ? java.util.Optional.empty() : java.util.Optional.of(k.leaf());
+            }
+        }, java.time.Clock.systemUTC(), () -> {
+            // Under the enrollment's lock, so the snapshot read is never older than one a concurrent state
+            // update applies after us (the state store publishes before it notifies).
+            synchronized (enrollment) {
+                enrollment.reconcile(state.current());
+            }
+        });
+    }
+
     private void registerMetrics() {
+        coverage = coverageCheck();
+        metrics.coverageGap(() -> coverage.last() == null ? 0 : coverage.last().gap(),
+                () -> coverage.last() == null ? null : coverage.last().checkedAt());
+        metrics.coverageRepairs(coverage::repairs);
+        metrics.certificateExpiry(() -> {
+            var out = new java.util.TreeMap<String, java.time.Instant>();
+            certificates.certificates().forEach((id, k) -> out.put(id.toString(), k.leaf().getNotAfter().toInstant()));
+            return out;
+        });
+        metrics.configUpdated(() -> lastStateUpdate);
+        metrics.mapOccupancy(redirector::occupancy);
+        registerTcpHealth();
         metrics.kernelCounters(redirector::kernelCounters);
         metrics.originalDestinationLookups(() -> {
             var s = redirector.stats();
@@ -121,6 +233,11 @@ public final class NodeAgent implements AutoCloseable {
         metrics.certificates(() -> new long[] {certificates.issuedTotal(), certificates.failedTotal()});
         metrics.stateVersion(() -> state.current().version());
         metrics.meshPods(() -> {
+            var checked = coverage.last();
+            if (checked != null) { // proven against the kernel map and certificate validity
+                return java.util.Map.of("expected", checked.expected(), "captured", checked.captured(),
+                        "certified", checked.certified());
+            }
             var local = state.current().workloadsOnNode(config.nodeName()).stream().filter(w -> w.meshed()).toList();
             var captured = enrollment.captured();
             var held = certificates.certificates().keySet();
@@ -180,6 +297,14 @@ public final class NodeAgent implements AutoCloseable {
 
     DataPath dataPath() {
         return dataPath;
+    }
+
+    AgentMetrics metrics() {
+        return metrics;
+    }
+
+    CoverageCheck coverage() {
+        return coverage;
     }
 
     /** Blocks until {@link #close()}. */

@@ -35,6 +35,17 @@ public final class HttpEndpoints implements AutoCloseable {
     private final HttpServer metrics;
     private final HttpServer ready;
     private final HttpServer admin;
+    private volatile Runnable beforeScrape = () -> {};
+
+    /** An admin route that sees the request: method, raw query string (may be null) and body. */
+    @FunctionalInterface
+    public interface AdminHandler {
+        /** Returns the status and JSON body. */
+        AdminResponse handle(String method, String query, String body);
+    }
+
+    /** An admin response: HTTP status and JSON body. */
+    public record AdminResponse(int status, String json) {}
 
     /**
      * @param readiness returns the unmet readiness conditions; empty means ready
@@ -55,6 +66,11 @@ public final class HttpEndpoints implements AutoCloseable {
             String accept = ex.getRequestHeaders().getFirst("Accept");
             var writer = openMetrics.accepts(accept) ? openMetrics : text;
             var body = new ByteArrayOutputStream(8192);
+            try {
+                beforeScrape.run();
+            } catch (RuntimeException e) {
+                log.warn("metrics: pre-scrape flush failed", e);
+            }
             writer.write(body, registry.scrape());
             ex.getResponseHeaders().set("Content-Type", writer.getContentType());
             send(ex, 200, body.toByteArray());
@@ -72,6 +88,28 @@ public final class HttpEndpoints implements AutoCloseable {
         }
         admin.createContext("/", ex -> send(ex, 404, ("unknown admin path; try one of "
                 + adminRoutes.keySet() + "\n").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** Runs {@code flush} before every scrape (e.g. to publish the bytes of open connections). */
+    public void beforeScrape(Runnable flush) {
+        beforeScrape = requireNonNull(flush, "flush");
+    }
+
+    /** Adds an admin route that handles any method (call before {@link #start()}). */
+    public void adminRoute(String path, AdminHandler handler) {
+        requireNonNull(handler, "handler");
+        admin.createContext(path, ex -> {
+            AdminResponse r;
+            try {
+                String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+                r = handler.handle(ex.getRequestMethod(), ex.getRequestURI().getRawQuery(), body);
+            } catch (RuntimeException e) {
+                log.warn("admin {} failed", ex.getRequestURI(), e);
+                r = new AdminResponse(500, "{\"error\":\"" + e.toString().replace("\"", "'") + "\"}");
+            }
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            send(ex, r.status(), (r.json() + "\n").getBytes(StandardCharsets.UTF_8));
+        });
     }
 
     private static HttpServer bind(InetSocketAddress address, String what) throws IOException {

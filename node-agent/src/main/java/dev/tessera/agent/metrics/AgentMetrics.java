@@ -3,7 +3,9 @@ package dev.tessera.agent.metrics;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.time.Instant;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -14,7 +16,16 @@ import java.util.function.Supplier;
 public final class AgentMetrics {
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
-    private final ConnectionMetrics connections = new ConnectionMetrics(registry);
+    private final ConnectionMetrics connections;
+
+    public AgentMetrics() {
+        this(System::nanoTime);
+    }
+
+    /** @param nanoClock monotonic clock for series eviction (tests pass a fake one) */
+    public AgentMetrics(LongSupplier nanoClock) {
+        connections = new ConnectionMetrics(registry, nanoClock);
+    }
 
     public PrometheusRegistry registry() {
         return registry;
@@ -36,6 +47,78 @@ public final class AgentMetrics {
                 .labelNames("state")
                 .callback(cb -> byState.get().forEach((state, n) -> cb.call(n, state)))
                 .register(registry);
+    }
+
+    /**
+     * The alertable coverage gap: pods that should be meshed but are not both captured and certified
+     * ({@code expected - min(captured, certified)} as computed by the caller), and when coverage was last
+     * verified.
+     */
+    public void coverageGap(Supplier<Integer> gap, Supplier<Instant> lastCheck) {
+        GaugeWithCallback.builder().name("tessera_mesh_coverage_gap")
+                .help("Pods that should be meshed on this node but are not captured by eBPF or hold no valid "
+                        + "certificate (alert when > 0 for a few minutes)")
+                .callback(cb -> cb.call(gap.get())).register(registry);
+        GaugeWithCallback.builder().name("tessera_mesh_coverage_last_check_timestamp_seconds")
+                .help("When the agent last verified coverage against the kernel map and the certificates")
+                .callback(cb -> {
+                    Instant t = lastCheck.get();
+                    if (t != null) {
+                        cb.call(t.toEpochMilli() / 1000.0);
+                    }
+                }).register(registry);
+    }
+
+    /** Coverage repairs: expected pods found missing from the kernel map and enrolled again. */
+    public void coverageRepairs(Supplier<Long> repairs) {
+        CounterWithCallback.builder().name("tessera_mesh_coverage_repairs_total")
+                .help("Expected pods found missing from the eBPF enrolled map by the continuous check and re-enrolled")
+                .callback(cb -> cb.call(repairs.get())).register(registry);
+    }
+
+    /** Expiry ({@code notAfter}) of the certificate held for each identity. */
+    public void certificateExpiry(Supplier<Map<String, Instant>> byIdentity) {
+        GaugeWithCallback.builder().name("tessera_certificate_expiry_timestamp_seconds")
+                .help("Expiry time (notAfter, Unix seconds) of the workload certificate held for each identity")
+                .labelNames("identity")
+                .callback(cb -> byIdentity.get().forEach((id, t) -> cb.call(t.toEpochMilli() / 1000.0, id)))
+                .register(registry);
+    }
+
+    /** When the state snapshot last changed. */
+    public void configUpdated(Supplier<Instant> lastUpdate) {
+        GaugeWithCallback.builder().name("tessera_config_last_update_age_seconds")
+                .help("Seconds since the agent last received a new mesh state snapshot")
+                .callback(cb -> {
+                    Instant t = lastUpdate.get();
+                    if (t != null) {
+                        cb.call(Math.max(0, System.currentTimeMillis() - t.toEpochMilli()) / 1000.0);
+                    }
+                }).register(registry);
+    }
+
+    /** Entries in the eBPF maps, by map name (read from the kernel at scrape time). */
+    public void mapOccupancy(Supplier<Map<String, Integer>> entries) {
+        GaugeWithCallback.builder().name("tessera_bpf_map_entries")
+                .help("Entries in the agent's eBPF maps, by map (enrolled = captured pod namespaces, client_dst = "
+                        + "original destinations recorded but not yet looked up)")
+                .labelNames("map")
+                .callback(cb -> entries.get().forEach((map, n) -> cb.call(n, map)))
+                .register(registry);
+    }
+
+    /** Access log lines dropped by the rate limit. */
+    public void accessLogDropped(Supplier<Long> dropped) {
+        CounterWithCallback.builder().name("tessera_access_log_dropped_total")
+                .help("Access log lines not written because the access log rate limit was exceeded")
+                .callback(cb -> cb.call(dropped.get())).register(registry);
+    }
+
+    /** Workload series removed by cardinality eviction. */
+    public void seriesEvicted(Supplier<Long> evicted) {
+        CounterWithCallback.builder().name("tessera_metric_series_evicted_total")
+                .help("istio_tcp_* label sets removed because their local workload left the node")
+                .callback(cb -> cb.call(evicted.get())).register(registry);
     }
 
     /** Counters the eBPF programs keep, by event (redirected, recorded, ...). */

@@ -5,20 +5,36 @@ import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionContext.RouteKind;
 import dev.tessera.agent.proxy.ConnectionListener;
 import dev.tessera.agent.proxy.ConnectionStats;
+import dev.tessera.agent.proxy.RelaySession;
 import dev.tessera.common.identity.SpiffeId;
 import dev.tessera.common.model.Workload;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 
 /**
  * Per-connection metrics: Istio's standard TCP metrics (same names and labels, so existing dashboards
  * work) plus the agent's own {@code tessera_connections_*}. {@code reporter} is {@code source} on the
  * client's node (outbound) and {@code destination} on the server's node (inbound). Byte directions follow
  * Istio: {@code received} = from the client (request), {@code sent} = to the client (response).
+ *
+ * <p>Bytes move while a connection lasts: {@link #flush()} (run periodically and before every scrape)
+ * adds what each open connection relayed since the last flush; the close adds the rest. Bytes counted
+ * while the connection is open carry {@code response_flags="-"}, the remainder the close's flag. A
+ * connection counts as opened the first time its route and a workload are known.
+ *
+ * <p>Cardinality is bounded: {@link #evict} removes the series of workloads that left this node once
+ * they have been idle for the grace period (see {@link SeriesTracker}).
  */
 public final class ConnectionMetrics implements ConnectionListener {
 
-    private static final String[] ISTIO_LABELS = {"reporter", "source_workload", "source_workload_namespace",
+    static final String[] ISTIO_LABELS = {"reporter", "source_workload", "source_workload_namespace",
         "source_principal", "destination_workload", "destination_workload_namespace", "destination_principal",
         "destination_service", "connection_security_policy", "response_flags"};
 
@@ -28,8 +44,18 @@ public final class ConnectionMetrics implements ConnectionListener {
     private final Counter istioReceived;
     private final Counter opened;
     private final Counter closed;
+    private final SeriesTracker series;
+    private final Map<RelaySession, Progress> live = new ConcurrentHashMap<>();
 
-    ConnectionMetrics(PrometheusRegistry registry) {
+    /** What was already reported for one open connection; guarded by its own monitor. */
+    private static final class Progress {
+        long fromSource;
+        long toSource;
+        boolean openedCounted;
+        boolean done;
+    }
+
+    ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock) {
         istioOpened = Counter.builder().name("istio_tcp_connections_opened_total")
                 .help("TCP connections opened").labelNames(ISTIO_LABELS).register(registry);
         istioClosed = Counter.builder().name("istio_tcp_connections_closed_total")
@@ -45,6 +71,7 @@ public final class ConnectionMetrics implements ConnectionListener {
         closed = Counter.builder().name("tessera_connections_closed_total")
                 .help("Connections closed by the agent, by direction and reason (- = normal end)")
                 .labelNames("direction", "reason").register(registry);
+        series = new SeriesTracker(nanoClock, List.of(istioOpened, istioClosed, istioSent, istioReceived));
     }
 
     @Override
@@ -53,18 +80,125 @@ public final class ConnectionMetrics implements ConnectionListener {
     }
 
     @Override
+    public void live(RelaySession session) {
+        live.put(session, new Progress());
+    }
+
+    @Override
+    public void closed(RelaySession session, ConnectionStats stats) {
+        record(session.context(), stats, live.remove(session));
+    }
+
+    @Override
     public void closed(ConnectionContext c, ConnectionStats stats) {
+        record(c, stats, null);
+    }
+
+    private void record(ConnectionContext c, ConnectionStats stats, Progress p) {
         closed.labelValues(direction(c.direction()), stats.reason().flag()).inc();
-        if (c.route() == null || c.sourceWorkload() == null && c.destinationWorkload() == null) {
+        boolean openedBefore;
+        long from = stats.bytesFromSource();
+        long to = stats.bytesToSource();
+        if (p != null) {
+            synchronized (p) {
+                p.done = true;
+                openedBefore = p.openedCounted;
+                from -= p.fromSource;
+                to -= p.toSource;
+            }
+        } else {
+            openedBefore = false;
+        }
+        if (!labelled(c)) {
             return; // rejected before anything was known: counted above, no workload series
         }
         String[] labels = istioLabels(c, stats.reason().flag());
-        // Opened is recorded with the close so both carry the same labels (the route and identities are only
-        // complete once the connection is set up); Istio's dashboards use rates, which this keeps exact.
-        istioOpened.labelValues(labels).inc();
+        if (!openedBefore) {
+            istioOpened.labelValues(labels).inc();
+        }
         istioClosed.labelValues(labels).inc();
-        istioReceived.labelValues(labels).inc(stats.bytesFromSource());
-        istioSent.labelValues(labels).inc(stats.bytesToSource());
+        istioReceived.labelValues(labels).inc(Math.max(0, from));
+        istioSent.labelValues(labels).inc(Math.max(0, to));
+        series.touch(labels, localWorkload(labels));
+    }
+
+    /**
+     * Adds what every open connection relayed since the last flush to the byte counters (and counts it
+     * as opened once its labels are known). Safe to call from any thread at any time.
+     */
+    public void flush() {
+        for (var e : live.entrySet()) {
+            RelaySession s = e.getKey();
+            ConnectionContext c = s.context();
+            if (!labelled(c)) {
+                continue;
+            }
+            String[] labels = istioLabels(c, "-");
+            Progress p = e.getValue();
+            long from;
+            long to;
+            boolean countOpen;
+            synchronized (p) {
+                if (p.done || s.isClosed()) {
+                    continue; // the close reports the rest
+                }
+                from = s.bytesFromSource() - p.fromSource;
+                to = s.bytesToSource() - p.toSource;
+                p.fromSource += from;
+                p.toSource += to;
+                countOpen = !p.openedCounted;
+                p.openedCounted = true;
+                if (countOpen) {
+                    istioOpened.labelValues(labels).inc();
+                }
+                if (from > 0) {
+                    istioReceived.labelValues(labels).inc(from);
+                }
+                if (to > 0) {
+                    istioSent.labelValues(labels).inc(to);
+                }
+            }
+            series.touch(labels, localWorkload(labels));
+        }
+    }
+
+    /** The connections open right now (for the admin API). */
+    public Collection<RelaySession> open() {
+        List<RelaySession> out = new ArrayList<>();
+        for (RelaySession s : live.keySet()) {
+            if (!s.isClosed()) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Removes the {@code istio_tcp_*} series idle for longer than the grace period whose local workload
+     * ({@code namespace/workload}, the source for reporter=source, the destination for
+     * reporter=destination) is not in {@code present}. Returns how many series were removed.
+     */
+    public int evict(Set<String> present, long graceNanos) {
+        return series.evict(present, graceNanos);
+    }
+
+    /** Number of {@code istio_tcp_*} label sets currently exported. */
+    public int seriesCount() {
+        return series.size();
+    }
+
+    private static boolean labelled(ConnectionContext c) {
+        return c.route() != null && (c.sourceWorkload() != null || c.destinationWorkload() != null);
+    }
+
+    /** {@code namespace/workload} of the side of the connection that lives on this node. */
+    private static String localWorkload(String[] labels) {
+        return "source".equals(labels[0]) ? labels[2] + "/" + labels[1] : labels[5] + "/" + labels[4];
+    }
+
+    /** The {@code namespace/workload} key the series of {@code w} carry (see {@link #evict}). */
+    public static String workloadKey(Workload w) {
+        return w.namespace() + "/" + workloadName(w);
     }
 
     private static String[] istioLabels(ConnectionContext c, String flags) {

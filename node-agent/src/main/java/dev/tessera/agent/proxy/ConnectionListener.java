@@ -19,8 +19,23 @@ public interface ConnectionListener {
     /** A connection was accepted and routed (or is about to be rejected). */
     default void opened(ConnectionContext context) {}
 
+    /**
+     * The live accounting of a connection reported by {@link #opened}, right after it (observability:
+     * byte counts while the connection lasts, the list of open connections). Do not keep it after
+     * {@link #closed}.
+     */
+    default void live(RelaySession session) {}
+
     /** A connection ended; {@code context} is the most complete one it reached. */
     default void closed(ConnectionContext context, ConnectionStats stats) {}
+
+    /**
+     * A connection reported by {@link #live} ended (what {@link RelaySession#close()} calls); by default
+     * {@link #closed(ConnectionContext, ConnectionStats)} with the session's latest context.
+     */
+    default void closed(RelaySession session, ConnectionStats stats) {
+        closed(session.context(), stats);
+    }
 
     /** An HBONE TLS handshake ended, as client ({@code OUTBOUND}) or server ({@code INBOUND}). */
     default void handshake(ConnectionContext.Direction direction, boolean success) {}
@@ -62,8 +77,18 @@ public interface ConnectionListener {
         }
 
         @Override
+        public void live(RelaySession session) {
+            each(l -> l.live(session));
+        }
+
+        @Override
         public void closed(ConnectionContext context, ConnectionStats stats) {
             each(l -> l.closed(context, stats));
+        }
+
+        @Override
+        public void closed(RelaySession session, ConnectionStats stats) {
+            each(l -> l.closed(session, stats));
         }
 
         @Override

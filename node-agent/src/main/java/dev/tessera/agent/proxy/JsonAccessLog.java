@@ -9,27 +9,61 @@ import org.slf4j.LoggerFactory;
  * The default access log: one JSON line per closed connection on the SLF4J logger {@code tessera.access}
  * (INFO). Fields: direction, route, reason, src/dst addresses, workloads and identities, bytes and
  * duration in milliseconds.
+ *
+ * <p>Rate-limited by a token bucket (default 200 lines/s, bursts of 1,000) so a connection flood cannot
+ * fill the disk; lines over the limit are dropped and counted ({@link #dropped()}), and the next line
+ * written says how many were dropped before it ({@code "dropped_before":N}).
  */
 public final class JsonAccessLog implements ConnectionListener {
 
     /** The logger name access lines are written to. */
     public static final String LOGGER = "tessera.access";
 
+    /** Default sustained access log lines per second. */
+    public static final double DEFAULT_RATE = 200;
+    /** Default burst of access log lines. */
+    public static final int DEFAULT_BURST = 1000;
+
     private final Logger log;
+    private final TokenBucket bucket;
+    private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong droppedUnreported = new java.util.concurrent.atomic.AtomicLong();
 
     public JsonAccessLog() {
-        this(LoggerFactory.getLogger(LOGGER));
+        this(LoggerFactory.getLogger(LOGGER), new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime));
     }
 
     JsonAccessLog(Logger log) {
-        this.log = log;
+        this(log, new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime));
+    }
+
+    /** An access log writing to {@code log} at most as fast as {@code bucket} allows. */
+    public JsonAccessLog(Logger log, TokenBucket bucket) {
+        this.log = java.util.Objects.requireNonNull(log, "log");
+        this.bucket = java.util.Objects.requireNonNull(bucket, "bucket");
     }
 
     @Override
     public void closed(ConnectionContext context, ConnectionStats stats) {
-        if (log.isInfoEnabled()) {
-            log.info(format(context, stats));
+        if (!log.isInfoEnabled()) {
+            return;
         }
+        if (!bucket.tryAcquire()) {
+            dropped.incrementAndGet();
+            droppedUnreported.incrementAndGet();
+            return;
+        }
+        String line = format(context, stats);
+        long before = droppedUnreported.getAndSet(0);
+        if (before > 0) {
+            line = line.substring(0, line.length() - 1) + ",\"dropped_before\":" + before + "}";
+        }
+        log.info(line);
+    }
+
+    /** Lines dropped by the rate limit since start. */
+    public long dropped() {
+        return dropped.get();
     }
 
     /** The JSON line for one closed connection. */

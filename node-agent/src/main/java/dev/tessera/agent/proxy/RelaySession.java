@@ -26,6 +26,12 @@ public final class RelaySession {
         this.context = new AtomicReference<>(requireNonNull(context, "context"));
         this.listener = requireNonNull(listener, "listener");
         listener.opened(context);
+        listener.live(this);
+    }
+
+    /** When the session started ({@link System#nanoTime()}). */
+    public long startNanos() {
+        return startNanos;
     }
 
     public ConnectionContext context() {
@@ -71,7 +77,7 @@ public final class RelaySession {
     /** Reports {@link ConnectionListener#closed} once; later calls do nothing. */
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            listener.closed(context.get(), new ConnectionStats(fromSource.get(), toSource.get(),
+            listener.closed(this, new ConnectionStats(fromSource.get(), toSource.get(),
                     Duration.ofNanos(System.nanoTime() - startNanos), reason()));
         }
     }

@@ -29,6 +29,9 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class BpfRedirector implements Redirector {
 
+    /** Occupancy reads stop counting here (bounded time per scrape). */
+    private static final int OCCUPANCY_LIMIT = 1 << 20;
+
     private final RedirectSettings settings;
     private final RedirectMaps maps;
     private final LongAdder lookups = new LongAdder();
@@ -128,6 +131,18 @@ public final class BpfRedirector implements Redirector {
         out.put("record_failed", maps.counter(RedirectStructs.STAT_RECORD_FAILED));
         out.put("no_config", maps.counter(RedirectStructs.STAT_NO_CONFIG));
         out.put("peername", maps.counter(RedirectStructs.STAT_PEERNAME));
+        return out;
+    }
+
+    /**
+     * Entries in the maps that grow with traffic or pods, read from the kernel by iterating their keys:
+     * {@code enrolled} (captured pod namespaces) and {@code client_dst} (original destinations recorded
+     * and not yet looked up; it should stay near zero).
+     */
+    public Map<String, Integer> occupancy() {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        out.put("enrolled", maps.enrolled.count(OCCUPANCY_LIMIT));
+        out.put("client_dst", maps.clientDst.count(OCCUPANCY_LIMIT));
         return out;
     }
 

@@ -16,7 +16,11 @@ final class Pins {
     static final String ORIG_DST = "tsr_orig_dst";
     static final String CLIENT_DST = "tsr_client_dst";
     static final String STATS = "tsr_stats";
-    static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, CONFIG, ORIG_DST, CLIENT_DST, STATS);
+    /** Kernel TCP health (observability, tessera_tcp_health.h). */
+    static final String TCP_HEALTH = "tsr_tcp_health";
+    static final String TCP_SELF = "tsr_tcp_self";
+    static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, CONFIG, ORIG_DST, CLIENT_DST, STATS,
+            TCP_HEALTH, TCP_SELF);
 
     private final Path root;
 

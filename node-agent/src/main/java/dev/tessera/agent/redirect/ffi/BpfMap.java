@@ -86,6 +86,28 @@ public final class BpfMap implements AutoCloseable {
         }
     }
 
+    /**
+     * Counts the keys, stopping at {@code limit} (a hash map whose keys are deleted while it is walked
+     * restarts the walk from its first key, so an unbounded walk could go on under churn).
+     */
+    public int count(int limit) {
+        Pointer next = bpf.direct(keySize);
+        Pointer current = null;
+        int n = 0;
+        while (n < limit) {
+            int rc = bpf.lib().bpf_map_get_next_key(fd(), current, next);
+            if (rc == -Errno.ENOENT) {
+                return n;
+            }
+            Bpf.check(rc, "map " + name + ": get_next_key");
+            byte[] k = new byte[keySize];
+            next.get(0, k, 0, keySize);
+            current = bpf.direct(k);
+            n++;
+        }
+        return n;
+    }
+
     private Optional<byte[]> read(byte[] key, boolean delete) {
         checkSize("key", key, keySize);
         Pointer value = bpf.direct(valueSize);

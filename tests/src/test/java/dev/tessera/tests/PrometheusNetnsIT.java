@@ -1,0 +1,318 @@
+package dev.tessera.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.cli.Main;
+import dev.tessera.tests.harness.ClusterSpec;
+import dev.tessera.tests.harness.NetnsSupport;
+import dev.tessera.tests.harness.Payload;
+import dev.tessera.tests.harness.PrometheusServer;
+import dev.tessera.tests.harness.TestCluster;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.OptionalDouble;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The agents' metrics as a real Prometheus sees them: a Prometheus server runs in node1's network
+ * namespace, scrapes both agents every second over the fabric, and PromQL over its HTTP API must show
+ * exactly the connections and bytes the test sent, bytes of a connection that is still open, and
+ * complete coverage. Then the CLI ({@code check}, {@code stat}, {@code config}) against the same agents.
+ */
+@Timeout(300)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PrometheusNetnsIT {
+
+    private static final String NS = "obs";
+    private static final int CONNECTIONS = 10;
+    private static final int REQUEST = 48_000;
+    private static final int RESPONSE = 150_000;
+    private static final int PROMETHEUS_PORT = 19090;
+    private static final ClusterSpec SPEC = ClusterSpec.builder()
+            .nodes("node1", "node2")
+            .meshedNamespace(NS)
+            .pod(NS, "client", "node1", "client")
+            .pod(NS, "streamer", "node1", "streamer")
+            .pod(NS, "server", "node2", "server")
+            .build();
+    private static final Duration PROM_WAIT = Duration.ofSeconds(45);
+
+    private static TestCluster c;
+    private static PrometheusServer prometheus;
+
+    @BeforeAll
+    static void up() throws IOException {
+        NetnsSupport.requireRoot();
+        c = TestCluster.create("tsc-obs", SPEC, true);
+        c.server(NS, "server", 7000, PrometheusNetnsIT::sized);
+        c.server(NS, "server", 7001, PrometheusNetnsIT::sink);
+        prometheus = PrometheusServer.start(c.nodeNetns("node1"),
+                List.of(c.nodeIp("node1") + ":15020", c.nodeIp("node2") + ":15020"), PROMETHEUS_PORT);
+        await().atMost(PROM_WAIT).until(prometheus::ready);
+    }
+
+    @AfterAll
+    static void down() throws IOException {
+        try {
+            if (prometheus != null) {
+                prometheus.close();
+            }
+        } finally {
+            if (c != null) {
+                c.close();
+            }
+        }
+    }
+
+    /** Reads a request size and a response size, that many bytes, answers that many bytes, closes. */
+    private static void sized(Socket s) throws IOException {
+        var in = new DataInputStream(s.getInputStream());
+        int request = in.readInt();
+        int response = in.readInt();
+        in.readNBytes(request);
+        Payload.write(new DataOutputStream(s.getOutputStream()), response, 3);
+        s.getOutputStream().flush();
+    }
+
+    /** Reads until the client closes. */
+    private static void sink(Socket s) throws IOException {
+        s.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+    }
+
+    private static double value(String promql) throws IOException {
+        OptionalDouble v = prometheus.value(promql);
+        return v.isPresent() ? v.getAsDouble() : Double.NaN;
+    }
+
+    private static String sel(String reporter, String source) {
+        return "{job=\"tessera-agents\",reporter=\"" + reporter + "\",source_workload=\"" + source
+                + "\",source_workload_namespace=\"" + NS + "\",destination_workload=\"server\"}";
+    }
+
+    @Test
+    @Order(1)
+    void bothAgentsAreScrapedAndCoverageReadsComplete() {
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            assertThat(value("sum(up{job=\"tessera-agents\"})")).as(prometheus.log()).isEqualTo(2);
+            assertThat(value("sum(tessera_mesh_pods{state=\"expected\"})")).isEqualTo(3);
+            assertThat(value("sum(tessera_mesh_pods{state=\"captured\"})")).isEqualTo(3);
+            assertThat(value("sum(tessera_mesh_pods{state=\"certified\"})")).isEqualTo(3);
+            assertThat(value("sum(tessera_mesh_coverage_gap)")).isZero();
+            assertThat(value("count(tessera_certificate_expiry_timestamp_seconds > time() + 3600)")).isEqualTo(3);
+            assertThat(value("sum(tessera_bpf_map_entries{map=\"enrolled\"})")).isEqualTo(3);
+        });
+    }
+
+    @Test
+    @Order(2)
+    void byteAndConnectionCountersMatchWhatWasSentOnBothReporters() throws Exception {
+        String server = c.podIp(NS, "server");
+        for (int i = 0; i < CONNECTIONS; i++) {
+            int got = c.inPod(NS, "client", () -> {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(server, 7000), 5000);
+                    s.setSoTimeout(30_000);
+                    var out = new DataOutputStream(s.getOutputStream());
+                    out.writeInt(REQUEST);
+                    out.writeInt(RESPONSE);
+                    Payload.write(out, REQUEST, 1);
+                    out.flush();
+                    return s.getInputStream().readAllBytes().length;
+                }
+            });
+            assertThat(got).isEqualTo(RESPONSE);
+        }
+        double request = CONNECTIONS * (8.0 + REQUEST);
+        double response = CONNECTIONS * (double) RESPONSE;
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            for (String reporter : new String[] {"source", "destination"}) {
+                assertThat(value("sum(istio_tcp_connections_opened_total" + sel(reporter, "client") + ")"))
+                        .as(reporter + " opened").isEqualTo(CONNECTIONS);
+                assertThat(value("sum(istio_tcp_connections_closed_total" + sel(reporter, "client") + ")"))
+                        .as(reporter + " closed").isEqualTo(CONNECTIONS);
+                assertThat(value("sum(istio_tcp_received_bytes_total" + sel(reporter, "client") + ")"))
+                        .as(reporter + " received (client -> server)").isEqualTo(request);
+                assertThat(value("sum(istio_tcp_sent_bytes_total" + sel(reporter, "client") + ")"))
+                        .as(reporter + " sent (server -> client)").isEqualTo(response);
+            }
+            assertThat(value("sum(istio_tcp_connections_closed_total" + sel("source", "client").replace("}",
+                    ",response_flags!=\"-\"}") + ")")).as("closes with an error flag").isNaN();
+            assertThat(value("count(istio_tcp_connections_opened_total" + sel("source", "client").replace("}",
+                    ",connection_security_policy=\"mutual_tls\"}") + ")")).isEqualTo(1);
+        });
+    }
+
+    @Test
+    @Order(4)
+    void bytesOfAnOpenConnectionShowUpBeforeItCloses() throws Exception {
+        String server = c.podIp(NS, "server");
+        long chunk = 1 << 20;
+        var sent = new CountDownLatch(1);
+        var release = new CountDownLatch(1);
+        ExecutorService pod = c.podThreads(NS, "streamer", 1);
+        try {
+            Future<?> stream = pod.submit(() -> {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(server, 7001), 5000);
+                    Payload.write(new DataOutputStream(s.getOutputStream()), chunk, 4);
+                    s.getOutputStream().flush();
+                    sent.countDown();
+                    release.await();
+                }
+                return null;
+            });
+            assertThat(sent.await(30, TimeUnit.SECONDS)).isTrue();
+            await().atMost(PROM_WAIT).untilAsserted(() -> {
+                assertThat(value("sum(istio_tcp_received_bytes_total" + sel("source", "streamer") + ")"))
+                        .isEqualTo(chunk);
+                assertThat(value("sum(istio_tcp_received_bytes_total" + sel("destination", "streamer") + ")"))
+                        .isEqualTo(chunk);
+                assertThat(value("sum(istio_tcp_connections_opened_total" + sel("source", "streamer") + ")")).isEqualTo(1);
+                assertThat(value("sum(istio_tcp_connections_closed_total" + sel("source", "streamer") + ")"))
+                        .as("still open").isNaN();
+            });
+            release.countDown();
+            stream.get(30, TimeUnit.SECONDS);
+            await().atMost(PROM_WAIT).untilAsserted(() -> {
+                assertThat(value("sum(istio_tcp_connections_closed_total" + sel("source", "streamer") + ")")).isEqualTo(1);
+                assertThat(value("sum(istio_tcp_received_bytes_total" + sel("source", "streamer") + ")"))
+                        .as("counted once").isEqualTo(chunk);
+            });
+        } finally {
+            release.countDown();
+            TestCluster.shutdownAndAwait(pod, Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    @Order(3)
+    void kernelTcpHealthPerWorkloadPairComesFromSockops() {
+        // Traffic of the previous tests: client -> server (pod sockets) through the node1 -> node2 tunnel.
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            String pod = "{kind=\"pod\",source_workload=\"client\",source_workload_namespace=\"" + NS
+                    + "\",destination_workload=\"server\",destination_workload_namespace=\"" + NS + "\"}";
+            assertThat(value("sum(tessera_tcp_rtt_samples_total" + pod + ")")).as("RTT samples on the pod sockets")
+                    .isGreaterThan(0);
+            assertThat(value("sum(tessera_tcp_rtt_seconds" + pod + ")")).isGreaterThan(0).isLessThan(1);
+            assertThat(value("sum(tessera_tcp_retransmits_total" + pod + ")")).isNotNaN();
+            String tunnel = "{kind=\"tunnel\",source_workload=\"node1\",destination_workload=\"node2\"}";
+            assertThat(value("sum(tessera_tcp_rtt_samples_total" + tunnel + ")")).as("RTT samples on the tunnel")
+                    .isGreaterThan(0);
+            assertThat(value("sum(tessera_tcp_rtt_seconds" + tunnel + ")")).isGreaterThan(0).isLessThan(1);
+            assertThat(value("count(tessera_tcp_rtt_seconds{kind=\"tunnel\",source_workload!~\"node1|node2\"})"))
+                    .as("tunnels of other agents on this machine are not counted").isNaN();
+        });
+    }
+
+    /** Runs the CLI in-process; returns exit code and stdout. */
+    private static synchronized Object[] cli(String... args) {
+        PrintStream original = System.out;
+        var buffer = new ByteArrayOutputStream();
+        try (var capture = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
+            System.setOut(capture);
+            int code = Main.commandLine().execute(args);
+            return new Object[] {code, buffer.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(original);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void cliCheckStatAndConfigAgainstTheRunningAgents() throws Exception {
+        var json = new ObjectMapper();
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            Object[] check = cli("check", "--name", c.name(), "-o", "json");
+            assertThat(check[0]).as((String) check[1]).isEqualTo(0);
+            JsonNode checks = json.readTree((String) check[1]);
+            assertThat(checks.path("passed").asBoolean()).isTrue();
+            assertThat(checks.path("checks").findValuesAsText("name")).contains("agent ready", "mesh coverage");
+        });
+
+        // stat while the streamer sends continuously
+        String server = c.podIp(NS, "server");
+        var stop = new AtomicBoolean();
+        ExecutorService pod = c.podThreads(NS, "streamer", 1);
+        try {
+            Future<?> stream = pod.submit(() -> {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(server, 7001), 5000);
+                    byte[] buf = new byte[16 * 1024];
+                    while (!stop.get()) {
+                        s.getOutputStream().write(buf);
+                        Thread.sleep(5);
+                    }
+                }
+                return null;
+            });
+            Object[] stat = cli("stat", "--name", c.name(), "--window", "3s", "-o", "json");
+            assertThat(stat[0]).as((String) stat[1]).isEqualTo(0);
+            JsonNode rows = json.readTree((String) stat[1]).path("workloads");
+            JsonNode streamer = null;
+            for (JsonNode r : rows) {
+                if (r.path("workload").asText().equals(NS + "/streamer") && r.path("direction").asText().equals("outbound")) {
+                    streamer = r;
+                }
+            }
+            assertThat(streamer).as((String) stat[1]).isNotNull();
+            assertThat(streamer.path("readBytesPerSecond").asDouble()).isGreaterThan(10_000);
+            assertThat(streamer.path("active").asLong()).isEqualTo(1);
+            assertThat(streamer.path("mtls").asDouble()).isEqualTo(1.0);
+            Object[] table = cli("stat", "--name", c.name(), "--window", "1s");
+            assertThat((String) table[1]).contains("WORKLOAD", NS + "/client", "inbound", "outbound");
+            stop.set(true);
+            stream.get(30, TimeUnit.SECONDS);
+        } finally {
+            stop.set(true);
+            TestCluster.shutdownAndAwait(pod, Duration.ofSeconds(10));
+        }
+
+        Object[] config = cli("config", "node1", "--name", c.name());
+        assertThat(config[0]).isEqualTo(0);
+        JsonNode dump = json.readTree((String) config[1]);
+        assertThat(dump.path("node").asText()).isEqualTo("node1");
+        assertThat(dump.path("coverage").path("gap").asInt(-1)).isZero();
+        Object[] connections = cli("config", "node1", "--name", c.name(), "--path", "/connections");
+        assertThat(connections[0]).isEqualTo(0);
+        assertThat(json.readTree((String) connections[1]).isArray()).isTrue();
+
+        assertThat(cli("config", "node9", "--name", c.name())[0]).as("unknown node is a usage error").isEqualTo(2);
+        assertThat(cli("stat", "--name", c.name(), "-o", "yaml")[0]).isEqualTo(2);
+    }
+
+    @Test
+    @Order(6)
+    void checkFailsWithExitCodeOneWhenAnAgentIsDown() throws Exception {
+        c.killAgent("node2");
+        try {
+            Object[] check = cli("check", "--name", c.name());
+            assertThat(check[0]).as((String) check[1]).isEqualTo(1);
+            assertThat((String) check[1]).contains("[FAIL]", "node node2");
+        } finally {
+            c.startAgent("node2");
+            c.awaitAgentReady("node2");
+        }
+    }
+}
