@@ -42,6 +42,7 @@ public final class OutboundProxy implements AutoCloseable {
     private final Bootstrap direct;
     private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
     private Channel server;
+    private volatile InboundGate gate = InboundGate.OPEN;
 
     public OutboundProxy(AgentConfig config, StateStore state, IdentityProvider identities,
             OriginalDestinations originalDestinations, ConnectionListener listener, EventLoops loops) {
@@ -68,6 +69,11 @@ public final class OutboundProxy implements AutoCloseable {
                 .handler(NoopHandler.INSTANCE);
     }
 
+    /** The policy stage same-node deliveries pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
+    public void useInboundGate(InboundGate gate) {
+        this.gate = requireNonNull(gate, "gate");
+    }
+
     /**
      * Binds {@code nodeIp:outboundPort}.
      *
@@ -92,7 +98,7 @@ public final class OutboundProxy implements AutoCloseable {
                     protected void initChannel(Channel ch) {
                         accepted.add(ch);
                         ch.pipeline().addLast("outbound", new OutboundHandler(config.nodeName(), config.inboundPort(),
-                                state, originalDestinations, pool, direct, listener));
+                                state, originalDestinations, pool, direct, listener, gate));
                     }
                 });
         var f = b.bind(bind).awaitUninterruptibly();
