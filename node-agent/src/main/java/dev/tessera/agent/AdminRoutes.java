@@ -38,6 +38,8 @@ final class AdminRoutes {
         routes.put("/workloads", () -> json(workloads(agent.state().current())));
         routes.put("/certificates", () -> json(certificates()));
         routes.put("/stats", () -> json(stats()));
+        routes.put("/policies", () -> json(agent.policies() == null ? Map.of()
+                : agent.policies().status(agent.config().nodeName())));
         return routes;
     }
 

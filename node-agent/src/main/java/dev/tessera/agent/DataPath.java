@@ -73,6 +73,12 @@ final class DataPath implements AutoCloseable {
         originalDestinations = requireNonNull(od, "od");
     }
 
+    /** The inbound policy stage of both listeners (HBONE CONNECTs and same-node deliveries). */
+    void useInboundGate(dev.tessera.agent.proxy.InboundGate gate) {
+        inbound.useInboundGate(gate);
+        outbound.useInboundGate(gate);
+    }
+
     InetSocketAddress outboundAddress() {
         return outbound.localAddress();
     }

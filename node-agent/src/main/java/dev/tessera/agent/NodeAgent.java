@@ -7,6 +7,9 @@ import dev.tessera.agent.identity.LocalCertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.metrics.ConnectionMetrics;
 import dev.tessera.agent.metrics.CoverageCheck;
+import dev.tessera.agent.policy.PolicyEnforcer;
+import dev.tessera.agent.policy.PolicyMetrics;
+import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
@@ -15,6 +18,7 @@ import dev.tessera.agent.state.StateStore;
 import dev.tessera.common.local.ClusterDescription;
 import dev.tessera.common.local.LocalClusterWatcher;
 import dev.tessera.common.local.LocalSnapshots;
+import dev.tessera.common.policy.PolicySet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -51,6 +55,9 @@ public final class NodeAgent implements AutoCloseable {
     private CoverageCheck coverage;
     private dev.tessera.agent.redirect.TcpHealthMap tcpHealth;
     private volatile java.time.Instant lastStateUpdate;
+    private PolicyEnforcer policies;
+    private PolicyMetrics policyMetrics;
+    private volatile PeerAuthProgram peerAuth;
 
     private NodeAgent(AgentConfig config) {
         this.config = config;
@@ -77,6 +84,9 @@ public final class NodeAgent implements AutoCloseable {
         dataPath = DataPath.bind(config, state, certificates, metrics);
         closeables.add(dataPath);
         var adminRoutes = new AdminRoutes(this);
+        policyMetrics = new PolicyMetrics(metrics.registry());
+        policies = new PolicyEnforcer(state, policyMetrics); // denies until policies load
+        dataPath.useInboundGate(policies);
         http = new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(), metrics.registry(),
                 this::unmetReadiness, adminRoutes.routes());
         closeables.add(http);
@@ -92,6 +102,10 @@ public final class NodeAgent implements AutoCloseable {
         redirector = BpfRedirector.install(RedirectSettings.of(config));
         closeables.add(redirector);
         dataPath.useOriginalDestinations(redirector);
+        peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(), config.nodeIp());
+        closeables.add(peerAuth);
+        PeerAuthProgram pa = peerAuth;
+        policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
         registerMetrics();
 
@@ -253,6 +267,11 @@ public final class NodeAgent implements AutoCloseable {
                 version.incrementAndGet());
         conversion.warnings().forEach(w -> log.warn("cluster description: {}", w));
         state.update(conversion.snapshot());
+        policies.update(PolicySet.translate(conversion.snapshot().version(), description.others()));
+        PeerAuthProgram pa = peerAuth;
+        if (pa != null) {
+            pa.sync(policies.strictPods(config.nodeName()));
+        }
     }
 
     /** Unmet readiness conditions; empty when ready. */
@@ -293,6 +312,10 @@ public final class NodeAgent implements AutoCloseable {
 
     LocalCertificateManager certificates() {
         return certificates;
+    }
+
+    PolicyEnforcer policies() {
+        return policies;
     }
 
     DataPath dataPath() {

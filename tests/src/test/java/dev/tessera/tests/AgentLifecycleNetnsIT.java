@@ -110,7 +110,10 @@ class AgentLifecycleNetnsIT {
 
         c.setNamespaceLabels(MESH, Map.of());
 
+        // While node1 and node2 pick the edit up (each within ~300 ms, not at the same instant) a connection may
+        // be refused by one side; the claim is about the end state, reached without touching the pod.
         await("traffic of mesh/client bypasses the agents").atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(250))
+                .ignoreExceptions()
                 .untilAsserted(() -> {
                     double n1 = c.metrics("node1").sum(CONNECTIONS_OPENED);
                     double n2 = c.metrics("node2").sum(CONNECTIONS_OPENED);

@@ -39,6 +39,8 @@ public enum CloseReason {
     TARGET_NOT_LOCAL(403, "TARGET_NOT_LOCAL"),
     /** The CONNECT target's identity is not the identity the client connected to (SNI). */
     IDENTITY_MISMATCH(403, "IDENTITY_MISMATCH"),
+    /** An AuthorizationPolicy denies the connection (at connect time, or later when a new policy re-checks it). */
+    POLICY_DENIED(403, "POLICY_DENIED"),
     /** Connecting to the destination pod failed (refused, unreachable). */
     UPSTREAM_CONNECT_FAILED(503, "UPSTREAM_CONNECT_FAILED"),
     /** Connecting to the destination pod timed out (also: the tunnel did not answer in time). */

@@ -21,6 +21,8 @@ import java.net.InetSocketAddress;
  * @param destinationWorkload the destination pod, or {@code null} (passthrough, rejected early)
  * @param destinationIdentity the destination identity, or {@code null}
  * @param tunnelPeer the other agent's HBONE address for tunnelled connections, else {@code null}
+ * @param authorization the inbound authorization decision (destination node), or {@code null} when none
+ *     was taken (outbound side of a tunnel, passthrough, rejected before the policy stage)
  */
 public record ConnectionContext(
         Direction direction,
@@ -31,7 +33,8 @@ public record ConnectionContext(
         SpiffeId sourceIdentity,
         Workload destinationWorkload,
         SpiffeId destinationIdentity,
-        InetSocketAddress tunnelPeer) {
+        InetSocketAddress tunnelPeer,
+        dev.tessera.agent.policy.Decision authorization) {
 
     /** Which way a connection goes through this node's agent. */
     public enum Direction { OUTBOUND, INBOUND }
@@ -53,26 +56,32 @@ public record ConnectionContext(
 
     /** A context holding only the accepted connection. */
     public static ConnectionContext accepted(Direction direction, InetSocketAddress client) {
-        return new ConnectionContext(direction, null, client, null, null, null, null, null, null);
+        return new ConnectionContext(direction, null, client, null, null, null, null, null, null, null);
     }
 
     public ConnectionContext withDestination(InetSocketAddress dst) {
         return new ConnectionContext(direction, route, client, dst, sourceWorkload, sourceIdentity,
-                destinationWorkload, destinationIdentity, tunnelPeer);
+                destinationWorkload, destinationIdentity, tunnelPeer, authorization);
     }
 
     public ConnectionContext withSource(Workload workload, SpiffeId identity) {
         return new ConnectionContext(direction, route, client, destination, workload, identity,
-                destinationWorkload, destinationIdentity, tunnelPeer);
+                destinationWorkload, destinationIdentity, tunnelPeer, authorization);
     }
 
     public ConnectionContext withTarget(Workload workload, SpiffeId identity) {
         return new ConnectionContext(direction, route, client, destination, sourceWorkload, sourceIdentity,
-                workload, identity, tunnelPeer);
+                workload, identity, tunnelPeer, authorization);
+    }
+
+    /** A copy carrying the inbound authorization decision. */
+    public ConnectionContext withAuthorization(dev.tessera.agent.policy.Decision decision) {
+        return new ConnectionContext(direction, route, client, destination, sourceWorkload, sourceIdentity,
+                destinationWorkload, destinationIdentity, tunnelPeer, decision);
     }
 
     public ConnectionContext withRoute(RouteKind kind, InetSocketAddress peer) {
         return new ConnectionContext(direction, kind, client, destination, sourceWorkload, sourceIdentity,
-                destinationWorkload, destinationIdentity, peer);
+                destinationWorkload, destinationIdentity, peer, authorization);
     }
 }

@@ -7,8 +7,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The default access log: one JSON line per closed connection on the SLF4J logger {@code tessera.access}
- * (INFO). Fields: direction, route, reason, src/dst addresses, workloads and identities, bytes and
- * duration in milliseconds.
+ * (INFO). Fields: direction, route, reason, src/dst addresses, workloads and identities, the inbound
+ * authorization (policy_decision, policy, policy_rule, policy_reason; only where a decision was taken),
+ * bytes and duration in milliseconds.
  *
  * <p>Rate-limited by a token bucket (default 200 lines/s, bursts of 1,000) so a connection flood cannot
  * fill the disk; lines over the limit are dropped and counted ({@link #dropped()}), and the next line
@@ -79,6 +80,12 @@ public final class JsonAccessLog implements ConnectionListener {
         field(b, "dst_workload", workload(c.destinationWorkload()));
         field(b, "dst_identity", c.destinationIdentity() == null ? null : c.destinationIdentity().toString());
         field(b, "tunnel_peer", addr(c.tunnelPeer()));
+        if (c.authorization() != null) {
+            field(b, "policy_decision", c.authorization().label());
+            field(b, "policy", c.authorization().policy());
+            b.append("\"policy_rule\":").append(c.authorization().rule()).append(',');
+            field(b, "policy_reason", c.authorization().reason());
+        }
         b.append("\"bytes_from_src\":").append(s.bytesFromSource()).append(',');
         b.append("\"bytes_to_src\":").append(s.bytesToSource()).append(',');
         b.append("\"duration_ms\":").append(s.duration().toMillis());

@@ -41,12 +41,13 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private final HbonePool tunnels;
     private final Bootstrap direct;
     private final ConnectionListener listener;
+    private final InboundGate gate;
     private final List<Object> early = new ArrayList<>(0);
     private boolean earlyEof;
     private ChannelHandlerContext ctx;
 
     OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
-            HbonePool tunnels, Bootstrap direct, ConnectionListener listener) {
+            HbonePool tunnels, Bootstrap direct, ConnectionListener listener, InboundGate gate) {
         this.nodeName = requireNonNull(nodeName, "nodeName");
         this.hbonePort = hbonePort;
         this.state = requireNonNull(state, "state");
@@ -54,6 +55,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
         this.tunnels = requireNonNull(tunnels, "tunnels");
         this.direct = requireNonNull(direct, "direct");
         this.listener = requireNonNull(listener, "listener");
+        this.gate = requireNonNull(gate, "gate");
     }
 
     @Override
@@ -82,8 +84,14 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
         // 3. Connect, then relay.
         switch (route.context().route()) {
             case HBONE -> connectTunnel(app, session, route);
-            // Same-node delivery: inbound authorization policy for the destination hooks in here.
-            case LOCAL -> connectDirect(app, session, route.nextHop());
+            case LOCAL -> { // same-node delivery: the destination's inbound policy applies here
+                String denied = gate.admit(session, app);
+                if (denied != null) {
+                    reject(app, session, CloseReason.POLICY_DENIED, denied);
+                } else {
+                    connectDirect(app, session, route.nextHop());
+                }
+            }
             case PASSTHROUGH -> connectDirect(app, session, route.nextHop());
             default -> reject(app, session, CloseReason.INTERNAL_ERROR, "unknown route " + route.context().route());
         }

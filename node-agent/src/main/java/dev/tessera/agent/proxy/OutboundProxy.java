@@ -42,6 +42,7 @@ public final class OutboundProxy implements AutoCloseable {
     private final Bootstrap direct;
     private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
     private Channel server;
+    private volatile InboundGate gate = InboundGate.OPEN;
 
     public OutboundProxy(AgentConfig config, StateStore state, IdentityProvider identities,
             OriginalDestinations originalDestinations, ConnectionListener listener, EventLoops loops) {
@@ -66,6 +67,11 @@ public final class OutboundProxy implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(NoopHandler.INSTANCE);
+    }
+
+    /** The policy stage same-node deliveries pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
+    public void useInboundGate(InboundGate gate) {
+        this.gate = requireNonNull(gate, "gate");
     }
 
     /**
@@ -95,7 +101,7 @@ public final class OutboundProxy implements AutoCloseable {
                     protected void initChannel(Channel ch) {
                         accepted.add(ch);
                         ch.pipeline().addLast("outbound", new OutboundHandler(config.nodeName(), config.inboundPort(),
-                                state, originalDestinations, pool, direct, listener));
+                                state, originalDestinations, pool, direct, listener, gate));
                     }
                 });
         var f = b.bind(bind).awaitUninterruptibly();

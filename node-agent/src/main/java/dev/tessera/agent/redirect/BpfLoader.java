@@ -118,6 +118,7 @@ final class BpfLoader {
 
     /** Detaches every pinned link (capture stops first), then removes every pin and the directory. */
     static void uninstall(Path pinDir) {
+        PeerAuthProgram.uninstall(pinDir); // its pins live under <pinDir>/peerauth
         Pins pins = new Pins(pinDir);
         if (!Files.isDirectory(pins.root())) {
             return;

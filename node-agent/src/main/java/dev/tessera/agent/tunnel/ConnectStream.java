@@ -7,6 +7,7 @@ import dev.tessera.agent.proxy.ConnectionContext;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionContext.RouteKind;
 import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.InboundGate;
 import dev.tessera.agent.proxy.RelayEndpoint;
 import dev.tessera.agent.proxy.RelaySession;
 import dev.tessera.agent.proxy.StreamEndpoint;
@@ -45,10 +46,11 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
     private final SpiffeId localIdentity;
     private final SpiffeId peerIdentity;
     private final InetSocketAddress peerAddress;
+    private final InboundGate gate;
     private boolean started;
 
     ConnectStream(String nodeName, StateStore state, ConnectionListener listener, Bootstrap upstream,
-            SpiffeId localIdentity, SpiffeId peerIdentity, InetSocketAddress peerAddress) {
+            SpiffeId localIdentity, SpiffeId peerIdentity, InetSocketAddress peerAddress, InboundGate gate) {
         this.nodeName = requireNonNull(nodeName, "nodeName");
         this.state = requireNonNull(state, "state");
         this.listener = requireNonNull(listener, "listener");
@@ -56,6 +58,7 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
         this.localIdentity = localIdentity;
         this.peerIdentity = requireNonNull(peerIdentity, "peerIdentity");
         this.peerAddress = requireNonNull(peerAddress, "peerAddress");
+        this.gate = requireNonNull(gate, "gate");
     }
 
     @Override
@@ -92,7 +95,11 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
             refuse(ctx, session, route.refusal(), request.authority() + " for " + peerIdentity);
             return;
         }
-        // Inbound authorization policy hooks in here: peer identity, target workload and port are known.
+        String denied = gate.admit(session, stream); // authorization: peer identity, workload and port are known
+        if (denied != null) {
+            refuse(ctx, session, CloseReason.POLICY_DENIED, denied);
+            return;
+        }
         upstream.clone(stream.eventLoop()).connect(route.target()).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException

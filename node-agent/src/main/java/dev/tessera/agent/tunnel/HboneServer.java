@@ -6,6 +6,7 @@ import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.InboundGate;
 import dev.tessera.agent.proxy.EventLoops;
 import dev.tessera.agent.proxy.NoopHandler;
 import dev.tessera.agent.state.StateStore;
@@ -64,6 +65,7 @@ public final class HboneServer implements AutoCloseable {
     private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
     private final Bootstrap upstream;
     private Channel server;
+    private volatile InboundGate gate = InboundGate.OPEN;
 
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
             ConnectionListener listener, EventLoops loops) {
@@ -86,6 +88,11 @@ public final class HboneServer implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
                 .handler(NoopHandler.INSTANCE);
+    }
+
+    /** The policy stage CONNECTs pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
+    public void useInboundGate(InboundGate gate) {
+        this.gate = requireNonNull(gate, "gate");
     }
 
     /**
@@ -214,7 +221,7 @@ public final class HboneServer implements AutoCloseable {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {
                     stream.pipeline().addLast("connect", new ConnectStream(config.nodeName(), state, listener,
-                            upstream, local, peer.get(), remote));
+                            upstream, local, peer.get(), remote, gate));
                 }
             }));
             ctx.pipeline().addLast("h2-conn", new ConnectionFrames());

@@ -82,6 +82,28 @@ public final class AgentMetrics {
         throw new AssertionError("series " + name + "{" + needle + "} not exported by the agent");
     }
 
+    /**
+     * The sum of the series of {@code name} whose labels include every {@code label="value"} pair given as
+     * alternating arguments; 0 when none is exported (e.g. a labelled counter not incremented yet).
+     */
+    public double sumWhere(String name, String... labelValues) {
+        double total = 0;
+        for (String line : text.split("\n")) {
+            if (!line.startsWith(name + "{")) {
+                continue;
+            }
+            String labels = line.substring(0, line.indexOf('}') + 1);
+            boolean all = true;
+            for (int i = 0; i + 1 < labelValues.length; i += 2) {
+                all &= labels.contains(labelValues[i] + "=\"" + labelValues[i + 1] + "\"");
+            }
+            if (all) {
+                total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return total;
+    }
+
     public String text() {
         return text;
     }

@@ -174,6 +174,35 @@ public final class TestCluster implements AutoCloseable {
         spec = edited;
     }
 
+    /**
+     * Writes (or replaces) an extra manifest file, e.g. policies, next to {@code cluster.yaml} in the folder
+     * the agents watch (atomic rename). {@code fileName} must end in {@code .yaml}.
+     */
+    public void writeManifest(String fileName, String yaml) throws IOException {
+        if (!fileName.endsWith(".yaml") || fileName.startsWith(".") || fileName.contains("/")
+                || fileName.equals("cluster.yaml")) {
+            throw new IllegalArgumentException("fileName: '" + fileName + "' (expected: a plain name.yaml other than cluster.yaml)");
+        }
+        Path tmp = manifestsDir.resolve("." + fileName + ".tmp");
+        Files.writeString(tmp, yaml);
+        Files.move(tmp, manifestsDir.resolve(fileName), StandardCopyOption.REPLACE_EXISTING,
+                StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Removes a manifest written by {@link #writeManifest} (no-op when absent). */
+    public void removeManifest(String fileName) throws IOException {
+        Files.deleteIfExists(manifestsDir.resolve(fileName));
+    }
+
+    /** GETs a path of the node agent's admin API (127.0.0.1:15000 inside the node namespace); fails unless HTTP 200. */
+    public String admin(String node, String path) throws IOException {
+        var r = dev.tessera.cli.local.NodeHttp.get(nodeNetns(node), "127.0.0.1", 15000, path, Duration.ofSeconds(3));
+        if (r.status() != 200) {
+            throw new IOException("GET admin " + path + " on " + node + ": HTTP " + r.status());
+        }
+        return r.body();
+    }
+
     /** The network namespace cookie of a pod (unchanged as long as the pod is not recreated). */
     public long podCookie(String namespace, String pod) throws IOException {
         return Netns.cookie(podNetns(namespace, pod));

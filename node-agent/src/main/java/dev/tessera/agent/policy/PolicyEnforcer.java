@@ -1,0 +1,240 @@
+package dev.tessera.agent.policy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.proxy.CloseReason;
+import dev.tessera.agent.proxy.ConnectionContext;
+import dev.tessera.agent.proxy.InboundGate;
+import dev.tessera.agent.proxy.RelaySession;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.common.model.Workload;
+import dev.tessera.common.policy.PeerAuthentication.Mode;
+import dev.tessera.common.policy.PolicyScope;
+import dev.tessera.common.policy.PolicySet;
+import dev.tessera.common.policy.Translation;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's policy state and inbound policy stage. Holds the current {@link PolicySet}; decides every
+ * connection about to reach a local pod with {@link Authorizer}; tracks allowed connections until they
+ * close and re-checks them on every {@link #update}, closing those the new policies deny. Until the first
+ * update it denies everything (fail closed). Audit matches go to the {@value #AUDIT_LOGGER} logger.
+ */
+public final class PolicyEnforcer implements InboundGate {
+
+    /** Logger of AUDIT policy matches (INFO). */
+    public static final String AUDIT_LOGGER = "tessera.audit";
+    private static final Logger log = LoggerFactory.getLogger(PolicyEnforcer.class);
+    private static final Logger audit = LoggerFactory.getLogger(AUDIT_LOGGER);
+
+    private final StateStore state;
+    private final PolicyMetrics metrics;
+    private final Map<Channel, RelaySession> live = new ConcurrentHashMap<>();
+    private final Set<String> reported = ConcurrentHashMap.newKeySet();
+    private volatile PolicySet policies;
+
+    public PolicyEnforcer(StateStore state, PolicyMetrics metrics) {
+        this.state = requireNonNull(state, "state");
+        this.metrics = requireNonNull(metrics, "metrics");
+        metrics.policies(this::counts);
+    }
+
+    @Override
+    public String admit(RelaySession session, Channel channel) {
+        Decision d = decide(session.context());
+        metrics.decision(d, "connect");
+        session.context(session.context().withAuthorization(d));
+        logAudits(session.context(), d);
+        if (!d.allowed()) {
+            return d.toString();
+        }
+        live.put(channel, session);
+        channel.closeFuture().addListener(f -> live.remove(channel));
+        return null;
+    }
+
+    private Decision decide(ConnectionContext c) {
+        PolicySet set = policies;
+        if (set == null) {
+            return new Decision(false, null, -1, "policies not loaded yet (fail closed)", List.of());
+        }
+        Workload dst = c.destinationWorkload();
+        if (dst == null || c.destination() == null) {
+            return new Decision(false, null, -1, "no destination workload", List.of());
+        }
+        // The current labels count (a relabelled pod may leave or enter a selector).
+        Workload current = state.current().workloadByIp(dst.ip()).orElse(dst);
+        InetAddress srcIp = c.client().getAddress();
+        return Authorizer.authorize(set, new AuthorizationRequest(current, c.destination().getPort(), c.sourceIdentity(), srcIp));
+    }
+
+    /** Replaces the policies, reports newly rejected ones, and re-checks every open connection. */
+    public void update(PolicySet set) {
+        requireNonNull(set, "set");
+        policies = set;
+        var now = new HashSet<String>();
+        for (Translation<?> t : set.rejected()) {
+            String id = t.kind() + " " + t.key() + ": " + String.join("; ", t.errors());
+            now.add(id);
+            if (reported.add(id)) {
+                log.warn("rejected {} (enforced fail-closed: {})", id, enforcedAs(t));
+            }
+        }
+        reported.retainAll(now);
+        int closed = recheck();
+        if (closed > 0) {
+            log.info("policy version {}: closed {} open connection(s) the new policies deny", set.version(), closed);
+        }
+    }
+
+    /** Re-decides every tracked connection; closes the denied ones. Returns how many were closed. */
+    int recheck() {
+        int closed = 0;
+        for (var e : live.entrySet()) {
+            Channel ch = e.getKey();
+            RelaySession session = e.getValue();
+            Decision d = decide(session.context());
+            if (d.allowed()) {
+                continue;
+            }
+            closed++;
+            metrics.decision(d, "recheck");
+            live.remove(ch);
+            ch.eventLoop().execute(() -> {
+                session.context(session.context().withAuthorization(d));
+                session.fail(CloseReason.POLICY_DENIED);
+                if (ch.isOpen()) {
+                    if (ch.config().getOptions().containsKey(ChannelOption.SO_LINGER)) {
+                        ch.config().setOption(ChannelOption.SO_LINGER, 0); // reset the application's connection
+                    }
+                    ch.close();
+                }
+            });
+        }
+        return closed;
+    }
+
+    /** The current policies ({@code null} before the first update). */
+    public PolicySet policies() {
+        return policies;
+    }
+
+    /** Open inbound connections tracked for re-check. */
+    public int liveConnections() {
+        return live.size();
+    }
+
+    /** Pod address -> STRICT? for every meshed workload of {@code node} (the PeerAuthentication eBPF map). */
+    public Map<InetAddress, Boolean> strictPods(String node) {
+        PolicySet set = policies == null ? PolicySet.EMPTY : policies;
+        var out = new HashMap<InetAddress, Boolean>();
+        for (Workload w : state.current().workloadsOnNode(node)) {
+            if (w.meshed()) {
+                out.put(w.ip(), PolicyScope.peerAuthentication(w, set.peerAuthentications()).mode() == Mode.STRICT);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The plaintext counter's series: kernel counters of the PeerAuthentication program by pod address,
+     * named by the current workloads of {@code node} (pods no longer here have no series).
+     */
+    public List<PolicyMetrics.Plaintext> plaintextSeries(String node,
+            Map<InetAddress, dev.tessera.agent.redirect.PeerAuthProgram.Counters> counters) {
+        PolicySet set = policies == null ? PolicySet.EMPTY : policies;
+        var out = new ArrayList<PolicyMetrics.Plaintext>();
+        for (Workload w : state.current().workloadsOnNode(node)) {
+            var c = counters.get(w.ip());
+            if (c == null || !w.meshed()) {
+                continue;
+            }
+            String mode = PolicyScope.peerAuthentication(w, set.peerAuthentications()).mode().name();
+            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "allowed", c.plaintext()));
+            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "dropped", c.dropped()));
+        }
+        return out;
+    }
+
+    /** The admin API's {@code /policies} view: status of every policy and the mTLS mode of local pods. */
+    public Map<String, Object> status(String node) {
+        PolicySet set = policies;
+        var out = new LinkedHashMap<String, Object>();
+        out.put("loaded", set != null);
+        if (set == null) {
+            return out;
+        }
+        out.put("version", set.version());
+        out.put("rootNamespace", PolicyScope.ROOT_NAMESPACE);
+        var list = new ArrayList<Map<String, Object>>();
+        for (Translation<?> t : set.all()) {
+            var m = new LinkedHashMap<String, Object>();
+            m.put("kind", t.kind());
+            m.put("namespace", t.namespace());
+            m.put("name", t.name());
+            m.put("status", t.valid() ? "accepted" : "rejected");
+            if (!t.valid()) {
+                m.put("errors", t.errors());
+                m.put("enforcedAs", enforcedAs(t));
+            }
+            list.add(m);
+        }
+        out.put("policies", list);
+        var modes = new ArrayList<Map<String, Object>>();
+        for (Workload w : state.current().workloadsOnNode(node)) {
+            if (w.meshed()) {
+                var eff = PolicyScope.peerAuthentication(w, set.peerAuthentications());
+                modes.add(Map.of("workload", w.key(), "mode", eff.mode().name(),
+                        "policy", eff.policy() == null ? "default" : eff.policy()));
+            }
+        }
+        out.put("mtls", modes);
+        out.put("liveConnections", live.size());
+        return out;
+    }
+
+    private static String enforcedAs(Translation<?> t) {
+        if ("PeerAuthentication".equals(t.kind())) {
+            return "STRICT at its level";
+        }
+        return switch (t.action()) {
+            case DENY -> "DENY everything it selects";
+            case ALLOW -> "ALLOW with no matching rule (selected workloads deny by default)";
+            case AUDIT -> "ignored (AUDIT never changes a decision)";
+        };
+    }
+
+    private List<Object[]> counts() {
+        PolicySet set = policies;
+        var rows = new ArrayList<Object[]>();
+        if (set == null) {
+            return rows;
+        }
+        for (String kind : List.of("AuthorizationPolicy", "PeerAuthentication")) {
+            long ok = set.all().stream().filter(t -> t.kind().equals(kind) && t.valid()).count();
+            long bad = set.all().stream().filter(t -> t.kind().equals(kind) && !t.valid()).count();
+            rows.add(new Object[] {kind, "accepted", ok});
+            rows.add(new Object[] {kind, "rejected", bad});
+        }
+        return rows;
+    }
+
+    private static void logAudits(ConnectionContext c, Decision d) {
+        if (!d.audits().isEmpty() && audit.isInfoEnabled()) {
+            audit.info("audit {} src={} ({}) dst={} ({}) decision={}", d.audits(), c.sourceIdentity(), c.client(),
+                    c.destinationIdentity(), c.destination(), d.label());
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package dev.tessera.agent.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.agent.proxy.CloseReason;
+import dev.tessera.agent.proxy.ConnectionContext;
+import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.RelaySession;
+import dev.tessera.agent.state.StateStore;
+import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.common.model.Workload;
+import dev.tessera.common.policy.PolicySet;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The enforcer around the authorizer: fail closed before policies load, tracking, re-check on update. */
+class PolicyEnforcerTest {
+
+    private final StateStore state = new StateStore();
+    private final PolicyEnforcer enforcer = new PolicyEnforcer(state, new PolicyMetrics(new PrometheusRegistry()));
+    private final Workload api;
+    private final SpiffeId front = new SpiffeId("cluster.local", "shop", "front");
+
+    PolicyEnforcerTest() throws Exception {
+        api = new Workload("shop", "api", "node2", InetAddress.getByName("198.18.2.5"), "api", Map.of("app", "api"), true,
+                new SpiffeId("cluster.local", "shop", "api"));
+        state.update(new MeshSnapshot(1, List.of(), List.of(api)));
+    }
+
+    private RelaySession session() throws Exception {
+        var ctx = ConnectionContext.accepted(Direction.INBOUND, new InetSocketAddress("198.18.1.2", 40000))
+                .withSource(null, front).withDestination(new InetSocketAddress(api.ip(), 7000))
+                .withTarget(api, api.identity());
+        return new RelaySession(ctx, ConnectionListener.NOOP);
+    }
+
+    @Test
+    void deniesEverythingUntilPoliciesAreLoaded() throws Exception {
+        RelaySession s = session();
+        assertThat(enforcer.admit(s, new EmbeddedChannel())).contains("not loaded");
+        enforcer.update(PolicySet.EMPTY);
+        assertThat(enforcer.admit(session(), new EmbeddedChannel())).isNull();
+    }
+
+    @Test
+    void aNewDenyPolicyClosesTrackedConnectionsWithPolicyDenied() throws Exception {
+        enforcer.update(PolicySet.EMPTY);
+        RelaySession s = session();
+        var channel = new EmbeddedChannel();
+        assertThat(enforcer.admit(s, channel)).isNull();
+        assertThat(s.context().authorization().allowed()).isTrue();
+        assertThat(enforcer.liveConnections()).isEqualTo(1);
+
+        enforcer.update(PolicySet.translate(2, List.of(AuthorizerTest.ap("shop", "deny-front",
+                "action: DENY\nrules:\n- from:\n  - source:\n      principals: [\"cluster.local/ns/shop/sa/front\"]"))));
+        channel.runPendingTasks();
+
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(s.reason()).isEqualTo(CloseReason.POLICY_DENIED);
+        assertThat(s.context().authorization().policy()).isEqualTo("shop/deny-front");
+        assertThat(enforcer.liveConnections()).isZero();
+    }
+
+    @Test
+    void connectionsThePolicyStillAllowsStayOpen() throws Exception {
+        enforcer.update(PolicySet.EMPTY);
+        var channel = new EmbeddedChannel();
+        assertThat(enforcer.admit(session(), channel)).isNull();
+        enforcer.update(PolicySet.translate(2, List.of(AuthorizerTest.ap("shop", "deny-ops",
+                "action: DENY\nrules:\n- from:\n  - source:\n      namespaces: [ops]"))));
+        channel.runPendingTasks();
+        assertThat(channel.isOpen()).isTrue();
+        channel.close();
+        assertThat(enforcer.liveConnections()).isZero();
+    }
+
+    @Test
+    void strictPodsFollowTheMostSpecificPeerAuthentication() throws Exception {
+        enforcer.update(PolicySet.translate(1, List.of()));
+        assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), false);
+        var pa = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+                .withApiVersion("security.tessera.dev/v1alpha1").withKind("PeerAuthentication")
+                .withNewMetadata().withName("strict").withNamespace("shop").endMetadata()
+                .addToAdditionalProperties("spec", Map.of("mtls", Map.of("mode", "STRICT"))).build();
+        enforcer.update(PolicySet.translate(2, List.of(pa)));
+        assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), true);
+        assertThat(enforcer.strictPods("node1")).isEmpty();
+    }
+}

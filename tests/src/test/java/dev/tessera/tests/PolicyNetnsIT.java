@@ -1,0 +1,295 @@
+package dev.tessera.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.common.netns.Netns;
+import dev.tessera.tests.harness.ClusterSpec;
+import dev.tessera.tests.harness.Exchange;
+import dev.tessera.tests.harness.NetnsSupport;
+import dev.tessera.tests.harness.PodServer;
+import dev.tessera.tests.harness.TestCluster;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * AuthorizationPolicy and PeerAuthentication on a real two-node cluster. The protected pod {@code shop/api}
+ * runs on node2; clients: {@code shop/front} (node1, meshed), {@code ops/admin} (node1, meshed, another
+ * namespace), {@code shop/near} (node2, same-node delivery) and {@code plain/outsider} (node1, not meshed).
+ * Each test writes its policies into {@code policies.yaml}, waits until node2's agent reports exactly
+ * those ({@code /policies}), and the next test starts from none.
+ */
+@Timeout(300)
+class PolicyNetnsIT {
+
+    private static final String SHOP = "shop";
+    private static final String OPS = "ops";
+    private static final String PLAIN = "plain";
+    private static final String FILE = "policies.yaml";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final ClusterSpec SPEC = ClusterSpec.builder()
+            .nodes("node1", "node2")
+            .meshedNamespace(SHOP)
+            .meshedNamespace(OPS)
+            .plainNamespace(PLAIN)
+            .plainNamespace("tessera-system") // the root namespace: mesh-wide policies live here
+            .pod(SHOP, "api", "node2", "api")
+            .pod(SHOP, "vault", "node2", "vault")
+            .pod(SHOP, "near", "node2", "near")
+            .pod(SHOP, "front", "node1", "front")
+            .pod(OPS, "admin", "node1", "admin")
+            .pod(PLAIN, "outsider", "node1", "default")
+            .build();
+
+    private static TestCluster c;
+
+    @BeforeAll
+    static void up() throws IOException {
+        NetnsSupport.requireRoot();
+        c = TestCluster.create("tsc-pol", SPEC, true);
+        c.server(SHOP, "api", 7000, PodServer.lineEcho("api:7000"));
+        c.server(SHOP, "api", 7001, PodServer.lineEcho("api:7001"));
+        c.server(SHOP, "vault", 7000, PodServer.lineEcho("vault:7000"));
+    }
+
+    @AfterAll
+    static void down() throws IOException {
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    @AfterEach
+    void noPolicies() throws IOException {
+        if (c != null) {
+            c.removeManifest(FILE);
+            awaitPolicies();
+        }
+    }
+
+    @Test
+    void allowByPrincipalLetsOnlyThatIdentityIn() throws IOException {
+        apply(ap(SHOP, "front-only", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n      principals: "
+                + "[\"cluster.local/ns/shop/sa/front\"]"));
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(OPS, "admin", "api", 7000)).isEqualTo("denied");
+        // the same-node client is judged by the same policy
+        assertThat(call(SHOP, "near", "api", 7000)).isEqualTo("denied");
+    }
+
+    @Test
+    void allowByNamespace() throws IOException {
+        apply(ap(SHOP, "ops-only", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n      namespaces: [ops]"));
+        assertThat(call(OPS, "admin", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("denied");
+    }
+
+    @Test
+    void allowByPort() throws IOException {
+        apply(ap(SHOP, "port-7001", "selector: {matchLabels: {app: api}}\nrules:\n- to:\n  - operation:\n      ports: [\"7001\"]"));
+        assertThat(call(SHOP, "front", "api", 7001)).isEqualTo("api:7001 hi");
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("denied");
+    }
+
+    @Test
+    void allowBySourceIpBlock() throws IOException {
+        apply(ap(SHOP, "front-ip", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n      ipBlocks: [\""
+                + c.podIp(SHOP, "front") + "/32\"]"));
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(OPS, "admin", "api", 7000)).isEqualTo("denied");
+    }
+
+    @Test
+    void denyOverridesAllowAndIsNamedInMetricsAndAccessLog() throws IOException {
+        double before = c.metrics("node2").sumWhere("tessera_policy_decisions_total", "decision", "deny",
+                "policy", "shop/deny-front", "rule", "0");
+        apply(ap(SHOP, "allow-all", "rules: [{}]") + "---\n"
+                + ap(SHOP, "deny-front", "action: DENY\nrules:\n- from:\n  - source:\n      principals: [\"*/sa/front\"]"));
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("denied");
+        assertThat(call(OPS, "admin", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(c.metrics("node2").sumWhere("tessera_policy_decisions_total", "decision", "deny",
+                "policy", "shop/deny-front", "rule", "0")).isEqualTo(before + 1);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(Files.readString(c.cluster().agentLog("node2")))
+                .contains("\"reason\":\"POLICY_DENIED\"")
+                .contains("\"policy\":\"shop/deny-front\",\"policy_rule\":0")
+                .contains("\"src_identity\":\"spiffe://cluster.local/ns/shop/sa/front\""));
+    }
+
+    @Test
+    void policyAppliedWhileAConnectionIsOpenClosesItWithinASecond() throws Exception {
+        String ip = c.podIp(SHOP, "api");
+        long[] closedAfterMs = new long[1];
+        var pool = c.podThreads(SHOP, "front", 1);
+        var open = new java.util.concurrent.CountDownLatch(1);
+        var result = pool.submit(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(ip, 7000), 5000);
+                s.setSoTimeout(15_000);
+                var in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                s.getOutputStream().write("first\n".getBytes(StandardCharsets.UTF_8));
+                String reply = in.readLine();
+                open.countDown();
+                try {
+                    String next = in.readLine(); // blocks until the agent closes the connection
+                    return reply + " | then " + (next == null ? "EOF" : next);
+                } catch (IOException e) {
+                    return reply + " | then " + "reset";
+                }
+            }
+        });
+        assertThat(open.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        long t0 = System.nanoTime();
+        apply(ap(SHOP, "deny-front", "action: DENY\nrules:\n- from:\n  - source:\n      principals: [\"cluster.local/ns/shop/sa/front\"]"));
+        long seen = (System.nanoTime() - t0) / 1_000_000;
+        String outcome = result.get(15, java.util.concurrent.TimeUnit.SECONDS);
+        closedAfterMs[0] = (System.nanoTime() - t0) / 1_000_000;
+        assertThat(outcome).startsWith("api:7000 first | then ");
+        assertThat(outcome).doesNotContain("then api");
+        // One second from the agent having the policy (the file watcher polls every 300 ms before that).
+        assertThat(closedAfterMs[0]).as("ms from the edit until the open connection closed (agent saw it after %d ms)", seen)
+                .isLessThan(Math.max(seen, 300) + 1000);
+    }
+
+    @Test
+    void strictDropsPlaintextFromOutsideTheMeshButNotMeshOrNodeTraffic() throws IOException {
+        apply(pa(SHOP, "vault-strict", "selector: {matchLabels: {app: vault}}\nmtls: {mode: STRICT}"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(mtls("vault")).isEqualTo("STRICT"));
+        double dropped = plaintext("dropped");
+        assertThat(call(PLAIN, "outsider", "vault", 7000)).isEqualTo("timeout");
+        assertThat(plaintext("dropped")).isGreaterThan(dropped);
+        assertThat(call(SHOP, "front", "vault", 7000)).isEqualTo("vault:7000 hi");
+        // a node-originated connection (what a kubelet probe is) still reaches the pod
+        String fromNode = Netns.call(c.nodeNetns("node2"),
+                () -> Exchange.lineRoundTrip(c.podIp(SHOP, "vault"), 7000, "probe", 3000));
+        assertThat(fromNode).isEqualTo("vault:7000 probe");
+        // the namespace's other pods are not STRICT (most specific wins; the default is PERMISSIVE)
+        assertThat(mtls("api")).isEqualTo("PERMISSIVE");
+    }
+
+    @Test
+    void permissiveLetsPlaintextInAndCountsIt() throws IOException {
+        apply(pa("tessera-system", "mesh-strict", "mtls: {mode: STRICT}") + "---\n"
+                + pa(SHOP, "vault-permissive", "selector: {matchLabels: {app: vault}}\nmtls: {mode: PERMISSIVE}"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(mtls("vault")).isEqualTo("PERMISSIVE"));
+        assertThat(mtls("api")).isEqualTo("STRICT"); // mesh-wide default applies where nothing more specific does
+        double allowed = plaintext("allowed");
+        assertThat(call(PLAIN, "outsider", "vault", 7000)).isEqualTo("vault:7000 hi");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(plaintext("allowed")).isGreaterThan(allowed));
+        assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("timeout");
+    }
+
+    @Test
+    void invalidPolicyIsReportedAndChangesNothingElse() throws IOException {
+        apply(ap(SHOP, "ops-only", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n      namespaces: [ops]")
+                + "---\n" + ap(SHOP, "broken", "selector: {matchLabels: {app: vault}}\naction: DENY\nrules:\n- to:\n"
+                + "  - operation:\n      ports: [\"70000\"]"));
+        JsonNode broken = policy("broken");
+        assertThat(broken.get("status").asText()).isEqualTo("rejected");
+        assertThat(broken.get("errors").toString()).contains("spec.rules[0].to[0].operation.ports[0]: '70000' (expected: a port 1-65535)");
+        assertThat(policy("ops-only").get("status").asText()).isEqualTo("accepted");
+        // the valid policy keeps working exactly as before
+        assertThat(call(OPS, "admin", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("denied");
+        // the invalid DENY never widens access: it denies what it selects (fail closed)
+        assertThat(call(SHOP, "front", "vault", 7000)).isEqualTo("denied");
+        assertThat(Files.readString(c.cluster().agentLog("node2"))).contains("rejected AuthorizationPolicy shop/broken");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** "denied" (closed/reset without reply), "timeout" (no connection), or the reply line. */
+    private static String call(String ns, String pod, String target, int port) throws IOException {
+        String ip = c.podIp(SHOP, target);
+        return c.inPod(ns, pod, () -> {
+            try (Socket s = new Socket()) {
+                try {
+                    s.connect(new InetSocketAddress(ip, port), 1500);
+                } catch (java.net.SocketTimeoutException e) {
+                    return "timeout";
+                }
+                s.setSoTimeout(5000);
+                s.getOutputStream().write("hi\n".getBytes(StandardCharsets.UTF_8));
+                String reply = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+                return reply == null ? "denied" : reply;
+            } catch (java.net.SocketTimeoutException e) {
+                return "no reply";
+            } catch (IOException e) {
+                return "denied";
+            }
+        });
+    }
+
+    private static void apply(String yaml) throws IOException {
+        c.writeManifest(FILE, yaml);
+        Set<String> names = new TreeSet<>();
+        for (String line : yaml.split("\n")) {
+            if (line.startsWith("  name: ")) {
+                names.add(line.substring("  name: ".length()).strip());
+            }
+        }
+        awaitPolicies(names.toArray(String[]::new));
+    }
+
+    /** Waits until node2's agent holds exactly the policies named. */
+    private static void awaitPolicies(String... names) {
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
+            List<String> have = new ArrayList<>();
+            JSON.readTree(c.admin("node2", "/policies")).path("policies").forEach(p -> have.add(p.get("name").asText()));
+            assertThat(have).containsExactlyInAnyOrder(names);
+        });
+    }
+
+    private static JsonNode policy(String name) throws IOException {
+        for (JsonNode p : JSON.readTree(c.admin("node2", "/policies")).path("policies")) {
+            if (p.get("name").asText().equals(name)) {
+                return p;
+            }
+        }
+        throw new AssertionError("policy " + name + " not reported");
+    }
+
+    private static String mtls(String pod) throws IOException {
+        for (JsonNode m : JSON.readTree(c.admin("node2", "/policies")).path("mtls")) {
+            if (m.get("workload").asText().equals(SHOP + "/" + pod)) {
+                return m.get("mode").asText();
+            }
+        }
+        throw new AssertionError("no mTLS mode reported for " + pod);
+    }
+
+    private static double plaintext(String result) throws IOException {
+        return c.metrics("node2").sumWhere("tessera_plaintext_connections_total", "destination_workload", "vault",
+                "result", result);
+    }
+
+    private static String ap(String ns, String name, String spec) {
+        return doc("AuthorizationPolicy", ns, name, spec);
+    }
+
+    private static String pa(String ns, String name, String spec) {
+        return doc("PeerAuthentication", ns, name, spec);
+    }
+
+    private static String doc(String kind, String ns, String name, String spec) {
+        return "apiVersion: security.tessera.dev/v1alpha1\nkind: " + kind + "\nmetadata:\n  name: " + name
+                + "\n  namespace: " + ns + "\nspec:\n  " + spec.replace("\n", "\n  ") + "\n";
+    }
+}
