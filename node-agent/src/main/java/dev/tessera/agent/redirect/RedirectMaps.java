@@ -1,5 +1,7 @@
 package dev.tessera.agent.redirect;
 
+import dev.tessera.common.local.Ipv4Cidr;
+
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.ADDR4_SIZE;
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.COOKIE_SIZE;
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.LPM_KEY4_SIZE;
@@ -57,7 +59,7 @@ final class RedirectMaps implements AutoCloseable {
     void configure(RedirectSettings settings) {
         config.update(RedirectStructs.u32(0), RedirectStructs.addr4(settings.agentIp(), settings.port()));
         List<byte[]> cidrKeys = new ArrayList<>();
-        settings.parsedMeshCidrs().forEach(c -> cidrKeys.add(RedirectStructs.lpmKey4(c.network(), c.prefixLength())));
+        settings.parsedMeshCidrs().forEach(c -> cidrKeys.add(RedirectStructs.lpmKey4(Ipv4Cidr.toInetAddress(c.network()), c.prefix())));
         replaceSet(meshCidrs, cidrKeys);
         List<byte[]> ips = new ArrayList<>();
         for (InetAddress a : settings.excludedAddresses()) {

@@ -1,5 +1,7 @@
 package dev.tessera.agent.redirect;
 
+import dev.tessera.common.local.Ipv4Cidr;
+
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.config.AgentConfig;

@@ -22,7 +22,9 @@ class RedirectSettingsTest {
         assertThatThrownBy(() -> new RedirectSettings(PIN, CG, InetAddress.getByName("fd00::1"), 15001, List.of(),
                 List.of())).hasMessage("agentIp: fd00:0:0:0:0:0:0:1 (expected: IPv4)");
         assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 15001, List.of("198.18.0.0/40"), List.of()))
-                .hasMessage("cidr: 198.18.0.0/40 (expected: a.b.c.d/0-32)");
+                .hasMessage("cidr: '198.18.0.0/40' (expected: a.b.c.d/n with n in 0-32)");
+        assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 15001, List.of("198.18.7.9/15"), List.of()))
+                .hasMessageContaining("(expected: a network address, e.g. 198.18.0.0/15)");
         assertThatThrownBy(() -> new RedirectSettings(PIN, CG, ip, 15001, List.of(),
                 List.of(InetAddress.getByName("::1")))).hasMessage("excludedAddresses: 0:0:0:0:0:0:0:1 (expected: IPv4)");
         assertThatThrownBy(() -> new RedirectSettings(null, CG, ip, 15001, List.of(), List.of()))
