@@ -18,6 +18,8 @@ public enum RefusalReason {
     NAMESPACE_NOT_ENROLLED,
     /** No running, meshed pod with that service account is scheduled on the caller's node. */
     NO_POD_ON_NODE,
+    /** Namespaces or pods could not be read from the API server, so nothing can be authorized. */
+    LOOKUP_FAILED,
     /** The CSR is malformed, its signature does not verify or its key is not EC P-256. */
     CSR_INVALID
 }

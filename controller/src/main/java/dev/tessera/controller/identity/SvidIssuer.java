@@ -118,7 +118,8 @@ public final class SvidIssuer {
             namespace = client.namespaces().withName(ns).get();
             pods = namespace == null ? List.of() : client.pods().inNamespace(ns).list().getItems();
         } catch (KubernetesClientException e) {
-            throw new IllegalStateException("cannot read namespace " + ns + " and its pods: " + e.getMessage(), e);
+            throw new SvidRefusedException(RefusalReason.LOOKUP_FAILED, "cannot read namespace " + ns
+                    + " and its pods: HTTP " + e.getCode() + " " + e.getMessage(), e);
         }
         Map<String, String> nsLabels = namespace == null ? null : namespace.getMetadata().getLabels();
         if (namespace == null || !ClusterDescription.meshed(nsLabels, Map.of())) {
