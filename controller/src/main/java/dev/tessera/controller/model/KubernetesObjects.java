@@ -26,13 +26,14 @@ public final class KubernetesObjects {
 
     /**
      * The workload of a pod, or empty while the pod is not part of the data path: not {@code Running},
-     * not scheduled, or without an IPv4 {@code status.podIP} (host-network pods are included: their
-     * address is the node's, which the agent handles like any other).
+     * not scheduled, without an IPv4 {@code status.podIP}, or on the host network (it shares the node's
+     * address and network namespace, so it can be neither captured nor addressed as a pod).
      *
      * @param namespaceLabels the labels of the pod's namespace (null when the namespace is unknown)
      */
     public static Optional<Workload> workload(Pod pod, Map<String, String> namespaceLabels, String trustDomain) {
-        if (pod.getSpec() == null || pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase())) {
+        if (pod.getSpec() == null || pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase())
+                || Boolean.TRUE.equals(pod.getSpec().getHostNetwork())) {
             return Optional.empty();
         }
         String node = pod.getSpec().getNodeName();

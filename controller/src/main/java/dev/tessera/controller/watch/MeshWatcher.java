@@ -75,9 +75,14 @@ public final class MeshWatcher implements AutoCloseable {
         running = true;
         // Namespaces first: pods are judged by their namespace's labels from its cache. Events that
         // arrive while the later informers sync just wait in the queue.
-        namespaces = client.namespaces().inform(enqueue(NS), resyncMillis);
-        nodes = client.nodes().inform(enqueue(NODE), resyncMillis);
-        pods = client.pods().inAnyNamespace().inform(enqueue(POD), resyncMillis);
+        try {
+            namespaces = client.namespaces().inform(enqueue(NS), resyncMillis);
+            nodes = client.nodes().inform(enqueue(NODE), resyncMillis);
+            pods = client.pods().inAnyNamespace().inform(enqueue(POD), resyncMillis);
+        } catch (RuntimeException e) {
+            close(); // do not leak the informers that did start
+            throw e;
+        }
         queue.add(SYNC); // publish a first snapshot even for an empty cluster
         // Started last, so it sees the informer fields (Thread.start is a happens-before edge).
         reconciler = new Thread(this::reconcileLoop, "tessera-reconcile");

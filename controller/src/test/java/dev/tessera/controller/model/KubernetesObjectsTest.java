@@ -46,6 +46,9 @@ class KubernetesObjectsTest {
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "fd00::1", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "300.1.1.1", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "example.com", Map.of(), "s"), AMBIENT, "td")).isEmpty();
+        Pod host = new PodBuilder(pod("a", "node1", "Running", "198.18.0.1", Map.of(), "s")).editSpec()
+                .withHostNetwork(true).endSpec().build();
+        assertThat(KubernetesObjects.workload(host, AMBIENT, "td")).isEmpty();
     }
 
     @Test
