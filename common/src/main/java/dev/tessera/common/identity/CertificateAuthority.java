@@ -96,6 +96,61 @@ public final class CertificateAuthority {
     }
 
     /**
+     * A CA from a certificate and its private key (e.g. read from a Kubernetes Secret).
+     *
+     * @throws IllegalArgumentException when the key does not belong to the certificate or the
+     *     certificate is not a CA
+     */
+    public static CertificateAuthority of(X509Certificate certificate, PrivateKey key) {
+        requireNonNull(certificate, "certificate");
+        requireNonNull(key, "key");
+        if (!matches(certificate, key)) {
+            throw new IllegalArgumentException("key: does not match certificate "
+                    + certificate.getSubjectX500Principal().getName() + " (expected: that certificate's private key)");
+        }
+        if (certificate.getBasicConstraints() < 0) {
+            throw new IllegalArgumentException("certificate: " + certificate.getSubjectX500Principal().getName()
+                    + " is not a CA (expected: basicConstraints CA:true)");
+        }
+        return new CertificateAuthority(certificate, key);
+    }
+
+    /**
+     * A new issuing intermediate signed by this CA (path length 0: it signs workload certificates only),
+     * valid for {@code validity} but never beyond this CA.
+     */
+    public CertificateAuthority newIntermediate(String trustDomain, Duration validity) {
+        requireNonNull(trustDomain, "trustDomain");
+        requireNonNull(validity, "validity");
+        if (validity.isNegative() || validity.isZero()) {
+            throw new IllegalArgumentException("validity: " + validity + " (expected: a positive duration)");
+        }
+        try {
+            KeyPair kp = newKeyPair();
+            Instant now = Instant.now();
+            Instant notAfter = now.plus(validity);
+            if (notAfter.isAfter(certificate.getNotAfter().toInstant())) {
+                notAfter = certificate.getNotAfter().toInstant();
+            }
+            var builder = new JcaX509v3CertificateBuilder(certificate, serial(), Date.from(now.minusSeconds(300)),
+                    Date.from(notAfter), new X500Name("O=tessera,CN=tessera issuing " + trustDomain), kp.getPublic());
+            var ext = new JcaX509ExtensionUtils();
+            builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
+            builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
+            builder.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(kp.getPublic()));
+            builder.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(certificate));
+            return new CertificateAuthority(sign(builder, key), kp.getPrivate());
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot generate an intermediate for " + trustDomain, e);
+        }
+    }
+
+    /** The CA's private key, for storing it (e.g. in a Kubernetes Secret); never send it anywhere else. */
+    public PrivateKey privateKey() {
+        return key;
+    }
+
+    /**
      * Loads {@code ca.crt} and {@code ca.key} (PEM) from a directory. {@code ca.crt} may hold several
      * certificates (a bundle during a root rotation): the signing certificate is the one whose public key
      * matches {@code ca.key}; {@link #trustBundle(Path)} returns all of them.

@@ -153,4 +153,30 @@ class CertificateAuthorityTest {
         assertThatThrownBy(() -> new SpiffeId("cluster.local", "Demo", "x"))
                 .hasMessageStartingWith("namespace: 'Demo' (expected: a lowercase DNS name");
     }
+
+    @Test
+    void intermediateIsAPathLengthZeroCaThatNeverOutlivesItsRoot() throws Exception {
+        var root = CertificateAuthority.generate("cluster.local");
+        var inter = root.newIntermediate("cluster.local", Duration.ofDays(100_000));
+
+        assertThat(inter.certificate().getBasicConstraints()).isEqualTo(0);
+        assertThat(inter.certificate().getIssuerX500Principal()).isEqualTo(root.certificate().getSubjectX500Principal());
+        assertThat(inter.certificate().getNotAfter()).isEqualTo(root.certificate().getNotAfter());
+        inter.certificate().verify(root.certificate().getPublicKey());
+        assertThatThrownBy(() -> root.newIntermediate("cluster.local", Duration.ZERO))
+                .hasMessage("validity: PT0S (expected: a positive duration)");
+    }
+
+    @Test
+    void ofChecksKeyAndCaFlag() throws Exception {
+        var root = CertificateAuthority.generate("cluster.local");
+        var other = CertificateAuthority.generate("cluster.local");
+        assertThat(CertificateAuthority.of(root.certificate(), root.privateKey()).certificate()).isEqualTo(root.certificate());
+        assertThatThrownBy(() -> CertificateAuthority.of(root.certificate(), other.privateKey()))
+                .hasMessageStartingWith("key: does not match certificate");
+        var kp = CertificateAuthority.newKeyPair();
+        X509Certificate leaf = root.sign(CertificateAuthority.csr(kp, ID), ID, Duration.ofHours(1));
+        assertThatThrownBy(() -> CertificateAuthority.of(leaf, kp.getPrivate()))
+                .hasMessageContaining("is not a CA (expected: basicConstraints CA:true)");
+    }
 }

@@ -1,0 +1,133 @@
+package dev.tessera.controller.identity;
+
+import static java.util.Objects.requireNonNull;
+
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the controller's {@link IssuingCa} in a Kubernetes Secret. A Secret the user provides (for
+ * example one cert-manager maintains, with {@code tls.crt}, {@code tls.key}, {@code ca.crt}) is used
+ * as is; when the Secret does not exist a CA is generated and stored. Replicas racing to create it
+ * converge: the loser of the create (409 Conflict) reads and uses the winner's CA.
+ */
+public final class CaStore {
+
+    private static final Logger log = LoggerFactory.getLogger(CaStore.class);
+
+    /** Label put on a Secret this controller generated. */
+    public static final String GENERATED_LABEL = "tessera.dev/generated-ca";
+
+    /** Where the CA came from. */
+    public enum Origin {
+        /** Read from an existing Secret (provided by the user or stored by an earlier start). */
+        LOADED,
+        /** Generated now and stored in a new Secret. */
+        GENERATED
+    }
+
+    /**
+     * The CA and where it came from.
+     *
+     * @param ca the CA
+     * @param origin loaded or generated
+     */
+    public record Loaded(IssuingCa ca, Origin origin) {
+        public Loaded {
+            requireNonNull(ca, "ca");
+            requireNonNull(origin, "origin");
+        }
+    }
+
+    private final KubernetesClient client;
+    private final String namespace;
+    private final String secretName;
+    private final String trustDomain;
+
+    /**
+     * @param client the API client
+     * @param namespace the controller's namespace
+     * @param secretName the CA Secret's name
+     * @param trustDomain the trust domain of a generated CA
+     */
+    public CaStore(KubernetesClient client, String namespace, String secretName, String trustDomain) {
+        this.client = requireNonNull(client, "client");
+        this.namespace = requireNonNull(namespace, "namespace");
+        this.secretName = requireNonNull(secretName, "secretName");
+        this.trustDomain = requireNonNull(trustDomain, "trustDomain");
+    }
+
+    /**
+     * The CA of the Secret, generating and storing one when the Secret does not exist.
+     *
+     * @throws IllegalArgumentException when the Secret exists but does not hold a valid CA (the message
+     *     names the Secret and the key)
+     */
+    public Loaded loadOrCreate() {
+        Secret existing = client.secrets().inNamespace(namespace).withName(secretName).get();
+        if (existing != null) {
+            return new Loaded(read(existing), Origin.LOADED);
+        }
+        IssuingCa generated = IssuingCa.generate(trustDomain);
+        var data = new LinkedHashMap<String, String>();
+        generated.toSecretData().forEach((k, v) -> data.put(k, base64(v)));
+        Secret secret = new SecretBuilder()
+                .withNewMetadata().withNamespace(namespace).withName(secretName)
+                .addToLabels(GENERATED_LABEL, "true").endMetadata()
+                .withType("kubernetes.io/tls")
+                .withData(data)
+                .build();
+        try {
+            client.secrets().inNamespace(namespace).resource(secret).create();
+            log.info("generated CA for {} and stored it in Secret {}/{}", trustDomain, namespace, secretName);
+            return new Loaded(generated, Origin.GENERATED);
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+                throw e;
+            }
+            // Another replica created it between our read and our create: use theirs.
+            Secret winner = client.secrets().inNamespace(namespace).withName(secretName).get();
+            if (winner == null) {
+                throw new IllegalStateException("Secret " + namespace + "/" + secretName
+                        + ": create conflicted but it cannot be read", e);
+            }
+            log.info("Secret {}/{} was created concurrently: using that CA", namespace, secretName);
+            return new Loaded(read(winner), Origin.LOADED);
+        }
+    }
+
+    private IssuingCa read(Secret secret) {
+        Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
+        Map<String, String> plain = secret.getStringData() == null ? Map.of() : secret.getStringData();
+        try {
+            return IssuingCa.fromPem(value(data, plain, IssuingCa.TLS_CRT), value(data, plain, IssuingCa.TLS_KEY),
+                    value(data, plain, IssuingCa.CA_CRT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Secret " + namespace + "/" + secretName + ": " + e.getMessage(), e);
+        }
+    }
+
+    private String value(Map<String, String> data, Map<String, String> plain, String key) {
+        String b64 = data.get(key);
+        if (b64 != null) {
+            try {
+                return new String(Base64.getMimeDecoder().decode(b64), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(key + ": not base64 (expected: base64 of PEM in .data)", e);
+            }
+        }
+        return plain.get(key);
+    }
+
+    private static String base64(String s) {
+        return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+    }
+}
