@@ -14,6 +14,9 @@ import org.slf4j.LoggerFactory;
  * <p>Rate-limited by a token bucket (default 200 lines/s, bursts of 1,000) so a connection flood cannot
  * fill the disk; lines over the limit are dropped and counted ({@link #dropped()}), and the next line
  * written says how many were dropped before it ({@code "dropped_before":N}).
+ *
+ * <p>The default log formats and writes on a background thread ({@link AccessLogWriter}): the event loop
+ * that closed the connection only takes a token and queues the context.
  */
 public final class JsonAccessLog implements ConnectionListener {
 
@@ -27,11 +30,14 @@ public final class JsonAccessLog implements ConnectionListener {
 
     private final Logger log;
     private final TokenBucket bucket;
+    private final AccessLogWriter writer; // null: write on the caller's thread
     private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong droppedUnreported = new java.util.concurrent.atomic.AtomicLong();
 
+    /** The agent's access log: logger {@link #LOGGER}, default rate, written on a background thread. */
     public JsonAccessLog() {
-        this(LoggerFactory.getLogger(LOGGER), new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime));
+        this(LoggerFactory.getLogger(LOGGER), new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime),
+                AccessLogWriter.SHARED);
     }
 
     JsonAccessLog(Logger log) {
@@ -40,8 +46,13 @@ public final class JsonAccessLog implements ConnectionListener {
 
     /** An access log writing to {@code log} at most as fast as {@code bucket} allows. */
     public JsonAccessLog(Logger log, TokenBucket bucket) {
+        this(log, bucket, null);
+    }
+
+    private JsonAccessLog(Logger log, TokenBucket bucket, AccessLogWriter writer) {
         this.log = java.util.Objects.requireNonNull(log, "log");
         this.bucket = java.util.Objects.requireNonNull(bucket, "bucket");
+        this.writer = writer;
     }
 
     @Override
@@ -54,12 +65,22 @@ public final class JsonAccessLog implements ConnectionListener {
             droppedUnreported.incrementAndGet();
             return;
         }
-        String line = format(context, stats);
         long before = droppedUnreported.getAndSet(0);
-        if (before > 0) {
-            line = line.substring(0, line.length() - 1) + ",\"dropped_before\":" + before + "}";
+        if (writer == null) {
+            log.info(line(context, stats, before));
+        } else if (!writer.offer(log, context, stats, before)) {
+            dropped.incrementAndGet(); // the writer is behind (stalled output): this line is lost
+            droppedUnreported.addAndGet(before + 1);
         }
-        log.info(line);
+    }
+
+    /** The line for one closed connection, announcing {@code droppedBefore} lines lost before it. */
+    static String line(ConnectionContext context, ConnectionStats stats, long droppedBefore) {
+        String line = format(context, stats);
+        if (droppedBefore > 0) {
+            line = line.substring(0, line.length() - 1) + ",\"dropped_before\":" + droppedBefore + "}";
+        }
+        return line;
     }
 
     /** Lines dropped by the rate limit since start. */
