@@ -175,7 +175,8 @@ R[mesh.rss_idle]=$(( $(rss_kb "$(agent_pid node1)") / 1024 ))
 R[peer.rss_idle]=$(( $(rss_kb "$(cat "$W/haproxy1.pid")") / 1024 ))
 for p in mesh peer; do
   read -r pod host port _ _ <<<"${PATHS[$p]}"
-  in_ns 0 "$pod" $LOADGEN hold "$host" "$port" 1000 30 > "$W/hold-$p.out" 2>&1 &
+  # exec: taskset and nsenter exec too, so $! is the java process itself and kill ends it.
+  ( exec taskset -c 0 nsenter --net="$(netns "$pod")" -- $LOADGEN hold "$host" "$port" 1000 30 ) > "$W/hold-$p.out" 2>&1 &
   hold=$!
   PIDS+=("$hold")
   for _ in $(seq 1 300); do grep -q holding "$W/hold-$p.out" && break; sleep 0.2; done
