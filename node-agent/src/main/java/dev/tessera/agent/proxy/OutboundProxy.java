@@ -9,7 +9,6 @@ import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.TlsContexts;
 import dev.tessera.agent.tunnel.HbonePool;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -84,17 +83,9 @@ public final class OutboundProxy implements AutoCloseable {
             throw new IllegalStateException("outbound proxy: already started on " + server.localAddress());
         }
         InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.outboundPort());
-        var b = new ServerBootstrap()
-                .group(loops.boss(), loops.worker())
-                .channel(loops.serverChannelClass())
-                // Bound now (a clash fails start-up) but not accepting until acceptConnections(): connections
-                // arriving while the agent starts wait in the backlog instead of being reset.
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .option(ChannelOption.SO_BACKLOG, 4096)
+        var b = Listeners.paused(loops)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
@@ -104,12 +95,7 @@ public final class OutboundProxy implements AutoCloseable {
                                 state, originalDestinations, pool, direct, listener, gate));
                     }
                 });
-        var f = b.bind(bind).awaitUninterruptibly();
-        if (!f.isSuccess()) {
-            throw new IllegalStateException("outbound proxy: cannot bind " + bind.getAddress().getHostAddress() + ":"
-                    + bind.getPort() + " (port " + bind.getPort() + "): " + f.cause().getMessage(), f.cause());
-        }
-        server = f.channel();
+        server = Listeners.bind("outbound proxy", b, bind);
         log.info("outbound proxy listening on {} ({})", server.localAddress(), loops);
     }
 
@@ -118,10 +104,7 @@ public final class OutboundProxy implements AutoCloseable {
      * the agent is ready to serve them: state loaded, programs attached, certificates present.
      */
     public synchronized void acceptConnections() {
-        if (server == null) {
-            throw new IllegalStateException("outbound proxy: not started");
-        }
-        server.config().setAutoRead(true);
+        Listeners.acceptConnections("outbound proxy", server);
     }
 
     /** The bound address (after {@link #start()}). */

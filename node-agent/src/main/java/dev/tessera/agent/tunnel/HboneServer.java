@@ -8,13 +8,13 @@ import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionListener;
 import dev.tessera.agent.proxy.InboundGate;
 import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.proxy.Listeners;
 import dev.tessera.agent.proxy.NoopHandler;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.SpiffeCertificates;
 import dev.tessera.agent.tls.TlsContexts;
 import dev.tessera.common.identity.SpiffeId;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -105,15 +105,7 @@ public final class HboneServer implements AutoCloseable {
             throw new IllegalStateException("HBONE server: already started on " + server.localAddress());
         }
         InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.inboundPort());
-        var b = new ServerBootstrap()
-                .group(loops.boss(), loops.worker())
-                .channel(loops.serverChannelClass())
-                // Bound now (a clash fails start-up) but not accepting until acceptConnections(): connections
-                // arriving while the agent starts wait in the backlog instead of being reset.
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .option(ChannelOption.SO_BACKLOG, 4096)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+        var b = Listeners.paused(loops)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
@@ -124,12 +116,7 @@ public final class HboneServer implements AutoCloseable {
                         ch.pipeline().addLast("hbone-handshake", new Handshake());
                     }
                 });
-        var f = b.bind(bind).awaitUninterruptibly();
-        if (!f.isSuccess()) {
-            throw new IllegalStateException("HBONE server: cannot bind " + bind.getAddress().getHostAddress() + ":"
-                    + bind.getPort() + " (port " + bind.getPort() + "): " + f.cause().getMessage(), f.cause());
-        }
-        server = f.channel();
+        server = Listeners.bind("HBONE server", b, bind);
         log.info("HBONE server listening on {} ({}, TLS {})", server.localAddress(), loops, tls.sslProvider());
     }
 
@@ -138,10 +125,7 @@ public final class HboneServer implements AutoCloseable {
      * the agent is ready to serve them: state loaded, programs attached, certificates present.
      */
     public synchronized void acceptConnections() {
-        if (server == null) {
-            throw new IllegalStateException("HBONE server: not started");
-        }
-        server.config().setAutoRead(true);
+        Listeners.acceptConnections("HBONE server", server);
     }
 
     /** The bound address (after {@link #start()}). */
