@@ -1,6 +1,7 @@
 package dev.tessera.agent;
 
 import dev.tessera.agent.admin.HttpEndpoints;
+import dev.tessera.agent.admin.Readiness;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.LocalCaSigner;
 import dev.tessera.agent.identity.LocalCertificateManager;
@@ -21,6 +22,7 @@ import dev.tessera.common.local.LocalSnapshots;
 import dev.tessera.common.policy.PolicySet;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -276,22 +278,16 @@ public final class NodeAgent implements AutoCloseable {
 
     /** Unmet readiness conditions; empty when ready. */
     List<String> unmetReadiness() {
-        var unmet = new ArrayList<String>();
-        if (redirector == null) {
-            unmet.add("eBPF programs not attached");
-        } else {
-            redirector.attachments().stream().filter(a -> !a.effective())
-                    .forEach(a -> unmet.add("program " + a.program() + " not attached to the cgroup"));
+        Map<String, Boolean> programs = null;
+        if (redirector != null) {
+            programs = new java.util.LinkedHashMap<>();
+            for (var a : redirector.attachments()) {
+                programs.put(a.program(), a.effective());
+            }
         }
-        if (!state.synced()) {
-            unmet.add("cluster state not synced");
-        }
-        if (certificates != null && !certificates.hasAll()) {
-            var missing = new ArrayList<>(certificates.expected());
-            missing.removeAll(certificates.certificates().keySet());
-            unmet.add("certificates missing for " + missing);
-        }
-        return unmet;
+        return Readiness.unmet(programs, state.synced(),
+                certificates == null ? List.of() : certificates.expected(),
+                certificates == null ? java.util.Set.of() : certificates.certificates().keySet());
     }
 
     AgentConfig config() {

@@ -1,0 +1,50 @@
+package dev.tessera.agent.admin;
+
+import dev.tessera.common.identity.SpiffeId;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * When the agent is ready ({@code :15021/healthz/ready}): every eBPF program is attached to the cgroup
+ * (as the kernel reports it), the cluster state is synced, and every local meshed identity holds a
+ * certificate. A pure function, so the rule is tested on its own.
+ */
+public final class Readiness {
+
+    private Readiness() {}
+
+    /**
+     * The unmet conditions; empty means ready.
+     *
+     * @param programs program name -> attached to the cgroup; {@code null} when the programs are not loaded yet
+     * @param stateSynced whether a first complete state snapshot arrived
+     * @param expected identities of the meshed pods on this node
+     * @param held identities holding a certificate
+     */
+    public static List<String> unmet(Map<String, Boolean> programs, boolean stateSynced,
+            Collection<SpiffeId> expected, Set<SpiffeId> held) {
+        var unmet = new ArrayList<String>();
+        if (programs == null || programs.isEmpty()) {
+            unmet.add("eBPF programs not attached");
+        } else {
+            programs.forEach((name, attached) -> {
+                if (!attached) {
+                    unmet.add("program " + name + " not attached to the cgroup");
+                }
+            });
+        }
+        if (!stateSynced) {
+            unmet.add("cluster state not synced");
+        }
+        var missing = new TreeSet<String>();
+        expected.stream().filter(id -> !held.contains(id)).forEach(id -> missing.add(id.toString()));
+        if (!missing.isEmpty()) {
+            unmet.add("certificates missing for " + missing);
+        }
+        return unmet;
+    }
+}
