@@ -14,11 +14,11 @@ public enum RefusalReason {
     CALLER_NODE_UNKNOWN,
     /** The requested identity is of another trust domain. */
     WRONG_TRUST_DOMAIN,
-    /** The requested identity's namespace does not exist or is not labelled for the mesh. */
+    /** The requested identity's namespace has no running meshed pod (missing, not labelled, or empty). */
     NAMESPACE_NOT_ENROLLED,
     /** No running, meshed pod with that service account is scheduled on the caller's node. */
     NO_POD_ON_NODE,
-    /** Namespaces or pods could not be read from the API server, so nothing can be authorized. */
+    /** The controller has no synced view of the cluster yet, so nothing can be authorized. */
     LOOKUP_FAILED,
     /** The CSR is malformed, its signature does not verify or its key is not EC P-256. */
     CSR_INVALID

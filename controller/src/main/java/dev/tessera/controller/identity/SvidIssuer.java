@@ -3,17 +3,15 @@ package dev.tessera.controller.identity;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.local.ClusterDescription;
-import io.fabric8.kubernetes.api.model.Namespace;
-import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
+import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.common.model.Workload;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +22,9 @@ import org.slf4j.LoggerFactory;
  * agent's own node. A compromised node can therefore only obtain the identities of workloads it
  * really runs. Every refusal is counted by {@link RefusalReason}.
  *
- * <p>Pods are read from the API server at request time (listed in the namespace and filtered by
- * {@code spec.nodeName} here), so a pod that just moved is judged on its current node.
+ * <p>Pods are judged from the controller's current {@link MeshSnapshot} (built from the informer caches,
+ * or from the manifests in local mode), which holds running pods with an address only; so a pod that
+ * just moved is judged on its current node, and one that stopped gets nothing.
  */
 public final class SvidIssuer {
 
@@ -55,7 +54,7 @@ public final class SvidIssuer {
 
     private final IssuingCa ca;
     private final AgentAuthenticator authenticator;
-    private final KubernetesClient client;
+    private final Supplier<MeshSnapshot> mesh;
     private final String trustDomain;
     private final Duration ttl;
     private final Map<RefusalReason, LongAdder> refusals = new EnumMap<>(RefusalReason.class);
@@ -64,15 +63,15 @@ public final class SvidIssuer {
     /**
      * @param ca the signing CA
      * @param authenticator verifies the callers' tokens
-     * @param client reads namespaces and pods
+     * @param mesh the current mesh state (running pods, their nodes and whether they are meshed)
      * @param trustDomain the only trust domain signed
      * @param ttl certificate lifetime (positive; {@link #DEFAULT_TTL} by default)
      */
-    public SvidIssuer(IssuingCa ca, AgentAuthenticator authenticator, KubernetesClient client, String trustDomain,
+    public SvidIssuer(IssuingCa ca, AgentAuthenticator authenticator, Supplier<MeshSnapshot> mesh, String trustDomain,
             Duration ttl) {
         this.ca = requireNonNull(ca, "ca");
         this.authenticator = requireNonNull(authenticator, "authenticator");
-        this.client = requireNonNull(client, "client");
+        this.mesh = requireNonNull(mesh, "mesh");
         this.trustDomain = requireNonNull(trustDomain, "trustDomain");
         this.ttl = requireNonNull(ttl, "ttl");
         if (ttl.isNegative() || ttl.isZero()) {
@@ -112,25 +111,18 @@ public final class SvidIssuer {
                     + trustDomain + ")");
         }
         String ns = requested.namespace();
-        Namespace namespace;
-        List<Pod> pods;
-        try {
-            namespace = client.namespaces().withName(ns).get();
-            pods = namespace == null ? List.of() : client.pods().inNamespace(ns).list().getItems();
-        } catch (KubernetesClientException e) {
-            throw new SvidRefusedException(RefusalReason.LOOKUP_FAILED, "cannot read namespace " + ns
-                    + " and its pods: HTTP " + e.getCode() + " " + e.getMessage(), e);
+        MeshSnapshot snapshot = mesh.get();
+        if (snapshot == null || snapshot.version() == 0) {
+            throw new SvidRefusedException(RefusalReason.LOOKUP_FAILED, "the controller has not synced the cluster yet"
+                    + " (expected: retry shortly)");
         }
-        Map<String, String> nsLabels = namespace == null ? null : namespace.getMetadata().getLabels();
-        if (namespace == null || !ClusterDescription.meshed(nsLabels, Map.of())) {
+        List<Workload> inNamespace = snapshot.workloads().stream().filter(w -> w.namespace().equals(ns)).toList();
+        if (inNamespace.stream().noneMatch(Workload::meshed)) {
             throw new SvidRefusedException(RefusalReason.NAMESPACE_NOT_ENROLLED, "namespace " + ns
-                    + (namespace == null ? " does not exist" : " is not labelled "
-                    + ClusterDescription.DATAPLANE_MODE_LABEL + "=" + ClusterDescription.AMBIENT));
+                    + " has no running meshed pod (expected: labelled tessera.dev/dataplane-mode=ambient, with pods)");
         }
-        boolean found = pods.stream().anyMatch(p -> agent.node().equals(p.getSpec() == null ? null : p.getSpec().getNodeName())
-                && "Running".equals(p.getStatus() == null ? null : p.getStatus().getPhase())
-                && requested.serviceAccount().equals(ClusterDescription.serviceAccount(p))
-                && ClusterDescription.meshed(nsLabels, p.getMetadata().getLabels()));
+        boolean found = inNamespace.stream().anyMatch(w -> w.meshed() && agent.node().equals(w.node())
+                && requested.serviceAccount().equals(w.serviceAccount()));
         if (!found) {
             throw new SvidRefusedException(RefusalReason.NO_POD_ON_NODE, "no running meshed pod with service account "
                     + ns + "/" + requested.serviceAccount() + " on node " + agent.node());

@@ -40,7 +40,7 @@ final class FakeTokenReviews {
         }
         var user = b.withAuthenticated(true).withAudiences(t.audience()).withNewUser().withUsername(t.username());
         if (t.node() != null) {
-            user.addToExtra(AgentAuthenticator.NODE_NAME_EXTRA, List.of(t.node()));
+            user.addToExtra(TokenReviewAuthenticator.NODE_NAME_EXTRA, List.of(t.node()));
         }
         return user.endUser().endStatus().build();
     }

@@ -16,6 +16,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Set;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import dev.tessera.controller.watch.MeshWatcher;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -28,6 +31,7 @@ class SvidIssuerTest {
     private static final String AUDIENCE = "tessera-controller";
     private static IssuingCa ca;
     private static SvidIssuer issuer;
+    private static MeshWatcher watcher;
 
     @BeforeAll
     static void cluster() {
@@ -39,14 +43,23 @@ class SvidIssuerTest {
                 .add("unbound", "tessera-system", "tessera-agent", null, AUDIENCE);
         namespace("shop", Map.of("tessera.dev/dataplane-mode", "ambient"));
         namespace("legacy", Map.of());
-        pod("shop", "web-1", "web", "node1", "Running", Map.of("app", "web"));
-        pod("shop", "db-1", "db", "node2", "Running", Map.of());
-        pod("shop", "batch-1", "batch", "node1", "Succeeded", Map.of());
-        pod("shop", "optout-1", "optout", "node1", "Running", Map.of("tessera.dev/dataplane-mode", "none"));
-        pod("legacy", "old-1", "old", "node1", "Running", Map.of());
+        pod("shop", "web-1", "web", "node1", "Running", Map.of("app", "web"), "198.18.1.2");
+        pod("shop", "db-1", "db", "node2", "Running", Map.of(), "198.18.2.2");
+        pod("shop", "batch-1", "batch", "node1", "Succeeded", Map.of(), "198.18.1.3");
+        pod("shop", "optout-1", "optout", "node1", "Running", Map.of("tessera.dev/dataplane-mode", "none"), "198.18.1.4");
+        pod("legacy", "old-1", "old", "node1", "Running", Map.of(), "198.18.1.5");
         ca = IssuingCa.generate("cluster.local");
-        var auth = new AgentAuthenticator(client, AUDIENCE, Set.of("tessera-system/tessera-agent"));
-        issuer = new SvidIssuer(ca, auth, client, "cluster.local", SvidIssuer.DEFAULT_TTL);
+        var auth = new TokenReviewAuthenticator(client, AUDIENCE, Set.of("tessera-system/tessera-agent"));
+        // The real discovery path: informers on the mock API server feed the snapshot the issuer judges by.
+        watcher = new MeshWatcher(client, "cluster.local", 0);
+        watcher.start();
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> watcher.snapshot().workloads().size() == 4);
+        issuer = new SvidIssuer(ca, auth, watcher::snapshot, "cluster.local", SvidIssuer.DEFAULT_TTL);
+    }
+
+    @AfterAll
+    static void stop() {
+        watcher.close();
     }
 
     static void namespace(String name, Map<String, String> labels) {
@@ -54,11 +67,12 @@ class SvidIssuerTest {
                 .endMetadata().build()).create();
     }
 
-    static void pod(String ns, String name, String sa, String node, String phase, Map<String, String> labels) {
+    static void pod(String ns, String name, String sa, String node, String phase, Map<String, String> labels,
+            String ip) {
         client.pods().inNamespace(ns).resource(new PodBuilder()
                 .withNewMetadata().withName(name).withNamespace(ns).withLabels(labels).endMetadata()
                 .withNewSpec().withServiceAccountName(sa).withNodeName(node).endSpec()
-                .withNewStatus().withPhase(phase).endStatus().build()).create();
+                .withNewStatus().withPhase(phase).withPodIP(ip).endStatus().build()).create();
     }
 
     private static SvidIssuer.Issued issue(String ns, String sa, String token) throws SvidRefusedException {
@@ -112,9 +126,20 @@ class SvidIssuerTest {
     @Test
     void refusesAPodInANamespaceThatIsNotEnrolled() {
         assertRefused(() -> issue("legacy", "old", "agent-node1"), RefusalReason.NAMESPACE_NOT_ENROLLED,
-                "namespace legacy is not labelled tessera.dev/dataplane-mode=ambient");
+                "namespace legacy has no running meshed pod");
         assertRefused(() -> issue("ghost", "x", "agent-node1"), RefusalReason.NAMESPACE_NOT_ENROLLED,
-                "namespace ghost does not exist");
+                "namespace ghost has no running meshed pod");
+    }
+
+    @Test
+    void refusesEverythingBeforeTheFirstSync() {
+        var auth = new TokenReviewAuthenticator(client, AUDIENCE, Set.of());
+        var unsynced = new SvidIssuer(ca, auth, () -> dev.tessera.common.model.MeshSnapshot.EMPTY, "cluster.local",
+                SvidIssuer.DEFAULT_TTL);
+        SpiffeId id = new SpiffeId("cluster.local", "shop", "web");
+        assertThatThrownBy(() -> unsynced.issue(CertificateAuthority.csr(CertificateAuthority.newKeyPair(), id), id,
+                "agent-node1")).isInstanceOfSatisfying(SvidRefusedException.class,
+                        e -> assertThat(e.reason()).isEqualTo(RefusalReason.LOOKUP_FAILED));
     }
 
     @Test
@@ -154,8 +179,8 @@ class SvidIssuerTest {
 
     @Test
     void ttlMustBePositive() {
-        var auth = new AgentAuthenticator(client, AUDIENCE, Set.of());
-        assertThatThrownBy(() -> new SvidIssuer(ca, auth, client, "cluster.local", Duration.ZERO))
+        var auth = new TokenReviewAuthenticator(client, AUDIENCE, Set.of());
+        assertThatThrownBy(() -> new SvidIssuer(ca, auth, watcher::snapshot, "cluster.local", Duration.ZERO))
                 .hasMessage("ttl: PT0S (expected: a positive duration)");
     }
 }

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /** API-server answers the token authenticator must not trust; each test installs one canned answer. */
 @EnableKubernetesMockClient(crud = true)
-class AgentAuthenticatorTest {
+class TokenReviewAuthenticatorTest {
 
     static KubernetesMockServer server;
     static KubernetesClient client;
@@ -24,14 +24,14 @@ class AgentAuthenticatorTest {
     private static final String PATH = "/apis/authentication.k8s.io/v1/tokenreviews";
 
     private AgentAuthenticator authenticator() {
-        return new AgentAuthenticator(client, "tessera-controller", Set.of());
+        return new TokenReviewAuthenticator(client, "tessera-controller", Set.of());
     }
 
     private static void answer(String username, List<String> audiences, String node) {
         var user = new TokenReviewBuilder().withNewStatus().withAuthenticated(true).withAudiences(audiences)
                 .withNewUser().withUsername(username);
         if (node != null) {
-            user.addToExtra(AgentAuthenticator.NODE_NAME_EXTRA, List.of(node));
+            user.addToExtra(TokenReviewAuthenticator.NODE_NAME_EXTRA, List.of(node));
         }
         server.expect().post().withPath(PATH).andReturn(201, user.endUser().endStatus().build()).once();
     }
@@ -67,20 +67,5 @@ class AgentAuthenticatorTest {
     void refusesUsersThatAreNotServiceAccounts() {
         answer("kubernetes-admin", List.of("tessera-controller"), "node7");
         assertRefused(RefusalReason.CALLER_NOT_AGENT, "user kubernetes-admin");
-    }
-
-    @Test
-    void issuerRefusesWhenPodsCannotBeRead() {
-        answer("system:serviceaccount:tessera-system:agent", List.of("tessera-controller"), "node7");
-        server.expect().get().withPath("/api/v1/namespaces/shop").andReturn(403,
-                new StatusBuilder().withCode(403).withMessage("forbidden").build()).once();
-        var issuer = new SvidIssuer(IssuingCa.generate("cluster.local"), authenticator(), client, "cluster.local",
-                SvidIssuer.DEFAULT_TTL);
-        SpiffeId id = new SpiffeId("cluster.local", "shop", "web");
-        assertThatThrownBy(() -> issuer.issue(CertificateAuthority.csr(CertificateAuthority.newKeyPair(), id), id, "t"))
-                .isInstanceOfSatisfying(SvidRefusedException.class,
-                        e -> assertThat(e.reason()).isEqualTo(RefusalReason.LOOKUP_FAILED))
-                .hasMessageContaining("HTTP 403");
-        assertThat(issuer.refusals().get(RefusalReason.LOOKUP_FAILED)).isEqualTo(1);
     }
 }
