@@ -34,6 +34,9 @@ import java.util.function.LongSupplier;
  */
 public final class ConnectionMetrics implements ConnectionListener {
 
+    /** The DNS domain of Service names in {@code destination_service}. */
+    static final String CLUSTER_DOMAIN = "cluster.local";
+
     static final String[] ISTIO_LABELS = {"reporter", "source_workload", "source_workload_namespace",
         "source_principal", "destination_workload", "destination_workload_namespace", "destination_principal",
         "destination_service", "connection_security_policy", "response_flags"};
@@ -208,7 +211,7 @@ public final class ConnectionMetrics implements ConnectionListener {
             c.direction() == Direction.OUTBOUND ? "source" : "destination",
             workloadName(src), src == null ? "unknown" : src.namespace(), principal(c.sourceIdentity()),
             workloadName(dst), dst == null ? "unknown" : dst.namespace(), principal(c.destinationIdentity()),
-            "unknown",
+            c.service() == null ? "unknown" : c.service().hostname(CLUSTER_DOMAIN),
             c.route() == RouteKind.HBONE || c.direction() == Direction.INBOUND ? "mutual_tls" : "none",
             flags
         };

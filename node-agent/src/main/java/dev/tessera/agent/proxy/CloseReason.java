@@ -19,6 +19,10 @@ public enum CloseReason {
     SOURCE_NOT_LOCAL(0, "SOURCE_NOT_LOCAL"),
     /** The destination workload's node is not in the mesh state. */
     NO_NODE(0, "NO_NODE"),
+    /** The client connected to a Service VIP on a port the Service does not define. */
+    NO_SERVICE_PORT(0, "NO_SERVICE_PORT"),
+    /** The Service the client connected to has no ready endpoint. */
+    NO_HEALTHY_ENDPOINT(0, "NO_HEALTHY_ENDPOINT"),
     /** This node holds no certificate for the identity the connection needs. */
     NO_CERTIFICATE(0, "NO_CERTIFICATE"),
     /** TCP connect to the destination node's HBONE port failed. */

@@ -3,6 +3,7 @@ package dev.tessera.agent.proxy;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.common.model.Service;
 import dev.tessera.common.model.Workload;
 import java.net.InetSocketAddress;
 
@@ -23,6 +24,8 @@ import java.net.InetSocketAddress;
  * @param tunnelPeer the other agent's HBONE address for tunnelled connections, else {@code null}
  * @param authorization the inbound authorization decision (destination node), or {@code null} when none
  *     was taken (outbound side of a tunnel, passthrough, rejected before the policy stage)
+ * @param service the Service whose virtual IP the client connected to (outbound), or {@code null}; the
+ *     {@code destination} is then the endpoint chosen for it
  */
 public record ConnectionContext(
         Direction direction,
@@ -34,7 +37,8 @@ public record ConnectionContext(
         Workload destinationWorkload,
         SpiffeId destinationIdentity,
         InetSocketAddress tunnelPeer,
-        dev.tessera.agent.policy.Decision authorization) {
+        dev.tessera.agent.policy.Decision authorization,
+        Service service) {
 
     /** Which way a connection goes through this node's agent. */
     public enum Direction { OUTBOUND, INBOUND }
@@ -56,32 +60,38 @@ public record ConnectionContext(
 
     /** A context holding only the accepted connection. */
     public static ConnectionContext accepted(Direction direction, InetSocketAddress client) {
-        return new ConnectionContext(direction, null, client, null, null, null, null, null, null, null);
+        return new ConnectionContext(direction, null, client, null, null, null, null, null, null, null, null);
     }
 
     public ConnectionContext withDestination(InetSocketAddress dst) {
         return new ConnectionContext(direction, route, client, dst, sourceWorkload, sourceIdentity,
-                destinationWorkload, destinationIdentity, tunnelPeer, authorization);
+                destinationWorkload, destinationIdentity, tunnelPeer, authorization, service);
     }
 
     public ConnectionContext withSource(Workload workload, SpiffeId identity) {
         return new ConnectionContext(direction, route, client, destination, workload, identity,
-                destinationWorkload, destinationIdentity, tunnelPeer, authorization);
+                destinationWorkload, destinationIdentity, tunnelPeer, authorization, service);
     }
 
     public ConnectionContext withTarget(Workload workload, SpiffeId identity) {
         return new ConnectionContext(direction, route, client, destination, sourceWorkload, sourceIdentity,
-                workload, identity, tunnelPeer, authorization);
+                workload, identity, tunnelPeer, authorization, service);
     }
 
     /** A copy carrying the inbound authorization decision. */
     public ConnectionContext withAuthorization(dev.tessera.agent.policy.Decision decision) {
         return new ConnectionContext(direction, route, client, destination, sourceWorkload, sourceIdentity,
-                destinationWorkload, destinationIdentity, tunnelPeer, decision);
+                destinationWorkload, destinationIdentity, tunnelPeer, decision, service);
+    }
+
+    /** A copy recording that the client addressed {@code svc}'s virtual IP. */
+    public ConnectionContext withService(Service svc) {
+        return new ConnectionContext(direction, route, client, destination, sourceWorkload, sourceIdentity,
+                destinationWorkload, destinationIdentity, tunnelPeer, authorization, svc);
     }
 
     public ConnectionContext withRoute(RouteKind kind, InetSocketAddress peer) {
         return new ConnectionContext(direction, kind, client, destination, sourceWorkload, sourceIdentity,
-                destinationWorkload, destinationIdentity, peer, authorization);
+                destinationWorkload, destinationIdentity, peer, authorization, service);
     }
 }

@@ -98,6 +98,7 @@ public final class JsonAccessLog implements ConnectionListener {
         field(b, "src_workload", workload(c.sourceWorkload()));
         field(b, "src_identity", c.sourceIdentity() == null ? null : c.sourceIdentity().toString());
         field(b, "dst_addr", addr(c.destination()));
+        field(b, "dst_service", c.service() == null ? null : c.service().key());
         field(b, "dst_workload", workload(c.destinationWorkload()));
         field(b, "dst_identity", c.destinationIdentity() == null ? null : c.destinationIdentity().toString());
         field(b, "tunnel_peer", addr(c.tunnelPeer()));

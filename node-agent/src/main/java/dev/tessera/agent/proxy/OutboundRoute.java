@@ -6,13 +6,17 @@ import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionContext.RouteKind;
 import dev.tessera.common.model.MeshSnapshot;
 import dev.tessera.common.model.NodeInfo;
+import dev.tessera.common.model.Service;
 import dev.tessera.common.model.Workload;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Optional;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Where a captured connection goes, decided from the mesh state alone (a pure function, table-tested):
- * the source must be a meshed pod of this node; a meshed destination on this node is delivered locally,
+ * the source must be a meshed pod of this node; a Service virtual IP is replaced by one of the Service's
+ * ready endpoints (on the endpoint's target port); a meshed destination on this node is delivered locally,
  * one on another node goes through HBONE to that node's agent, and anything else passes through as
  * plain TCP.
  *
@@ -34,6 +38,16 @@ public record OutboundRoute(ConnectionContext context, InetSocketAddress nextHop
      */
     public static OutboundRoute resolve(MeshSnapshot snapshot, String nodeName, InetSocketAddress client,
             InetSocketAddress destination, int hbonePort) {
+        return resolve(snapshot, nodeName, client, destination, hbonePort,
+                n -> java.util.concurrent.ThreadLocalRandom.current().nextInt(n));
+    }
+
+    /**
+     * As {@link #resolve(MeshSnapshot, String, InetSocketAddress, InetSocketAddress, int)}, with the
+     * endpoint choice for Service VIPs made by {@code pick} (given n ready endpoints, an index in [0, n)).
+     */
+    public static OutboundRoute resolve(MeshSnapshot snapshot, String nodeName, InetSocketAddress client,
+            InetSocketAddress destination, int hbonePort, IntUnaryOperator pick) {
         ConnectionContext ctx = ConnectionContext.accepted(Direction.OUTBOUND, client).withDestination(destination);
         Optional<Workload> source = snapshot.workloadByIp(client.getAddress());
         if (source.isEmpty()) {
@@ -46,6 +60,21 @@ public record OutboundRoute(ConnectionContext context, InetSocketAddress nextHop
         }
         if (!src.node().equals(nodeName)) {
             return reject(ctx, CloseReason.SOURCE_NOT_LOCAL);
+        }
+        Service svc = snapshot.serviceByVip(destination.getAddress()).orElse(null);
+        if (svc != null) {
+            ctx = ctx.withService(svc);
+            Optional<Service.Port> port = svc.port(destination.getPort());
+            if (port.isEmpty()) {
+                return reject(ctx, CloseReason.NO_SERVICE_PORT);
+            }
+            List<Service.Endpoint> ready = svc.readyEndpoints();
+            if (ready.isEmpty()) {
+                return reject(ctx, CloseReason.NO_HEALTHY_ENDPOINT);
+            }
+            Service.Endpoint chosen = ready.get(pick.applyAsInt(ready.size()));
+            destination = new InetSocketAddress(chosen.ip(), port.get().targetPort());
+            ctx = ctx.withDestination(destination);
         }
         Workload dst = snapshot.workloadByIp(destination.getAddress()).orElse(null);
         if (dst == null || !dst.meshed()) {

@@ -20,7 +20,7 @@ class JsonAccessLogTest {
         String line = JsonAccessLog.format(ctx, new ConnectionStats(10, 20, Duration.ofMillis(1500), CloseReason.UPSTREAM_RESET));
         assertThat(line).isEqualTo("{\"direction\":\"outbound\",\"route\":\"hbone\",\"reason\":\"UPSTREAM_RESET\","
                 + "\"src_addr\":\"198.18.1.2:40000\",\"src_workload\":null,"
-                + "\"src_identity\":\"spiffe://cluster.local/ns/shop/sa/web\",\"dst_addr\":\"198.18.2.2:5432\","
+                + "\"src_identity\":\"spiffe://cluster.local/ns/shop/sa/web\",\"dst_addr\":\"198.18.2.2:5432\",\"dst_service\":null,"
                 + "\"dst_workload\":null,\"dst_identity\":null,\"tunnel_peer\":\"198.18.0.2:15008\","
                 + "\"bytes_from_src\":10,\"bytes_to_src\":20,\"duration_ms\":1500}");
     }
