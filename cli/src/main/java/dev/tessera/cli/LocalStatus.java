@@ -77,6 +77,12 @@ final class LocalStatus implements Callable<Integer> {
         out.put("cluster", cluster.name());
         out.put("manifests", cluster.manifests().toString());
         out.put("stateDir", cluster.stateDir().toString());
+        var controller = new LinkedHashMap<String, Object>();
+        controller.put("address", NetnsCluster.CONTROLLER_IP + ":15012");
+        controller.put("state", cluster.controllerState());
+        var cpid = cluster.controllerPid();
+        controller.put("pid", cpid.isPresent() ? cpid.getAsLong() : null);
+        out.put("controller", controller);
         out.put("nodes", nodes);
         out.put("pods", pods);
         return out;
@@ -86,6 +92,9 @@ final class LocalStatus implements Callable<Integer> {
     static void print(NetnsCluster cluster, PrintStream out) {
         Map<String, Object> m = model(cluster);
         out.println("cluster " + m.get("cluster") + "  manifests " + m.get("manifests"));
+        var c = (Map<String, Object>) m.get("controller");
+        out.println("controller " + c.get("address") + "  " + c.get("state")
+                + (c.get("pid") == null ? "" : " (pid " + c.get("pid") + ")"));
         var rows = new ArrayList<List<String>>();
         rows.add(List.of("NODE", "IP", "POD CIDR", "AGENT"));
         for (var n : (List<Map<String, Object>>) m.get("nodes")) {

@@ -36,6 +36,11 @@ public final class Names {
         return cluster + "-fabric";
     }
 
+    /** The controller's namespace, linked to the fabric bridge. */
+    public static String controlPlaneNetns(String cluster) {
+        return cluster + "-cp";
+    }
+
     public static String nodeNetns(String cluster, String node) {
         return shorten(cluster + "-n-" + node);
     }

@@ -42,17 +42,23 @@ public final class NetnsCluster implements AutoCloseable {
     public static final String TRUST_DOMAIN = "cluster.local";
     /** Destinations the agents capture. */
     public static final String MESH_CIDR = "198.18.0.0/15";
+    /** The controller's address on the fabric bridge (node addresses are 198.18.0.1 and up). */
+    public static final String CONTROLLER_IP = "198.18.0.254";
+    /** The name, inside the fabric namespace, of the veth that links the controller to the bridge. */
+    static final String CONTROLLER_VETH = "vcp";
 
     private final ClusterState state;
     private final NetworkAttachments network;
     private final Path stateDir;
     private final AgentProcesses agents;
+    private final ControllerProcess controller;
 
     private NetnsCluster(ClusterState state, NetworkAttachments network) {
         this.state = state;
         this.network = network;
         this.stateDir = STATE_ROOT.resolve(state.name());
         this.agents = new AgentProcesses(this);
+        this.controller = new ControllerProcess(this);
     }
 
     /**
@@ -73,6 +79,7 @@ public final class NetnsCluster implements AutoCloseable {
         var netns = new ArrayList<String>();
         String fabric = Names.fabricNetns(name);
         netns.add(fabric);
+        netns.add(Names.controlPlaneNetns(name));
         int i = 0;
         for (NodeAttachment n : network.nodes()) {
             netns.add(netnsName(n.netns(), "node " + n.name()));
@@ -95,6 +102,7 @@ public final class NetnsCluster implements AutoCloseable {
             new NetworkBuilder(cluster).build();
             network.write(cluster.networkFile());
             CertificateAuthority.generate(TRUST_DOMAIN).save(cluster.caDir());
+            cluster.writeTokens();
             return cluster;
         } catch (IOException | RuntimeException e) {
             try {
@@ -208,6 +216,42 @@ public final class NetnsCluster implements AutoCloseable {
         return stateDir.resolve("ca");
     }
 
+    /** The controller's static token file: one {@code token,node} line per agent (mode 0600). */
+    public Path tokensFile() {
+        return stateDir.resolve("tokens");
+    }
+
+    /** The token the agent of {@code node} authenticates to the controller with (mode 0600). */
+    public Path tokenFile(String node) {
+        return stateDir.resolve("token-" + node);
+    }
+
+    /** The controller's network namespace. */
+    public Path controlPlaneNetns() {
+        return Names.netnsPath(Names.controlPlaneNetns(name()));
+    }
+
+    /** A random 256-bit token per node: the local stand-in for the agents' projected service-account tokens. */
+    private void writeTokens() throws IOException {
+        var random = new java.security.SecureRandom();
+        var lines = new StringBuilder("# token,node: written by `tessera local up`, read by the controller\n");
+        for (NodeAttachment n : network.nodes()) {
+            byte[] b = new byte[32];
+            random.nextBytes(b);
+            String token = java.util.HexFormat.of().formatHex(b);
+            writePrivate(tokenFile(n.name()), token + "\n");
+            lines.append(token).append(',').append(n.name()).append('\n');
+        }
+        writePrivate(tokensFile(), lines.toString());
+    }
+
+    private static void writePrivate(Path file, String content) throws IOException {
+        Files.deleteIfExists(file);
+        Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, content);
+    }
+
     public Path manifests() {
         return Path.of(state.manifests());
     }
@@ -253,8 +297,12 @@ public final class NetnsCluster implements AutoCloseable {
         return agents.command(node(node));
     }
 
-    /** Starts every node's agent and waits until all report ready. */
+    /** Starts the controller, waits until it is ready, then starts every node's agent and waits for them. */
     public void startAgents(Duration readyTimeout) throws IOException {
+        Instant start = Instant.now();
+        startController();
+        controller.awaitReady(readyTimeout);
+        readyTimeout = readyTimeout.minus(Duration.between(start, Instant.now()));
         for (NodeAttachment n : network.nodes()) {
             agents.start(n.name());
         }
@@ -262,6 +310,40 @@ public final class NetnsCluster implements AutoCloseable {
         for (NodeAttachment n : network.nodes()) {
             awaitAgentReady(n.name(), Duration.between(Instant.now(), deadline));
         }
+    }
+
+    /** Starts the controller (unless running) without waiting; returns its pid. */
+    public long startController() throws IOException {
+        return controller.start();
+    }
+
+    /** Polls the controller's {@code /healthz/ready} until 200. */
+    public void awaitControllerReady(Duration timeout) throws IOException {
+        controller.awaitReady(timeout);
+    }
+
+    /** SIGKILLs the controller (agents keep serving with their last state) and waits for its exit. */
+    public void killController() throws IOException {
+        controller.kill();
+    }
+
+    /** The pid of the running controller. */
+    public OptionalLong controllerPid() {
+        return controller.handle().map(h -> OptionalLong.of(h.pid())).orElse(OptionalLong.empty());
+    }
+
+    /** {@code ready}, {@code starting} or {@code stopped}. */
+    public String controllerState() {
+        return controller.state();
+    }
+
+    public Path controllerLog() {
+        return controller.log();
+    }
+
+    /** The command line the controller is started with. */
+    public List<String> controllerCommand() {
+        return controller.command();
     }
 
     /** Starts the agent of {@code node} (unless running) without waiting; returns its pid. */
@@ -347,6 +429,11 @@ public final class NetnsCluster implements AutoCloseable {
             } catch (IOException e) {
                 errors.add(e.getMessage());
             }
+        }
+        try {
+            controller.stop(Duration.ofSeconds(5));
+        } catch (IOException e) {
+            errors.add(e.getMessage());
         }
         deleteTree(BPF_ROOT.resolve(name()), errors);
         try {

@@ -43,6 +43,13 @@ final class NetworkBuilder {
             ip(ns, "link", "set", "eth0", "up");
             Sh.run("nsenter", "--net=" + n.netns(), "--", "sysctl", "-qw", "net.ipv4.ip_forward=1");
         }
+        String cp = name(cluster.controlPlaneNetns().toString());
+        addNetns(cp);
+        ip(fabric, "link", "add", NetnsCluster.CONTROLLER_VETH, "type", "veth", "peer", "name", "eth0", "netns", cp);
+        ip(fabric, "link", "set", NetnsCluster.CONTROLLER_VETH, "master", BRIDGE);
+        ip(fabric, "link", "set", NetnsCluster.CONTROLLER_VETH, "up");
+        ip(cp, "addr", "add", NetnsCluster.CONTROLLER_IP + "/24", "dev", "eth0");
+        ip(cp, "link", "set", "eth0", "up");
         for (NodeAttachment n : network.nodes()) {
             for (NodeAttachment other : network.nodes()) {
                 if (!other.name().equals(n.name())) {

@@ -37,8 +37,8 @@ public final class ClusterDescription {
     public static final String DEFAULT_NAMESPACE = "default";
     /** Service account of pods that name none. */
     public static final String DEFAULT_SERVICE_ACCOUNT = "default";
-    /** The fabric network is a /24: at most 254 nodes. */
-    public static final int MAX_NODES = 254;
+    /** The fabric network is a /24 whose .254 is the local controller: at most 253 nodes. */
+    public static final int MAX_NODES = 253;
 
     /**
      * Where a node is on the network.

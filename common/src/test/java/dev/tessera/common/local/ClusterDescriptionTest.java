@@ -146,14 +146,14 @@ class ClusterDescriptionTest {
     }
 
     @Test
-    void rejectsMoreThan254Nodes() {
+    void rejectsMoreThan253Nodes() {
         var sb = new StringBuilder();
-        for (int i = 1; i <= 255; i++) {
+        for (int i = 1; i <= 254; i++) {
             sb.append("{kind: Node, apiVersion: v1, metadata: {name: n").append(i)
                     .append("}, spec: {podCIDR: 10.").append(i / 256).append('.').append(i % 256).append(".0/24}}\n---\n");
         }
         assertThatThrownBy(() -> parse(sb.toString()))
-                .hasMessage("cluster.yaml: Node n255: 255 Nodes (expected: at most 254)");
+                .hasMessage("cluster.yaml: Node n254: 254 Nodes (expected: at most 253)");
     }
 
     @Test
