@@ -95,6 +95,12 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
             return this;
         }
 
+        /** A pod with the given labels (instead of {@code app: <name>}). */
+        public Builder pod(String namespace, String name, String node, String serviceAccount, Map<String, String> labels) {
+            pods.add(new PodSpec(namespace, name, node, serviceAccount, Map.copyOf(labels)));
+            return this;
+        }
+
         public ClusterSpec build() {
             return new ClusterSpec(nodes, namespaces, pods);
         }
