@@ -37,6 +37,29 @@ public final class Leadership implements AutoCloseable {
     /** How often candidates retry and the leader renews. */
     public static final Duration RETRY_PERIOD = Duration.ofSeconds(2);
 
+    /**
+     * Leader election timings.
+     *
+     * @param lease how long a Lease is valid without renewal (how long a crashed leader blocks the others)
+     * @param renewDeadline the leader gives up when it could not renew for this long (shorter than lease)
+     * @param retry how often candidates retry and the leader renews (shorter than renewDeadline)
+     */
+    public record Timings(Duration lease, Duration renewDeadline, Duration retry) {
+        /** 15 s, 10 s, 2 s. */
+        public static final Timings DEFAULT = new Timings(LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD);
+
+        public Timings {
+            requireNonNull(lease, "lease");
+            requireNonNull(renewDeadline, "renewDeadline");
+            requireNonNull(retry, "retry");
+            if (renewDeadline.compareTo(lease) >= 0 || retry.compareTo(renewDeadline) >= 0 || retry.isNegative()
+                    || retry.isZero()) {
+                throw new IllegalArgumentException("timings: " + lease + "/" + renewDeadline + "/" + retry
+                        + " (expected: 0 < retry < renewDeadline < lease)");
+            }
+        }
+    }
+
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final ExecutorService executor;
     private volatile boolean leader;
@@ -59,7 +82,7 @@ public final class Leadership implements AutoCloseable {
 
     /** Starts leader election with the default timings. */
     public static Leadership elect(KubernetesClient client, String namespace, String identity) {
-        return elect(client, namespace, identity, LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD);
+        return elect(client, namespace, identity, Timings.DEFAULT);
     }
 
     /**
@@ -67,8 +90,7 @@ public final class Leadership implements AutoCloseable {
      *
      * @param identity this replica's holder identity (the pod name)
      */
-    public static Leadership elect(KubernetesClient client, String namespace, String identity, Duration lease,
-            Duration renewDeadline, Duration retry) {
+    public static Leadership elect(KubernetesClient client, String namespace, String identity, Timings timings) {
         requireNonNull(client, "client");
         requireNonNull(namespace, "namespace");
         requireNonNull(identity, "identity");
@@ -79,9 +101,9 @@ public final class Leadership implements AutoCloseable {
         var config = new LeaderElectionConfigBuilder()
                 .withName(LEASE_NAME)
                 .withLock(new LeaseLock(namespace, LEASE_NAME, identity))
-                .withLeaseDuration(lease)
-                .withRenewDeadline(renewDeadline)
-                .withRetryPeriod(retry)
+                .withLeaseDuration(timings.lease())
+                .withRenewDeadline(timings.renewDeadline())
+                .withRetryPeriod(timings.retry())
                 .withReleaseOnCancel(true)
                 .withLeaderCallbacks(new LeaderCallbacks(() -> l.set(true), () -> l.set(false), l::newLeader))
                 .build();
