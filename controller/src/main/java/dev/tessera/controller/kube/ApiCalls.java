@@ -79,7 +79,7 @@ public final class ApiCalls {
                     Set.of(TrustBundlePublisher.CONFIG_MAP), "TrustBundlePublisher (leader)"),
             new ApiCall("", "configmaps", Set.of("create"), Scope.CONTROLLER_NAMESPACE, Set.of(),
                     "TrustBundlePublisher: first publication (leader)"),
-            new ApiCall("coordination.k8s.io", "leases", Set.of("get", "update"), Scope.CONTROLLER_NAMESPACE,
+            new ApiCall("coordination.k8s.io", "leases", Set.of("get", "patch"), Scope.CONTROLLER_NAMESPACE,
                     Set.of(Leadership.LEASE_NAME), "Leadership: renew and take over"),
             new ApiCall("coordination.k8s.io", "leases", Set.of("create"), Scope.CONTROLLER_NAMESPACE, Set.of(),
                     "Leadership: first election"));
