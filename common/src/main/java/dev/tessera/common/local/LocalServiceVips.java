@@ -64,15 +64,14 @@ public final class LocalServiceVips {
             var crc = new CRC32();
             crc.update(key(s).getBytes(StandardCharsets.UTF_8));
             long start = crc.getValue() % usable;
-            int chosen = -1;
-            for (long i = 0; i < usable; i++) {
+            Integer chosen = null; // addresses above 128.0.0.0 are negative ints: no sentinel value
+            for (long i = 0; i < usable && chosen == null; i++) {
                 int candidate = CIDR.address(1 + (start + i) % usable);
                 if (taken.add(candidate)) {
                     chosen = candidate;
-                    break;
                 }
             }
-            if (chosen < 0) {
+            if (chosen == null) {
                 throw new InvalidClusterException("Service " + key(s) + ": no free address in " + SERVICE_CIDR
                         + " (expected: at most " + usable + " Services without spec.clusterIP)");
             }
