@@ -25,7 +25,7 @@ LOG=/var/log/$NAME.log
 export DOCKER_HOST=unix://$SOCK
 
 # The Debian client of the engine setup.sh installs; another docker client works too (API negotiation).
-DOCKER=$(command -v /usr/bin/docker docker | head -n1)
+if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || echo docker); fi
 
 answers() {
   [[ -S $SOCK ]] && timeout 5 "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1

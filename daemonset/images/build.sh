@@ -16,7 +16,9 @@ repo=$(readlink -f "$here/../..")
 TAG=${TESSERA_IMAGE_TAG:-0.1.0}
 JRE_IMAGE=tessera/jre:17
 work=${TESSERA_IMAGES_WORK:-$repo/target/images}
-DOCKER=${DOCKER:-$(command -v /usr/bin/docker docker | head -n1)}
+if [[ -z ${DOCKER:-} ]]; then
+  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || true); fi
+fi
 [[ -n $DOCKER ]] || { echo "build.sh: no docker client (expected: scripts/setup.sh was run)" >&2; exit 1; }
 export DOCKER_BUILDKIT=0   # the classic builder ships with every engine; nothing here needs BuildKit
 
@@ -58,7 +60,7 @@ build_agent() {
   mkdir -p "$ctx/native"
   local lib path
   for lib in libbpf.so.1 libelf.so.1 libz.so.1; do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found {print $NF; found = 1}')
     [[ -n $path ]] || { echo "build.sh: $lib not found (expected: apt-get install libbpf1 libelf1 zlib1g)" >&2; exit 1; }
     cp "$(readlink -f "$path")" "$ctx/native/"
     [[ $(basename "$(readlink -f "$path")") == "$lib" ]] || ln -sf "$(basename "$(readlink -f "$path")")" "$ctx/native/$lib"

@@ -64,7 +64,7 @@ copy_lib() {
   fi
 }
 while IFS= read -r -d '' f; do
-  if head -c4 "$f" | grep -q 'ELF'; then
+  if [[ $(od -An -tx1 -N4 "$f" | tr -d ' \n') == 7f454c46 ]]; then
     ldd "$f" 2>/dev/null | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'
   fi
 done < <(find "$root/opt/java" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0) | sort -u |
@@ -95,4 +95,4 @@ ldconfig -r "$root"
 
 # Reproducible enough for the build cache: fixed owners and times, sorted names.
 tar --sort=name --mtime='2025-01-01 00:00Z' --numeric-owner -C "$root" -cf "$out" .
-echo "make-rootfs.sh: $out ($(du -sh "$out" | cut -f1)), Java $("$root/opt/java/bin/java" -version 2>&1 | head -n1)"
+echo "make-rootfs.sh: $out ($(du -sh "$out" | cut -f1)), Java $("$root/opt/java/bin/java" -version 2>&1 | sed -n 1p)"
