@@ -58,6 +58,18 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--admin-port", defaultValue = "" + AgentConfig.ADMIN_PORT)
     int adminPort;
 
+    // Controller connection (contract of the install issue; the controller client wires them into AgentConfig).
+    @Option(names = "--controller", description = "The controller's HOST:PORT, e.g. tessera-controller.tessera-system.svc:15012.")
+    String controller;
+
+    @Option(names = "--controller-token", defaultValue = AgentConfig.CONTROLLER_TOKEN,
+            description = "Projected service-account token for the controller. Default: ${DEFAULT-VALUE}.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", defaultValue = AgentConfig.CONTROLLER_CA,
+            description = "The mesh's root certificates (PEM). Default: ${DEFAULT-VALUE}.")
+    Path controllerCa;
+
     @Option(names = "--netns-source", defaultValue = "local", converter = NetnsSourceConverter.class,
             description = "Where pods' network namespaces come from: local (network.json) or cri (containerd/CRI-O"
                     + " sandbox specs under --host-root). Default: ${DEFAULT-VALUE}.")

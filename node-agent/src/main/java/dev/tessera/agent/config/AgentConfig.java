@@ -51,6 +51,10 @@ public record AgentConfig(
     public static final int METRICS_PORT = 15020;
     public static final int READY_PORT = 15021;
     public static final int ADMIN_PORT = 15000;
+    /** {@code --controller-token} default: the projected token volume of the DaemonSet. */
+    public static final String CONTROLLER_TOKEN = "/var/run/secrets/tessera/token";
+    /** {@code --controller-ca} default: the {@code tessera-ca-root-cert} ConfigMap volume of the DaemonSet. */
+    public static final String CONTROLLER_CA = "/var/run/tessera/ca/root-cert.pem";
     /** {@code --host-root} default: the agent runs on the host itself. */
     public static final String HOST_ROOT = "/";
 
