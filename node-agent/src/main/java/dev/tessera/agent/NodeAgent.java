@@ -100,8 +100,15 @@ public final class NodeAgent implements AutoCloseable {
         http.beforeScrape(metrics.connections()::flush);
 
         // 2. State: the local cluster description, re-read when it changes.
-        localNetwork = new LocalNetnsResolver(config.networkFile());
-        netns = config.netnsSource() == NetnsSource.CRI ? new CriNetnsResolver(config.hostRoot()) : localNetwork;
+        localNetwork = config.networkFile() == null ? null : new LocalNetnsResolver(config.networkFile());
+        if (config.netnsSource() == NetnsSource.CRI) {
+            netns = new CriNetnsResolver(config.hostRoot());
+        } else if (localNetwork != null) {
+            netns = localNetwork;
+        } else {
+            throw new IllegalArgumentException("--netns-source local needs --network (expected: network.json written by"
+                    + " `tessera local up`), or use --netns-source cri on a Kubernetes node");
+        }
         var watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
         closeables.add(watcher);
 
