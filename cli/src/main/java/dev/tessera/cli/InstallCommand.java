@@ -15,9 +15,9 @@ import picocli.CommandLine.Option;
  * daemonset/}) with the given options applied, for {@code tessera install | kubectl apply -f -}.
  */
 @Command(name = "install", mixinStandardHelpOptions = true,
-        description = {"Print the Kubernetes manifests (CRDs, namespace, RBAC, controller, node agent DaemonSet,",
-            "PodMonitor) for `tessera install | kubectl apply -f -`. Uninstall: `tessera install | kubectl delete -f -`",
-            "(see daemonset/README.md). Exit codes: 0 ok, 2 usage error (a bad option value)."})
+        description = {"Print the Kubernetes manifests (CRDs, namespace, RBAC, controller, agent DaemonSet, PodMonitor).",
+            "Use: tessera install | kubectl apply -f -   Uninstall: see daemonset/README.md.",
+            "Exit codes: 0 ok, 2 usage error (a bad option value)."})
 final class InstallCommand implements Callable<Integer> {
 
     @Option(names = "--namespace", defaultValue = InstallOptions.DEFAULT_NAMESPACE,
