@@ -1,6 +1,7 @@
 package dev.tessera.agent;
 
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.config.NetnsSource;
 import dev.tessera.common.net.Addresses;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -57,6 +58,27 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--admin-port", defaultValue = "" + AgentConfig.ADMIN_PORT)
     int adminPort;
 
+    // Controller connection (contract of the install issue; the controller client wires them into AgentConfig).
+    @Option(names = "--controller", description = "The controller's HOST:PORT, e.g. tessera-controller.tessera-system.svc:15012.")
+    String controller;
+
+    @Option(names = "--controller-token", defaultValue = AgentConfig.CONTROLLER_TOKEN,
+            description = "Projected service-account token for the controller. Default: ${DEFAULT-VALUE}.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", defaultValue = AgentConfig.CONTROLLER_CA,
+            description = "The mesh's root certificates (PEM). Default: ${DEFAULT-VALUE}.")
+    Path controllerCa;
+
+    @Option(names = "--netns-source", defaultValue = "local", converter = NetnsSourceConverter.class,
+            description = "Where pods' network namespaces come from: local (network.json) or cri (containerd/CRI-O"
+                    + " sandbox specs under --host-root). Default: ${DEFAULT-VALUE}.")
+    NetnsSource netnsSource;
+
+    @Option(names = "--host-root", defaultValue = AgentConfig.HOST_ROOT,
+            description = "Where the host's / is mounted (for --netns-source cri). Default: ${DEFAULT-VALUE}.")
+    Path hostRoot;
+
     @Override
     public Integer call() throws Exception {
         InetAddress ip;
@@ -71,11 +93,25 @@ public final class AgentMain implements Callable<Integer> {
                             + " (expected: the files `tessera local up` writes)");
         }
         var config = new AgentConfig(node, ip, trustDomain, localCluster, network, caDir, bpfPinDir, cgroup,
-                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort);
+                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot);
         NodeAgent agent = NodeAgent.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
         agent.awaitTermination();
         return 0;
+    }
+
+    /** {@code local} or {@code cri}, lower case on the command line. */
+    static final class NetnsSourceConverter implements CommandLine.ITypeConverter<NetnsSource> {
+        @Override
+        public NetnsSource convert(String value) {
+            for (NetnsSource s : NetnsSource.values()) {
+                if (s.name().equalsIgnoreCase(value)) {
+                    return s;
+                }
+            }
+            throw new CommandLine.TypeConversionException(
+                    "--netns-source: " + value + " (expected: local or cri)");
+        }
     }
 
     public static void main(String[] args) {

@@ -3,6 +3,7 @@ package dev.tessera.agent;
 import dev.tessera.agent.admin.HttpEndpoints;
 import dev.tessera.agent.admin.Readiness;
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.config.NetnsSource;
 import dev.tessera.agent.identity.LocalCaSigner;
 import dev.tessera.agent.identity.LocalCertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
@@ -14,6 +15,8 @@ import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
+import dev.tessera.agent.redirect.PodNetnsResolver;
+import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.common.local.ClusterDescription;
@@ -47,7 +50,8 @@ public final class NodeAgent implements AutoCloseable {
     private final AtomicLong version = new AtomicLong();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
-    private LocalNetnsResolver netns;
+    private LocalNetnsResolver localNetwork;
+    private PodNetnsResolver netns;
     private BpfRedirector redirector;
     private Enrollment enrollment;
     private LocalCertificateManager certificates;
@@ -96,7 +100,15 @@ public final class NodeAgent implements AutoCloseable {
         http.beforeScrape(metrics.connections()::flush);
 
         // 2. State: the local cluster description, re-read when it changes.
-        netns = new LocalNetnsResolver(config.networkFile());
+        localNetwork = config.networkFile() == null ? null : new LocalNetnsResolver(config.networkFile());
+        if (config.netnsSource() == NetnsSource.CRI) {
+            netns = new CriNetnsResolver(config.hostRoot());
+        } else if (localNetwork != null) {
+            netns = localNetwork;
+        } else {
+            throw new IllegalArgumentException("--netns-source local needs --network (expected: network.json written by"
+                    + " `tessera local up`), or use --netns-source cri on a Kubernetes node");
+        }
         var watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
         closeables.add(watcher);
 
@@ -265,7 +277,7 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void onDescription(ClusterDescription description) {
-        var conversion = LocalSnapshots.convert(description, netns.attachments(), config.trustDomain(),
+        var conversion = LocalSnapshots.convert(description, localNetwork.attachments(), config.trustDomain(),
                 version.incrementAndGet());
         conversion.warnings().forEach(w -> log.warn("cluster description: {}", w));
         state.update(conversion.snapshot());

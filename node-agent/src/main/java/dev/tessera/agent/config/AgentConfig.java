@@ -23,6 +23,9 @@ import java.util.List;
  *   --mesh-cidr CIDR           destinations that are captured, repeatable [0.0.0.0/0]
  *   --outbound-port N          [15001]   --inbound-port N   [15008]
  *   --metrics-port N           [15020]   --ready-port N     [15021]   --admin-port N [15000]
+ *   --netns-source local|cri   where pods' network namespaces come from [local]: network.json, or the
+ *                              container runtime's sandbox specs (containerd, CRI-O)
+ *   --host-root DIR            where the host's / is mounted, for --netns-source cri [/]
  * </pre>
  */
 public record AgentConfig(
@@ -39,13 +42,21 @@ public record AgentConfig(
         int inboundPort,
         int metricsPort,
         int readyPort,
-        int adminPort) {
+        int adminPort,
+        NetnsSource netnsSource,
+        Path hostRoot) {
 
     public static final int OUTBOUND_PORT = 15001;
     public static final int INBOUND_PORT = 15008;
     public static final int METRICS_PORT = 15020;
     public static final int READY_PORT = 15021;
     public static final int ADMIN_PORT = 15000;
+    /** {@code --controller-token} default: the projected token volume of the DaemonSet. */
+    public static final String CONTROLLER_TOKEN = "/var/run/secrets/tessera/token";
+    /** {@code --controller-ca} default: the {@code tessera-ca-root-cert} ConfigMap volume of the DaemonSet. */
+    public static final String CONTROLLER_CA = "/var/run/tessera/ca/root-cert.pem";
+    /** {@code --host-root} default: the agent runs on the host itself. */
+    public static final String HOST_ROOT = "/";
 
     public AgentConfig {
         requireNonNull(nodeName, "nodeName");
@@ -58,6 +69,16 @@ public record AgentConfig(
         checkPort("metricsPort", metricsPort);
         checkPort("readyPort", readyPort);
         checkPort("adminPort", adminPort);
+        requireNonNull(netnsSource, "netnsSource");
+        requireNonNull(hostRoot, "hostRoot");
+    }
+
+    /** A local-mode configuration: network namespaces from {@code networkFile}, host root {@code /}. */
+    public AgentConfig(String nodeName, InetAddress nodeIp, String trustDomain, Path localCluster, Path networkFile,
+            Path caDir, Path bpfPinDir, Path cgroupPath, List<String> meshCidrs, int outboundPort, int inboundPort,
+            int metricsPort, int readyPort, int adminPort) {
+        this(nodeName, nodeIp, trustDomain, localCluster, networkFile, caDir, bpfPinDir, cgroupPath, meshCidrs,
+                outboundPort, inboundPort, metricsPort, readyPort, adminPort, NetnsSource.LOCAL, Path.of(HOST_ROOT));
     }
 
     private static void checkPort(String name, int port) {
