@@ -1,6 +1,7 @@
 package dev.tessera.agent;
 
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.control.ControllerAddress;
 import dev.tessera.common.net.Addresses;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -32,6 +33,18 @@ public final class AgentMain implements Callable<Integer> {
 
     @Option(names = "--ca-dir", description = "Local mode: the local certificate authority directory.")
     Path caDir;
+
+    @Option(names = "--controller", description = "The controller's agent endpoint HOST:PORT (state, policies and"
+            + " certificates come from it instead of --local-cluster/--ca-dir).")
+    String controller;
+
+    @Option(names = "--controller-token", defaultValue = "/var/run/secrets/tessera/token",
+            description = "The agent's bearer token for the controller, re-read at every reconnect.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", defaultValue = "/var/run/tessera/ca/root-cert.pem",
+            description = "PEM roots the controller's certificate must chain to.")
+    Path controllerCa;
 
     @Option(names = "--bpf-pin-dir", defaultValue = "/sys/fs/bpf/tessera")
     Path bpfPinDir;
@@ -65,13 +78,26 @@ public final class AgentMain implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
-        if (localCluster == null || network == null || caDir == null) {
+        ControllerAddress controllerAddress = null;
+        if (controller != null) {
+            try {
+                controllerAddress = ControllerAddress.parse(controller);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+            }
+            if (network == null) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--network is required with --controller until a CRI netns resolver lands"
+                                + " (expected: network.json written by `tessera local up`)");
+            }
+        } else if (localCluster == null || network == null || caDir == null) {
             throw new CommandLine.ParameterException(new CommandLine(this),
-                    "--local-cluster, --network and --ca-dir are required until the controller connection lands"
-                            + " (expected: the files `tessera local up` writes)");
+                    "--local-cluster, --network and --ca-dir are required without --controller"
+                            + " (expected: the files `tessera local up` writes, or --controller HOST:PORT)");
         }
         var config = new AgentConfig(node, ip, trustDomain, localCluster, network, caDir, bpfPinDir, cgroup,
-                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort);
+                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, controllerAddress,
+                controllerToken, controllerCa);
         NodeAgent agent = NodeAgent.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
         agent.awaitTermination();
