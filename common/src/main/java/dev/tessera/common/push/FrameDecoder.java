@@ -1,6 +1,7 @@
 package dev.tessera.common.push;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
@@ -40,7 +41,15 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 return;
             }
             in.skipBytes(Frames.LENGTH_FIELD);
-            out.add(Frames.decode(in.readSlice((int) length)));
+            // one copy to a plain array, then field-by-field reads that touch no pooled, tracked buffer
+            byte[] frame = new byte[(int) length];
+            in.readBytes(frame);
+            ByteBuf heap = Unpooled.wrappedBuffer(frame);
+            try {
+                out.add(Frames.decode(heap));
+            } finally {
+                heap.release();
+            }
         } catch (ProtocolException e) {
             failed = true;
             in.skipBytes(in.readableBytes());

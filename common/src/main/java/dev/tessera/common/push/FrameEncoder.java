@@ -20,6 +20,12 @@ public final class FrameEncoder extends MessageToByteEncoder<Message> {
         super(Message.class);
     }
 
+    /** Encodes into a heap buffer (field-by-field writes are cheaper there); the transport copies it once. */
+    @Override
+    protected ByteBuf allocateBuffer(ChannelHandlerContext ctx, Message msg, boolean preferDirect) {
+        return io.netty.buffer.Unpooled.buffer();
+    }
+
     @Override
     protected void encode(ChannelHandlerContext ctx, Message msg, ByteBuf out) {
         Frames.encode(msg, out);
