@@ -53,15 +53,20 @@ public final class MeshCodec {
     }
 
     public static Workload workload(WireReader r, String f) throws ProtocolException {
-        String ns = r.string(f + ".namespace");
+        String ns = r.sharedString(f + ".namespace");
         String name = r.string(f + ".name");
-        String node = r.string(f + ".node");
+        String node = r.sharedString(f + ".node");
         var ip = r.inet(f + ".ip");
-        String sa = r.string(f + ".serviceAccount");
+        String sa = r.sharedString(f + ".serviceAccount");
         var labels = r.stringMap(f + ".labels");
         boolean meshed = r.bool(f + ".meshed");
-        String id = r.string(f + ".identity");
-        SpiffeId identity = build(f + ".identity", () -> SpiffeId.parse(id));
+        String id = r.sharedString(f + ".identity");
+        SpiffeId identity;
+        try {
+            identity = r.cached(id, SpiffeId::parse); // many pods share one identity: parse it once
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(f + ".identity: " + e.getMessage());
+        }
         return build(f, () -> new Workload(ns, name, node, ip, sa, labels, meshed, identity));
     }
 

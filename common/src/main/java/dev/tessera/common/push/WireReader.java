@@ -31,6 +31,8 @@ public final class WireReader {
     }
 
     private final ByteBuf in;
+    private final Map<String, String> shared = new HashMap<>();
+    private final Map<String, Object> parsed = new HashMap<>();
 
     public WireReader(ByteBuf in) {
         this.in = in;
@@ -92,12 +94,39 @@ public final class WireReader {
 
     public String string(String field) throws ProtocolException {
         byte[] b = bytes(field);
+        if (ascii(b)) { // the common case (names, labels, addresses): no decoder needed
+            return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
         try {
             return UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
         } catch (CharacterCodingException e) {
             throw new ProtocolException(field + ": invalid text (expected: UTF-8)");
         }
+    }
+
+    private static boolean ascii(byte[] b) {
+        for (byte x : b) {
+            if (x < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A string that repeats across a frame (namespace, node, service account, SPIFFE id): one instance per
+     * distinct value, so 50,000 pods of a few namespaces hold a few strings, not 50,000 copies.
+     */
+    public String sharedString(String field) throws ProtocolException {
+        String s = string(field);
+        return shared.computeIfAbsent(s, k -> k);
+    }
+
+    /** Per-frame cache of repeated values (strings and parsed objects such as SPIFFE ids). */
+    @SuppressWarnings("unchecked")
+    public <T> T cached(String key, java.util.function.Function<String, T> parse) {
+        return (T) parsed.computeIfAbsent(key, parse);
     }
 
     public String optionalString(String field) throws ProtocolException {
