@@ -341,8 +341,8 @@ public final class ControllerClient implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            lastError = cause.toString();
-            log.warn("controller session {} failed: {}", settings.address(), cause.toString());
+            lastError = describe(cause);
+            log.warn("controller session {} failed: {}", settings.address(), lastError);
             if (cause instanceof io.netty.handler.codec.DecoderException
                     && cause.getCause() instanceof dev.tessera.common.push.ProtocolException p) {
                 ctx.writeAndFlush(new Message.ErrorFrame("protocol error: " + p.getMessage()))
@@ -351,6 +351,23 @@ public final class ControllerClient implements AutoCloseable {
                 ctx.close();
             }
         }
+    }
+
+    /** A failure with its root cause; TLS failures say what the certificate must be. */
+    private String describe(Throwable cause) {
+        Throwable root = cause;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        boolean tls = false;
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            tls |= t instanceof javax.net.ssl.SSLException;
+        }
+        if (tls) {
+            return "TLS handshake with the controller failed: " + root + " (expected: a certificate naming "
+                    + settings.address().host() + " that chains to --controller-ca " + settings.caFile() + ")";
+        }
+        return root == cause ? cause.toString() : cause + " (" + root + ")";
     }
 
     /** The last applied configuration (kept while disconnected). */

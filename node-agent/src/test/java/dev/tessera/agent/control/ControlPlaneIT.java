@@ -207,6 +207,43 @@ class ControlPlaneIT {
     }
 
     @Test
+    void theClientChecksTheControllersNameAndCa() throws Exception {
+        // a server whose certificate names neither 127.0.0.1 nor localhost: the client must refuse it
+        var config = dev.tessera.controller.push.PushServerConfig.defaults(ControlPlaneFixture.TD, "tessera-system")
+                .withBind(java.net.InetAddress.getByName("127.0.0.1"), 0).withSans(List.of(), List.of());
+        try (var other = new dev.tessera.controller.push.PushServer(config, f.source, f.tokens, f.issuer, f.ca).start()) {
+            var settings = new ControllerClient.Settings(new ControllerAddress("127.0.0.1", other.port()), "node1",
+                    dir.resolve("node1.token"), f.caFile, Duration.ofMillis(50), Duration.ofMillis(500),
+                    Duration.ofSeconds(10), Duration.ofSeconds(60));
+            try (var c = new ControllerClient(settings, x -> { }, b -> { }).start()) {
+                await().atMost(WAIT).until(() -> c.connectAttempts() >= 2);
+                assertThat(c.synced()).isFalse();
+                assertThat(c.lastError()).startsWith("TLS handshake with the controller failed: ")
+                        .endsWith("(expected: a certificate naming 127.0.0.1 that chains to --controller-ca " + f.caFile + ")");
+            }
+            assertThat(other.connectedAgents()).isEmpty();
+        }
+        // the right name but another CA: refused as well
+        Path otherCa = dir.resolve("other-ca.pem");
+        Files.writeString(otherCa, CertificateAuthority.Pem.write(
+                dev.tessera.controller.identity.IssuingCa.generate(ControlPlaneFixture.TD).trustBundle().toArray()));
+        var settings = new ControllerClient.Settings(new ControllerAddress("localhost", f.server.port()), "node1",
+                dir.resolve("node1.token"), otherCa, Duration.ofMillis(50), Duration.ofMillis(500),
+                Duration.ofSeconds(10), Duration.ofSeconds(60));
+        try (var c = new ControllerClient(settings, x -> { }, b -> { }).start()) {
+            await().atMost(WAIT).until(() -> c.connectAttempts() >= 2);
+            assertThat(c.synced()).isFalse();
+        }
+        // and by name "localhost" with the right CA it works
+        var ok = new ControllerClient(new ControllerClient.Settings(new ControllerAddress("localhost", f.server.port()),
+                "node1", dir.resolve("node1.token"), f.caFile, Duration.ofMillis(50), Duration.ofMillis(500),
+                Duration.ofSeconds(10), Duration.ofSeconds(60)), x -> { }, b -> { }).start();
+        try (ok) {
+            await().atMost(WAIT).until(ok::synced);
+        }
+    }
+
+    @Test
     void aMalformedFrameClosesOnlyThatPeerAndIsCounted() throws Exception {
         var good = f.client("node1", new CopyOnWriteArrayList<>());
         awaitState(good, state(1, 9, "v1"));
