@@ -5,12 +5,15 @@ import dev.tessera.controller.leader.Leadership;
 import dev.tessera.controller.local.LocalController;
 import dev.tessera.controller.metrics.ControllerMetrics;
 import dev.tessera.controller.metrics.HealthServer;
+import dev.tessera.controller.push.PushServer;
+import dev.tessera.controller.push.PushServerConfig;
 import dev.tessera.controller.watch.MeshWatcher;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -70,6 +73,9 @@ public final class ControllerMain implements Callable<Integer> {
 
     @Option(names = "--pod-namespace", description = "This replica's pod namespace (downward API).")
     String podNamespace;
+
+    @Option(names = "--pod-ip", description = "This replica's pod IP (downward API): an IP SAN of the 15012 certificate.")
+    String podIp;
 
     @Option(names = "--svid-ttl", defaultValue = "24h", converter = DurationConverter.class,
             description = "Workload certificate lifetime (default: ${DEFAULT-VALUE}).")
@@ -131,14 +137,35 @@ public final class ControllerMain implements Callable<Integer> {
         }
         holder[0] = core;
 
-        // ---- PUSH SERVER: construct dev.tessera.controller.push.PushServer here (wired by the lead after the
-        // push branch merges) from core.source(), core.authenticator() and core.issuer(), bound to
-        // new InetSocketAddress(listenAddress, port), and close it first in the shutdown hook below. ----
+        // Config push to the agents on 15012 (every replica serves; only the leader writes to the API).
+        PushServer push;
+        try {
+            var sanIps = new java.util.ArrayList<java.net.InetAddress>(List.of(java.net.InetAddress.getByName("127.0.0.1")));
+            java.net.InetAddress bind = java.net.InetAddress.getByName(listenAddress);
+            if (!bind.isAnyLocalAddress() && !bind.isLoopbackAddress()) {
+                sanIps.add(bind);
+            }
+            if (podIp != null && !podIp.isBlank()) {
+                sanIps.add(java.net.InetAddress.getByName(podIp));
+            }
+            push = new PushServer(PushServerConfig.defaults(trustDomain, namespace).withBind(bind, port)
+                    .withSans(List.of("localhost"), sanIps), core.source(), core.authenticator(), core.issuer(), core.ca())
+                    .start();
+        } catch (Exception e) {
+            core.close();
+            http.close();
+            if (client != null) {
+                client.close();
+            }
+            throw e;
+        }
+        metrics.push(push);
 
         log.info("controller ready ({} mode): state version {}, metrics on {}:{}", localCluster != null ? "local" : "Kubernetes",
                 core.source().current().version(), listenAddress, http.port());
         final KubernetesClient c = client;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            push.close(); // GOAWAY: agents reconnect (to another replica) and keep serving meanwhile
             core.close(); // a leader releases its Lease here
             http.close();
             if (c != null) {

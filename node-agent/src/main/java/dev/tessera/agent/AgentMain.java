@@ -2,6 +2,7 @@ package dev.tessera.agent;
 
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.config.NetnsSource;
+import dev.tessera.agent.control.ControllerAddress;
 import dev.tessera.common.net.Addresses;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -34,6 +35,19 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--ca-dir", description = "Local mode: the local certificate authority directory.")
     Path caDir;
 
+    @Option(names = "--controller", description = "The controller's agent endpoint HOST:PORT (state, policies and"
+            + " certificates come from it instead of --local-cluster/--ca-dir).")
+    String controller;
+
+    @Option(names = "--controller-token", defaultValue = AgentConfig.CONTROLLER_TOKEN,
+            description = "The agent's bearer token for the controller (projected service-account token), re-read at"
+                    + " every reconnect. Default: ${DEFAULT-VALUE}.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", defaultValue = AgentConfig.CONTROLLER_CA,
+            description = "PEM roots the controller's certificate must chain to. Default: ${DEFAULT-VALUE}.")
+    Path controllerCa;
+
     @Option(names = "--bpf-pin-dir", defaultValue = "/sys/fs/bpf/tessera")
     Path bpfPinDir;
 
@@ -58,18 +72,6 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--admin-port", defaultValue = "" + AgentConfig.ADMIN_PORT)
     int adminPort;
 
-    // Controller connection (contract of the install issue; the controller client wires them into AgentConfig).
-    @Option(names = "--controller", description = "The controller's HOST:PORT, e.g. tessera-controller.tessera-system.svc:15012.")
-    String controller;
-
-    @Option(names = "--controller-token", defaultValue = AgentConfig.CONTROLLER_TOKEN,
-            description = "Projected service-account token for the controller. Default: ${DEFAULT-VALUE}.")
-    Path controllerToken;
-
-    @Option(names = "--controller-ca", defaultValue = AgentConfig.CONTROLLER_CA,
-            description = "The mesh's root certificates (PEM). Default: ${DEFAULT-VALUE}.")
-    Path controllerCa;
-
     @Option(names = "--netns-source", defaultValue = "local", converter = NetnsSourceConverter.class,
             description = "Where pods' network namespaces come from: local (network.json) or cri (containerd/CRI-O"
                     + " sandbox specs under --host-root). Default: ${DEFAULT-VALUE}.")
@@ -87,13 +89,26 @@ public final class AgentMain implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
-        if (localCluster == null || network == null || caDir == null) {
+        ControllerAddress controllerAddress = null;
+        if (controller != null) {
+            try {
+                controllerAddress = ControllerAddress.parse(controller);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+            }
+            if (network == null && netnsSource != NetnsSource.CRI) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--network is required with --controller and --netns-source local"
+                                + " (expected: network.json written by `tessera local up`, or --netns-source cri)");
+            }
+        } else if (localCluster == null || network == null || caDir == null) {
             throw new CommandLine.ParameterException(new CommandLine(this),
-                    "--local-cluster, --network and --ca-dir are required until the controller connection lands"
-                            + " (expected: the files `tessera local up` writes)");
+                    "--local-cluster, --network and --ca-dir are required without --controller"
+                            + " (expected: the files `tessera local up` writes, or --controller HOST:PORT)");
         }
         var config = new AgentConfig(node, ip, trustDomain, localCluster, network, caDir, bpfPinDir, cgroup,
-                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot);
+                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot,
+                controllerAddress, controllerToken, controllerCa);
         NodeAgent agent = NodeAgent.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
         agent.awaitTermination();

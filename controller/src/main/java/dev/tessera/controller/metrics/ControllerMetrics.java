@@ -75,6 +75,39 @@ public final class ControllerMetrics {
                 .register(registry);
     }
 
+    /** Registers the config push server's metrics (agents connected, handshakes refused, frames sent, lag). */
+    public void push(dev.tessera.controller.push.PushServer server) {
+        java.util.Objects.requireNonNull(server, "server");
+        var c = server.counters();
+        GaugeWithCallback.builder().name("tessera_controller_connected_agents")
+                .help("Agents connected on the config push port (15012)")
+                .callback(cb -> cb.call(server.connectedAgents().size())).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_connections_total")
+                .help("Connections accepted on the config push port").callback(cb -> cb.call(c.connections()))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_rejected_total")
+                .help("Agent connections refused before streaming, by reason").labelNames("reason")
+                .callback(cb -> c.rejectedHandshakes().forEach((r, n) -> cb.call(n, r))).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_malformed_frames_total")
+                .help("Connections closed for a malformed frame").callback(cb -> cb.call(c.malformedFrames()))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_frames_total")
+                .help("State frames sent to agents, by type").labelNames("type")
+                .callback(cb -> {
+                    cb.call(c.snapshotsSent(), "snapshot");
+                    cb.call(c.deltasSent(), "delta");
+                }).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_nacks_total")
+                .help("Versions agents could not apply (answered with a snapshot)").callback(cb -> cb.call(c.nacks()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_agents_behind")
+                .help("Connected agents whose acknowledged version is older than the latest published one")
+                .callback(cb -> {
+                    long latest = server.version();
+                    cb.call(server.ackedVersions().values().stream().filter(v -> v < latest).count());
+                }).register(registry);
+    }
+
     /** Records one reconcile batch. */
     public void reconciled(long nanos) {
         reconcile.observe(nanos / 1e9);

@@ -2,6 +2,7 @@ package dev.tessera.agent.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.control.ControllerAddress;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,6 +27,10 @@ import java.util.List;
  *   --netns-source local|cri   where pods' network namespaces come from [local]: network.json, or the
  *                              container runtime's sandbox specs (containerd, CRI-O)
  *   --host-root DIR            where the host's / is mounted, for --netns-source cri [/]
+ *   --controller HOST:PORT     take state, policies and certificates from the controller (15012) instead of
+ *                              --local-cluster / --ca-dir (--network still resolves pod netns in local clusters)
+ *   --controller-token FILE    the agent's bearer token, re-read at every reconnect [/var/run/secrets/tessera/token]
+ *   --controller-ca FILE       PEM roots the controller's certificate must chain to [/var/run/tessera/ca/root-cert.pem]
  * </pre>
  */
 public record AgentConfig(
@@ -44,16 +49,19 @@ public record AgentConfig(
         int readyPort,
         int adminPort,
         NetnsSource netnsSource,
-        Path hostRoot) {
+        Path hostRoot,
+        ControllerAddress controller,
+        Path controllerToken,
+        Path controllerCa) {
 
     public static final int OUTBOUND_PORT = 15001;
     public static final int INBOUND_PORT = 15008;
     public static final int METRICS_PORT = 15020;
     public static final int READY_PORT = 15021;
     public static final int ADMIN_PORT = 15000;
-    /** {@code --controller-token} default: the projected token volume of the DaemonSet. */
+    /** Default {@code --controller-token}: the projected, audience-bound service-account token. */
     public static final String CONTROLLER_TOKEN = "/var/run/secrets/tessera/token";
-    /** {@code --controller-ca} default: the {@code tessera-ca-root-cert} ConfigMap volume of the DaemonSet. */
+    /** Default {@code --controller-ca}: the controller's trust bundle (the {@code tessera-ca-root-cert} ConfigMap). */
     public static final String CONTROLLER_CA = "/var/run/tessera/ca/root-cert.pem";
     /** {@code --host-root} default: the agent runs on the host itself. */
     public static final String HOST_ROOT = "/";
@@ -71,14 +79,19 @@ public record AgentConfig(
         checkPort("adminPort", adminPort);
         requireNonNull(netnsSource, "netnsSource");
         requireNonNull(hostRoot, "hostRoot");
+        if (controller != null) {
+            requireNonNull(controllerToken, "controllerToken");
+            requireNonNull(controllerCa, "controllerCa");
+        }
     }
 
-    /** A local-mode configuration: network namespaces from {@code networkFile}, host root {@code /}. */
+    /** Local mode (no controller): state from {@code localCluster}, certificates from {@code caDir}, pods' netns from {@code networkFile}. */
     public AgentConfig(String nodeName, InetAddress nodeIp, String trustDomain, Path localCluster, Path networkFile,
             Path caDir, Path bpfPinDir, Path cgroupPath, List<String> meshCidrs, int outboundPort, int inboundPort,
             int metricsPort, int readyPort, int adminPort) {
         this(nodeName, nodeIp, trustDomain, localCluster, networkFile, caDir, bpfPinDir, cgroupPath, meshCidrs,
-                outboundPort, inboundPort, metricsPort, readyPort, adminPort, NetnsSource.LOCAL, Path.of(HOST_ROOT));
+                outboundPort, inboundPort, metricsPort, readyPort, adminPort, NetnsSource.LOCAL, Path.of(HOST_ROOT),
+                null, Path.of(CONTROLLER_TOKEN), Path.of(CONTROLLER_CA));
     }
 
     private static void checkPort(String name, int port) {
