@@ -15,6 +15,11 @@ PACKAGES=(
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )
+# Image tests (images/, *DockerIT): a Docker engine that scripts/docker.sh starts privately. Debian's
+# docker.io conflicts with docker-ce, so a machine that already has a dockerd keeps its own.
+if ! command -v dockerd >/dev/null; then
+  PACKAGES+=(docker.io)
+fi
 if ((BENCH)); then
   PACKAGES+=(nginx-light openssl python3)
 fi
@@ -32,7 +37,7 @@ done
 if ((${#missing[@]})); then
   echo "setup.sh: installing ${missing[*]}"
   "${SUDO[@]}" apt-get update -q
-  # Packages with services (nginx) must not start them: no daemon is left listening on the host.
+  # Packages with services (nginx, docker.io) must not start them: no daemon is left listening on the host.
   policy=/usr/sbin/policy-rc.d
   own_policy=0
   if [[ ! -e $policy ]]; then

@@ -7,12 +7,12 @@ import picocli.CommandLine.Command;
 /**
  * The {@code tessera} command line: {@code local up|exec|status|down} for a cluster of network
  * namespaces on this machine, {@code demo}, and the operator tools {@code check [--pre]}, {@code stat} and
- * {@code config NODE}. Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable), 2 usage error.
+ * {@code config NODE}, and {@code install} (Kubernetes manifests). Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable), 2 usage error.
  */
 @Command(name = "tessera", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Sidecar-less, node-level service mesh: local playground and tools.",
         subcommands = {LocalCommand.class, DemoCommand.class, CheckCommand.class, StatCommand.class,
-            ConfigCommand.class})
+            ConfigCommand.class, InstallCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

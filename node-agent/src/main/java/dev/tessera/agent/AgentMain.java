@@ -1,6 +1,8 @@
 package dev.tessera.agent;
 
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.config.NetnsSource;
+import dev.tessera.agent.control.ControllerAddress;
 import dev.tessera.common.net.Addresses;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -33,6 +35,19 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--ca-dir", description = "Local mode: the local certificate authority directory.")
     Path caDir;
 
+    @Option(names = "--controller", description = "The controller's agent endpoint HOST:PORT (state, policies and"
+            + " certificates come from it instead of --local-cluster/--ca-dir).")
+    String controller;
+
+    @Option(names = "--controller-token", defaultValue = AgentConfig.CONTROLLER_TOKEN,
+            description = "The agent's bearer token for the controller (projected service-account token), re-read at"
+                    + " every reconnect. Default: ${DEFAULT-VALUE}.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", defaultValue = AgentConfig.CONTROLLER_CA,
+            description = "PEM roots the controller's certificate must chain to. Default: ${DEFAULT-VALUE}.")
+    Path controllerCa;
+
     @Option(names = "--bpf-pin-dir", defaultValue = "/sys/fs/bpf/tessera")
     Path bpfPinDir;
 
@@ -57,6 +72,15 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--admin-port", defaultValue = "" + AgentConfig.ADMIN_PORT)
     int adminPort;
 
+    @Option(names = "--netns-source", defaultValue = "local", converter = NetnsSourceConverter.class,
+            description = "Where pods' network namespaces come from: local (network.json) or cri (containerd/CRI-O"
+                    + " sandbox specs under --host-root). Default: ${DEFAULT-VALUE}.")
+    NetnsSource netnsSource;
+
+    @Option(names = "--host-root", defaultValue = AgentConfig.HOST_ROOT,
+            description = "Where the host's / is mounted (for --netns-source cri). Default: ${DEFAULT-VALUE}.")
+    Path hostRoot;
+
     @Override
     public Integer call() throws Exception {
         InetAddress ip;
@@ -65,17 +89,44 @@ public final class AgentMain implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
-        if (localCluster == null || network == null || caDir == null) {
+        ControllerAddress controllerAddress = null;
+        if (controller != null) {
+            try {
+                controllerAddress = ControllerAddress.parse(controller);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+            }
+            if (network == null && netnsSource != NetnsSource.CRI) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--network is required with --controller and --netns-source local"
+                                + " (expected: network.json written by `tessera local up`, or --netns-source cri)");
+            }
+        } else if (localCluster == null || network == null || caDir == null) {
             throw new CommandLine.ParameterException(new CommandLine(this),
-                    "--local-cluster, --network and --ca-dir are required until the controller connection lands"
-                            + " (expected: the files `tessera local up` writes)");
+                    "--local-cluster, --network and --ca-dir are required without --controller"
+                            + " (expected: the files `tessera local up` writes, or --controller HOST:PORT)");
         }
         var config = new AgentConfig(node, ip, trustDomain, localCluster, network, caDir, bpfPinDir, cgroup,
-                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort);
+                meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot,
+                controllerAddress, controllerToken, controllerCa);
         NodeAgent agent = NodeAgent.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
         agent.awaitTermination();
         return 0;
+    }
+
+    /** {@code local} or {@code cri}, lower case on the command line. */
+    static final class NetnsSourceConverter implements CommandLine.ITypeConverter<NetnsSource> {
+        @Override
+        public NetnsSource convert(String value) {
+            for (NetnsSource s : NetnsSource.values()) {
+                if (s.name().equalsIgnoreCase(value)) {
+                    return s;
+                }
+            }
+            throw new CommandLine.TypeConversionException(
+                    "--netns-source: " + value + " (expected: local or cri)");
+        }
     }
 
     public static void main(String[] args) {

@@ -3,6 +3,9 @@ package dev.tessera.agent;
 import dev.tessera.agent.admin.HttpEndpoints;
 import dev.tessera.agent.admin.Readiness;
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.config.NetnsSource;
+import dev.tessera.agent.control.ControllerClient;
+import dev.tessera.agent.control.ControllerSigner;
 import dev.tessera.agent.identity.LocalCaSigner;
 import dev.tessera.agent.identity.LocalCertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
@@ -14,6 +17,8 @@ import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
+import dev.tessera.agent.redirect.PodNetnsResolver;
+import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.common.local.ClusterDescription;
@@ -47,7 +52,8 @@ public final class NodeAgent implements AutoCloseable {
     private final AtomicLong version = new AtomicLong();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
-    private LocalNetnsResolver netns;
+    private LocalNetnsResolver localNetwork;
+    private PodNetnsResolver netns;
     private BpfRedirector redirector;
     private Enrollment enrollment;
     private LocalCertificateManager certificates;
@@ -60,6 +66,7 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
+    private ControllerClient controller;
 
     private NodeAgent(AgentConfig config) {
         this.config = config;
@@ -78,7 +85,16 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void doStart() throws Exception {
-        certificates = new LocalCertificateManager(config.nodeName(), LocalCaSigner.load(config.caDir()));
+        dev.tessera.agent.identity.CertificateSigner signer;
+        if (config.controller() != null) { // state, policies and certificates from the controller
+            controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
+                    config.controllerToken(), config.controllerCa()), this::onControllerConfig,
+                    bundle -> log.info("controller trust bundle: {} root(s)", bundle.size()));
+            signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
+        } else {
+            signer = LocalCaSigner.load(config.caDir());
+        }
+        certificates = new LocalCertificateManager(config.nodeName(), signer);
         closeables.add(certificates);
         metrics = new AgentMetrics();
 
@@ -96,9 +112,20 @@ public final class NodeAgent implements AutoCloseable {
         http.beforeScrape(metrics.connections()::flush);
 
         // 2. State: the local cluster description, re-read when it changes.
-        netns = new LocalNetnsResolver(config.networkFile());
-        var watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
-        closeables.add(watcher);
+        localNetwork = config.networkFile() == null ? null : new LocalNetnsResolver(config.networkFile());
+        if (config.netnsSource() == NetnsSource.CRI) {
+            netns = new CriNetnsResolver(config.hostRoot());
+        } else if (localNetwork != null) {
+            netns = localNetwork;
+        } else {
+            throw new IllegalArgumentException("--netns-source local needs --network (expected: network.json written by"
+                    + " `tessera local up`), or use --netns-source cri on a Kubernetes node");
+        }
+        LocalClusterWatcher watcher = null;
+        if (controller == null) {
+            watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
+            closeables.add(watcher);
+        }
 
         // 3. Kernel capture: attach, or adopt the pinned programs of a previous run.
         redirector = BpfRedirector.install(RedirectSettings.of(config));
@@ -114,7 +141,12 @@ public final class NodeAgent implements AutoCloseable {
         certificates.attach(state);
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
         state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
-        watcher.start();
+        if (watcher != null) {
+            watcher.start();
+        } else {
+            closeables.add(controller); // closed before the certificate manager that uses it
+            controller.start();
+        }
         closeables.add(Observability.start(metrics, coverage, () -> {
             evictTcpHealth();
             return localWorkloadKeys();
@@ -265,15 +297,39 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void onDescription(ClusterDescription description) {
-        var conversion = LocalSnapshots.convert(description, netns.attachments(), config.trustDomain(),
+        var conversion = LocalSnapshots.convert(description, localNetwork.attachments(), config.trustDomain(),
                 version.incrementAndGet());
         conversion.warnings().forEach(w -> log.warn("cluster description: {}", w));
-        state.update(conversion.snapshot());
-        policies.update(PolicySet.translate(conversion.snapshot().version(), description.others()));
+        apply(conversion.snapshot(), PolicySet.translate(conversion.snapshot().version(), description.others()));
+    }
+
+    /** A state pushed by the controller (on the controller client's thread). */
+    private void onControllerConfig(dev.tessera.common.model.MeshConfig c) {
+        apply(c.mesh(), c.policies());
+    }
+
+    private void apply(dev.tessera.common.model.MeshSnapshot snapshot, PolicySet policySet) {
+        state.update(snapshot);
+        policies.update(policySet);
         PeerAuthProgram pa = peerAuth;
         if (pa != null) {
             pa.sync(policies.strictPods(config.nodeName()));
         }
+    }
+
+    private static List<java.security.cert.X509Certificate> controllerRoots(java.nio.file.Path caFile) {
+        try {
+            return dev.tessera.common.identity.CertificateAuthority.Pem.readCertificates(
+                    java.nio.file.Files.readString(caFile));
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("cannot read --controller-ca {}: {}", caFile, e.toString());
+            return List.of();
+        }
+    }
+
+    /** The controller session, or null in local mode. */
+    ControllerClient controller() {
+        return controller;
     }
 
     /** Unmet readiness conditions; empty when ready. */

@@ -290,6 +290,44 @@ public final class CertificateAuthority {
         }
     }
 
+    /**
+     * Signs a serving certificate (the controller's, on 15012): SANs are the SPIFFE id plus DNS names and
+     * IP addresses, so clients can verify it as an ordinary TLS server by host name.
+     */
+    public X509Certificate signServer(java.security.PublicKey publicKey, SpiffeId id, List<String> dnsNames,
+            List<java.net.InetAddress> ips, Duration ttl) {
+        requireNonNull(publicKey, "publicKey");
+        requireNonNull(id, "id");
+        requireNonNull(ttl, "ttl");
+        if (ttl.isNegative() || ttl.isZero()) {
+            throw new IllegalArgumentException("ttl: " + ttl + " (expected: a positive duration)");
+        }
+        try {
+            Instant now = Instant.now();
+            Instant notAfter = now.plus(ttl);
+            Instant caNotAfter = certificate.getNotAfter().toInstant();
+            if (notAfter.isAfter(caNotAfter)) {
+                notAfter = caNotAfter;
+            }
+            var builder = new JcaX509v3CertificateBuilder(certificate, serial(), Date.from(now.minusSeconds(60)),
+                    Date.from(notAfter), new X500Name("O=tessera"), publicKey);
+            var names = new java.util.ArrayList<GeneralName>();
+            names.add(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString()));
+            dnsNames.forEach(d -> names.add(new GeneralName(GeneralName.dNSName, d)));
+            ips.forEach(a -> names.add(new GeneralName(GeneralName.iPAddress, a.getHostAddress())));
+            builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+            builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
+            builder.addExtension(Extension.subjectAlternativeName, false,
+                    new GeneralNames(names.toArray(GeneralName[]::new)));
+            builder.addExtension(Extension.authorityKeyIdentifier, false,
+                    new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(certificate));
+            return sign(builder, key);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalArgumentException("cannot sign serving certificate for " + id + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Whether a public key is an EC key on the NIST P-256 curve (secp256r1). */
     public static boolean isP256(java.security.PublicKey key) {
         if (!(key instanceof java.security.interfaces.ECPublicKey ec)) {

@@ -26,7 +26,8 @@ public final class LocalSnapshots {
      * A snapshot and what had to be left out of it.
      *
      * @param snapshot the mesh state
-     * @param warnings one line per pod left out (no network attachment, or attached on another node)
+     * @param warnings one line per pod left out (no network attachment, or attached on another node) and per
+     *     service port left out
      */
     public record Conversion(MeshSnapshot snapshot, List<String> warnings) {
         public Conversion {
@@ -48,7 +49,9 @@ public final class LocalSnapshots {
     /**
      * One workload per pod that has a network attachment on its scheduled node; nodes come from the
      * attachments. Meshed pods follow {@link ClusterDescription#meshed(Pod)}; identities are
-     * {@code spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>}.
+     * {@code spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>}. Services follow
+     * {@link LocalServices}: VIPs from {@code spec.clusterIP} or {@link LocalServiceVips}, endpoints from
+     * the EndpointSlices given or, when a Service has none, from its selector over the pods.
      */
     public static Conversion convert(ClusterDescription cluster, NetworkAttachments network, String trustDomain,
             long version) {
@@ -81,6 +84,7 @@ public final class LocalSnapshots {
             workloads.add(new Workload(ns, name, node, Ipv4Cidr.toInetAddress(Ipv4Cidr.parseAddress(a.ip())), sa, labels,
                     cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa)));
         }
-        return new Conversion(new MeshSnapshot(version, nodes, workloads), warnings);
+        var services = LocalServices.services(cluster, workloads, warnings);
+        return new Conversion(new MeshSnapshot(version, nodes, workloads, services), warnings);
     }
 }

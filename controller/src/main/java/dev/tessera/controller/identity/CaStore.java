@@ -76,6 +76,42 @@ public final class CaStore {
         if (existing != null) {
             return new Loaded(read(existing), Origin.LOADED);
         }
+        return create();
+    }
+
+    /**
+     * The CA of the Secret; while it does not exist, creates it when {@code mayCreate} says so (the
+     * leader) and otherwise waits, polling every {@code poll}, for another replica to create it.
+     *
+     * @throws IllegalStateException when the Secret did not appear within {@code timeout}
+     * @throws InterruptedException when interrupted while waiting
+     */
+    public Loaded awaitOrCreate(java.util.function.BooleanSupplier mayCreate, java.time.Duration poll,
+            java.time.Duration timeout) throws InterruptedException {
+        requireNonNull(mayCreate, "mayCreate");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean logged = false;
+        while (true) {
+            Secret existing = client.secrets().inNamespace(namespace).withName(secretName).get();
+            if (existing != null) {
+                return new Loaded(read(existing), Origin.LOADED);
+            }
+            if (mayCreate.getAsBoolean()) {
+                return create();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("Secret " + namespace + "/" + secretName + ": still missing after "
+                        + timeout + " (expected: created by the leader replica, or provided by the user)");
+            }
+            if (!logged) {
+                log.info("waiting for the leader to create CA Secret {}/{}", namespace, secretName);
+                logged = true;
+            }
+            Thread.sleep(poll.toMillis());
+        }
+    }
+
+    private Loaded create() {
         IssuingCa generated = IssuingCa.generate(trustDomain);
         var data = new LinkedHashMap<String, String>();
         generated.toSecretData().forEach((k, v) -> data.put(k, base64(v)));

@@ -144,6 +144,19 @@ public final class IssuingCa {
         return List.copyOf(chain);
     }
 
+    /**
+     * Signs a serving certificate (the controller's own, for 15012) with DNS and IP SANs besides the SPIFFE id.
+     *
+     * @return the chain to present: leaf first, then the intermediates
+     */
+    public List<X509Certificate> issueServer(PublicKey key, SpiffeId id, List<String> dnsNames,
+            List<java.net.InetAddress> ips, Duration ttl) {
+        var chain = new ArrayList<X509Certificate>(1 + intermediates.size());
+        chain.add(issuer.signServer(key, id, dnsNames, ips, ttl));
+        chain.addAll(intermediates);
+        return List.copyOf(chain);
+    }
+
     /** The trusted roots: what agents verify peers against. */
     public List<X509Certificate> trustBundle() {
         return roots;

@@ -13,20 +13,20 @@ import java.util.concurrent.ConcurrentHashMap;
  * (422), so this installs a canned responder that authenticates the tokens registered here, checking
  * the requested audience like kube-apiserver does, and rejects every other token.
  */
-final class FakeTokenReviews {
+public final class FakeTokenReviews {
 
     record Token(String username, String node, String audience) {}
 
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
 
-    FakeTokenReviews(KubernetesMockServer server) {
+    public FakeTokenReviews(KubernetesMockServer server) {
         server.expect().post().withPath("/apis/authentication.k8s.io/v1/tokenreviews")
                 .andReply(201, request -> review(Serialization.unmarshal(request.getUtf8Body(), TokenReview.class)))
                 .always();
     }
 
     /** Registers a valid node-bound service-account token. */
-    FakeTokenReviews add(String token, String namespace, String serviceAccount, String node, String audience) {
+    public FakeTokenReviews add(String token, String namespace, String serviceAccount, String node, String audience) {
         tokens.put(token, new Token("system:serviceaccount:" + namespace + ":" + serviceAccount, node, audience));
         return this;
     }

@@ -34,7 +34,7 @@ class SvidIssuerTest {
     private static MeshWatcher watcher;
 
     @BeforeAll
-    static void cluster() {
+    static void cluster() throws Exception {
         new FakeTokenReviews(server)
                 .add("agent-node1", "tessera-system", "tessera-agent", "node1", AUDIENCE)
                 .add("agent-node2", "tessera-system", "tessera-agent", "node2", AUDIENCE)

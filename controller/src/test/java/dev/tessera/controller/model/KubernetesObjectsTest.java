@@ -73,13 +73,13 @@ class KubernetesObjectsTest {
 
         var s1 = model.snapshot();
         assertThat(s1.version()).isEqualTo(1);
-        assertThat(s1.workloads()).containsExactly(a);
+        assertThat(s1.mesh().workloads()).containsExactly(a);
 
         assertThat(model.putWorkload(a.key(), null)).isTrue();
         var s2 = model.snapshot();
         assertThat(s2.version()).isEqualTo(2);
-        assertThat(s2.workloads()).containsExactly(b);
-        assertThat(NodeState.of(s2, "node1").workloadKeys()).containsExactly("shop/b");
-        assertThat(s1.workloads()).containsExactly(a); // earlier snapshots never change
+        assertThat(s2.mesh().workloads()).containsExactly(b);
+        assertThat(NodeState.of(s2.mesh(), "node1").workloadKeys()).containsExactly("shop/b");
+        assertThat(s1.mesh().workloads()).containsExactly(a); // earlier snapshots never change
     }
 }

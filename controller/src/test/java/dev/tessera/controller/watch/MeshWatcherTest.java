@@ -66,12 +66,12 @@ class MeshWatcherTest {
     }
 
     @Test
-    void enrollingANamespaceDeliversItsPodsToTheRightNodes() {
+    void enrollingANamespaceDeliversItsPodsToTheRightNodes() throws Exception {
         namespace("enroll", Map.of());
         pod("enroll", "web-1", "web", "node1", "198.18.1.10");
         pod("enroll", "db-1", "db", "node2", "198.18.2.10");
         var published = new CopyOnWriteArrayList<MeshSnapshot>();
-        watcher.addListener(published::add);
+        watcher.addListener(c -> published.add(c.mesh()));
         watcher.start();
 
         // Known, but not meshed: no node carries them yet.
@@ -122,7 +122,7 @@ class MeshWatcherTest {
     }
 
     @Test
-    void optedOutOrStoppedPodsAndUnenrolledNamespacesLeaveTheNode() {
+    void optedOutOrStoppedPodsAndUnenrolledNamespacesLeaveTheNode() throws Exception {
         namespace("churn", AMBIENT);
         pod("churn", "x", "sa-x", "node2", "198.18.2.30");
         pod("churn", "y", "sa-y", "node2", "198.18.2.31");

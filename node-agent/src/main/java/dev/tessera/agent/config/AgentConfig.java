@@ -2,6 +2,7 @@ package dev.tessera.agent.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.control.ControllerAddress;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,6 +24,13 @@ import java.util.List;
  *   --mesh-cidr CIDR           destinations that are captured, repeatable [0.0.0.0/0]
  *   --outbound-port N          [15001]   --inbound-port N   [15008]
  *   --metrics-port N           [15020]   --ready-port N     [15021]   --admin-port N [15000]
+ *   --netns-source local|cri   where pods' network namespaces come from [local]: network.json, or the
+ *                              container runtime's sandbox specs (containerd, CRI-O)
+ *   --host-root DIR            where the host's / is mounted, for --netns-source cri [/]
+ *   --controller HOST:PORT     take state, policies and certificates from the controller (15012) instead of
+ *                              --local-cluster / --ca-dir (--network still resolves pod netns in local clusters)
+ *   --controller-token FILE    the agent's bearer token, re-read at every reconnect [/var/run/secrets/tessera/token]
+ *   --controller-ca FILE       PEM roots the controller's certificate must chain to [/var/run/tessera/ca/root-cert.pem]
  * </pre>
  */
 public record AgentConfig(
@@ -39,13 +47,24 @@ public record AgentConfig(
         int inboundPort,
         int metricsPort,
         int readyPort,
-        int adminPort) {
+        int adminPort,
+        NetnsSource netnsSource,
+        Path hostRoot,
+        ControllerAddress controller,
+        Path controllerToken,
+        Path controllerCa) {
 
     public static final int OUTBOUND_PORT = 15001;
     public static final int INBOUND_PORT = 15008;
     public static final int METRICS_PORT = 15020;
     public static final int READY_PORT = 15021;
     public static final int ADMIN_PORT = 15000;
+    /** Default {@code --controller-token}: the projected, audience-bound service-account token. */
+    public static final String CONTROLLER_TOKEN = "/var/run/secrets/tessera/token";
+    /** Default {@code --controller-ca}: the controller's trust bundle (the {@code tessera-ca-root-cert} ConfigMap). */
+    public static final String CONTROLLER_CA = "/var/run/tessera/ca/root-cert.pem";
+    /** {@code --host-root} default: the agent runs on the host itself. */
+    public static final String HOST_ROOT = "/";
 
     public AgentConfig {
         requireNonNull(nodeName, "nodeName");
@@ -58,6 +77,21 @@ public record AgentConfig(
         checkPort("metricsPort", metricsPort);
         checkPort("readyPort", readyPort);
         checkPort("adminPort", adminPort);
+        requireNonNull(netnsSource, "netnsSource");
+        requireNonNull(hostRoot, "hostRoot");
+        if (controller != null) {
+            requireNonNull(controllerToken, "controllerToken");
+            requireNonNull(controllerCa, "controllerCa");
+        }
+    }
+
+    /** Local mode (no controller): state from {@code localCluster}, certificates from {@code caDir}, pods' netns from {@code networkFile}. */
+    public AgentConfig(String nodeName, InetAddress nodeIp, String trustDomain, Path localCluster, Path networkFile,
+            Path caDir, Path bpfPinDir, Path cgroupPath, List<String> meshCidrs, int outboundPort, int inboundPort,
+            int metricsPort, int readyPort, int adminPort) {
+        this(nodeName, nodeIp, trustDomain, localCluster, networkFile, caDir, bpfPinDir, cgroupPath, meshCidrs,
+                outboundPort, inboundPort, metricsPort, readyPort, adminPort, NetnsSource.LOCAL, Path.of(HOST_ROOT),
+                null, Path.of(CONTROLLER_TOKEN), Path.of(CONTROLLER_CA));
     }
 
     private static void checkPort(String name, int port) {

@@ -1,0 +1,189 @@
+package dev.tessera.controller;
+
+import dev.tessera.controller.kube.KubeClients;
+import dev.tessera.controller.leader.Leadership;
+import dev.tessera.controller.local.LocalController;
+import dev.tessera.controller.metrics.ControllerMetrics;
+import dev.tessera.controller.metrics.HealthServer;
+import dev.tessera.controller.push.PushServer;
+import dev.tessera.controller.push.PushServerConfig;
+import dev.tessera.controller.watch.MeshWatcher;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Command line of the controller. Kubernetes mode by default (in-cluster config or kubeconfig); local
+ * mode when {@code --local-cluster} is given. The flag names are a contract of the manifests
+ * ({@code daemonset/base/controller-deployment.yaml}) and of {@code tessera local up}.
+ */
+@Command(name = "tessera-controller", mixinStandardHelpOptions = true,
+        description = "Tessera controller: discovery, workload identities with node authorization, config push.")
+public final class ControllerMain implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(ControllerMain.class);
+
+    /** How long a non-leader replica waits for the leader to create the CA Secret. */
+    static final Duration CA_WAIT = Duration.ofMinutes(5);
+
+    @Option(names = "--namespace", defaultValue = "tessera-system",
+            description = "The controller's namespace: CA Secret, trust bundle ConfigMap, leader Lease (default: ${DEFAULT-VALUE}).")
+    String namespace;
+
+    @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Trust domain (default: ${DEFAULT-VALUE}).")
+    String trustDomain;
+
+    @Option(names = "--ca-secret", defaultValue = "tessera-ca", description = "CA Secret name (default: ${DEFAULT-VALUE}).")
+    String caSecret;
+
+    @Option(names = "--port", defaultValue = "15012", description = "Agent connections, mTLS (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--metrics-port", defaultValue = "15014", description = "/metrics and /healthz (default: ${DEFAULT-VALUE}).")
+    int metricsPort;
+
+    @Option(names = "--listen-address", defaultValue = "0.0.0.0", description = "Address both ports bind (default: ${DEFAULT-VALUE}).")
+    String listenAddress;
+
+    @Option(names = "--token-audience", defaultValue = "tessera-controller",
+            description = "Audience of the agents' projected tokens (default: ${DEFAULT-VALUE}).")
+    String tokenAudience;
+
+    @Option(names = "--agent-service-account", description = "Service accounts allowed to act as agents, namespace/name "
+            + "(repeatable; default: <namespace>/tessera-node-agent).")
+    Set<String> agentServiceAccounts;
+
+    @Option(names = "--leader-election", arity = "0..1", fallbackValue = "true", defaultValue = "true",
+            description = "Elect a leader on Lease " + Leadership.LEASE_NAME + " (Kubernetes mode; default: ${DEFAULT-VALUE}).")
+    boolean leaderElection;
+
+    @Option(names = "--pod-name", description = "This replica's pod name (downward API): the Lease holder identity.")
+    String podName;
+
+    @Option(names = "--pod-namespace", description = "This replica's pod namespace (downward API).")
+    String podNamespace;
+
+    @Option(names = "--pod-ip", description = "This replica's pod IP (downward API): an IP SAN of the 15012 certificate.")
+    String podIp;
+
+    @Option(names = "--svid-ttl", defaultValue = "24h", converter = DurationConverter.class,
+            description = "Workload certificate lifetime (default: ${DEFAULT-VALUE}).")
+    Duration svidTtl;
+
+    @Option(names = "--local-cluster", description = "Local mode: Kubernetes manifests (file or folder), watched.")
+    Path localCluster;
+
+    @Option(names = "--network", description = "Local mode: network.json written by `tessera local up` (default: "
+            + "addresses planned from the manifests).")
+    Path network;
+
+    @Option(names = "--ca-dir", description = "Local mode: the CA directory (ca.crt, ca.key) of `tessera local up`.")
+    Path caDir;
+
+    @Option(names = "--tokens", description = "Local mode: agent tokens, one `token,node[,namespace/serviceAccount]` a line.")
+    Path tokens;
+
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    @Override
+    public Integer call() throws Exception {
+        checkPort("--port", port);
+        checkPort("--metrics-port", metricsPort);
+        var registry = new PrometheusRegistry();
+        var holder = new ControllerCore[1];
+        // Bind first: a busy port fails start-up before anything else runs.
+        HealthServer http = new HealthServer(new InetSocketAddress(listenAddress, metricsPort), registry,
+                () -> holder[0] != null && holder[0].source().current().version() > 0 && holder[0].ca() != null);
+        KubernetesClient client = null;
+        ControllerCore core;
+        try {
+            if (localCluster != null) {
+                if (caDir == null || tokens == null) {
+                    throw new CommandLine.ParameterException(new CommandLine(this),
+                            "--ca-dir and --tokens are required with --local-cluster (expected: the files `tessera local up` writes)");
+                }
+                core = LocalController.start(localCluster, network, caDir, tokens, trustDomain, svidTtl,
+                        Duration.ofMillis(300));
+            } else {
+                client = KubeClients.fromEnvironment();
+                String identity = podName != null && !podName.isBlank() ? podName
+                        : java.net.InetAddress.getLocalHost().getHostName();
+                Set<String> agents = agentServiceAccounts == null || agentServiceAccounts.isEmpty()
+                        ? Set.of(namespace + "/tessera-node-agent") : agentServiceAccounts;
+                core = KubernetesController.start(client, new KubernetesController.Options(namespace, trustDomain,
+                        caSecret, tokenAudience, agents, leaderElection, identity, svidTtl, CA_WAIT, null));
+            }
+        } catch (Exception e) {
+            http.close();
+            if (client != null) {
+                client.close();
+            }
+            throw e;
+        }
+        ControllerMetrics metrics = new ControllerMetrics(registry, core);
+        if (core.source() instanceof MeshWatcher w) {
+            w.onReconcile(metrics::reconciled);
+        }
+        holder[0] = core;
+
+        // Config push to the agents on 15012 (every replica serves; only the leader writes to the API).
+        PushServer push;
+        try {
+            var sanIps = new java.util.ArrayList<java.net.InetAddress>(List.of(java.net.InetAddress.getByName("127.0.0.1")));
+            java.net.InetAddress bind = java.net.InetAddress.getByName(listenAddress);
+            if (!bind.isAnyLocalAddress() && !bind.isLoopbackAddress()) {
+                sanIps.add(bind);
+            }
+            if (podIp != null && !podIp.isBlank()) {
+                sanIps.add(java.net.InetAddress.getByName(podIp));
+            }
+            push = new PushServer(PushServerConfig.defaults(trustDomain, namespace).withBind(bind, port)
+                    .withSans(List.of("localhost"), sanIps), core.source(), core.authenticator(), core.issuer(), core.ca())
+                    .start();
+        } catch (Exception e) {
+            core.close();
+            http.close();
+            if (client != null) {
+                client.close();
+            }
+            throw e;
+        }
+        metrics.push(push);
+
+        log.info("controller ready ({} mode): state version {}, metrics on {}:{}", localCluster != null ? "local" : "Kubernetes",
+                core.source().current().version(), listenAddress, http.port());
+        final KubernetesClient c = client;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            push.close(); // GOAWAY: agents reconnect (to another replica) and keep serving meanwhile
+            core.close(); // a leader releases its Lease here
+            http.close();
+            if (c != null) {
+                c.close();
+            }
+            stopped.countDown();
+        }, "controller-shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private void checkPort(String flag, int p) {
+        if (p < 1 || p > 65535) {
+            throw new CommandLine.ParameterException(new CommandLine(this), flag + ": " + p + " (expected: 1-65535)");
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ControllerMain()).execute(args));
+    }
+}

@@ -1,0 +1,164 @@
+package dev.tessera.controller;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.controller.identity.AgentAuthenticator;
+import dev.tessera.controller.identity.CaStore;
+import dev.tessera.controller.identity.IssuingCa;
+import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.identity.TokenReviewAuthenticator;
+import dev.tessera.controller.identity.TrustBundlePublisher;
+import dev.tessera.controller.leader.Leadership;
+import dev.tessera.controller.policy.PolicyStatusWriter;
+import dev.tessera.controller.watch.MeshWatcher;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The controller in a cluster: leader election (optional), discovery ({@link MeshWatcher}), the CA from
+ * its Secret (created by the leader, awaited by the others), the trust bundle ConfigMap and policy status
+ * (leader only), TokenReview authentication and the SVID issuer. Every replica watches and serves; only
+ * the leader writes, and it stops writing as soon as it loses the Lease.
+ */
+public final class KubernetesController implements ControllerCore {
+
+    private static final Logger log = LoggerFactory.getLogger(KubernetesController.class);
+
+    /**
+     * Settings.
+     *
+     * @param namespace the controller's namespace (CA Secret, trust bundle ConfigMap, Lease)
+     * @param trustDomain the trust domain
+     * @param caSecret the CA Secret's name
+     * @param tokenAudience the audience agents' tokens are bound to
+     * @param agentServiceAccounts service accounts ({@code namespace/name}) allowed to act as agents
+     * @param leaderElection whether to elect a leader (false: this replica always writes)
+     * @param identity this replica's Lease holder identity (its pod name)
+     * @param svidTtl workload certificate lifetime
+     * @param caWait how long a non-leader waits for the leader to create the CA Secret
+     * @param lease the leader election timings
+     */
+    public record Options(String namespace, String trustDomain, String caSecret, String tokenAudience,
+            Set<String> agentServiceAccounts, boolean leaderElection, String identity, Duration svidTtl,
+            Duration caWait, Leadership.Timings lease) {
+        public Options {
+            requireNonNull(namespace, "namespace");
+            requireNonNull(trustDomain, "trustDomain");
+            requireNonNull(caSecret, "caSecret");
+            requireNonNull(tokenAudience, "tokenAudience");
+            agentServiceAccounts = Set.copyOf(agentServiceAccounts);
+            requireNonNull(identity, "identity");
+            requireNonNull(svidTtl, "svidTtl");
+            requireNonNull(caWait, "caWait");
+            lease = lease == null ? Leadership.Timings.DEFAULT : lease;
+        }
+    }
+
+    private final Leadership leadership;
+    private final MeshWatcher watcher;
+    private final PolicyStatusWriter statusWriter;
+    private final TrustBundlePublisher bundle;
+    private final AgentAuthenticator authenticator;
+    private volatile IssuingCa ca;
+    private volatile SvidIssuer issuer;
+
+    private KubernetesController(KubernetesClient client, Options o) {
+        leadership = o.leaderElection()
+                ? Leadership.elect(client, o.namespace(), o.identity(), o.lease())
+                : Leadership.always();
+        watcher = new MeshWatcher(client, o.trustDomain(), 0);
+        statusWriter = new PolicyStatusWriter(client, leadership::isLeader);
+        bundle = new TrustBundlePublisher(client, o.namespace(), leadership::isLeader);
+        authenticator = new TokenReviewAuthenticator(client, o.tokenAudience(), o.agentServiceAccounts());
+        watcher.addPolicyListener(statusWriter::submit);
+        leadership.onChange(this::leadershipChanged);
+    }
+
+    /**
+     * Starts everything and returns once the first mesh state is published and the CA is loaded.
+     *
+     * @throws Exception when discovery cannot start or the CA cannot be loaded
+     */
+    public static KubernetesController start(KubernetesClient client, Options o) throws Exception {
+        KubernetesController c = new KubernetesController(requireNonNull(client, "client"), requireNonNull(o, "o"));
+        try {
+            c.watcher.start();
+            CaStore.Loaded loaded = new CaStore(client, o.namespace(), o.caSecret(), o.trustDomain())
+                    .awaitOrCreate(c.leadership::isLeader, Duration.ofSeconds(1), o.caWait());
+            log.info("CA {} from Secret {}/{}: issuing {}", loaded.origin(), o.namespace(), o.caSecret(),
+                    loaded.ca().issuingCertificate().getSubjectX500Principal().getName());
+            c.issuer = new SvidIssuer(loaded.ca(), c.authenticator, c.watcher::snapshot, o.trustDomain(), o.svidTtl());
+            c.ca = loaded.ca();
+            c.publishBundle();
+            return c;
+        } catch (Exception | Error e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private void leadershipChanged() {
+        if (leadership.isLeader()) {
+            statusWriter.resync();
+            publishBundle();
+        }
+    }
+
+    private void publishBundle() {
+        IssuingCa current = ca;
+        if (current == null || !leadership.isLeader()) {
+            return;
+        }
+        try {
+            bundle.publish(current.trustBundle());
+        } catch (RuntimeException e) {
+            log.warn("trust bundle ConfigMap not written: {}", e.toString());
+        }
+    }
+
+    @Override
+    public MeshWatcher source() {
+        return watcher;
+    }
+
+    @Override
+    public IssuingCa ca() {
+        return ca;
+    }
+
+    @Override
+    public AgentAuthenticator authenticator() {
+        return authenticator;
+    }
+
+    @Override
+    public SvidIssuer issuer() {
+        return issuer;
+    }
+
+    @Override
+    public boolean isLeader() {
+        return leadership.isLeader();
+    }
+
+    /** The leader election state. */
+    public Leadership leadership() {
+        return leadership;
+    }
+
+    @Override
+    public int invalidPolicies() {
+        return statusWriter.invalidCount();
+    }
+
+    /** Stops writing first (releasing the Lease), then watching. */
+    @Override
+    public void close() {
+        leadership.close();
+        statusWriter.close();
+        watcher.close();
+    }
+}

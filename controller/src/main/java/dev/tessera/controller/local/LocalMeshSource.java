@@ -1,0 +1,173 @@
+package dev.tessera.controller.local;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.common.local.ClusterDescription;
+import dev.tessera.common.local.LocalClusterWatcher;
+import dev.tessera.common.local.LocalSnapshots;
+import dev.tessera.common.local.NetnsNaming;
+import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.common.model.MeshConfig;
+import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.common.policy.PolicySet;
+import dev.tessera.common.policy.Translation;
+import dev.tessera.controller.watch.MeshContent;
+import dev.tessera.controller.watch.MeshSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Local mode's {@link MeshSource}: the mesh of a folder (or file) of Kubernetes manifests, watched for
+ * changes with {@link LocalClusterWatcher}, converted by {@link LocalSnapshots} (the same conversion the
+ * agent's own local mode uses) and the policies translated by {@link PolicySet}.
+ *
+ * <p>Pod IPs come from the cluster's {@code network.json} ({@link NetworkAttachments}, written by
+ * {@code tessera local up}; re-read when it changes) or, without one, from the addressing plan of
+ * {@code tessera local up} ({@link ClusterDescription#plan}: {@code status.podIP} or the next free address
+ * of the node's pod CIDR, kept across edits). A change is published as a new version only when the
+ * content changed. There is no API server, so an invalid policy is reported in the log (once per
+ * change) instead of its {@code .status}; it still travels with its errors.
+ */
+public final class LocalMeshSource implements MeshSource {
+
+    private static final Logger log = LoggerFactory.getLogger(LocalMeshSource.class);
+
+    /** The cluster name used for the addressing plan when no network file is given. */
+    public static final String PLAN_CLUSTER = "local";
+
+    private final Path manifests;
+    private final Path networkFile;
+    private final String trustDomain;
+    private final Duration poll;
+    private final List<Consumer<MeshConfig>> listeners = new CopyOnWriteArrayList<>();
+    private final LocalClusterWatcher watcher;
+    private final ScheduledExecutorService networkPoll;
+    private volatile MeshConfig current = MeshConfig.EMPTY;
+    private ClusterDescription cluster;
+    private NetworkAttachments plan;
+    private FileTime networkStamp;
+    private List<String> lastWarnings = List.of();
+
+    /**
+     * @param manifests a manifest file or a folder of them
+     * @param networkFile the cluster's {@code network.json}, or null to plan addresses from the manifests
+     * @param trustDomain the trust domain of the workload identities
+     * @param poll how often files are checked for changes
+     */
+    public LocalMeshSource(Path manifests, Path networkFile, String trustDomain, Duration poll) {
+        this.manifests = requireNonNull(manifests, "manifests");
+        this.networkFile = networkFile;
+        this.trustDomain = requireNonNull(trustDomain, "trustDomain");
+        this.poll = requireNonNull(poll, "poll");
+        this.watcher = new LocalClusterWatcher(manifests, poll, this::onCluster);
+        this.networkPoll = networkFile == null ? null : Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "tessera-network-watch");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Loads the manifests (and network file) and publishes the first state.
+     *
+     * @throws IOException when a file cannot be read
+     * @throws dev.tessera.common.local.InvalidClusterException when the manifests are invalid
+     */
+    @Override
+    public void start() throws IOException {
+        if (networkFile != null) {
+            networkStamp = Files.getLastModifiedTime(networkFile);
+            NetworkAttachments.read(networkFile); // fail now, naming the file, when it is unreadable
+        }
+        watcher.start();
+        if (networkPoll != null) {
+            long ms = poll.toMillis();
+            networkPoll.scheduleWithFixedDelay(this::checkNetwork, ms, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private synchronized void onCluster(ClusterDescription next) {
+        cluster = next;
+        rebuild();
+    }
+
+    private synchronized void checkNetwork() {
+        try {
+            FileTime t = Files.getLastModifiedTime(networkFile);
+            if (!t.equals(networkStamp)) {
+                networkStamp = t;
+                rebuild();
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("{}: {}", networkFile, e.toString());
+        }
+    }
+
+    private void rebuild() {
+        NetworkAttachments network;
+        try {
+            network = networkFile != null ? NetworkAttachments.read(networkFile)
+                    : (plan = cluster.plan(PLAN_CLUSTER, NetnsNaming.STANDARD, plan));
+        } catch (IOException e) {
+            log.error("{}: cannot be read, keeping the last state: {}", networkFile, e.getMessage());
+            return;
+        }
+        long v = current.version() + 1;
+        var conversion = LocalSnapshots.convert(cluster, network, trustDomain, v);
+        if (!conversion.warnings().equals(lastWarnings)) {
+            conversion.warnings().forEach(w -> log.warn("{}", w));
+            lastWarnings = conversion.warnings();
+        }
+        MeshSnapshot mesh = conversion.snapshot();
+        MeshConfig next = new MeshConfig(v, mesh, PolicySet.translate(v, cluster.others()));
+        if (current.version() > 0 && MeshContent.of(next).equals(MeshContent.of(current))) {
+            return;
+        }
+        for (Translation<?> t : next.policies().rejected()) {
+            log.warn("{} {} is invalid (enforced fail-closed): {}", t.kind(), t.key(), t.errors());
+        }
+        current = next;
+        log.info("published version {}: {}", v, mesh);
+        for (Consumer<MeshConfig> l : listeners) {
+            try {
+                l.accept(next);
+            } catch (RuntimeException e) {
+                log.warn("mesh listener failed: {}", e.toString());
+            }
+        }
+    }
+
+    @Override
+    public MeshConfig current() {
+        return current;
+    }
+
+    @Override
+    public void addListener(Consumer<MeshConfig> listener) {
+        listeners.add(requireNonNull(listener, "listener"));
+    }
+
+    /** The error of the latest manifest change if it was rejected (the last good state stays), else null. */
+    public String lastError() {
+        return watcher.lastError();
+    }
+
+    @Override
+    public void close() {
+        watcher.close();
+        if (networkPoll != null) {
+            networkPoll.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package dev.tessera.controller.metrics;
+
+import dev.tessera.common.model.MeshConfig;
+import dev.tessera.controller.ControllerCore;
+import dev.tessera.controller.identity.RefusalReason;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.function.Supplier;
+
+/**
+ * The controller's Prometheus registry ({@code tessera_controller_*}). Values other components already
+ * hold (issuer counters, the current state) are read at scrape time, never copied.
+ *
+ * <table>
+ * <caption>series</caption>
+ * <tr><td>{@code tessera_controller_certificate_refusals_total{reason}}</td><td>refused CSRs by {@link RefusalReason}</td></tr>
+ * <tr><td>{@code tessera_controller_certificates_issued_total}</td><td>signed workload certificates</td></tr>
+ * <tr><td>{@code tessera_controller_mesh_version}</td><td>version of the published state</td></tr>
+ * <tr><td>{@code tessera_controller_workloads{meshed}}</td><td>workloads in the state</td></tr>
+ * <tr><td>{@code tessera_controller_services}</td><td>services in the state</td></tr>
+ * <tr><td>{@code tessera_controller_policies{kind}}</td><td>policies in the state, valid or not</td></tr>
+ * <tr><td>{@code tessera_controller_invalid_policies}</td><td>policies rejected by validation</td></tr>
+ * <tr><td>{@code tessera_controller_is_leader}</td><td>1 on the replica that writes</td></tr>
+ * <tr><td>{@code tessera_controller_reconcile_duration_seconds}</td><td>time per reconcile batch (Kubernetes mode)</td></tr>
+ * </table>
+ */
+public final class ControllerMetrics {
+
+    private final PrometheusRegistry registry;
+    private final Histogram reconcile;
+
+    /** Registers the controller's metrics in {@code registry}, reading {@code core} at scrape time. */
+    public ControllerMetrics(PrometheusRegistry registry, ControllerCore core) {
+        this.registry = java.util.Objects.requireNonNull(registry, "registry");
+        java.util.Objects.requireNonNull(core, "core");
+        Supplier<MeshConfig> state = () -> core.source().current();
+        CounterWithCallback.builder().name("tessera_controller_certificate_refusals_total")
+                .help("Workload certificate requests refused, by reason").labelNames("reason")
+                .callback(cb -> core.issuer().refusals().forEach((r, n) -> cb.call(n, r.name())))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_certificates_issued_total")
+                .help("Workload certificates signed").callback(cb -> cb.call(core.issuer().issuedCount()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_mesh_version")
+                .help("Version of the mesh state last published").callback(cb -> cb.call(state.get().version()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_workloads")
+                .help("Workloads (running pods with an address) in the mesh state, by whether they are meshed")
+                .labelNames("meshed")
+                .callback(cb -> {
+                    long meshed = state.get().mesh().workloads().stream().filter(w -> w.meshed()).count();
+                    cb.call(meshed, "true");
+                    cb.call(state.get().mesh().workloads().size() - meshed, "false");
+                }).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_services")
+                .help("Services in the mesh state").callback(cb -> cb.call(state.get().mesh().services().size()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_policies")
+                .help("Policies in the mesh state (valid or not), by kind").labelNames("kind")
+                .callback(cb -> {
+                    cb.call(state.get().policies().authorizationPolicies().size(), "AuthorizationPolicy");
+                    cb.call(state.get().policies().peerAuthentications().size(), "PeerAuthentication");
+                }).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_invalid_policies")
+                .help("Policies rejected by validation (enforced fail-closed by the agents)")
+                .callback(cb -> cb.call(core.invalidPolicies())).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_is_leader")
+                .help("1 when this replica is the leader (performs the writes)")
+                .callback(cb -> cb.call(core.isLeader() ? 1 : 0)).register(registry);
+        reconcile = Histogram.builder().name("tessera_controller_reconcile_duration_seconds")
+                .help("Time to reconcile one batch of changed objects into a new mesh state")
+                .classicUpperBounds(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+                .register(registry);
+    }
+
+    /** Registers the config push server's metrics (agents connected, handshakes refused, frames sent, lag). */
+    public void push(dev.tessera.controller.push.PushServer server) {
+        java.util.Objects.requireNonNull(server, "server");
+        var c = server.counters();
+        GaugeWithCallback.builder().name("tessera_controller_connected_agents")
+                .help("Agents connected on the config push port (15012)")
+                .callback(cb -> cb.call(server.connectedAgents().size())).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_connections_total")
+                .help("Connections accepted on the config push port").callback(cb -> cb.call(c.connections()))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_rejected_total")
+                .help("Agent connections refused before streaming, by reason").labelNames("reason")
+                .callback(cb -> c.rejectedHandshakes().forEach((r, n) -> cb.call(n, r))).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_malformed_frames_total")
+                .help("Connections closed for a malformed frame").callback(cb -> cb.call(c.malformedFrames()))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_frames_total")
+                .help("State frames sent to agents, by type").labelNames("type")
+                .callback(cb -> {
+                    cb.call(c.snapshotsSent(), "snapshot");
+                    cb.call(c.deltasSent(), "delta");
+                }).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_nacks_total")
+                .help("Versions agents could not apply (answered with a snapshot)").callback(cb -> cb.call(c.nacks()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_agents_behind")
+                .help("Connected agents whose acknowledged version is older than the latest published one")
+                .callback(cb -> {
+                    long latest = server.version();
+                    cb.call(server.ackedVersions().values().stream().filter(v -> v < latest).count());
+                }).register(registry);
+    }
+
+    /** Records one reconcile batch. */
+    public void reconciled(long nanos) {
+        reconcile.observe(nanos / 1e9);
+    }
+
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+}

@@ -1,0 +1,361 @@
+package dev.tessera.controller.push;
+
+import dev.tessera.common.push.Frames;
+import dev.tessera.common.push.Message;
+import dev.tessera.common.push.ProtocolException;
+import dev.tessera.controller.identity.AgentAuthenticator;
+import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.identity.SvidRefusedException;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One agent's connection: HELLO and token authentication (off the event loop), the initial sync (snapshot,
+ * or the deltas since the agent's version), then every published delta while the channel is writable; a
+ * connection that falls behind skips ahead with one catch-up (deltas or a snapshot) when it drains. CSRs
+ * are signed off the event loop. A malformed frame closes only this connection.
+ */
+final class AgentSession extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(AgentSession.class);
+    private static final int MAX_QUEUED = 64;
+    private static final int MAX_CSRS_IN_FLIGHT = 256;
+
+    private enum State { AWAIT_HELLO, AUTHENTICATING, ACTIVE, CLOSED }
+
+    private final ConfigHub hub;
+    private final PushCounters counters;
+    private final AgentAuthenticator authenticator;
+    private final SvidIssuer issuer;
+    private final Executor blocking;
+    private final PushServerConfig config;
+    private final List<Message> queued = new ArrayList<>();
+    private final AtomicInteger csrsInFlight = new AtomicInteger();
+    private Channel channel;
+    private State state = State.AWAIT_HELLO;
+    private ScheduledFuture<?> helloTimeout;
+    private String token;
+    private long sentVersion = -1;
+    private boolean behind;
+    private volatile String node;
+    private volatile Instant since;
+    private volatile long ackedVersion = -1;
+
+    AgentSession(ConfigHub hub, PushCounters counters, AgentAuthenticator authenticator, SvidIssuer issuer,
+            Executor blocking, PushServerConfig config) {
+        this.hub = hub;
+        this.counters = counters;
+        this.authenticator = authenticator;
+        this.issuer = issuer;
+        this.blocking = blocking;
+        this.config = config;
+    }
+
+    /** What the server reports about this connection. */
+    PushServer.ConnectedAgent describe() {
+        return new PushServer.ConnectedAgent(node, (InetSocketAddress) channel.remoteAddress(), since, ackedVersion);
+    }
+
+    boolean active() {
+        return node != null && state == State.ACTIVE;
+    }
+
+    String node() {
+        return node;
+    }
+
+    long ackedVersion() {
+        return ackedVersion;
+    }
+
+    Channel channel() {
+        return channel;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        channel = ctx.channel();
+        counters.connection();
+        helloTimeout = ctx.executor().schedule(() -> reject("HELLO_TIMEOUT", "no HELLO within "
+                + config.helloTimeout().toMillis() + " ms"), config.helloTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        super.channelActive(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        state = State.CLOSED;
+        cancelHelloTimeout();
+        hub.unregister(this);
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof Message m)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        switch (state) {
+            case AWAIT_HELLO -> hello(m);
+            case AUTHENTICATING -> {
+                if (queued.size() >= MAX_QUEUED) {
+                    protocolError("more than " + MAX_QUEUED + " frames before HELLO was answered (expected: wait)");
+                } else {
+                    queued.add(m);
+                }
+            }
+            case ACTIVE -> handle(m);
+            case CLOSED -> { }
+        }
+    }
+
+    private void hello(Message m) {
+        if (!(m instanceof Message.Hello h)) {
+            protocolError("first frame: " + m.type() + " (expected: HELLO)");
+            return;
+        }
+        if (h.protocolVersion() != Frames.PROTOCOL_VERSION) {
+            reject("PROTOCOL_VERSION", "protocol version: " + h.protocolVersion() + " (expected: " + Frames.PROTOCOL_VERSION + ")");
+            return;
+        }
+        state = State.AUTHENTICATING;
+        channel.config().setAutoRead(false);
+        try {
+            blocking.execute(() -> {
+                try {
+                    AgentAuthenticator.Agent agent = authenticator.authenticate(h.token());
+                    channel.eventLoop().execute(() -> authenticated(h, agent));
+                } catch (SvidRefusedException e) {
+                    channel.eventLoop().execute(() -> reject(e.reason().name(), e.getMessage()));
+                } catch (RuntimeException e) {
+                    log.warn("authenticating node {} failed", h.node(), e);
+                    channel.eventLoop().execute(() -> reject("TOKEN_REVIEW_FAILED", String.valueOf(e.getMessage())));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            reject("SHUTTING_DOWN", "the controller is shutting down");
+        }
+    }
+
+    private void authenticated(Message.Hello h, AgentAuthenticator.Agent agent) {
+        if (state != State.AUTHENTICATING) {
+            return;
+        }
+        if (!agent.node().equals(h.node())) {
+            reject("NODE_MISMATCH", "HELLO names node '" + h.node() + "' but the token belongs to the agent of node '"
+                    + agent.node() + "' (expected: the node the agent runs on)");
+            return;
+        }
+        cancelHelloTimeout();
+        token = h.token();
+        node = h.node();
+        since = Instant.now();
+        state = State.ACTIVE;
+        write(hub.register(this, h.epoch() == hub.epoch(), h.version()));
+        log.info("agent of node {} connected from {} (resume epoch {} version {}, now at {})", node,
+                channel.remoteAddress(), h.epoch(), h.version(), sentVersion);
+        channel.config().setAutoRead(true);
+        var pending = new ArrayList<>(queued);
+        queued.clear();
+        pending.forEach(this::handle);
+    }
+
+    private void handle(Message m) {
+        if (m instanceof Message.Ack a) {
+            ackedVersion = Math.max(ackedVersion, a.version());
+        } else if (m instanceof Message.Nack n) {
+            counters.nack();
+            log.warn("agent of node {} could not apply version {}: {}; sending a snapshot", node, n.version(), n.error());
+            behind = true;
+            sentVersion = -1;
+            catchUp(false);
+        } else if (m instanceof Message.Csr c) {
+            csr(c);
+        } else if (m instanceof Message.Ping p) {
+            channel.writeAndFlush(new Message.Pong(p.nonce()));
+        } else if (m instanceof Message.Pong) {
+            // liveness only
+        } else if (m instanceof Message.ErrorFrame e) {
+            log.warn("agent of node {} reports an error and closes: {}", node, e.reason());
+            channel.close();
+        } else {
+            protocolError("unexpected " + m.type() + " from an agent (expected: ACK, NACK, CSR, PING, PONG or ERROR)");
+        }
+    }
+
+    private void csr(Message.Csr c) {
+        counters.csr();
+        if (csrsInFlight.incrementAndGet() > MAX_CSRS_IN_FLIGHT) {
+            csrsInFlight.decrementAndGet();
+            channel.writeAndFlush(new Message.Refused(c.requestId(), "TOO_MANY_REQUESTS",
+                    "more than " + MAX_CSRS_IN_FLIGHT + " certificate requests in flight (expected: retry later)"));
+            return;
+        }
+        String bearer = token;
+        try {
+            blocking.execute(() -> {
+                Message answer;
+                try {
+                    SvidIssuer.Issued issued = issuer.issue(c.csr(), c.id(), bearer);
+                    answer = new Message.Cert(c.requestId(), issued.chain(), issued.trustBundle());
+                } catch (SvidRefusedException e) {
+                    answer = new Message.Refused(c.requestId(), e.reason().name(), e.getMessage());
+                } catch (RuntimeException e) {
+                    log.warn("signing {} for node {} failed", c.id(), node, e);
+                    answer = new Message.Refused(c.requestId(), "INTERNAL", String.valueOf(e.getMessage()));
+                } finally {
+                    csrsInFlight.decrementAndGet();
+                }
+                channel.writeAndFlush(answer);
+            });
+        } catch (RejectedExecutionException e) {
+            csrsInFlight.decrementAndGet();
+        }
+    }
+
+    /** Called by the hub (any thread) with a retained delta frame from {@code from} to {@code to}. */
+    void offer(long from, long to, ByteBuf frame) {
+        try {
+            channel.eventLoop().execute(() -> deliver(from, to, frame));
+        } catch (RejectedExecutionException e) {
+            frame.release();
+        }
+    }
+
+    private void deliver(long from, long to, ByteBuf frame) {
+        if (state != State.ACTIVE || !channel.isActive() || to <= sentVersion) {
+            frame.release();
+            return;
+        }
+        if (!behind && from == sentVersion && channel.isWritable()) {
+            sentVersion = to;
+            counters.deltaSent();
+            channel.writeAndFlush(frame, channel.voidPromise());
+            return;
+        }
+        frame.release();
+        behind = true;
+        if (channel.isWritable()) {
+            catchUp(true);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        if (ctx.channel().isWritable() && behind && state == State.ACTIVE) {
+            catchUp(true);
+        }
+        super.channelWritabilityChanged(ctx);
+    }
+
+    private void catchUp(boolean sameEpoch) {
+        write(hub.catchUp(sameEpoch && sentVersion >= 0, sentVersion));
+    }
+
+    private void write(ConfigHub.CatchUp c) {
+        if (!c.frames().isEmpty()) {
+            for (ByteBuf f : c.frames()) {
+                if (c.snapshot()) {
+                    counters.snapshotSent();
+                } else {
+                    counters.deltaSent();
+                }
+                channel.write(f, channel.voidPromise());
+            }
+            channel.flush();
+        }
+        sentVersion = c.version();
+        behind = sentVersion < 0 && hub.current().version() > 0;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof SslHandshakeCompletionEvent hs && !hs.isSuccess()) {
+            counters.rejected("TLS");
+            log.debug("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), hs.cause().toString());
+            ctx.close();
+        } else if (evt instanceof IdleStateEvent idle) {
+            if (idle.state() == IdleState.WRITER_IDLE && state == State.ACTIVE) {
+                ctx.writeAndFlush(new Message.Ping(System.nanoTime()));
+            } else if (idle.state() == IdleState.READER_IDLE) {
+                log.info("agent of node {} silent for too long; closing", node);
+                ctx.close();
+            }
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof DecoderException && cause.getCause() instanceof ProtocolException p) {
+            protocolError(p.getMessage());
+        } else if (cause instanceof DecoderException && cause.getCause() instanceof javax.net.ssl.SSLException) {
+            ctx.close(); // counted by the handshake event
+        } else {
+            log.debug("connection of node {} from {} failed: {}", node, ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+
+    private void protocolError(String message) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        counters.malformedFrame();
+        log.warn("closing connection of node {} from {}: protocol error: {}", node, channel.remoteAddress(), message);
+        close(new Message.ErrorFrame("protocol error: " + message));
+    }
+
+    private void reject(String reason, String message) {
+        if (state == State.CLOSED || state == State.ACTIVE) {
+            return;
+        }
+        counters.rejected(reason);
+        log.warn("refused agent connection from {}: {}: {}", channel.remoteAddress(), reason, message);
+        close(new Message.ErrorFrame(reason + ": " + message));
+    }
+
+    private void close(Message last) {
+        state = State.CLOSED;
+        cancelHelloTimeout();
+        hub.unregister(this);
+        queued.clear();
+        channel.config().setAutoRead(false);
+        channel.writeAndFlush(last).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Says goodbye (controller shutting down). */
+    void goAway(String reason) {
+        channel.eventLoop().execute(() -> {
+            if (state != State.CLOSED) {
+                close(new Message.GoAway(reason));
+            }
+        });
+    }
+
+    private void cancelHelloTimeout() {
+        if (helloTimeout != null) {
+            helloTimeout.cancel(false);
+            helloTimeout = null;
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.tessera.controller.push;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/** Counters of the config push server, read by the controller's metrics endpoint. Thread-safe. */
+public final class PushCounters {
+
+    private final LongAdder connections = new LongAdder();
+    private final LongAdder malformed = new LongAdder();
+    private final LongAdder snapshots = new LongAdder();
+    private final LongAdder deltas = new LongAdder();
+    private final LongAdder nacks = new LongAdder();
+    private final LongAdder csrs = new LongAdder();
+    private final ConcurrentHashMap<String, LongAdder> rejected = new ConcurrentHashMap<>();
+
+    void connection() {
+        connections.increment();
+    }
+
+    void malformedFrame() {
+        malformed.increment();
+    }
+
+    void snapshotSent() {
+        snapshots.increment();
+    }
+
+    void deltaSent() {
+        deltas.increment();
+    }
+
+    void nack() {
+        nacks.increment();
+    }
+
+    void csr() {
+        csrs.increment();
+    }
+
+    void rejected(String reason) {
+        rejected.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    /** TCP connections accepted. */
+    public long connections() {
+        return connections.sum();
+    }
+
+    /** Handshakes refused, by reason (a {@code RefusalReason} name, NODE_MISMATCH, PROTOCOL_VERSION, HELLO_TIMEOUT, TLS). */
+    public Map<String, Long> rejectedHandshakes() {
+        var out = new TreeMap<String, Long>();
+        rejected.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    /** Connections closed because a frame could not be decoded. */
+    public long malformedFrames() {
+        return malformed.sum();
+    }
+
+    /** Snapshots plus deltas written to agents. */
+    public long pushes() {
+        return snapshots.sum() + deltas.sum();
+    }
+
+    public long snapshotsSent() {
+        return snapshots.sum();
+    }
+
+    public long deltasSent() {
+        return deltas.sum();
+    }
+
+    /** Versions agents could not apply. */
+    public long nacks() {
+        return nacks.sum();
+    }
+
+    /** Certificate requests received (issued and refused ones are counted by the SvidIssuer). */
+    public long csrs() {
+        return csrs.sum();
+    }
+}

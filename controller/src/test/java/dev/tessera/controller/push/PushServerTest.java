@@ -1,0 +1,158 @@
+package dev.tessera.controller.push;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.common.model.MeshConfig;
+import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.common.model.NodeInfo;
+import dev.tessera.common.model.Workload;
+import dev.tessera.common.policy.PolicySet;
+import dev.tessera.common.push.Frames;
+import dev.tessera.common.push.Message;
+import dev.tessera.controller.identity.IssuingCa;
+import dev.tessera.controller.identity.StaticTokenAuthenticator;
+import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.watch.MeshSource;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The push server against a raw protocol peer: slow agents, the server certificate, the HELLO deadline. */
+class PushServerTest {
+
+    private static final String TOKEN = "token-of-node1-0123456789";
+    private final IssuingCa ca = IssuingCa.generate("cluster.local");
+    private final StaticTokenAuthenticator tokens = StaticTokenAuthenticator.parse("t", List.of(TOKEN + ",node1"));
+    private final Source source = new Source();
+    private PushServer server;
+
+    static final class Source implements MeshSource {
+        final List<Consumer<MeshConfig>> listeners = new CopyOnWriteArrayList<>();
+        volatile MeshConfig current = MeshConfig.EMPTY;
+
+        @Override
+        public void start() {}
+
+        @Override
+        public MeshConfig current() {
+            return current;
+        }
+
+        @Override
+        public void addListener(Consumer<MeshConfig> l) {
+            listeners.add(l);
+        }
+
+        void publish(MeshConfig c) {
+            current = c;
+            listeners.forEach(l -> l.accept(c));
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private PushServer start(PushServerConfig config) throws Exception {
+        var issuer = new SvidIssuer(ca, tokens, () -> source.current().mesh(), "cluster.local", Duration.ofHours(1));
+        server = new PushServer(config, source, tokens, issuer, ca).start();
+        return server;
+    }
+
+    private static PushServerConfig config() throws Exception {
+        return PushServerConfig.defaults("cluster.local", "tessera-system").withBind(InetAddress.getByName("127.0.0.1"), 0)
+                .withHistorySize(8);
+    }
+
+    /** {@code pods} pods all labelled {@code label}: every version changes every pod (large deltas). */
+    static MeshConfig state(long version, int pods, String label) throws Exception {
+        var node = new NodeInfo("node1", InetAddress.getByName("198.18.0.1"), "198.18.1.0/24");
+        var w = new ArrayList<Workload>();
+        for (int i = 0; i < pods; i++) {
+            w.add(new Workload("shop", "pod-" + i, "node1",
+                    InetAddress.getByAddress(new byte[] {(byte) 198, 18, (byte) (1 + i / 250), (byte) (2 + i % 250)}), "sa",
+                    Map.of("app", "pod-" + i, "rollout", label, "team", "checkout-and-payments"), true,
+                    new SpiffeId("cluster.local", "shop", "sa")));
+        }
+        return new MeshConfig(version, new MeshSnapshot(version, List.of(node), w), PolicySet.EMPTY);
+    }
+
+    @Test
+    void aSlowAgentIsNotQueuedForButCatchesUpToTheLatestVersion() throws Exception {
+        source.publish(state(1, 2000, "v1"));
+        start(config());
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
+            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            var first = (Message.Snapshot) agent.read();
+            assertThat(first.config().version()).isEqualTo(1);
+            // the agent stops reading while 60 versions of ~200 KB deltas are published
+            for (int v = 2; v <= 61; v++) {
+                source.publish(state(v, 2000, "v" + v));
+            }
+            MeshConfig held = first.config();
+            int frames = 0;
+            while (held.version() < 61) {
+                Message m = agent.read();
+                frames++;
+                if (m instanceof Message.Snapshot s) {
+                    held = s.config();
+                } else if (m instanceof Message.Delta d) {
+                    held = d.delta().apply(held);
+                }
+            }
+            assertThat(held.mesh().workloads()).allSatisfy(w -> assertThat(w.labels()).containsEntry("rollout", "v61"));
+            assertThat(frames).as("frames written to the slow agent").isLessThan(30);
+            assertThat(server.counters().pushes()).isLessThan(31);
+        }
+    }
+
+    @Test
+    void theServerCertificateNamesTheServiceAndRenews() throws Exception {
+        start(config());
+        var leaf = server.certificateChain().get(0);
+        assertThat(leaf.getSubjectAlternativeNames()).extracting(san -> san.get(1).toString()).contains(
+                "tessera-controller.tessera-system.svc", "localhost", "127.0.0.1",
+                "spiffe://cluster.local/ns/tessera-system/sa/tessera-controller");
+        leaf.verify(ca.intermediates().get(0).getPublicKey());
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
+            agent.socket.startHandshake();
+            assertThat(agent.socket.getSession().getPeerCertificates()[0]).isEqualTo(leaf);
+            assertThat(agent.socket.getSession().getProtocol()).isEqualTo("TLSv1.3");
+        }
+        server.renewCertificate();
+        var renewed = server.certificateChain().get(0);
+        assertThat(renewed.getSerialNumber()).isNotEqualTo(leaf.getSerialNumber());
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
+            agent.socket.startHandshake();
+            assertThat(agent.socket.getSession().getPeerCertificates()[0]).isEqualTo(renewed);
+        }
+    }
+
+    @Test
+    void aPeerThatNeverSaysHelloIsDropped() throws Exception {
+        var c = config();
+        start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
+                Duration.ofMillis(300), c.pingInterval(), c.serverCertTtl(), 1, 1));
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
+            agent.socket.startHandshake();
+            var error = (Message.ErrorFrame) agent.read();
+            assertThat(error.reason()).isEqualTo("HELLO_TIMEOUT: no HELLO within 300 ms");
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(server.counters().rejectedHandshakes()).containsEntry("HELLO_TIMEOUT", 1L));
+    }
+}

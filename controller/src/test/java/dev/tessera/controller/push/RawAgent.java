@@ -1,0 +1,77 @@
+package dev.tessera.controller.push;
+
+import dev.tessera.common.push.Frames;
+import dev.tessera.common.push.Message;
+import dev.tessera.common.push.ProtocolException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+
+/** A blocking test peer speaking the push protocol over the JDK's TLS: reads only when told to. */
+final class RawAgent implements AutoCloseable {
+
+    final SSLSocket socket;
+    private final DataInputStream in;
+    private final DataOutputStream out;
+
+    RawAgent(int port, List<X509Certificate> roots, int receiveBuffer) throws IOException, GeneralSecurityException {
+        var ks = KeyStore.getInstance(KeyStore.getDefaultType());
+        ks.load(null, null);
+        for (int i = 0; i < roots.size(); i++) {
+            ks.setCertificateEntry("root" + i, roots.get(i));
+        }
+        var tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        var ssl = SSLContext.getInstance("TLSv1.3");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        socket = (SSLSocket) ssl.getSocketFactory().createSocket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
+        socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        socket.setSoTimeout(20_000);
+        in = new DataInputStream(socket.getInputStream());
+        out = new DataOutputStream(socket.getOutputStream());
+    }
+
+    void send(Message m) throws IOException {
+        ByteBuf b = Unpooled.buffer();
+        try {
+            Frames.encode(m, b);
+            out.write(ByteBufUtil.getBytes(b));
+            out.flush();
+        } finally {
+            b.release();
+        }
+    }
+
+    Message read() throws IOException {
+        int length = in.readInt();
+        byte[] frame = new byte[length];
+        in.readFully(frame);
+        ByteBuf b = Unpooled.wrappedBuffer(frame);
+        try {
+            return Frames.decode(b);
+        } catch (ProtocolException e) {
+            throw new IOException(e);
+        } finally {
+            b.release();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

@@ -1,0 +1,117 @@
+package dev.tessera.images.harness;
+
+import dev.tessera.common.identity.CertificateAuthority;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+
+/**
+ * The local-mode inputs of one agent container, as {@code tessera local up} writes them for a netns agent:
+ * a folder of manifests (node {@code n1}, an ambient namespace {@code demo} with pod {@code web}), a
+ * {@code network.json} with the node at the container's address and the pod in a real network namespace
+ * on the host ({@code /var/run/netns/<prefix>-pod}), and a local CA directory. All of it is mounted into
+ * the container at {@link #MOUNT}; {@link #close} removes the folder and the namespace.
+ */
+public final class LocalNode implements AutoCloseable {
+
+    /** Where the container sees {@link #dir()}. */
+    public static final String MOUNT = "/etc/tessera/local";
+    public static final String NODE = "n1";
+    public static final String POD_IP = "198.18.250.2";
+
+    private final Path dir;
+    private final String podNetns;
+
+    private LocalNode(Path dir, String podNetns) {
+        this.dir = dir;
+        this.podNetns = podNetns;
+    }
+
+    /** Creates the files and the pod's namespace; {@code prefix} must be unique to the test (tsi-...). */
+    public static LocalNode create(String prefix, String nodeIp) throws IOException {
+        String netns = prefix + "-pod";
+        Host.tryRun(10, "ip", "netns", "del", netns); // a leftover of a crashed run
+        Path dir = Files.createTempDirectory(prefix + "-");
+        var node = new LocalNode(dir, netns);
+        try {
+            Host.run(10, "ip", "netns", "add", netns);
+            Files.createDirectories(dir.resolve("manifests"));
+            Files.writeString(dir.resolve("manifests/cluster.yaml"), """
+                    apiVersion: v1
+                    kind: Node
+                    metadata:
+                      name: n1
+                    ---
+                    apiVersion: v1
+                    kind: Namespace
+                    metadata:
+                      name: demo
+                      labels:
+                        tessera.dev/dataplane-mode: "ambient"
+                    ---
+                    apiVersion: v1
+                    kind: Pod
+                    metadata:
+                      name: web
+                      namespace: demo
+                    spec:
+                      nodeName: n1
+                      serviceAccountName: web
+                      containers:
+                        - name: main
+                          image: example/web
+                    """);
+            Files.writeString(dir.resolve("network.json"), """
+                    {"cluster": "%s",
+                     "nodes": [{"name": "n1", "ip": "%s", "podCidr": "198.18.250.0/24", "netns": "/proc/1/ns/net"}],
+                     "pods": [{"namespace": "demo", "name": "web", "node": "n1", "ip": "%s", "netns": "%s"}]}
+                    """.formatted(prefix, nodeIp, POD_IP, podNetnsPath(netns)));
+            CertificateAuthority.generate("cluster.local").save(dir.resolve("ca"));
+            return node;
+        } catch (IOException | RuntimeException e) {
+            node.close();
+            throw e;
+        }
+    }
+
+    private static String podNetnsPath(String netns) {
+        return "/var/run/netns/" + netns;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** The pod's network namespace on the host (and, through the netns mount, in the container). */
+    public Path podNetns() {
+        return Path.of(podNetnsPath(podNetns));
+    }
+
+    /** The agent's local-mode flags, as paths inside the container. */
+    public String[] agentFlags() {
+        return new String[] {"--local-cluster", MOUNT + "/manifests", "--network", MOUNT + "/network.json",
+                "--ca-dir", MOUNT + "/ca"};
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException failure = null;
+        if (Files.exists(podNetns())) {
+            Host.Result r = Host.tryRun(10, "ip", "netns", "del", podNetns);
+            if (!r.ok()) {
+                failure = new IOException("ip netns del " + podNetns + ": " + r.stderr().strip());
+            }
+        }
+        if (Files.exists(dir)) {
+            try (var s = Files.walk(dir)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
