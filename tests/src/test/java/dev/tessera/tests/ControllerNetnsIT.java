@@ -75,9 +75,11 @@ class ControllerNetnsIT {
         for (String node : new String[] {"node1", "node2"}) {
             JsonNode certs = JSON.readTree(c.admin(node, "/certificates"));
             assertThat(certs.toString()).contains("spiffe://cluster.local/ns/shop/sa/api");
-            for (JsonNode cert : certs.path("certificates")) {
+            assertThat(certs.isArray() && certs.size() > 0).as("certificates of %s: %s", node, certs).isTrue();
+            for (JsonNode cert : certs) {
                 // Signed by the controller's issuing intermediate, which chains to the cluster's root.
                 assertThat(cert.get("issuer").asText()).isNotEqualTo(root.getSubjectX500Principal().getName());
+                assertThat(cert.get("chainLength").asInt()).isEqualTo(2);
             }
         }
         assertThat(Files.readString(c.cluster().controllerLog())).contains("node1").contains("node2");
