@@ -56,7 +56,7 @@ class NetnsClusterNetnsIT {
         try (TestCluster c = TestCluster.create(name, SPEC, false)) {
             NetnsCluster cl = c.cluster();
             created = cl.state().netns();
-            assertThat(created).hasSize(1 + 2 + 3);
+            assertThat(created).hasSize(2 + 2 + 3); // fabric, controller, 2 nodes, 3 pods
             assertThat(Sh.run("ip", "netns", "list")).contains(created);
             assertThat(c.nodeIp("node2")).isEqualTo("198.18.0.2");
             assertThat(c.podIp("mesh", "a")).isEqualTo("198.18.1.2");
@@ -64,6 +64,15 @@ class NetnsClusterNetnsIT {
             assertThat(c.podIp("plain", "c")).isEqualTo("198.18.1.3");
             assertThat(NetworkAttachments.read(cl.networkFile())).isEqualTo(cl.network());
             assertThat(cl.caDir().resolve("ca.crt")).exists();
+            // One token per agent, readable by root only, and the controller's file naming each node.
+            assertThat(java.nio.file.Files.getPosixFilePermissions(cl.tokenFile("node1")))
+                    .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+            assertThat(Files.readString(cl.tokensFile())).contains(Files.readString(cl.tokenFile("node1")).strip() + ",node1")
+                    .contains(",node2");
+            // The controller's namespace sits on the fabric bridge at .254 (agents reach it in the other tests).
+            assertThat(Sh.run("ip", "-n", cl.controlPlaneNetns().getFileName().toString(), "-o", "addr", "show", "eth0"))
+                    .contains("198.18.0.254/24");
             // A pin directory like the agent's, to prove teardown removes it.
             Files.createDirectories(cl.bpfPinDir("node1"));
 
@@ -136,17 +145,25 @@ class NetnsClusterNetnsIT {
     }
 
     @Test
-    void agentCommandLineCarriesTheLocalClusterFlags() throws Exception {
+    void agentAndControllerCommandLinesCarryTheLocalClusterFlags() throws Exception {
         try (TestCluster c = TestCluster.create("tsc-h3", ClusterSpec.builder().nodes("n1").build(), false)) {
             List<String> cmd = c.cluster().agentCommand("n1");
             assertThat(String.join(" ", cmd)).contains(
                     "-jar " + NetnsCluster.home().resolve("node-agent/target/tessera-node-agent.jar"),
                     "--node n1", "--node-ip 198.18.0.1",
+                    "--controller 198.18.0.254:15012",
+                    "--controller-token " + c.cluster().tokenFile("n1"),
+                    "--controller-ca " + c.cluster().caDir().resolve("ca.crt"),
+                    "--network " + c.cluster().networkFile(),
+                    "--bpf-pin-dir /sys/fs/bpf/tessera-local/tsc-h3/n1",
+                    "--mesh-cidr 198.18.0.0/15");
+            assertThat(String.join(" ", c.cluster().controllerCommand())).contains(
+                    "-jar " + NetnsCluster.home().resolve("controller/target/tessera-controller.jar"),
                     "--local-cluster " + c.cluster().manifests(),
                     "--network " + c.cluster().networkFile(),
                     "--ca-dir " + c.cluster().caDir(),
-                    "--bpf-pin-dir /sys/fs/bpf/tessera-local/tsc-h3/n1",
-                    "--mesh-cidr 198.18.0.0/15");
+                    "--tokens " + c.cluster().tokensFile(),
+                    "--listen-address 198.18.0.254");
         }
     }
 
