@@ -43,7 +43,7 @@ final class LocalUp implements Callable<Integer> {
         NetnsCluster cluster = NetnsCluster.create(network, abs);
         if (agents) {
             try {
-                System.out.println("starting " + network.nodes().size() + " agent(s)...");
+                System.out.println("starting the controller and " + network.nodes().size() + " agent(s)...");
                 cluster.startAgents(timeout);
             } catch (IOException | RuntimeException e) {
                 try {

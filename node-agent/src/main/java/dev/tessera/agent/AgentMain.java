@@ -17,10 +17,10 @@ import picocli.CommandLine.Option;
         description = "Tessera node agent: eBPF capture, HBONE mTLS tunnels, L4 policy, metrics.")
 public final class AgentMain implements Callable<Integer> {
 
-    @Option(names = "--node", required = true, description = "This node's name.")
+    @Option(names = "--node", description = "This node's name.")
     String node;
 
-    @Option(names = "--node-ip", required = true, description = "The node's address (redirect target, HBONE bind).")
+    @Option(names = "--node-ip", description = "The node's address (redirect target, HBONE bind).")
     String nodeIp;
 
     @Option(names = "--trust-domain", defaultValue = "cluster.local")
@@ -81,8 +81,28 @@ public final class AgentMain implements Callable<Integer> {
             description = "Where the host's / is mounted (for --netns-source cri). Default: ${DEFAULT-VALUE}.")
     Path hostRoot;
 
+    @Option(names = "--drain-timeout", defaultValue = "5s", converter = DurationConverter.class,
+            description = "On SIGTERM, how long open connections may take to finish before they are closed"
+                    + " (0s: close at once). Keep it below the pod's termination grace period. Default: ${DEFAULT-VALUE}.")
+    java.time.Duration drainTimeout;
+
+    @Option(names = "--uninstall", description = "Detach every program and remove every pin under --bpf-pin-dir, then"
+            + " exit (meshed pods' traffic goes direct again). Uninstall only: an agent restart keeps capture pinned.")
+    boolean uninstall;
+
+    @Option(names = "--then-wait", description = "With --uninstall: keep running until terminated (the cleanup"
+            + " DaemonSet's main container).")
+    boolean thenWait;
+
     @Override
     public Integer call() throws Exception {
+        if (uninstall) {
+            return uninstall();
+        }
+        if (node == null || nodeIp == null) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--node and --node-ip are required (expected: this node's name and address)");
+        }
         InetAddress ip;
         try {
             ip = Addresses.parse("--node-ip", nodeIp);
@@ -110,9 +130,39 @@ public final class AgentMain implements Callable<Integer> {
                 meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot,
                 controllerAddress, controllerToken, controllerCa);
         NodeAgent agent = NodeAgent.start(config);
-        Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "agent-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.shutdown(drainTimeout), "agent-shutdown"));
         agent.awaitTermination();
         return 0;
+    }
+
+    /** Detaches and unpins everything a previous agent left under the pin directory. */
+    private int uninstall() throws InterruptedException {
+        dev.tessera.agent.redirect.BpfRedirector.uninstall(bpfPinDir); // with the STRICT program's pins
+        System.out.println("tessera-node-agent: detached every program and removed the pins under " + bpfPinDir);
+        if (thenWait) {
+            var done = new java.util.concurrent.CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(done::countDown, "uninstall-exit"));
+            done.await();
+        }
+        return 0;
+    }
+
+    /** {@code 500ms}, {@code 5s}, {@code 1m}. */
+    static final class DurationConverter implements CommandLine.ITypeConverter<java.time.Duration> {
+        @Override
+        public java.time.Duration convert(String value) {
+            var m = java.util.regex.Pattern.compile("(\\d{1,6})(ms|s|m)").matcher(value.strip());
+            if (!m.matches()) {
+                throw new CommandLine.TypeConversionException("--drain-timeout: " + value
+                        + " (expected: a duration like 500ms, 5s or 1m)");
+            }
+            long n = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> java.time.Duration.ofMillis(n);
+                case "s" -> java.time.Duration.ofSeconds(n);
+                default -> java.time.Duration.ofMinutes(n);
+            };
+        }
     }
 
     /** {@code local} or {@code cri}, lower case on the command line. */

@@ -66,6 +66,7 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
+    private volatile boolean draining;
     private ControllerClient controller;
 
     private NodeAgent(AgentConfig config) {
@@ -334,6 +335,9 @@ public final class NodeAgent implements AutoCloseable {
 
     /** Unmet readiness conditions; empty when ready. */
     List<String> unmetReadiness() {
+        if (draining) {
+            return List.of("draining: the agent is shutting down");
+        }
         Map<String, Boolean> programs = null;
         if (redirector != null) {
             programs = new java.util.LinkedHashMap<>();
@@ -385,6 +389,22 @@ public final class NodeAgent implements AutoCloseable {
     /** Blocks until {@link #close()}. */
     public void awaitTermination() throws InterruptedException {
         terminated.await();
+    }
+
+    /**
+     * SIGTERM: readiness turns red, the listeners stop accepting (captured pods' new connections fail
+     * closed until the next agent listens; the pinned programs stay), HBONE peers get GOAWAY, and open
+     * connections get up to {@code grace} to finish by themselves before everything is closed.
+     */
+    public void shutdown(java.time.Duration grace) {
+        draining = true;
+        DataPath dp = dataPath;
+        if (dp != null && !grace.isZero() && !grace.isNegative()) {
+            long t0 = System.nanoTime();
+            dp.drain(grace);
+            log.info("drained in {} ms", (System.nanoTime() - t0) / 1_000_000);
+        }
+        close();
     }
 
     /**

@@ -101,6 +101,36 @@ class AgentLifecycleNetnsIT {
 
     @Test
     @Order(2)
+    void sigtermDrainsOpenConnectionsThenExits() throws Exception {
+        // A long-lived connection through both agents, opened from the client pod's namespace.
+        Socket s = c.inPod(MESH, "client", () -> {
+            Socket x = new Socket();
+            x.connect(new InetSocketAddress(serverIp, 7000), 2000);
+            x.setSoTimeout(3000);
+            return x;
+        });
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+        try (s) {
+            s.getOutputStream().write("one\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(in.readLine()).isEqualTo("server one");
+            var agent = ProcessHandle.of(c.cluster().agentPid("node1").getAsLong()).orElseThrow();
+
+            assertThat(c.cluster().terminateAgent("node1")).isTrue();
+            // Draining: not ready any more, still relaying the open connection.
+            await().atMost(Duration.ofSeconds(3)).until(() -> !c.cluster().agentState("node1").equals("ready"));
+            s.getOutputStream().write("two\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(in.readLine()).as("an open connection during the drain").isEqualTo("server two");
+            assertThat(agent.isAlive()).isTrue();
+            s.close(); // the last connection ends: the agent exits without waiting out its drain timeout
+            await().atMost(Duration.ofSeconds(4)).until(() -> !agent.isAlive());
+        }
+        c.startAgent("node1");
+        c.awaitAgentReady("node1");
+        assertThat(roundTrip("after the drain")).isEqualTo("server after the drain");
+    }
+
+    @Test
+    @Order(3)
     void removingTheNamespaceLabelReturnsTrafficToDirect() throws Exception {
         long clientCookie = c.podCookie(MESH, "client");
         double meshed = c.metrics("node1").sum(CONNECTIONS_OPENED);

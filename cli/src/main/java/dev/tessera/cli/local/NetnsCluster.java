@@ -389,6 +389,12 @@ public final class NetnsCluster implements AutoCloseable {
         agents.kill(node);
     }
 
+    /** Sends SIGTERM to the agent of {@code node} (it drains, then exits) without waiting; false if none ran. */
+    public boolean terminateAgent(String node) {
+        node(node);
+        return agents.handle(node).map(ProcessHandle::destroy).orElse(false);
+    }
+
     /** The pid of the running agent of {@code node}. */
     public OptionalLong agentPid(String node) {
         return agents.handle(node).map(h -> OptionalLong.of(h.pid())).orElse(OptionalLong.empty());
