@@ -15,6 +15,7 @@ import dev.tessera.images.harness.Images;
 import dev.tessera.images.harness.LocalNode;
 import dev.tessera.images.harness.PromText;
 import dev.tessera.images.harness.TestNetwork;
+import dev.tessera.images.harness.TlsPeek;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -147,6 +148,14 @@ class ControllerAgentDockerIT {
         assertThat(certs.get(0).get("issuer").asText()).isEqualTo(issuing.getSubjectX500Principal().getName())
                 .isNotEqualTo(root.getSubjectX500Principal().getName());
         assertThat(certs.get(0).get("chainLength").asInt()).as("leaf + controller intermediate").isEqualTo(2);
+        // And that certificate itself, as the agent presents it for the pod's identity on HBONE (15008):
+        // signed by the controller's intermediate, for the pod's SPIFFE id, the serial the admin API shows.
+        List<X509Certificate> chain = TlsPeek.serverChain(agent.ip(), 15008, "web.demo.cluster.local.spiffe.tessera");
+        X509Certificate leaf = chain.get(0);
+        leaf.verify(issuing.getPublicKey());
+        assertThat(chain).hasSize(2).element(1).isEqualTo(issuing);
+        assertThat(leaf.getSerialNumber().toString(16)).isEqualTo(certs.get(0).get("serial").asText());
+        assertThat(leaf.getSubjectAlternativeNames()).containsExactly(List.of(6, IDENTITY));
 
         // The controller: one agent connected over the test network, the certificate counted, nothing refused.
         PromText after = controller.metrics();
@@ -169,6 +178,8 @@ class ControllerAgentDockerIT {
         // Refused at every attempt (it reconnects with backoff): three refusals, each of them for the token.
         String rejected = "tessera_controller_push_rejected_total{reason=\"TOKEN_INVALID\"}";
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).ignoreExceptions()
+                .failFast("the controller accepted the agent with the wrong token",
+                        () -> controller.metrics().valueOr0("tessera_controller_connected_agents") > 0)
                 .until(() -> controller.metrics().valueOr0(rejected) >= 3);
         PromText m = controller.metrics();
         assertThat(m.samples()).allSatisfy((k, v) -> {
