@@ -135,7 +135,6 @@ public final class ControllerMain implements Callable<Integer> {
         if (core.source() instanceof MeshWatcher w) {
             w.onReconcile(metrics::reconciled);
         }
-        holder[0] = core;
 
         // Config push to the agents on 15012 (every replica serves; only the leader writes to the API).
         PushServer push;
@@ -160,6 +159,8 @@ public final class ControllerMain implements Callable<Integer> {
             throw e;
         }
         metrics.push(push);
+        // Ready only now: 15012 listens and its metrics are registered (an agent told "ready" can connect).
+        holder[0] = core;
 
         log.info("controller ready ({} mode): state version {}, metrics on {}:{}", localCluster != null ? "local" : "Kubernetes",
                 core.source().current().version(), listenAddress, http.port());

@@ -18,9 +18,8 @@ import org.testcontainers.utility.DockerImageName;
  * The controller image as the Deployment runs it: non-root (65532), no capabilities, read-only root file
  * system with a tmpfs /tmp, entry point {@code dev.tessera.controller.ControllerMain}.
  *
- * <p>Second wave (needs ControllerMain and the controller's local mode and 15012 config push): start the
- * controller image in local mode on a {@code TestNetwork} address and an {@code AgentContainer} pointed at it,
- * and assert the agent gets its workload certificate from the controller.
+ * <p>The controller image serving an agent container (local mode, config push and certificates on 15012) is
+ * {@link ControllerAgentDockerIT}.
  */
 class ControllerImageDockerIT {
 

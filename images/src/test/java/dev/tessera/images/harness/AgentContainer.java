@@ -37,14 +37,23 @@ public final class AgentContainer extends GenericContainer<AgentContainer> {
     private final String ip;
     private final Path pinDir;
 
-    /** An agent for {@code node} at {@code ip} on {@code network}, pinning under {@code pinDir} (test-unique). */
+    /** A local-mode agent for {@code node} at {@code ip} on {@code network}, pinning under {@code pinDir} (test-unique). */
     public AgentContainer(String name, TestNetwork network, String ip, LocalNode node, Path pinDir) {
+        this(name, network, ip, pinDir, node.dir(), node.agentFlags());
+    }
+
+    /**
+     * An agent of node {@link LocalNode#NODE} at {@code ip} on {@code network}, pinning under {@code pinDir}, with
+     * {@code files} mounted read-only at {@link LocalNode#MOUNT} and {@code modeFlags} saying where its state and
+     * certificates come from (e.g. {@link LocalNode#controllerAgentFlags}).
+     */
+    public AgentContainer(String name, TestNetwork network, String ip, Path pinDir, Path files, String... modeFlags) {
         super(DockerImageName.parse(Images.NODE_AGENT));
         this.ip = ip;
         this.pinDir = pinDir;
         var args = new ArrayList<>(List.of("--node", LocalNode.NODE, "--node-ip", ip, "--bpf-pin-dir", pinDir.toString(),
                 "--cgroup", CGROUP_ROOT.toString(), "--mesh-cidr", "198.18.0.0/15"));
-        args.addAll(List.of(node.agentFlags()));
+        args.addAll(List.of(modeFlags));
         withCommand(args.toArray(String[]::new));
         withNetwork(network.network());
         withStartupCheckStrategy(new IsRunningStartupCheckStrategy());
@@ -57,7 +66,7 @@ public final class AgentContainer extends GenericContainer<AgentContainer> {
                             new Bind("/sys/fs/bpf", new Volume("/sys/fs/bpf")),
                             new Bind(CGROUP_ROOT.toString(), new Volume(CGROUP_ROOT.toString())),
                             new Bind("/var/run/netns", new Volume("/var/run/netns")),
-                            new Bind(node.dir().toString(), new Volume(LocalNode.MOUNT), AccessMode.ro));
+                            new Bind(files.toString(), new Volume(LocalNode.MOUNT), AccessMode.ro));
         });
     }
 
@@ -74,6 +83,17 @@ public final class AgentContainer extends GenericContainer<AgentContainer> {
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         return client.send(HttpRequest.newBuilder(URI.create("http://" + ip + ":" + port + path))
                 .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * GET {@code http://127.0.0.1:<port><path>} from inside the container's network namespace (the admin API
+     * on 15000 listens on localhost only; the image has no shell or curl): the host's curl under
+     * {@code nsenter --net}. Returns the body; fails on a non-2xx status.
+     */
+    public String getLocal(int port, String path) throws java.io.IOException {
+        long pid = getDockerClient().inspectContainerCmd(getContainerId()).exec().getState().getPidLong();
+        return Host.run(15, "nsenter", "--net=/proc/" + pid + "/ns/net", "curl", "-sS", "--fail-with-body",
+                "--max-time", "5", "http://127.0.0.1:" + port + path);
     }
 
     /** Stops the container the way the kubelet does: SIGTERM, then SIGKILL after {@code grace}. */

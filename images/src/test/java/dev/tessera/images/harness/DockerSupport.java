@@ -16,8 +16,11 @@ public final class DockerSupport {
 
     private DockerSupport() {}
 
-    /** Call from {@code @BeforeAll}: a reachable engine, root (BPF pins, netns) and bpftool/ip on the host. */
-    public static void requireDockerAndRoot() {
+    /**
+     * Call from {@code @BeforeAll}: a reachable engine, root (BPF pins, netns) and bpftool/ip on the host, plus
+     * {@code moreTools} (e.g. nsenter and curl to reach an agent's localhost-only admin API).
+     */
+    public static void requireDockerAndRoot(String... moreTools) {
         String problem = null;
         if (!DockerClientFactory.instance().isDockerAvailable()) {
             problem = "no Docker engine (DOCKER_HOST=" + System.getenv("DOCKER_HOST")
@@ -25,7 +28,9 @@ public final class DockerSupport {
         } else if (!isRoot()) {
             problem = "the agent image tests need root (BPF pins, network namespaces)";
         } else {
-            for (String tool : new String[] {"ip", "bpftool"}) {
+            var tools = new java.util.ArrayList<>(java.util.List.of("ip", "bpftool"));
+            tools.addAll(java.util.List.of(moreTools));
+            for (String tool : tools) {
                 if (!Host.has(tool)) {
                     problem = tool + " is not installed (expected: scripts/setup.sh was run)";
                 }

@@ -4,6 +4,7 @@ import dev.tessera.common.identity.CertificateAuthority;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
 
 /**
@@ -11,7 +12,9 @@ import java.util.Comparator;
  * a folder of manifests (node {@code n1}, an ambient namespace {@code demo} with pod {@code web}), a
  * {@code network.json} with the node at the container's address and the pod in a real network namespace
  * on the host ({@code /var/run/netns/<prefix>-pod}), and a local CA directory. All of it is mounted into
- * the container at {@link #MOUNT}; {@link #close} removes the folder and the namespace.
+ * the container at {@link #MOUNT}; {@link #close} removes the folder and the namespace. The same files feed
+ * a controller container in local mode ({@link ControllerContainer}, with {@link #writeTokens}), whose agents
+ * get only {@link #controllerAgentFiles}.
  */
 public final class LocalNode implements AutoCloseable {
 
@@ -86,6 +89,57 @@ public final class LocalNode implements AutoCloseable {
     /** The pod's network namespace on the host (and, through the netns mount, in the container). */
     public Path podNetns() {
         return Path.of(podNetnsPath(podNetns));
+    }
+
+    /** The cluster's manifests folder (node n1, namespace demo, pod web). */
+    public Path manifests() {
+        return dir.resolve("manifests");
+    }
+
+    /** The cluster's {@code network.json}. */
+    public Path networkFile() {
+        return dir.resolve("network.json");
+    }
+
+    /** The local CA directory: the root {@code ca.crt} / {@code ca.key} as {@code tessera local up} writes them. */
+    public Path caDir() {
+        return dir.resolve("ca");
+    }
+
+    /**
+     * The controller's token file (mode 0600): one line {@code token,n1}, as {@code tessera local up} writes it.
+     */
+    public Path writeTokens(String token) throws IOException {
+        Path file = dir.resolve("tokens");
+        secret(file, "# token,node\n" + token + "," + NODE + "\n");
+        return file;
+    }
+
+    /**
+     * The files of an agent that takes its state and certificates from a controller, in a directory of their
+     * own to mount at {@link #MOUNT}: its token ({@code token}, mode 0600), the root certificate the
+     * controller's certificate chains to ({@code controller-ca.crt}) and {@code network.json} (where the pod's
+     * namespace is). No CA key and no manifests: everything else has to come from the controller.
+     */
+    public Path controllerAgentFiles(String name, String token) throws IOException {
+        Path files = dir.resolve("agent-" + name);
+        Files.createDirectories(files);
+        secret(files.resolve("token"), token + "\n");
+        Files.copy(caDir().resolve("ca.crt"), files.resolve("controller-ca.crt"));
+        Files.copy(networkFile(), files.resolve("network.json"));
+        return files;
+    }
+
+    /** The flags of an agent with {@link #controllerAgentFiles} mounted at {@link #MOUNT}, dialing {@code hostPort}. */
+    public static String[] controllerAgentFlags(String hostPort) {
+        return new String[] {"--controller", hostPort, "--controller-token", MOUNT + "/token",
+                "--controller-ca", MOUNT + "/controller-ca.crt", "--network", MOUNT + "/network.json"};
+    }
+
+    private static void secret(Path file, String content) throws IOException {
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, content);
     }
 
     /** The agent's local-mode flags, as paths inside the container. */
