@@ -112,7 +112,7 @@ public final class NodeAgent implements AutoCloseable {
         adminRoutes.installInteractive(http);
         http.beforeScrape(metrics.connections()::flush);
 
-        // 2. State: the local cluster description, re-read when it changes.
+        // 2. State: from the controller, or (local mode) the cluster description, re-read when it changes.
         localNetwork = config.networkFile() == null ? null : new LocalNetnsResolver(config.networkFile());
         if (config.netnsSource() == NetnsSource.CRI) {
             netns = new CriNetnsResolver(config.hostRoot());

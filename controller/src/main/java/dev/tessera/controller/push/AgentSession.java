@@ -5,6 +5,7 @@ import dev.tessera.common.push.Message;
 import dev.tessera.common.push.ProtocolException;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.identity.RefusalReason;
 import dev.tessera.controller.identity.SvidRefusedException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -218,6 +219,14 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
                     SvidIssuer.Issued issued = issuer.issue(c.csr(), c.id(), bearer);
                     answer = new Message.Cert(c.requestId(), issued.chain(), issued.trustBundle());
                 } catch (SvidRefusedException e) {
+                    if (e.reason() == RefusalReason.TOKEN_INVALID || e.reason() == RefusalReason.TOKEN_MISSING) {
+                        // The session's token expired (projected tokens rotate; sessions outlive them): the
+                        // agent reconnects with the token file's current one and re-sends its pending CSRs.
+                        log.info("agent of node {}: session token no longer valid ({}); asking it to reconnect", node,
+                                e.getMessage());
+                        goAway("bearer token no longer valid: reconnect with a fresh token");
+                        return;
+                    }
                     answer = new Message.Refused(c.requestId(), e.reason().name(), e.getMessage());
                 } catch (RuntimeException e) {
                     log.warn("signing {} for node {} failed", c.id(), node, e);

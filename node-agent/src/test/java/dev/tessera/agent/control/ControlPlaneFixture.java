@@ -68,6 +68,10 @@ final class ControlPlaneFixture implements AutoCloseable {
     final Path dir;
     final IssuingCa ca = IssuingCa.generate(TD);
     final StaticTokenAuthenticator tokens;
+    /** Tokens issued after start (rotation) and tokens no longer valid (expired), on top of {@link #tokens}. */
+    final Map<String, String> rotated = new java.util.concurrent.ConcurrentHashMap<>();
+    final java.util.Set<String> expired = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    final dev.tessera.controller.identity.AgentAuthenticator authenticator;
     final Map<String, String> tokenByNode = new LinkedHashMap<>();
     final Path caFile;
     HandSource source = new HandSource();
@@ -85,16 +89,26 @@ final class ControlPlaneFixture implements AutoCloseable {
             Files.writeString(dir.resolve(n + ".token"), t + "\n");
         }
         tokens = StaticTokenAuthenticator.parse("tokens", lines);
+        StaticTokenAuthenticator statics = tokens;
+        authenticator = token -> {
+            if (token != null && expired.contains(token.strip())) {
+                throw new dev.tessera.controller.identity.SvidRefusedException(
+                        dev.tessera.controller.identity.RefusalReason.TOKEN_INVALID, "token expired");
+            }
+            String node = token == null ? null : rotated.get(token.strip());
+            return node != null ? new dev.tessera.controller.identity.AgentAuthenticator.Agent("tessera-system",
+                    "tessera-agent", node) : statics.authenticate(token);
+        };
         caFile = dir.resolve("root-cert.pem");
         Files.writeString(caFile, CertificateAuthority.Pem.write(ca.trustBundle().toArray()));
     }
 
     PushServer startServer(int port, int history) throws Exception {
-        issuer = new SvidIssuer(ca, tokens, () -> source.current().mesh(), TD, Duration.ofHours(1));
+        issuer = new SvidIssuer(ca, authenticator, () -> source.current().mesh(), TD, Duration.ofHours(1));
         var config = PushServerConfig.defaults(TD, "tessera-system")
                 .withBind(InetAddress.getByName("127.0.0.1"), port)
                 .withHistorySize(history);
-        server = new PushServer(config, source, tokens, issuer, ca).start();
+        server = new PushServer(config, source, authenticator, issuer, ca).start();
         return server;
     }
 

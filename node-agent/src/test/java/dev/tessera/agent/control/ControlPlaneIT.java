@@ -136,6 +136,26 @@ class ControlPlaneIT {
         assertThat(f.issuer.refusals().get(RefusalReason.NO_POD_ON_NODE)).isEqualTo(1);
     }
 
+    @Test
+    void aCsrAfterTheSessionTokenExpiredReconnectsWithTheRotatedTokenAndIsSigned() throws Exception {
+        var c = f.client("node1", new CopyOnWriteArrayList<>());
+        await().atMost(WAIT).until(c::synced);
+        long connections = f.server.counters().connections();
+        // The kubelet rotates the projected token; the session's token then expires.
+        String fresh = "rotated-token-of-node1-0123456789";
+        f.rotated.put(fresh, "node1");
+        Files.writeString(f.dir.resolve("node1.token"), fresh + "\n");
+        f.expired.add(f.tokenByNode.get("node1"));
+
+        SpiffeId mine = new SpiffeId(ControlPlaneFixture.TD, "shop", "sa-node1");
+        var keys = CertificateAuthority.newKeyPair();
+        var chain = new ControllerSigner(c, List::of).sign(CertificateAuthority.csr(keys, mine), mine)
+                .get(20, TimeUnit.SECONDS);
+        assertThat(chain.get(0).getPublicKey()).isEqualTo(keys.getPublic());
+        assertThat(f.server.counters().connections()).as("a new session with the rotated token")
+                .isGreaterThan(connections);
+    }
+
     private static void verifies(List<X509Certificate> chain, List<X509Certificate> bundle) throws Exception {
         for (int i = 0; i + 1 < chain.size(); i++) {
             chain.get(i).verify(chain.get(i + 1).getPublicKey());
