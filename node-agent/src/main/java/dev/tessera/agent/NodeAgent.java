@@ -167,11 +167,20 @@ public final class NodeAgent implements AutoCloseable {
      */
     private void openTheGate() throws InterruptedException {
         long t0 = System.nanoTime();
-        if (!certificates.awaitAll(GATE_TIMEOUT)) {
+        // The state first (from the controller it arrives asynchronously): without it every pod is unknown
+        // and "every certificate held" would be trivially true.
+        if (!state.awaitSynced(GATE_TIMEOUT)) {
+            log.warn("accepting connections without cluster state after {} s", GATE_TIMEOUT.toSeconds());
+        }
+        while (!policies.loaded() && System.nanoTime() - t0 < GATE_TIMEOUT.toNanos()) {
+            Thread.sleep(5); // the policies follow the state's first update within microseconds
+        }
+        java.time.Duration left = GATE_TIMEOUT.minusNanos(System.nanoTime() - t0);
+        if (!certificates.awaitAll(left.isNegative() ? java.time.Duration.ZERO : left)) {
             log.warn("accepting connections without every certificate: {}", unmetReadiness());
         }
         dataPath.acceptConnections();
-        log.info("accepting connections (waited {} ms for certificates)", (System.nanoTime() - t0) / 1_000_000);
+        log.info("accepting connections (waited {} ms for state and certificates)", (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** {@code namespace/workload} of the pods on this node, as the workload series label them. */
@@ -311,7 +320,7 @@ public final class NodeAgent implements AutoCloseable {
 
     private void apply(dev.tessera.common.model.MeshSnapshot snapshot, PolicySet policySet) {
         state.update(snapshot);
-        policies.update(policySet);
+        policies.update(policySet); // after the state: re-checks open connections against the new workloads
         PeerAuthProgram pa = peerAuth;
         if (pa != null) {
             pa.sync(policies.strictPods(config.nodeName()));

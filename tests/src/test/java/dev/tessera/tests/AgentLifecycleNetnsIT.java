@@ -95,6 +95,12 @@ class AgentLifecycleNetnsIT {
         await("new connections after the agent restarted").atMost(RESTART_BUDGET).pollInterval(Duration.ofMillis(100))
                 .ignoreExceptions().until(() -> "server again".equals(roundTrip("again")));
         c.awaitAgentReady("node1");
+        // The restarted agent accepted nothing before it knew the pods and held their certificates: the
+        // attempts made while it started waited in the backlog or were refused, none was accepted and cut.
+        var m = c.metrics("node1");
+        for (String reason : new String[] {"UNKNOWN_SOURCE", "NO_CERTIFICATE", "NOT_MESHED_SOURCE"}) {
+            assertThat(m.sumWhere("tessera_connections_closed_total", "reason", reason)).as(reason).isZero();
+        }
         assertThat(c.podCookie(MESH, "client")).isEqualTo(clientCookie);
         assertThat(c.podCookie(MESH, "server")).isEqualTo(serverCookie);
     }
