@@ -445,6 +445,7 @@ final class Run {
         tailLog();
         var report = new Report();
         report.facts();
+        report.put("load.start", Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
         report.put("namespaces", cluster.namespaces + " namespaces, " + cluster.namespaces * Cluster.SERVICES_PER_NAMESPACE
                 + " Services");
         Long firstPublish = publishedAt.get(1L);
@@ -474,7 +475,8 @@ final class Run {
         jstatReader.setDaemon(true);
         jstatReader.start();
 
-        SslContext tls = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3")
+        SslContext tls = SslContextBuilder.forClient()
+                .sslProvider(io.netty.handler.ssl.OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK).protocols("TLSv1.3")
                 .trustManager(CertificateAuthority.Pem.readCertificates(Files.readString(caFile)).toArray(X509Certificate[]::new))
                 .endpointIdentificationAlgorithm("HTTPS").build();
         var sims = new Sims(n);
@@ -635,6 +637,7 @@ final class Run {
             report.put("peak.heap", jstatPeak(jstatLines));
         }
         report.put("gaps", Integer.toString(sims.gaps.get()));
+        report.put("load.end", Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
         report.put("errors", sims.errors.isEmpty() ? "none" : sims.errors.size() + " (" + sims.errors.values().iterator().next() + ")");
         for (ControllerClient c : clients) {
             c.close();
@@ -889,7 +892,9 @@ final class Run {
                     .append(" nodes, ").append(get("namespaces")).append(") and one simulator JVM with ").append(n)
                     .append(" agents (").append(full).append(" of them the agent's real `ControllerClient`, which decodes and applies every frame; ")
                     .append(n - full).append(" light clients that speak TLS 1.3, HELLO, ACK and PONG but only read frame headers and versions). ")
-                    .append("Both on the same 2 cores, over loopback.\n\n");
+                    .append("Both on the same cores, over loopback; 1-minute load average ").append(get("load.start"))
+                    .append(" before the agents connected (other work on the machine included), ").append(get("load.end"))
+                    .append(" at the end.\n\n");
             sb.append("Controller: `").append(cmd).append("`\n\n");
             sb.append("| measurement | value |\n|---|---|\n");
             sb.append(row("controller start -> first state published (reads and converts the manifests), ms",

@@ -66,10 +66,21 @@ if ! kill -0 "$CONTROLLER_PID" 2>/dev/null; then
 fi
 echo "controller log: $(grep -c " WARN \| ERROR " "$W/controller.log" || true) WARN/ERROR lines"
 
-# Replace (or append) the "## Controller scale" section of RESULTS.md.
-{
-  if [ -f "$OUT" ]; then sed '/^## Controller scale/,$d' "$OUT" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; echo; fi
-  cat "$W/section.md"
-} > "$OUT.tmp"
+# Replace the "## Controller scale" section of RESULTS.md (up to the next "## " heading), or append it.
+python3 - "$OUT" "$W/section.md" <<'PY'
+import re, sys
+out, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
+try:
+    text = open(out).read()
+except FileNotFoundError:
+    text = ""
+m = re.search(r"^## Controller scale\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+if m:
+    rest = text[m.end():]
+    text = text[:m.start()] + section + ("\n" + rest if rest else "")
+else:
+    text = (text.rstrip("\n") + "\n\n" if text else "") + section
+open(out + ".tmp", "w").write(text)
+PY
 mv "$OUT.tmp" "$OUT"
 echo "== wrote the Controller scale section of $OUT"
