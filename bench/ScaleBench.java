@@ -59,7 +59,17 @@ import java.util.regex.Pattern;
 
 public class ScaleBench {
 
-    public static void main(String[] a) throws Exception {
+    public static void main(String[] a) {
+        try {
+            run(a);
+        } catch (Exception e) {
+            e.printStackTrace();
+            System.exit(1); // Netty's and the clients' threads would keep the JVM alive
+        }
+        System.exit(0);
+    }
+
+    static void run(String[] a) throws Exception {
         switch (a[0]) {
             case "gen" -> Cluster.generate(Path.of(a[1]), Integer.parseInt(a[2]), Integer.parseInt(a[3]),
                     Integer.parseInt(a[4]));
@@ -244,109 +254,164 @@ final class Cluster {
  * certificate (checked against the CA, host 127.0.0.1), HELLO with its node's token, then for each frame it
  * reads the 5-byte header and the version fields (SNAPSHOT: epoch, version; DELTA: epoch, from, to), skips the
  * rest of the payload as it streams in (no frame is buffered whole), ACKs each version once the frame's last
- * byte arrived and answers PINGs. The controller cannot tell it from a real agent.
+ * byte arrived and answers PINGs. Like the real agent it reconnects after a close, with exponential backoff and
+ * full jitter (200 ms doubling to 30 s), resuming from the epoch and version it holds. The controller cannot
+ * tell it from a real agent.
  */
-final class LightAgent extends ChannelInboundHandlerAdapter {
+final class LightAgent {
     final int index;
     final String node;
     final String token;
     final Sims sims;
-    private final ByteBuf header = Unpooled.buffer(64);
-    private int type = -1;
-    private long length; // type + payload
-    private int headerNeeded; // payload bytes to parse before skipping
-    private long skip;
+    final Bootstrap bootstrap;
+    volatile boolean stopped;
+    volatile Channel channel;
+    private long epoch;
     private long version = -1;
+    private int attempts;
 
-    LightAgent(int index, String node, String token, Sims sims) {
+    LightAgent(int index, String node, String token, Sims sims, Bootstrap template, SslContext tls, String host, int port) {
         this.index = index;
         this.node = node;
         this.token = token;
         this.sims = sims;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-        ctx.writeAndFlush(new Message.Hello(Frames.PROTOCOL_VERSION, node, token, 0, 0));
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        header.release();
-        sims.disconnected(index, "connection closed");
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        sims.disconnected(index, cause.toString());
-        ctx.close();
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        ByteBuf in = (ByteBuf) msg;
-        try {
-            while (in.isReadable()) {
-                if (type < 0) { // length + type
-                    int n = Math.min(5 - header.readableBytes(), in.readableBytes());
-                    header.writeBytes(in, n);
-                    if (header.readableBytes() < 5) {
-                        return;
-                    }
-                    length = header.readUnsignedInt();
-                    type = header.readUnsignedByte();
-                    header.clear();
-                    long payload = length - 1;
-                    headerNeeded = (int) Math.min(payload, type == FrameType.SNAPSHOT.code() ? 16
-                            : type == FrameType.DELTA.code() ? 24 : 4096);
-                    skip = payload - headerNeeded;
-                }
-                if (header.readableBytes() < headerNeeded) {
-                    int n = Math.min(headerNeeded - header.readableBytes(), in.readableBytes());
-                    header.writeBytes(in, n);
-                    if (header.readableBytes() < headerNeeded) {
-                        return;
-                    }
-                }
-                if (skip > 0) {
-                    int n = (int) Math.min(skip, in.readableBytes());
-                    in.skipBytes(n);
-                    skip -= n;
-                    if (skip > 0) {
-                        return;
-                    }
-                }
-                frame(ctx);
-                type = -1;
-                header.clear();
+        this.bootstrap = template.clone().remoteAddress(host, port).handler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast("tls", tls.newHandler(ch.alloc(), host, port))
+                        .addLast("encoder", FrameEncoder.INSTANCE)
+                        .addLast("agent", new Connection());
             }
-        } finally {
-            in.release();
+        });
+    }
+
+    void connect() {
+        if (stopped) {
+            return;
+        }
+        bootstrap.connect().addListener((io.netty.channel.ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                channel = f.channel();
+            } else {
+                sims.disconnected(index, "connect: " + f.cause());
+                reconnectLater(f.channel());
+            }
+        });
+    }
+
+    void stop() {
+        stopped = true;
+        Channel ch = channel;
+        if (ch != null) {
+            ch.close();
         }
     }
 
-    private void frame(ChannelHandlerContext ctx) {
-        long now = System.nanoTime();
-        if (type == FrameType.SNAPSHOT.code()) {
-            header.readLong(); // epoch
-            version = header.readLong();
-            sims.received(index, version, now, length + 4, true);
-            ctx.writeAndFlush(new Message.Ack(version));
-        } else if (type == FrameType.DELTA.code()) {
-            header.readLong(); // epoch
-            long from = header.readLong();
-            long to = header.readLong();
-            if (from != version) {
-                sims.gaps.incrementAndGet();
+    private void reconnectLater(Channel ch) {
+        if (stopped) {
+            return;
+        }
+        long ceiling = Math.min(30_000, 200L << Math.min(attempts++, 8));
+        long delay = java.util.concurrent.ThreadLocalRandom.current().nextLong(ceiling + 1);
+        ch.eventLoop().schedule(this::connect, delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** One connection's frame parsing. */
+    final class Connection extends ChannelInboundHandlerAdapter {
+        private final ByteBuf header = Unpooled.buffer(64);
+        private int type = -1;
+        private long length; // type + payload
+        private int headerNeeded; // payload bytes to parse before skipping
+        private long skip;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ctx.writeAndFlush(new Message.Hello(Frames.PROTOCOL_VERSION, node, token, epoch, Math.max(0, version)));
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            header.release();
+            if (!stopped) {
+                sims.disconnected(index, "connection closed");
+                reconnectLater(ctx.channel());
             }
-            version = to;
-            sims.received(index, version, now, length + 4, false);
-            ctx.writeAndFlush(new Message.Ack(version));
-        } else if (type == FrameType.PING.code()) {
-            ctx.writeAndFlush(new Message.Pong(header.readLong()));
-        } else if (type == FrameType.GOAWAY.code() || type == FrameType.ERROR.code()) {
-            int n = header.readInt();
-            sims.disconnected(index, header.readCharSequence(n, StandardCharsets.UTF_8).toString());
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            sims.disconnected(index, cause.toString());
+            ctx.close();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf in = (ByteBuf) msg;
+            try {
+                while (in.isReadable()) {
+                    if (type < 0) { // length + type
+                        int n = Math.min(5 - header.readableBytes(), in.readableBytes());
+                        header.writeBytes(in, n);
+                        if (header.readableBytes() < 5) {
+                            return;
+                        }
+                        length = header.readUnsignedInt();
+                        type = header.readUnsignedByte();
+                        header.clear();
+                        long payload = length - 1;
+                        headerNeeded = (int) Math.min(payload, type == FrameType.SNAPSHOT.code() ? 16
+                                : type == FrameType.DELTA.code() ? 24 : 4096);
+                        skip = payload - headerNeeded;
+                    }
+                    if (header.readableBytes() < headerNeeded) {
+                        int n = Math.min(headerNeeded - header.readableBytes(), in.readableBytes());
+                        header.writeBytes(in, n);
+                        if (header.readableBytes() < headerNeeded) {
+                            return;
+                        }
+                    }
+                    if (skip > 0) {
+                        int n = (int) Math.min(skip, in.readableBytes());
+                        in.skipBytes(n);
+                        skip -= n;
+                        if (skip > 0) {
+                            return;
+                        }
+                    }
+                    frame(ctx);
+                    type = -1;
+                    header.clear();
+                }
+            } finally {
+                in.release();
+            }
+        }
+
+        private void frame(ChannelHandlerContext ctx) {
+            long now = System.nanoTime();
+            if (type == FrameType.SNAPSHOT.code()) {
+                epoch = header.readLong();
+                version = header.readLong();
+                attempts = 0;
+                sims.received(index, version, now, length + 4, true);
+                ctx.writeAndFlush(new Message.Ack(version));
+            } else if (type == FrameType.DELTA.code()) {
+                header.readLong(); // epoch
+                long from = header.readLong();
+                long to = header.readLong();
+                if (from != version) {
+                    sims.gaps.incrementAndGet();
+                }
+                version = to;
+                attempts = 0;
+                sims.received(index, version, now, length + 4, false);
+                ctx.writeAndFlush(new Message.Ack(version));
+            } else if (type == FrameType.PING.code()) {
+                ctx.writeAndFlush(new Message.Pong(header.readLong()));
+            } else if (type == FrameType.GOAWAY.code() || type == FrameType.ERROR.code()) {
+                int n = header.readInt();
+                sims.disconnected(index, header.readCharSequence(n, StandardCharsets.UTF_8).toString());
+            }
         }
     }
 }
@@ -361,7 +426,9 @@ final class Sims {
     final AtomicLong deltaBytes = new AtomicLong();
     final AtomicLong lastDeltaBytes = new AtomicLong();
     final AtomicInteger gaps = new AtomicInteger();
-    final Map<Integer, String> errors = new ConcurrentHashMap<>();
+    final Map<Integer, String> errors = new ConcurrentHashMap<>(); // first disconnect reason per agent
+    final Map<String, AtomicInteger> reasons = new ConcurrentHashMap<>();
+    final AtomicInteger disconnects = new AtomicInteger();
 
     Sims(int count) {
         this.count = count;
@@ -392,6 +459,19 @@ final class Sims {
 
     void disconnected(int i, String why) {
         errors.putIfAbsent(i, why);
+        disconnects.incrementAndGet();
+        reasons.computeIfAbsent(why.length() > 60 ? why.substring(0, 60) : why, k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    /** "N (reason x count, ...)" or "none". */
+    String disconnectSummary() {
+        if (disconnects.get() == 0) {
+            return "none";
+        }
+        var sb = new StringBuilder().append(disconnects.get()).append(" of ").append(errors.size()).append(" agents (");
+        reasons.forEach((r, n) -> sb.append(r).append(" x").append(n.get()).append("; "));
+        sb.setLength(sb.length() - 2);
+        return sb.append(')').toString();
     }
 
     /** How many agents hold a version accepted by {@code ok}. */
@@ -482,7 +562,9 @@ final class Run {
         var sims = new Sims(n);
         EventLoops loops = EventLoops.create(2);
         var clients = new ArrayList<ControllerClient>();
-        var channels = new ArrayList<Channel>();
+        var lights = new ArrayList<LightAgent>();
+        var template = new Bootstrap().group(loops.worker()).channel(loops.socketChannelClass())
+                .option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 30_000);
         long cpuC0 = cpuMillis(pid);
         long cpuS0 = simCpuMillis();
         long t0 = System.nanoTime();
@@ -501,18 +583,9 @@ final class Run {
                         b -> { }).start());
                 continue;
             }
-            var agent = new LightAgent(i, node, Files.readString(tokenFile).strip(), sims);
-            channels.add(new Bootstrap().group(loops.worker()).channel(loops.socketChannelClass())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 30_000)
-                    .handler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast("tls", tls.newHandler(ch.alloc(), "127.0.0.1", port))
-                                    .addLast("encoder", FrameEncoder.INSTANCE)
-                                    .addLast("agent", agent);
-                        }
-                    }).connect("127.0.0.1", port).channel());
+            var agent = new LightAgent(i, node, Files.readString(tokenFile).strip(), sims, template, tls, "127.0.0.1", port);
+            lights.add(agent);
+            agent.connect();
         }
         long dispatched = System.nanoTime();
         ScaleBench.log("%d agents connecting (%d full-decoding ControllerClients, %d light)", n, full, n - full);
@@ -535,6 +608,9 @@ final class Run {
         report.put("sync.all", ms(max(first)));
         report.put("sync.full", ms(maxOf(first, fullIndexes)));
         report.put("sync.acked", ms(acked - t0));
+        report.put("sync.controller.counters", "connections " + metricSeries("tessera_controller_push_connections_total")
+                + ", snapshots sent " + metricSeries("tessera_controller_push_frames_total{type=\"snapshot\"")
+                + ", refused " + metricSeries("tessera_controller_push_rejected_total"));
         report.put("sync.cpu.controller", secs(cpuC1 - cpuC0));
         report.put("sync.cpu.sim", secs(cpuS1 - cpuS0));
         report.put("sync.rss.peak", mb(controllerRssMax));
@@ -636,18 +712,53 @@ final class Run {
         synchronized (jstatLines) {
             report.put("peak.heap", jstatPeak(jstatLines));
         }
+        lateJoiner(report, loops, caFile);
         report.put("gaps", Integer.toString(sims.gaps.get()));
         report.put("load.end", Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
-        report.put("errors", sims.errors.isEmpty() ? "none" : sims.errors.size() + " (" + sims.errors.values().iterator().next() + ")");
+        report.put("errors", sims.disconnectSummary());
         for (ControllerClient c : clients) {
             c.close();
         }
-        for (Channel ch : channels) {
-            ch.close();
+        for (LightAgent a : lights) {
+            a.stop();
         }
         loops.close();
         Files.writeString(out, report.markdown(n, full, cluster));
         System.out.println(report.markdown(n, full, cluster));
+    }
+
+    /**
+     * One more real ControllerClient (a second session of node-0002's agent, as after an agent restart) on the
+     * idle controller: how long until its snapshot is decoded and applied, and how much heap the applied
+     * state keeps (measured in this JVM after full GCs).
+     */
+    void lateJoiner(Report report, EventLoops loops, Path caFile) throws Exception {
+        var heap = ManagementFactory.getMemoryMXBean();
+        System.gc();
+        System.gc();
+        long before = heap.getHeapMemoryUsage().getUsed();
+        var held = new java.util.concurrent.atomic.AtomicReference<dev.tessera.common.model.MeshConfig>();
+        var applied = new java.util.concurrent.CountDownLatch(1);
+        var settings = ControllerClient.Settings.of(new ControllerAddress("127.0.0.1", port), Cluster.node(1),
+                dir.resolve("tokens").resolve(Cluster.node(1)), caFile);
+        long t0 = System.nanoTime();
+        var client = new ControllerClient(settings, loops, c -> {
+            held.set(c);
+            applied.countDown();
+        }, b -> { }).start();
+        if (!applied.await(2, java.util.concurrent.TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the late joiner got no snapshot in 2 minutes");
+        }
+        long took = System.nanoTime() - t0;
+        client.close();
+        System.gc();
+        System.gc();
+        long after = heap.getHeapMemoryUsage().getUsed();
+        report.put("late.ms", ms(took));
+        report.put("late.heap", Long.toString(Math.round((after - before) / 1048576.0)));
+        report.put("late.workloads", Integer.toString(held.get().mesh().workloads().size()));
+        ScaleBench.log("late joiner: %s ms to the applied snapshot (%s workloads), %s MB of heap for the state",
+                report.get("late.ms"), report.get("late.workloads"), report.get("late.heap"));
     }
 
     void awaitAgents(Sims sims, LongPredicate ok, Duration timeout, String what) throws InterruptedException {
@@ -659,15 +770,12 @@ final class Run {
             if (have == sims.count) {
                 return;
             }
-            if (!sims.errors.isEmpty() && sims.errors.size() + have >= sims.count) {
-                throw new IllegalStateException(what + ": " + sims.errors.size() + " agents disconnected, e.g. "
-                        + sims.errors.entrySet().iterator().next());
-            }
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException(what + ": only " + have + " of " + sims.count + " agents after " + timeout);
             }
             if (System.nanoTime() - lastLog > 5_000_000_000L && have != last) {
-                ScaleBench.log("%s: %d of %d agents", what, have, sims.count);
+                ScaleBench.log("%s: %d of %d agents (disconnects so far: %s)", what, have, sims.count,
+                        sims.disconnectSummary());
                 last = have;
                 lastLog = System.nanoTime();
             }
@@ -747,6 +855,22 @@ final class Run {
             throw new IOException(name + " not in the controller's /metrics");
         }
         return (long) Double.parseDouble(m.group(1));
+    }
+
+    /** Every series of a metric whose line starts with {@code prefix}: "labels=value, ..." or its value alone. */
+    String metricSeries(String prefix) throws IOException, InterruptedException {
+        String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        var out = new ArrayList<String>();
+        for (String l : body.split("\n")) {
+            if (l.startsWith(prefix)) {
+                String series = l.substring(0, l.lastIndexOf(' '));
+                String value = l.substring(l.lastIndexOf(' ') + 1).replaceAll("\\.0$", "");
+                int brace = series.indexOf('{');
+                out.add(brace < 0 || prefix.contains("{") ? value : series.substring(brace) + "=" + value);
+            }
+        }
+        return out.isEmpty() ? "0" : String.join(", ", out);
     }
 
     void awaitMetric(String name, LongPredicate ok, Duration timeout) throws Exception {
@@ -905,6 +1029,8 @@ final class Run {
                     get("sync.first") + " / " + get("sync.p50") + " / " + get("sync.all")));
             sb.append(row("first full sync: slowest full-decoding agent, ms", get("sync.full")));
             sb.append(row("first full sync: controller reports every agent connected and its ACK seen, ms", get("sync.acked")));
+            sb.append(row("first full sync: controller counters (push connections, snapshots sent, refused)",
+                    get("sync.controller.counters")));
             sb.append(row("first full sync: bytes pushed (snapshot x agents), GB", get("sync.gbytes")));
             sb.append(row("first full sync: CPU seconds, controller / simulator", get("sync.cpu.controller") + " / " + get("sync.cpu.sim")));
             sb.append(row("one pod change -> every agent holds it, p50 / p99 / max, ms (from the file write)",
@@ -921,6 +1047,10 @@ final class Run {
             sb.append(row("one pod change -> controller sees every ACK (/metrics polled every 20 ms), p50 / p99, ms",
                     get("change.ack.p50") + " / " + get("change.ack.p99")));
             sb.append(row("delta frame of one pod change, bytes", get("change.delta.bytes")));
+            sb.append(row("one real agent (re)connecting to the idle controller: snapshot decoded and applied, ms",
+                    get("late.ms")));
+            sb.append(row("heap a real agent keeps for the applied state (" + get("late.workloads") + " workloads), MB",
+                    get("late.heap")));
             sb.append(row("changes measured (versions beyond one per change)", get("changes") + " (" + get("changes.extraVersions") + ")"));
             sb.append(row("changes: CPU seconds, controller / simulator", get("change.cpu.controller") + " / " + get("change.cpu.sim")));
             sb.append(row("controller before agents: RSS MB, heap used / committed MB", get("controller.rss.before") + ", " + get("controller.heap.before")));
@@ -929,7 +1059,8 @@ final class Run {
             sb.append(row("controller peak: RSS (VmHWM) MB, heap used / committed MB (jstat, 250 ms)", get("peak.rss") + ", " + get("peak.heap")));
             sb.append(row("controller peak RSS during the first sync, MB", get("sync.rss.peak")));
             sb.append(row("simulator peak RSS, MB", get("peak.sim.rss")));
-            sb.append(row("agent disconnects / version gaps seen", get("errors") + " / " + get("gaps")));
+            sb.append(row("simulated agents' disconnects (they reconnect like the real agent) / version gaps seen",
+                    get("errors") + " / " + get("gaps")));
             return sb.toString();
         }
     }
