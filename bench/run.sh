@@ -218,6 +218,8 @@ added() { python3 -c 'import sys; print(int(sys.argv[1])-int(sys.argv[2]))' "$1"
   echo
   echo "Added latency over direct at 1,000 req/s: mesh p50 +$(added "${R[mesh.p50]}" "${R[direct.p50]}") µs, p99 +$(added "${R[mesh.p99]}" "${R[direct.p99]}") µs; peer p50 +$(added "${R[peer.p50]}" "${R[direct.p50]}") µs, p99 +$(added "${R[peer.p99]}" "${R[direct.p99]}") µs."
   echo "Errors at fixed rate: direct ${R[direct.lerr]}, mesh ${R[mesh.lerr]}, peer ${R[peer.lerr]}. Node2's agent with 1,000 connections: ${R[mesh.rss_1k_dst]} MB."
+  # keep the section bench/scale.sh writes
+  if [ -f "$OUT" ] && grep -q '^## Controller scale' "$OUT"; then echo; sed -n '/^## Controller scale/,$p' "$OUT"; fi
 } > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo

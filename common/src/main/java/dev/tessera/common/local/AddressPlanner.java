@@ -52,13 +52,15 @@ final class AddressPlanner {
             }
         }
         if (previous != null) { // then stability: same pod, same node, address still free and in range
+            Map<String, PodAttachment> before = new HashMap<>(); // indexed once: a search per pod is quadratic
+            previous.pods().forEach(p -> before.putIfAbsent(p.key(), p));
             for (Pod pod : pods) {
                 String node = pod.getSpec().getNodeName();
                 Ipv4Cidr cidr = cluster.nodeAddress(node).orElseThrow().podCidr();
                 if (ips.containsKey(key(pod))) {
                     continue;
                 }
-                previous.pod(pod.getMetadata().getNamespace(), pod.getMetadata().getName())
+                java.util.Optional.ofNullable(before.get(key(pod)))
                         .filter(p -> p.node().equals(node))
                         .map(p -> Ipv4Cidr.parseAddress(p.ip()))
                         .filter(ip -> usable(cidr, ip))

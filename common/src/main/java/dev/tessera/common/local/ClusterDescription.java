@@ -37,7 +37,10 @@ public final class ClusterDescription {
     public static final String DEFAULT_NAMESPACE = "default";
     /** Service account of pods that name none. */
     public static final String DEFAULT_SERVICE_ACCOUNT = "default";
-    /** The fabric network is a /24 whose .254 is the local controller: at most 253 nodes. */
+    /**
+     * The fabric network is a /24 whose .254 is the local controller: at most 253 nodes get default addresses.
+     * A larger cluster (e.g. the scale benchmark's) gives every Node its InternalIP and podCIDR.
+     */
     public static final int MAX_NODES = 253;
 
     /**

@@ -84,10 +84,15 @@ final class ClusterValidator {
     }
 
     private static Map<String, NodeAddress> nodeAddresses(List<Node> nodes, Map<HasMetadata, String> sources) {
-        if (nodes.size() > ClusterDescription.MAX_NODES) {
-            Node extra = nodes.get(ClusterDescription.MAX_NODES);
-            throw new InvalidClusterException(sources.get(extra) + ": " + label(extra) + ": " + nodes.size()
-                    + " Nodes (expected: at most " + ClusterDescription.MAX_NODES + ")");
+        if (nodes.size() > ClusterDescription.MAX_NODES) { // beyond the default plan, every Node says where it is
+            for (Node node : nodes) {
+                String cidr = node.getSpec() == null ? null : node.getSpec().getPodCIDR();
+                if (internalIp(node) == null || cidr == null || cidr.isEmpty()) {
+                    throw new InvalidClusterException(sources.get(node) + ": " + label(node) + ": " + nodes.size()
+                            + " Nodes (expected: at most " + ClusterDescription.MAX_NODES
+                            + ", or status.addresses[InternalIP] and spec.podCIDR on every Node)");
+                }
+            }
         }
         var out = new LinkedHashMap<String, NodeAddress>();
         var byIp = new HashMap<Integer, String>();
@@ -95,19 +100,19 @@ final class ClusterValidator {
             Node node = nodes.get(i);
             String src = sources.get(node);
             int index = i + 1;
-            int ip = Ipv4Cidr.parseAddress("198.18.0." + index);
             String internal = internalIp(node);
-            if (internal != null) {
-                ip = parseIp(src, node, "status.addresses[InternalIP]", internal);
-            }
+            int ip = internal != null ? parseIp(src, node, "status.addresses[InternalIP]", internal)
+                    : Ipv4Cidr.parseAddress("198.18.0." + index);
             String other = byIp.putIfAbsent(ip, node.getMetadata().getName());
             if (other != null) {
                 throw error(src, node, "node address", "'" + Ipv4Cidr.format(ip) + "'",
                         "unique; Node " + other + " has it already");
             }
-            Ipv4Cidr cidr = Ipv4Cidr.parse("198.18." + index + ".0/24");
             String given = node.getSpec() == null ? null : node.getSpec().getPodCIDR();
-            if (given != null && !given.isEmpty()) {
+            Ipv4Cidr cidr;
+            if (given == null || given.isEmpty()) {
+                cidr = Ipv4Cidr.parse("198.18." + index + ".0/24");
+            } else {
                 try {
                     cidr = Ipv4Cidr.parse(given);
                 } catch (IllegalArgumentException e) {

@@ -10,6 +10,7 @@ import dev.tessera.common.model.NodeInfo;
 import dev.tessera.common.model.Workload;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -64,11 +65,14 @@ public final class LocalSnapshots {
         }
         var workloads = new ArrayList<Workload>();
         var warnings = new ArrayList<String>();
+        // one index instead of network.pod() per pod: a linear search per pod took minutes at 50,000 pods
+        Map<String, PodAttachment> attachments = new HashMap<>();
+        network.pods().forEach(p -> attachments.putIfAbsent(p.key(), p));
         for (Pod pod : cluster.pods()) {
             String ns = pod.getMetadata().getNamespace();
             String name = pod.getMetadata().getName();
             String node = pod.getSpec().getNodeName();
-            PodAttachment a = network.pod(ns, name).orElse(null);
+            PodAttachment a = attachments.get(ns + "/" + name);
             if (a == null) {
                 warnings.add("Pod " + ns + "/" + name + ": no network attachment in " + network.cluster()
                         + "'s network (expected: re-run `tessera local up` after adding pods); left out");

@@ -153,7 +153,23 @@ class ClusterDescriptionTest {
                     .append("}, spec: {podCIDR: 10.").append(i / 256).append('.').append(i % 256).append(".0/24}}\n---\n");
         }
         assertThatThrownBy(() -> parse(sb.toString()))
-                .hasMessage("cluster.yaml: Node n254: 254 Nodes (expected: at most 253)");
+                .hasMessage("cluster.yaml: Node n1: 254 Nodes (expected: at most 253, or status.addresses[InternalIP] "
+                        + "and spec.podCIDR on every Node)");
+    }
+
+    @Test
+    void acceptsMoreThan253NodesThatSayWhereTheyAre() {
+        var sb = new StringBuilder();
+        for (int i = 1; i <= 300; i++) {
+            sb.append("{kind: Node, apiVersion: v1, metadata: {name: n").append(i)
+                    .append("}, spec: {podCIDR: 10.").append(i / 256).append('.').append(i % 256)
+                    .append(".0/24}, status: {addresses: [{type: InternalIP, address: 192.0.").append(i / 256).append('.')
+                    .append(i % 256).append("}]}}\n---\n");
+        }
+        var cluster = parse(sb.toString());
+        assertThat(cluster.nodeAddresses()).hasSize(300);
+        assertThat(cluster.nodeAddress("n300").orElseThrow().ip()).isEqualTo("192.0.1.44");
+        assertThat(cluster.nodeAddress("n300").orElseThrow().podCidr()).hasToString("10.1.44.0/24");
     }
 
     @Test

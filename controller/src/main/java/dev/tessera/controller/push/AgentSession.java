@@ -57,6 +57,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private String token;
     private long sentVersion = -1;
     private boolean behind;
+    private long drainedAt = System.nanoTime(); // when the socket last took bytes owed to this agent
     private volatile String node;
     private volatile Instant since;
     private volatile long ackedVersion = -1;
@@ -270,6 +271,9 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        if (ctx.channel().isWritable()) {
+            drainedAt = System.nanoTime();
+        }
         if (ctx.channel().isWritable() && behind && state == State.ACTIVE) {
             catchUp(true);
         }
@@ -285,10 +289,12 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             for (ByteBuf f : c.frames()) {
                 if (c.snapshot()) {
                     counters.snapshotSent();
+                    // sliced by the pipeline's ChunkedWriteHandler as the socket drains, in order with the rest
+                    channel.write(new SnapshotSlices(f, () -> drainedAt = System.nanoTime()));
                 } else {
                     counters.deltaSent();
+                    channel.write(f, channel.voidPromise());
                 }
-                channel.write(f, channel.voidPromise());
             }
             channel.flush();
         }
@@ -306,8 +312,14 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             if (idle.state() == IdleState.WRITER_IDLE && state == State.ACTIVE) {
                 ctx.writeAndFlush(new Message.Ping(System.nanoTime()));
             } else if (idle.state() == IdleState.READER_IDLE) {
-                log.info("agent of node {} silent for too long; closing", node);
-                ctx.close();
+                // An agent cannot answer before its snapshot is in: while its socket keeps taking the slices, it
+                // is not silent (1,000 agents syncing at once share the controller's CPU for tens of seconds).
+                if (System.nanoTime() - drainedAt < 3 * config.pingInterval().toNanos()) {
+                    log.debug("agent of node {} silent while a large write to it still drains; waiting", node);
+                } else {
+                    log.info("agent of node {} silent for too long; closing", node);
+                    ctx.close();
+                }
             }
         }
         super.userEventTriggered(ctx, evt);

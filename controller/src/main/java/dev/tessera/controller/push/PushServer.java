@@ -24,6 +24,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
@@ -115,6 +116,7 @@ public final class PushServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast("tls", certificate.context().newHandler(ch.alloc()))
                                 .addLast("idle", new IdleStateHandler(3 * ping, ping, 0, TimeUnit.MILLISECONDS))
+                                .addLast("slices", new ChunkedWriteHandler()) // snapshots go out as the socket drains
                                 .addLast("decoder", new FrameDecoder(1024 * 1024))
                                 .addLast("encoder", FrameEncoder.INSTANCE)
                                 .addLast("session", new AgentSession(hub, counters, authenticator, issuer, blocking, config));

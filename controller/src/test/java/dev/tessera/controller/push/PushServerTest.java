@@ -84,7 +84,8 @@ class PushServerTest {
         var w = new ArrayList<Workload>();
         for (int i = 0; i < pods; i++) {
             w.add(new Workload("shop", "pod-" + i, "node1",
-                    InetAddress.getByAddress(new byte[] {(byte) 198, 18, (byte) (1 + i / 250), (byte) (2 + i % 250)}), "sa",
+                    InetAddress.getByAddress(new byte[] {(byte) 198, (byte) (18 + i / 62_500), (byte) (1 + i / 250 % 250),
+                            (byte) (2 + i % 250)}), "sa",
                     Map.of("app", "pod-" + i, "rollout", label, "team", "checkout-and-payments"), true,
                     new SpiffeId("cluster.local", "shop", "sa")));
         }
@@ -117,6 +118,42 @@ class PushServerTest {
             assertThat(held.mesh().workloads()).allSatisfy(w -> assertThat(w.labels()).containsEntry("rollout", "v61"));
             assertThat(frames).as("frames written to the slow agent").isLessThan(30);
             assertThat(server.counters().pushes()).isLessThan(31);
+        }
+    }
+
+    @Test
+    void aLargeSnapshotGoesOutInSlicesAndItsSlowReaderIsNotDroppedAsSilent() throws Exception {
+        MeshConfig big = state(1, 40_000, "v1"); // ~4 MB: many slices, more than the write buffer holds
+        source.publish(big);
+        var c = config();
+        // ping every 300 ms: an agent that says nothing for 900 ms counts as gone
+        start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
+                c.helloTimeout(), Duration.ofMillis(300), c.serverCertTtl(), 1, 1));
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
+            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
+            source.publish(state(2, 40_000, "v2")); // published while the snapshot is still going out
+            // ~2 s for the first 2 MB: twice the 900 ms of silence, but the server is the one still sending
+            byte[] snapshot = agent.readSlowly(16 * 1024, 15, 2 * 1024 * 1024);
+            agent.send(new Message.Ack(1));
+            Message next = agent.read(); // nothing came between the slices; the change (and pings) follow
+            while (next instanceof Message.Ping p) {
+                agent.send(new Message.Pong(p.nonce()));
+                next = agent.read();
+            }
+            var delta = (Message.Delta) next;
+            agent.send(new Message.Ack(delta.delta().toVersion()));
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(server.ackedVersions()).containsEntry("node1", 2L));
+            assertThat(server.counters().snapshotsSent()).isEqualTo(1);
+
+            var first = (Message.Snapshot) RawAgent.decode(snapshot);
+            assertThat(first.config().version()).isEqualTo(1);
+            assertThat(first.config().mesh().workloads()).hasSize(40_000);
+            assertThat(java.util.Set.copyOf(first.config().mesh().workloads()).equals(java.util.Set.copyOf(big.mesh().workloads())))
+                    .as("the snapshot's workloads are the published ones").isTrue();
+            assertThat(delta.delta().apply(first.config()).mesh().workloads())
+                    .allSatisfy(w -> assertThat(w.labels()).containsEntry("rollout", "v2"));
         }
     }
 

@@ -70,6 +70,36 @@ final class RawAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads one frame, undecoded, whose first {@code slowBytes} come {@code chunk} bytes at a time with
+     * {@code pauseMillis} between reads (a slow agent), the rest at once.
+     */
+    byte[] readSlowly(int chunk, long pauseMillis, int slowBytes) throws IOException, InterruptedException {
+        int length = in.readInt();
+        byte[] frame = new byte[length];
+        int at = 0;
+        while (at < Math.min(slowBytes, length)) {
+            int n = Math.min(chunk, length - at);
+            in.readFully(frame, at, n);
+            at += n;
+            Thread.sleep(pauseMillis);
+        }
+        in.readFully(frame, at, length - at);
+        return frame;
+    }
+
+    /** Decodes a frame read by {@link #readSlowly} (type and payload). */
+    static Message decode(byte[] frame) throws IOException {
+        ByteBuf b = Unpooled.wrappedBuffer(frame);
+        try {
+            return Frames.decode(b);
+        } catch (ProtocolException e) {
+            throw new IOException(e);
+        } finally {
+            b.release();
+        }
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();
