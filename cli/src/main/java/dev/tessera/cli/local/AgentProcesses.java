@@ -79,6 +79,23 @@ final class AgentProcesses {
         process(node).stop(grace);
     }
 
+    /** Polls the agent's {@code /healthz/ready} until 200; fails early if it exits. */
+    void awaitReady(String node, Duration timeout) throws IOException {
+        NodeAttachment n = cluster.node(node);
+        process(node).awaitReady(Path.of(n.netns()), n.ip(), dev.tessera.cli.observe.Agents.READY, timeout);
+    }
+
+    /** {@code ready}, {@code starting} or {@code stopped}. */
+    String state(String node) {
+        NodeAttachment n = cluster.node(node);
+        return process(node).state(Path.of(n.netns()), n.ip(), dev.tessera.cli.observe.Agents.READY);
+    }
+
+    /** The last lines of the agent's log. */
+    String logTail(String node, int lines) {
+        return process(node).logTail(lines);
+    }
+
     Path pidFile(String node) {
         return cluster.stateDir().resolve("agent-" + node + ".pid");
     }

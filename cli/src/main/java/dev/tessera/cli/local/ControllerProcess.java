@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -66,48 +65,12 @@ final class ControllerProcess {
 
     /** Polls {@code /healthz/ready} on {@value #METRICS_PORT} until 200; fails early if the controller exits. */
     void awaitReady(Duration timeout) throws IOException {
-        Instant deadline = Instant.now().plus(timeout);
-        String last = "no answer yet";
-        while (true) {
-            if (handle().isEmpty()) {
-                throw new IOException("controller exited before it was ready; log " + log() + " ends with:\n"
-                        + process().logTail(30));
-            }
-            try {
-                NodeHttp.Response r = NodeHttp.get(cluster.controlPlaneNetns(), NetnsCluster.CONTROLLER_IP, METRICS_PORT,
-                        "/healthz/ready", Duration.ofSeconds(1));
-                if (r.status() == 200) {
-                    return;
-                }
-                last = "HTTP " + r.status() + " " + r.body().strip();
-            } catch (IOException e) {
-                last = e.getMessage();
-            }
-            if (Instant.now().isAfter(deadline)) {
-                throw new IOException("controller not ready after " + timeout.toSeconds() + " s (last: " + last
-                        + "); log " + log() + " ends with:\n" + process().logTail(30));
-            }
-            try {
-                Thread.sleep(200); // polling an external process' readiness endpoint
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while waiting for the controller", e);
-            }
-        }
+        process().awaitReady(cluster.controlPlaneNetns(), NetnsCluster.CONTROLLER_IP, METRICS_PORT, timeout);
     }
 
     /** {@code ready}, {@code starting} (running, not ready) or {@code stopped}. */
     String state() {
-        if (handle().isEmpty()) {
-            return "stopped";
-        }
-        try {
-            NodeHttp.Response r = NodeHttp.get(cluster.controlPlaneNetns(), NetnsCluster.CONTROLLER_IP, METRICS_PORT,
-                    "/healthz/ready", Duration.ofSeconds(1));
-            return r.status() == 200 ? "ready" : "starting";
-        } catch (IOException e) {
-            return "starting";
-        }
+        return process().state(cluster.controlPlaneNetns(), NetnsCluster.CONTROLLER_IP, METRICS_PORT);
     }
 
     Optional<ProcessHandle> handle() {

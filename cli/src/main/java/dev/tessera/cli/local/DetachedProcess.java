@@ -81,6 +81,52 @@ record DetachedProcess(String what, Path pidFile, Path log) {
         Files.deleteIfExists(pidFile);
     }
 
+    /**
+     * Polls {@code http://host:port/healthz/ready} from inside {@code netns} until it answers 200; fails
+     * early, quoting the log, if the process exits first.
+     */
+    void awaitReady(Path netns, String host, int port, Duration timeout) throws IOException {
+        java.time.Instant deadline = java.time.Instant.now().plus(timeout);
+        String last = "no answer yet";
+        while (true) {
+            if (handle().isEmpty()) {
+                throw new IOException(what + " exited before it was ready; log " + log + " ends with:\n" + logTail(30));
+            }
+            try {
+                NodeHttp.Response r = NodeHttp.get(netns, host, port, "/healthz/ready", Duration.ofSeconds(1));
+                if (r.status() == 200) {
+                    return;
+                }
+                last = "HTTP " + r.status() + " " + r.body().strip();
+            } catch (IOException e) {
+                last = e.getMessage();
+            }
+            if (java.time.Instant.now().isAfter(deadline)) {
+                throw new IOException(what + " not ready after " + timeout.toSeconds() + " s (last: " + last + "); log "
+                        + log + " ends with:\n" + logTail(30));
+            }
+            try {
+                Thread.sleep(200); // polling an external process' readiness endpoint
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the " + what, e);
+            }
+        }
+    }
+
+    /** {@code ready}, {@code starting} (running, not ready) or {@code stopped}. */
+    String state(Path netns, String host, int port) {
+        if (handle().isEmpty()) {
+            return "stopped";
+        }
+        try {
+            return NodeHttp.get(netns, host, port, "/healthz/ready", Duration.ofSeconds(1)).status() == 200 ? "ready"
+                    : "starting";
+        } catch (IOException e) {
+            return "starting";
+        }
+    }
+
     /** The last {@code lines} lines of the log. */
     String logTail(int lines) {
         try {

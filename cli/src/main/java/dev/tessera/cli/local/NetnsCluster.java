@@ -354,33 +354,7 @@ public final class NetnsCluster implements AutoCloseable {
 
     /** Polls {@code /healthz/ready} until 200; fails early if the agent exits, quoting its log. */
     public void awaitAgentReady(String node, Duration timeout) throws IOException {
-        Instant deadline = Instant.now().plus(timeout);
-        String last = "no answer yet";
-        while (true) {
-            if (agents.handle(node).isEmpty()) {
-                throw new IOException("agent of " + node + " exited before it was ready; log " + agentLog(node)
-                        + " ends with:\n" + logTail(node, 30));
-            }
-            try {
-                NodeHttp.Response r = NodeHttp.get(nodeNetns(node), node(node).ip(), 15021, "/healthz/ready", Duration.ofSeconds(1));
-                if (r.status() == 200) {
-                    return;
-                }
-                last = "HTTP " + r.status() + " " + r.body().strip();
-            } catch (IOException e) {
-                last = e.getMessage();
-            }
-            if (Instant.now().isAfter(deadline)) {
-                throw new IOException("agent of " + node + " not ready after " + timeout.toSeconds() + " s (last: " + last
-                        + "); log " + agentLog(node) + " ends with:\n" + logTail(node, 30));
-            }
-            try {
-                Thread.sleep(200); // polling an external process' readiness endpoint
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while waiting for agent of " + node, e);
-            }
-        }
+        agents.awaitReady(node, timeout);
     }
 
     /** SIGKILLs the agent of {@code node} (pinned programs stay: meshed pods fail closed) and waits for its exit. */
@@ -402,25 +376,12 @@ public final class NetnsCluster implements AutoCloseable {
 
     /** {@code ready}, {@code starting} (running, not ready) or {@code stopped}. */
     public String agentState(String node) {
-        if (agents.handle(node).isEmpty()) {
-            return "stopped";
-        }
-        try {
-            NodeHttp.Response r = NodeHttp.get(nodeNetns(node), node(node).ip(), 15021, "/healthz/ready", Duration.ofSeconds(1));
-            return r.status() == 200 ? "ready" : "starting";
-        } catch (IOException e) {
-            return "starting";
-        }
+        return agents.state(node);
     }
 
     /** The last {@code lines} lines of the agent log of {@code node}. */
     public String logTail(String node, int lines) {
-        try {
-            List<String> all = Files.readAllLines(agentLog(node));
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return agents.logTail(node, lines);
     }
 
     /**
