@@ -97,8 +97,8 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
         channel = ctx.channel();
         counters.connection();
-        helloTimeout = ctx.executor().schedule(() -> reject("HELLO_TIMEOUT", "no HELLO within "
-                + config.helloTimeout().toMillis() + " ms"), config.helloTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        // The HELLO deadline starts once TLS is up (see userEventTriggered): a handshake waiting for event
+        // loops busy streaming snapshots to a thousand agents is bounded by the SslHandler's own timeout.
         super.channelActive(ctx);
     }
 
@@ -308,6 +308,9 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             counters.rejected("TLS");
             log.debug("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), hs.cause().toString());
             ctx.close();
+        } else if (evt instanceof SslHandshakeCompletionEvent && state == State.AWAIT_HELLO && helloTimeout == null) {
+            helloTimeout = ctx.executor().schedule(() -> reject("HELLO_TIMEOUT", "no HELLO within "
+                    + config.helloTimeout().toMillis() + " ms"), config.helloTimeout().toMillis(), TimeUnit.MILLISECONDS);
         } else if (evt instanceof IdleStateEvent idle) {
             if (idle.state() == IdleState.WRITER_IDLE && state == State.ACTIVE) {
                 ctx.writeAndFlush(new Message.Ping(System.nanoTime()));

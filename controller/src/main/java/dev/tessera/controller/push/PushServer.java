@@ -114,7 +114,11 @@ public final class PushServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast("tls", certificate.context().newHandler(ch.alloc()))
+                        var tls = certificate.context().newHandler(ch.alloc());
+                        // Generous: with 1,000 agents (re)connecting at once the handshakes queue behind snapshot
+                        // writes on the same event loops; the HELLO deadline starts after the handshake.
+                        tls.setHandshakeTimeoutMillis(30_000);
+                        ch.pipeline().addLast("tls", tls)
                                 .addLast("idle", new IdleStateHandler(3 * ping, ping, 0, TimeUnit.MILLISECONDS))
                                 .addLast("slices", new ChunkedWriteHandler()) // snapshots go out as the socket drains
                                 .addLast("decoder", new FrameDecoder(1024 * 1024))
