@@ -79,6 +79,11 @@ public final class ClusterDescription {
         return ClusterValidator.validate(ManifestReader.read(fileOrFolder));
     }
 
+    /** As {@link #load(Path)}, re-parsing only the files that changed since {@code cache} last read them. */
+    static ClusterDescription load(Path fileOrFolder, ManifestReader.TreeCache cache) throws IOException {
+        return ClusterValidator.validate(cache.read(fileOrFolder));
+    }
+
     /** Parses and validates manifests given as text; {@code source} names them in errors. */
     public static ClusterDescription parse(String source, String manifests) {
         requireNonNull(source, "source");

@@ -38,6 +38,8 @@ public final class LocalClusterWatcher implements AutoCloseable {
     private volatile ClusterDescription current;
     private volatile String lastError;
     private volatile List<Object> fingerprint;
+    /** Parsed files between reloads: only the edited ones are parsed again (used on the watch thread). */
+    private final ManifestReader.TreeCache cache = new ManifestReader.TreeCache();
 
     /** A watcher polling every {@link #DEFAULT_POLL}. */
     public LocalClusterWatcher(Path path, Consumer<ClusterDescription> listener) {
@@ -66,7 +68,10 @@ public final class LocalClusterWatcher implements AutoCloseable {
      */
     public ClusterDescription start() throws IOException {
         List<Object> fp = fingerprint();
-        ClusterDescription first = ClusterDescription.load(path);
+        ClusterDescription first;
+        synchronized (cache) {
+            first = ClusterDescription.load(path, cache);
+        }
         fingerprint = fp;
         current = first;
         listener.accept(first);
@@ -97,7 +102,10 @@ public final class LocalClusterWatcher implements AutoCloseable {
         }
         fingerprint = fp;
         try {
-            ClusterDescription next = ClusterDescription.load(path);
+            ClusterDescription next;
+            synchronized (cache) {
+                next = ClusterDescription.load(path, cache);
+            }
             current = next;
             lastError = null;
             log.info("{}: reloaded: {}", path, next);

@@ -86,6 +86,18 @@ final class ManifestReader {
     /** Every object of one text; {@code source} names it in errors. JSON is valid YAML. */
     static List<Manifest> read(String source, String text) {
         var out = new ArrayList<Manifest>();
+        for (Tree t : trees(source, text)) {
+            out.add(convert(source, t.where(), t.node()));
+        }
+        return out;
+    }
+
+    /** One parsed document (or List item) and where it is, for error messages. */
+    record Tree(String where, JsonNode node) {}
+
+    /** The YAML documents of one text, List items expanded, empty documents dropped. */
+    static List<Tree> trees(String source, String text) {
+        var out = new ArrayList<Tree>();
         int doc = 0;
         try (JsonParser parser = YAML.getFactory().createParser(text)) {
             var it = YAML.readValues(parser, JsonNode.class);
@@ -103,10 +115,10 @@ final class ManifestReader {
                 if ("List".equals(node.path("kind").asText())) {
                     int i = 0;
                     for (JsonNode item : node.path("items")) {
-                        out.add(convert(source, where + " items[" + i++ + "]", item));
+                        out.add(new Tree(where + " items[" + i++ + "]", item));
                     }
                 } else {
-                    out.add(convert(source, where, node));
+                    out.add(new Tree(where, node));
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -117,6 +129,46 @@ final class ManifestReader {
                     + ": unparsable: " + firstLine(e.getMessage()) + " (expected: YAML or JSON Kubernetes objects)", e);
         }
         return out;
+    }
+
+    /**
+     * The parsed documents of a file or folder, kept between reads: a file is parsed again only when its size
+     * or modification time changed, so an edit of one file among a thousand costs one file's parse. Every read
+     * still builds fresh model objects (callers may default fields on them). Not thread-safe.
+     */
+    static final class TreeCache {
+        private record Entry(long size, java.nio.file.attribute.FileTime modified, List<Tree> trees) {}
+
+        private final Map<Path, Entry> entries = new java.util.HashMap<>();
+        private long parses;
+
+        /** Every object of {@code fileOrFolder}, as {@link ManifestReader#read(Path)} gives them. */
+        List<Manifest> read(Path fileOrFolder) throws IOException {
+            var out = new ArrayList<Manifest>();
+            var seen = new java.util.HashSet<Path>();
+            for (Path file : files(fileOrFolder)) {
+                seen.add(file);
+                long size = Files.size(file);
+                var modified = Files.getLastModifiedTime(file);
+                Entry e = entries.get(file);
+                String source = file.getFileName().toString();
+                if (e == null || e.size() != size || !e.modified().equals(modified)) {
+                    e = new Entry(size, modified, trees(source, Files.readString(file)));
+                    parses++;
+                    entries.put(file, e);
+                }
+                for (Tree t : e.trees()) {
+                    out.add(convert(source, t.where(), t.node()));
+                }
+            }
+            entries.keySet().retainAll(seen);
+            return out;
+        }
+
+        /** How many files were parsed so far (for tests). */
+        long parses() {
+            return parses;
+        }
     }
 
     private static Manifest convert(String source, String where, JsonNode node) {
