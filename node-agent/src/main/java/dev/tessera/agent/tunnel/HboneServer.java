@@ -162,7 +162,7 @@ public final class HboneServer implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!connections.isEmpty() && System.nanoTime() < deadline) {
             connections.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
-            // the codec closes a connection after GOAWAY once its last stream ends
+            closeIdleAfterGoAway();
         }
         boolean clean = connections.isEmpty();
         connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
@@ -176,6 +176,33 @@ public final class HboneServer implements AutoCloseable {
     public void stopAcceptingAndGoAway() {
         close();
         connections.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ch -> ch.pipeline().get("h2") != null);
+    }
+
+    private static final io.netty.util.AttributeKey<Long> GOAWAY_SENT = io.netty.util.AttributeKey.valueOf("goAwaySent");
+
+    /**
+     * One draining step: GOAWAY to connections that have not had one (their TLS handshake ended after the
+     * first round), and close connections without a stream whose GOAWAY went out at least a second ago (the
+     * codec does not close them by itself; the peer had time to stop opening streams on them).
+     */
+    private void closeIdleAfterGoAway() {
+        long now = System.nanoTime();
+        for (Channel ch : connections) {
+            if (!(ch.pipeline().get("h2") instanceof io.netty.handler.codec.http2.Http2FrameCodec h2)) {
+                continue;
+            }
+            ch.eventLoop().execute(() -> {
+                Long sent = ch.attr(GOAWAY_SENT).get();
+                if (sent == null) {
+                    ch.attr(GOAWAY_SENT).set(now);
+                    if (!h2.connection().goAwaySent()) {
+                        ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+                    }
+                } else if (now - sent > TimeUnit.SECONDS.toNanos(1) && h2.connection().numActiveStreams() == 0) {
+                    ch.close();
+                }
+            });
+        }
     }
 
     /** Stops accepting; established tunnels keep running (see {@link #drain}). */
