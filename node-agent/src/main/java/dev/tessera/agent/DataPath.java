@@ -62,8 +62,8 @@ final class DataPath implements AutoCloseable {
         requireNonNull(config, "config");
         var dp = new DataPath(config, state, identities, metrics);
         try {
-            dp.outbound.start(handoff == null ? -1 : handoff.fd(config.outboundPort()));
-            dp.inbound.start(handoff == null ? -1 : handoff.fd(config.inboundPort()));
+            dp.outbound.start(handoff == null ? -1 : handoff.take(config.outboundPort()));
+            dp.inbound.start(handoff == null ? -1 : handoff.take(config.inboundPort()));
         } catch (RuntimeException e) {
             dp.close();
             throw e;

@@ -180,10 +180,15 @@ public final class NodeAgent implements AutoCloseable {
         http.start();
         openTheGate();
         if (handoffSocket != null) { // the next agent of this node takes the listeners from us
-            var server = dev.tessera.agent.handoff.HandoffServer.serve(handoffSocket, dataPath::listenerFds,
-                    this::handedOff);
-            if (server != null) {
-                closeables.add(server);
+            try {
+                var server = dev.tessera.agent.handoff.HandoffServer.serve(handoffSocket, dataPath::listenerFds,
+                        this::handedOff);
+                if (server != null) {
+                    closeables.add(server);
+                }
+            } catch (java.io.IOException e) { // not fatal: the next agent then binds after this one stopped
+                log.warn("listener handoff disabled (an upgrade will refuse connections while agents change): {}",
+                        e.getMessage());
             }
         }
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",

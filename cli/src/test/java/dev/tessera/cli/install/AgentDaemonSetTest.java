@@ -143,6 +143,8 @@ class AgentDaemonSetTest {
         var rolling = daemonSet.getSpec().getUpdateStrategy().getRollingUpdate();
         assertThat(rolling.getMaxSurge().getIntVal()).isEqualTo(1);
         assertThat(rolling.getMaxUnavailable().getIntVal()).isZero();
+        // the old agent may answer the new pod's first probes (same host port): readiness must hold a while
+        assertThat(daemonSet.getSpec().getMinReadySeconds()).isGreaterThanOrEqualTo(10);
         assertThat(pod.getTerminationGracePeriodSeconds()).isPositive();
         // no mount asks for Bidirectional propagation (the API server allows it only in privileged containers)
         assertThat(agent.getVolumeMounts()).extracting(VolumeMount::getMountPropagation).doesNotContain("Bidirectional");

@@ -43,7 +43,6 @@ public final class HandoffClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
     private final Map<Integer, Integer> fdsByPort;
-    private boolean acknowledged;
 
     private HandoffClient(EventLoopGroup group, Channel channel, Map<Integer, Integer> fdsByPort) {
         this.group = group;
@@ -121,14 +120,18 @@ public final class HandoffClient implements AutoCloseable {
         }
     }
 
-    /** The received listening socket bound to {@code port}, or -1. */
-    public int fd(int port) {
-        return fdsByPort.getOrDefault(port, -1);
+    /**
+     * Takes the received listening socket bound to {@code port} (the caller owns it from now on and closes
+     * it, e.g. through the channel that wraps it), or -1 when none was received for that port.
+     */
+    public int take(int port) {
+        Integer fd = fdsByPort.remove(port);
+        return fd == null ? -1 : fd;
     }
 
-    /** The ports of the received sockets. */
+    /** The ports of the received sockets not taken yet. */
     public java.util.Set<Integer> ports() {
-        return fdsByPort.keySet();
+        return java.util.Set.copyOf(fdsByPort.keySet());
     }
 
     /** Tells the old agent the sockets are adopted: it stops accepting on its copies and releases its ports. */
@@ -137,15 +140,16 @@ public final class HandoffClient implements AutoCloseable {
         if (!w.isSuccess()) {
             throw new IOException("handoff: cannot acknowledge: " + w.cause().getMessage(), w.cause());
         }
-        acknowledged = true;
     }
 
-    /** Closes the handoff connection; sockets never acknowledged are closed too (the old agent keeps serving). */
+    /**
+     * Closes the handoff connection and every received socket not {@link #take taken} (without an
+     * acknowledgement the old agent keeps serving on its own copies).
+     */
     @Override
     public void close() {
-        if (!acknowledged) {
-            closeAll(fdsByPort);
-        }
+        closeAll(fdsByPort);
+        fdsByPort.clear();
         channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
     }

@@ -154,8 +154,8 @@ class ListenerHandoffIT {
             try (var client = HandoffClient.request(sock, Duration.ofSeconds(5))) {
                 assertThat(client).as("an agent answers on %s", sock).isNotNull();
                 assertThat(client.ports()).containsExactlyInAnyOrder(addrA.getPort(), addrB.getPort());
-                na = Listeners.adopt("a", greeter(newLoops, "new"), client.fd(addrA.getPort()), addrA);
-                nb = Listeners.adopt("b", greeter(newLoops, "new"), client.fd(addrB.getPort()), addrB);
+                na = Listeners.adopt("a", greeter(newLoops, "new"), client.take(addrA.getPort()), addrA);
+                nb = Listeners.adopt("b", greeter(newLoops, "new"), client.take(addrB.getPort()), addrB);
                 servers.addAll(List.of(na, nb));
                 client.acknowledge();
             }
