@@ -86,6 +86,14 @@ public final class AgentMain implements Callable<Integer> {
                     + " (0s: close at once). Keep it below the pod's termination grace period. Default: ${DEFAULT-VALUE}.")
     java.time.Duration drainTimeout;
 
+    @Option(names = "--handoff-socket", description = "Unix socket of the listener handoff: a starting agent takes"
+            + " 15001/15008 from the agent serving it (no connection refused during an upgrade), then serves it"
+            + " itself. 'none' disables. Default: " + AgentMain.HANDOFF_DIR + "/<node>.sock.")
+    String handoffSocket;
+
+    /** Directory of the default listener handoff socket (a hostPath in the DaemonSet). */
+    public static final String HANDOFF_DIR = "/var/run/tessera/handoff";
+
     @Option(names = "--uninstall", description = "Detach every program and remove every pin under --bpf-pin-dir, then"
             + " exit (meshed pods' traffic goes direct again). Uninstall only: an agent restart keeps capture pinned.")
     boolean uninstall;
@@ -129,7 +137,9 @@ public final class AgentMain implements Callable<Integer> {
         var config = new AgentConfig(node, ip, trustDomain, localCluster, network, caDir, bpfPinDir, cgroup,
                 meshCidrs, outboundPort, inboundPort, metricsPort, readyPort, adminPort, netnsSource, hostRoot,
                 controllerAddress, controllerToken, controllerCa);
-        NodeAgent agent = NodeAgent.start(config);
+        Path handoff = handoffSocket == null ? Path.of(HANDOFF_DIR, node + ".sock")
+                : "none".equals(handoffSocket) ? null : Path.of(handoffSocket);
+        NodeAgent agent = NodeAgent.start(config, handoff);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.shutdown(drainTimeout), "agent-shutdown"));
         agent.awaitTermination();
         return 0;

@@ -50,11 +50,20 @@ final class DataPath implements AutoCloseable {
 
     /** Creates the listeners and binds them (a port in use fails here, before anything else started). */
     static DataPath bind(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
+        return bind(config, state, identities, metrics, null);
+    }
+
+    /**
+     * Like {@link #bind(AgentConfig, StateStore, IdentityProvider, AgentMetrics)}, but adopts the listening
+     * sockets received from the previous agent when {@code handoff} holds them (a missing one is bound).
+     */
+    static DataPath bind(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics,
+            dev.tessera.agent.handoff.HandoffClient handoff) {
         requireNonNull(config, "config");
         var dp = new DataPath(config, state, identities, metrics);
         try {
-            dp.outbound.start();
-            dp.inbound.start();
+            dp.outbound.start(handoff == null ? -1 : handoff.take(config.outboundPort()));
+            dp.inbound.start(handoff == null ? -1 : handoff.take(config.inboundPort()));
         } catch (RuntimeException e) {
             dp.close();
             throw e;
@@ -117,6 +126,20 @@ final class DataPath implements AutoCloseable {
         m.put("tunnelConnections", counters.tunnelConnections());
         m.put("closedByReason", counters.closedByReason());
         return m;
+    }
+
+    /** The listening sockets of 15001 and 15008, for a handoff to the next agent. */
+    java.util.List<Integer> listenerFds() {
+        return java.util.List.of(outbound.listenerFd(), inbound.listenerFd());
+    }
+
+    /**
+     * After a handoff: stops accepting on this process' copies of the listening sockets (the kernel sockets
+     * live on in the next agent) and sends GOAWAY to HBONE peers; open connections keep running.
+     */
+    void stopAccepting() {
+        inbound.stopAcceptingAndGoAway();
+        outbound.stopAccepting();
     }
 
     /** Stops accepting, lets open connections finish for up to {@code grace}, then closes. */

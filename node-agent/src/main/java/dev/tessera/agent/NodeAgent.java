@@ -68,14 +68,27 @@ public final class NodeAgent implements AutoCloseable {
     private volatile PeerAuthProgram peerAuth;
     private volatile boolean draining;
     private ControllerClient controller;
+    private final java.nio.file.Path handoffSocket;
+    private volatile boolean handedOff;
 
-    private NodeAgent(AgentConfig config) {
+    private NodeAgent(AgentConfig config, java.nio.file.Path handoffSocket) {
         this.config = config;
+        this.handoffSocket = handoffSocket;
     }
 
-    /** Starts an agent; on any failure everything already started is closed again. */
+    /** Starts an agent without listener handoff; on any failure everything already started is closed again. */
     public static NodeAgent start(AgentConfig config) throws Exception {
-        var agent = new NodeAgent(config);
+        return start(config, null);
+    }
+
+    /**
+     * Starts an agent; on any failure everything already started is closed again.
+     *
+     * @param handoffSocket where the running agent of this node serves its listeners (adopted instead of
+     *     bound when one answers) and where this agent serves them to the next one; null: no handoff
+     */
+    public static NodeAgent start(AgentConfig config, java.nio.file.Path handoffSocket) throws Exception {
+        var agent = new NodeAgent(config, handoffSocket);
         try {
             agent.doStart();
             return agent;
@@ -99,15 +112,26 @@ public final class NodeAgent implements AutoCloseable {
         closeables.add(certificates);
         metrics = new AgentMetrics();
 
-        // 1. Bind every listener before anything else runs.
-        dataPath = DataPath.bind(config, state, certificates, metrics);
-        closeables.add(dataPath);
+        // 1. Bind every listener before anything else runs, or adopt those of the running agent (handoff:
+        // the kernel sockets and their backlogs pass from one process to the other, no connection refused).
+        var handoff = handoffSocket == null ? null
+                : dev.tessera.agent.handoff.HandoffClient.request(handoffSocket, java.time.Duration.ofSeconds(5));
+        try {
+            dataPath = DataPath.bind(config, state, certificates, metrics, handoff);
+            closeables.add(dataPath);
+            if (handoff != null) {
+                handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
+            }
+        } finally {
+            if (handoff != null) {
+                handoff.close();
+            }
+        }
         var adminRoutes = new AdminRoutes(this);
         policyMetrics = new PolicyMetrics(metrics.registry());
         policies = new PolicyEnforcer(state, policyMetrics); // denies until policies load
         dataPath.useInboundGate(policies);
-        http = new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(), metrics.registry(),
-                this::unmetReadiness, adminRoutes.routes());
+        http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
         closeables.add(http);
         adminRoutes.installInteractive(http);
         http.beforeScrape(metrics.connections()::flush);
@@ -155,9 +179,66 @@ public final class NodeAgent implements AutoCloseable {
 
         http.start();
         openTheGate();
+        if (handoffSocket != null) { // the next agent of this node takes the listeners from us
+            try {
+                var server = dev.tessera.agent.handoff.HandoffServer.serve(handoffSocket, dataPath::listenerFds,
+                        this::handedOff);
+                if (server != null) {
+                    closeables.add(server);
+                }
+            } catch (java.io.IOException e) { // not fatal: the next agent then binds after this one stopped
+                log.warn("listener handoff disabled (an upgrade will refuse connections while agents change): {}",
+                        e.getMessage());
+            }
+        }
         log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
                 config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
                 config.metricsPort(), config.readyPort(), config.adminPort());
+    }
+
+    /** Longest a new agent waits for the previous one to release 15020/15021/15000 after a handoff. */
+    static final java.time.Duration HTTP_HANDOFF_WAIT = java.time.Duration.ofSeconds(10);
+
+    /** Binds the HTTP endpoints, retrying for up to {@code wait} while the previous agent still holds them. */
+    private HttpEndpoints httpEndpoints(AdminRoutes adminRoutes, java.time.Duration wait) throws Exception {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            try {
+                return new HttpEndpoints(config.metricsPort(), config.readyPort(), config.adminPort(),
+                        metrics.registry(), this::unmetReadiness, adminRoutes.routes());
+            } catch (java.net.BindException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20); // the previous agent releases its ports right after our acknowledgement
+            }
+        }
+    }
+
+    /**
+     * A new agent adopted 15001/15008: stop accepting on our copies (the kernel sockets live on in it), send
+     * GOAWAY to HBONE peers, release the HTTP ports for it; open connections keep running until they end or
+     * until SIGTERM drains them ({@link #shutdown}). The process waits for SIGTERM rather than exiting: a
+     * container that exits by itself is restarted by Kubernetes.
+     */
+    private void handedOff() {
+        handedOff = true;
+        draining = true;
+        DataPath dp = dataPath;
+        if (dp != null) {
+            dp.stopAccepting();
+        }
+        synchronized (this) {
+            if (http != null && closeables.remove(http)) {
+                http.close();
+            }
+        }
+        log.info("handed the listeners to the next agent; serving open connections until SIGTERM");
+    }
+
+    /** True once the next agent of this node adopted the listeners. */
+    boolean isHandedOff() {
+        return handedOff;
     }
 
     /**

@@ -42,7 +42,8 @@ final class AgentProcesses {
                 "--controller-ca", cluster.caDir().resolve("ca.crt").toString(),
                 "--network", cluster.networkFile().toString(),
                 "--bpf-pin-dir", cluster.bpfPinDir(node.name()).toString(),
-                "--mesh-cidr", NetnsCluster.MESH_CIDR));
+                "--mesh-cidr", NetnsCluster.MESH_CIDR,
+                "--handoff-socket", handoffSocket(node.name()).toString()));
         return cmd;
     }
 
@@ -98,6 +99,54 @@ final class AgentProcesses {
 
     Path pidFile(String node) {
         return cluster.stateDir().resolve("agent-" + node + ".pid");
+    }
+
+    /** Where the agent of {@code node} serves its listeners to the next one (listener handoff). */
+    Path handoffSocket(String node) {
+        return cluster.stateDir().resolve("handoff-" + node + ".sock");
+    }
+
+    /** During an upgrade: the previous agent of {@code node}, draining, until it exited. */
+    Path previousPidFile(String node) {
+        return cluster.stateDir().resolve("agent-" + node + ".previous.pid");
+    }
+
+    /**
+     * Upgrades the agent of {@code node} without refusing a connection: starts a new agent while the old
+     * one runs (the new one takes the listening sockets over the handoff socket), waits until the new one
+     * is ready, then sends SIGTERM to the old one and waits up to {@code exitTimeout} for it to finish its
+     * open connections and exit (SIGKILL after that). While both run, the old pid is recorded in
+     * {@code agent-<node>.previous.pid} and the new one in {@code agent-<node>.pid}.
+     *
+     * @return the new agent's pid
+     */
+    long upgrade(String node, Duration readyTimeout, Duration exitTimeout) throws IOException {
+        NodeAttachment n = cluster.node(node);
+        ProcessHandle old = handle(node).orElseThrow(() -> new IOException("agent of " + node
+                + ": not running (expected: a running agent to upgrade; start one instead)"));
+        var previous = new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node));
+        Files.move(pidFile(node), previousPidFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        long pid;
+        try {
+            pid = start(node);
+            process(node).awaitReady(Path.of(n.netns()), n.ip(), dev.tessera.cli.observe.Agents.READY, readyTimeout,
+                    "pid=" + pid);
+        } catch (IOException | RuntimeException e) {
+            process(node).kill(); // the new agent, if it started; the old one keeps serving
+            Files.move(previousPidFile(node), pidFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            throw new IOException("upgrade of the agent of " + node + " failed (the previous agent, pid " + old.pid()
+                    + ", keeps serving): " + e.getMessage(), e);
+        }
+        previous.stop(exitTimeout); // SIGTERM: it drains its open connections, then exits
+        return pid;
+    }
+
+    /** Stops the agent of {@code node} and, if an upgrade was interrupted, its previous agent. */
+    void stopAll(String node, Duration grace) throws IOException {
+        new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node)).stop(grace);
+        stop(node, grace);
     }
 
     private DetachedProcess process(String node) {

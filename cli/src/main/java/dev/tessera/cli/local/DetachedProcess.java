@@ -86,6 +86,14 @@ record DetachedProcess(String what, Path pidFile, Path log) {
      * early, quoting the log, if the process exits first.
      */
     void awaitReady(Path netns, String host, int port, Duration timeout) throws IOException {
+        awaitReady(netns, host, port, timeout, null);
+    }
+
+    /**
+     * Like {@link #awaitReady(Path, String, int, Duration)}, but a 200 counts only when its body contains
+     * {@code bodyMark} (e.g. {@code pid=123}: during an upgrade the previous process may still answer).
+     */
+    void awaitReady(Path netns, String host, int port, Duration timeout, String bodyMark) throws IOException {
         java.time.Instant deadline = java.time.Instant.now().plus(timeout);
         String last = "no answer yet";
         while (true) {
@@ -94,7 +102,7 @@ record DetachedProcess(String what, Path pidFile, Path log) {
             }
             try {
                 NodeHttp.Response r = NodeHttp.get(netns, host, port, "/healthz/ready", Duration.ofSeconds(1));
-                if (r.status() == 200) {
+                if (r.status() == 200 && (bodyMark == null || r.body().contains(bodyMark))) {
                     return;
                 }
                 last = "HTTP " + r.status() + " " + r.body().strip();

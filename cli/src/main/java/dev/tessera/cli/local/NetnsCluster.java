@@ -363,6 +363,27 @@ public final class NetnsCluster implements AutoCloseable {
         agents.kill(node);
     }
 
+    /**
+     * Upgrades (restarts) the agent of {@code node} without refusing a new connection: a new agent starts
+     * while the old one runs and takes its listening sockets over the handoff socket; once the new one is
+     * ready the old one gets SIGTERM, serves its open connections until they end (at most its drain
+     * timeout) and exits. Returns when the old agent is gone (SIGKILL after {@code exitTimeout}).
+     *
+     * @return the new agent's pid
+     * @throws IOException when no agent runs on the node, or the new one does not get ready (the old one
+     *     then keeps serving)
+     */
+    public long upgradeAgent(String node, Duration readyTimeout, Duration exitTimeout) throws IOException {
+        node(node);
+        return agents.upgrade(node, readyTimeout, exitTimeout);
+    }
+
+    /** The listener handoff socket of the agent of {@code node}. */
+    public Path agentHandoffSocket(String node) {
+        node(node);
+        return agents.handoffSocket(node);
+    }
+
     /** Sends SIGTERM to the agent of {@code node} (it drains, then exits) without waiting; false if none ran. */
     public boolean terminateAgent(String node) {
         node(node);
@@ -392,7 +413,7 @@ public final class NetnsCluster implements AutoCloseable {
         var errors = new ArrayList<String>();
         for (String node : state.fabricVeths().keySet()) {
             try {
-                agents.stop(node, Duration.ofSeconds(5));
+                agents.stopAll(node, Duration.ofSeconds(5));
             } catch (IOException e) {
                 errors.add(e.getMessage());
             }

@@ -6,7 +6,6 @@ import dev.tessera.agent.AgentMain;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.redirect.cri.CriLayout;
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -51,8 +50,9 @@ class AgentDaemonSetTest {
         assertPort("hbone", AgentConfig.INBOUND_PORT, "--inbound-port");
         assertPort("metrics", AgentConfig.METRICS_PORT, "--metrics-port");
         assertPort("readiness", AgentConfig.READY_PORT, "--ready-port");
-        // the admin API listens on localhost only: not a port of the pod
-        assertThat(agent.getPorts()).extracting(ContainerPort::getContainerPort).doesNotContain(AgentConfig.ADMIN_PORT);
+        // No declared ports: with hostNetwork they default to host ports, which would keep the surge pod of
+        // an upgrade from being scheduled next to the old one (the listener handoff needs both on the node).
+        assertThat(agent.getPorts()).isEmpty();
         var probe = agent.getReadinessProbe().getHttpGet();
         assertThat(probe.getPort().getIntVal()).isEqualTo(AgentConfig.READY_PORT);
         assertThat(probe.getPath()).isEqualTo("/healthz/ready");
@@ -68,9 +68,23 @@ class AgentDaemonSetTest {
         @SuppressWarnings("unchecked")
         var endpoints = (List<Map<String, Object>>) ((Map<String, Object>) pm.getAdditionalProperties().get("spec"))
                 .get("podMetricsEndpoints");
-        String port = (String) endpoints.get(0).get("port");
-        assertThat(agent.getPorts()).filteredOn(p -> p.getName().equals(port)).singleElement()
-                .extracting(ContainerPort::getContainerPort).isEqualTo(AgentConfig.METRICS_PORT);
+        assertThat(endpoints.get(0)).doesNotContainKey("port"); // the pod declares no ports
+        assertThat(endpoints.get(0).get("path")).isEqualTo("/metrics");
+        @SuppressWarnings("unchecked")
+        var relabelings = (List<Map<String, Object>>) endpoints.get(0).get("relabelings");
+        assertThat(relabelings).anySatisfy(r -> {
+            assertThat(r.get("sourceLabels")).isEqualTo(List.of("__meta_kubernetes_pod_ip"));
+            assertThat(r.get("targetLabel")).isEqualTo("__address__");
+            assertThat(r.get("replacement")).isEqualTo("${1}:" + AgentConfig.METRICS_PORT);
+        });
+    }
+
+    @Test
+    void theHandoffSocketIsOnTheHostSoTheNextPodReachesIt() {
+        Path socket = Path.of(dev.tessera.agent.AgentMain.HANDOFF_DIR, "node-a.sock");
+        assertThat(hostPathOf(socket)).isEqualTo(socket);
+        assertThat(mountOf(socket).getReadOnly()).isNotEqualTo(Boolean.TRUE);
+        assertThat(volumeOf(socket).getHostPath().getType()).isEqualTo("DirectoryOrCreate");
     }
 
     @Test
@@ -125,7 +139,12 @@ class AgentDaemonSetTest {
             assertThat(t.getEffect()).isNull();
         });
         assertThat(pod.getAutomountServiceAccountToken()).isFalse();
-        assertThat(daemonSet.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal()).isEqualTo(1);
+        // Surge: the new agent starts next to the old one and takes its listeners over the handoff socket.
+        var rolling = daemonSet.getSpec().getUpdateStrategy().getRollingUpdate();
+        assertThat(rolling.getMaxSurge().getIntVal()).isEqualTo(1);
+        assertThat(rolling.getMaxUnavailable().getIntVal()).isZero();
+        // the old agent may answer the new pod's first probes (same host port): readiness must hold a while
+        assertThat(daemonSet.getSpec().getMinReadySeconds()).isGreaterThanOrEqualTo(10);
         assertThat(pod.getTerminationGracePeriodSeconds()).isPositive();
         // no mount asks for Bidirectional propagation (the API server allows it only in privileged containers)
         assertThat(agent.getVolumeMounts()).extracting(VolumeMount::getMountPropagation).doesNotContain("Bidirectional");
@@ -139,11 +158,7 @@ class AgentDaemonSetTest {
     }
 
     private void assertPort(String name, int constant, String option) {
-        assertThat(Integer.parseInt(defaultOf(option))).as(option).isEqualTo(constant);
-        assertThat(agent.getPorts()).filteredOn(p -> p.getName().equals(name)).singleElement().satisfies(p -> {
-            assertThat(p.getContainerPort()).as(name).isEqualTo(constant);
-            assertThat(p.getHostPort()).as(name).isEqualTo(constant);
-        });
+        assertThat(Integer.parseInt(defaultOf(option))).as(name + " " + option).isEqualTo(constant);
     }
 
     private String defaultOf(String option) {

@@ -57,8 +57,18 @@ public final class HttpEndpoints implements AutoCloseable {
         requireNonNull(readiness, "readiness");
         requireNonNull(adminRoutes, "adminRoutes");
         metrics = bind(new InetSocketAddress(metricsPort), "metrics");
-        ready = bind(new InetSocketAddress(readyPort), "readiness");
-        admin = bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort), "admin");
+        HttpServer r = null;
+        try { // all or nothing: a port still held by the previous agent must not leave the others bound
+            r = bind(new InetSocketAddress(readyPort), "readiness");
+            admin = bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort), "admin");
+        } catch (IOException | RuntimeException e) {
+            if (r != null) {
+                r.stop(0);
+            }
+            metrics.stop(0);
+            throw e;
+        }
+        ready = r;
 
         var text = PrometheusTextFormatWriter.create();
         var openMetrics = OpenMetricsTextFormatWriter.create();
@@ -78,7 +88,8 @@ public final class HttpEndpoints implements AutoCloseable {
         ready.createContext("/healthz/ready", ex -> {
             List<String> unmet = readiness.get();
             if (unmet.isEmpty()) {
-                send(ex, 200, "ready\n".getBytes(StandardCharsets.UTF_8));
+                // the pid tells two agents of one node apart during an upgrade (listener handoff)
+                send(ex, 200, ("ready pid=" + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8));
             } else {
                 send(ex, 503, ("not ready: " + String.join("; ", unmet) + "\n").getBytes(StandardCharsets.UTF_8));
             }

@@ -45,6 +45,50 @@ public final class Listeners {
         return f.channel();
     }
 
+    /**
+     * Adopts a listening socket received from the previous agent (listener handoff) instead of binding: the
+     * socket keeps its address and its backlog, so connections queued in it are not lost.
+     *
+     * @param fd the received descriptor (epoll only)
+     * @param expected the address the socket must be bound to
+     */
+    public static Channel adopt(String what, ServerBootstrap bootstrap, int fd, InetSocketAddress expected) {
+        var channel = new io.netty.channel.epoll.EpollServerSocketChannel(fd);
+        InetSocketAddress local = channel.localAddress();
+        if (local == null || !local.equals(expected)) {
+            throw new IllegalStateException(what + ": the handed-over socket is bound to " + local + " (expected: "
+                    + expected + ")");
+        }
+        var f = withChannel(bootstrap, channel).register().awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IllegalStateException(what + ": cannot adopt the handed-over socket " + local + ": "
+                    + f.cause().getMessage(), f.cause());
+        }
+        return f.channel();
+    }
+
+    /** A copy of {@code b} (groups, options, handlers) whose channel is {@code channel}. */
+    @SuppressWarnings("unchecked")
+    private static ServerBootstrap withChannel(ServerBootstrap b, io.netty.channel.ServerChannel channel) {
+        var c = b.config();
+        var out = new ServerBootstrap().group(c.group(), c.childGroup()).channelFactory(() -> channel)
+                .childHandler(c.childHandler());
+        if (c.handler() != null) {
+            out.handler(c.handler());
+        }
+        c.options().forEach((k, v) -> out.option((ChannelOption<Object>) k, v));
+        c.childOptions().forEach((k, v) -> out.childOption((ChannelOption<Object>) k, v));
+        return out;
+    }
+
+    /** The listening socket's descriptor (epoll only), for a handoff to the next agent. */
+    public static int fd(String what, Channel server) {
+        if (!(server instanceof io.netty.channel.unix.UnixChannel u)) {
+            throw new IllegalStateException(what + ": not an epoll listener (no handoff without epoll)");
+        }
+        return u.fd().intValue();
+    }
+
     /** Starts accepting on a listener bound by {@link #bind}. */
     public static void acceptConnections(String what, Channel server) {
         if (server == null) {

@@ -79,6 +79,14 @@ public final class OutboundProxy implements AutoCloseable {
      * @throws IllegalStateException naming the address when the port cannot be bound
      */
     public synchronized void start() {
+        start(-1);
+    }
+
+    /**
+     * Adopts {@code adoptedFd}, a listening socket on {@code nodeIp:outboundPort} handed over by the previous agent,
+     * or binds when it is negative.
+     */
+    public synchronized void start(int adoptedFd) {
         if (server != null) {
             throw new IllegalStateException("outbound proxy: already started on " + server.localAddress());
         }
@@ -95,7 +103,7 @@ public final class OutboundProxy implements AutoCloseable {
                                 state, originalDestinations, pool, direct, listener, gate));
                     }
                 });
-        server = Listeners.bind("outbound proxy", b, bind);
+        server = adoptedFd >= 0 ? Listeners.adopt("outbound proxy", b, adoptedFd, bind) : Listeners.bind("outbound proxy", b, bind);
         log.info("outbound proxy listening on {} ({})", server.localAddress(), loops);
     }
 
@@ -105,6 +113,11 @@ public final class OutboundProxy implements AutoCloseable {
      */
     public synchronized void acceptConnections() {
         Listeners.acceptConnections("outbound proxy", server);
+    }
+
+    /** The listening socket's descriptor, for a handoff to the next agent (epoll only). */
+    public synchronized int listenerFd() {
+        return Listeners.fd("outbound proxy", server);
     }
 
     /** The bound address (after {@link #start()}). */
@@ -139,7 +152,8 @@ public final class OutboundProxy implements AutoCloseable {
         return clean;
     }
 
-    private synchronized void stopAccepting() {
+    /** Stops accepting (open connections keep running): after a handoff, the next agent accepts. */
+    public synchronized void stopAccepting() {
         if (server != null) {
             server.close().awaitUninterruptibly();
         }

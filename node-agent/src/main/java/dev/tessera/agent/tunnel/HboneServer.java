@@ -101,6 +101,14 @@ public final class HboneServer implements AutoCloseable {
      * @throws IllegalStateException naming the address when the port cannot be bound
      */
     public synchronized void start() {
+        start(-1);
+    }
+
+    /**
+     * Adopts {@code adoptedFd}, a listening socket on {@code nodeIp:inboundPort} handed over by the previous agent,
+     * or binds when it is negative.
+     */
+    public synchronized void start(int adoptedFd) {
         if (server != null) {
             throw new IllegalStateException("HBONE server: already started on " + server.localAddress());
         }
@@ -116,7 +124,7 @@ public final class HboneServer implements AutoCloseable {
                         ch.pipeline().addLast("hbone-handshake", new Handshake());
                     }
                 });
-        server = Listeners.bind("HBONE server", b, bind);
+        server = adoptedFd >= 0 ? Listeners.adopt("HBONE server", b, adoptedFd, bind) : Listeners.bind("HBONE server", b, bind);
         log.info("HBONE server listening on {} ({}, TLS {})", server.localAddress(), loops, tls.sslProvider());
     }
 
@@ -126,6 +134,11 @@ public final class HboneServer implements AutoCloseable {
      */
     public synchronized void acceptConnections() {
         Listeners.acceptConnections("HBONE server", server);
+    }
+
+    /** The listening socket's descriptor, for a handoff to the next agent (epoll only). */
+    public synchronized int listenerFd() {
+        return Listeners.fd("HBONE server", server);
     }
 
     /** The bound address (after {@link #start()}). */
@@ -145,16 +158,51 @@ public final class HboneServer implements AutoCloseable {
      * @return true when every connection finished by itself in time
      */
     public boolean drain(Duration timeout) {
-        close();
-        connections.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ch -> ch.pipeline().get("h2") != null);
+        stopAcceptingAndGoAway();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!connections.isEmpty() && System.nanoTime() < deadline) {
             connections.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
-            // the codec closes a connection after GOAWAY once its last stream ends
+            closeIdleAfterGoAway();
         }
         boolean clean = connections.isEmpty();
         connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         return clean;
+    }
+
+    /**
+     * Stops accepting and sends GOAWAY on every connection (peers open their next streams on a new
+     * connection, which the next agent accepts after a handoff); open streams keep running.
+     */
+    public void stopAcceptingAndGoAway() {
+        close();
+        connections.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ch -> ch.pipeline().get("h2") != null);
+    }
+
+    private static final io.netty.util.AttributeKey<Long> GOAWAY_SENT = io.netty.util.AttributeKey.valueOf("goAwaySent");
+
+    /**
+     * One draining step: GOAWAY to connections that have not had one (their TLS handshake ended after the
+     * first round), and close connections without a stream whose GOAWAY went out at least a second ago (the
+     * codec does not close them by itself; the peer had time to stop opening streams on them).
+     */
+    private void closeIdleAfterGoAway() {
+        long now = System.nanoTime();
+        for (Channel ch : connections) {
+            if (!(ch.pipeline().get("h2") instanceof io.netty.handler.codec.http2.Http2FrameCodec h2)) {
+                continue;
+            }
+            ch.eventLoop().execute(() -> {
+                Long sent = ch.attr(GOAWAY_SENT).get();
+                if (sent == null) {
+                    ch.attr(GOAWAY_SENT).set(now);
+                    if (!h2.connection().goAwaySent()) {
+                        ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+                    }
+                } else if (now - sent > TimeUnit.SECONDS.toNanos(1) && h2.connection().numActiveStreams() == 0) {
+                    ch.close();
+                }
+            });
+        }
     }
 
     /** Stops accepting; established tunnels keep running (see {@link #drain}). */
