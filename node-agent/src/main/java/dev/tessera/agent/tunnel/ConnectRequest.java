@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -93,9 +94,42 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2GoAwayFrame g) {
+            try {
+                int id = ((Http2StreamChannel) ctx.channel()).stream().id();
+                if (id > g.lastStreamId()) { // the server will not process this stream: try another connection
+                    unprocessed(ctx, "CONNECT " + target + " on stream " + id + " after GOAWAY (last stream "
+                            + g.lastStreamId() + ")");
+                    return;
+                }
+            } finally {
+                ReferenceCountUtil.release(evt);
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        fail(ctx, CloseReason.TUNNEL_RESET, "stream closed before the CONNECT response for " + target);
+        // No answer and the stream is gone with its connection (e.g. a draining agent closed it while our
+        // HEADERS were in flight): the server did not process it.
+        boolean connectionGone = !((Http2StreamChannel) ctx.channel()).parent().isActive();
+        if (connectionGone) {
+            unprocessed(ctx, "connection closed before the CONNECT response for " + target);
+        } else {
+            fail(ctx, CloseReason.TUNNEL_RESET, "stream closed before the CONNECT response for " + target);
+        }
         ctx.fireChannelInactive();
+    }
+
+    private void unprocessed(ChannelHandlerContext ctx, String message) {
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        result.tryFailure(TunnelException.unprocessed(message));
+        ctx.close();
     }
 
     @Override

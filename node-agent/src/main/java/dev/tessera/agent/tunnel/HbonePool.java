@@ -68,6 +68,35 @@ public final class HbonePool implements AutoCloseable {
         requireNonNull(key, "key");
         requireNonNull(target, "target");
         Promise<Http2StreamChannel> result = caller.newPromise();
+        // A stream the server never processed (its agent was draining: GOAWAY, or the connection closed under
+        // it) is retried once on another connection; anything the server answered is final.
+        attempt(key, target, source, caller).addListener(f -> {
+            if (f.isSuccess()) {
+                complete(result, (Http2StreamChannel) f.getNow());
+            } else if (f.cause() instanceof TunnelException te && te.unprocessed()) {
+                attempt(key, target, source, caller).addListener(g -> {
+                    if (g.isSuccess()) {
+                        complete(result, (Http2StreamChannel) g.getNow());
+                    } else {
+                        result.tryFailure(g.cause());
+                    }
+                });
+            } else {
+                result.tryFailure(f.cause());
+            }
+        });
+        return result;
+    }
+
+    private static void complete(Promise<Http2StreamChannel> result, Http2StreamChannel stream) {
+        if (!result.trySuccess(stream)) {
+            stream.close(); // the caller gave up meanwhile
+        }
+    }
+
+    private Future<Http2StreamChannel> attempt(PoolKey key, InetSocketAddress target, InetSocketAddress source,
+            EventLoop caller) {
+        Promise<Http2StreamChannel> result = caller.newPromise();
         TunnelConnection conn;
         try {
             conn = acquire(key, caller);
@@ -90,10 +119,17 @@ public final class HbonePool implements AutoCloseable {
                         } else {
                             conn.release();
                             conn.retire();
-                            result.tryFailure(new TunnelException(CloseReason.TUNNEL_RESET,
-                                    "cannot open a stream to " + key.node() + ": " + s.cause(), s.cause()));
+                            // never created, so never processed (e.g. the connection had just received GOAWAY)
+                            result.tryFailure(TunnelException.unprocessed("cannot open a stream to " + key.node()
+                                    + ": " + s.cause()));
                         }
                     });
+        });
+        // A connection that will not process our streams is not used again (before the retry picks one).
+        result.addListener(f -> {
+            if (!f.isSuccess() && f.cause() instanceof TunnelException te && te.unprocessed()) {
+                conn.retire();
+            }
         });
         return result;
     }
