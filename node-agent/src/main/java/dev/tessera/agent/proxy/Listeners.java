@@ -2,9 +2,11 @@ package dev.tessera.agent.proxy;
 
 import static java.util.Objects.requireNonNull;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
 import java.net.InetSocketAddress;
 
 /**
@@ -16,6 +18,8 @@ public final class Listeners {
 
     /** Listen backlog: room for the connections that arrive while the agent starts. */
     public static final int BACKLOG = 4096;
+    /** Write buffer limits of every relayed socket: back-pressure starts at 1 MiB queued. */
+    public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
 
     private Listeners() {}
 
@@ -29,6 +33,22 @@ public final class Listeners {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, BACKLOG)
                 .childOption(ChannelOption.TCP_NODELAY, true);
+    }
+
+    /**
+     * What both listeners dial pods with (passthrough, same-node delivery, the HBONE server's upstream): no
+     * read before the relay asks, half-close, the tunnel's connect timeout, the relay's water mark.
+     */
+    public static Bootstrap dialer(EventLoops loops, long connectTimeoutMillis) {
+        requireNonNull(loops, "loops");
+        return new Bootstrap()
+                .channel(loops.socketChannelClass())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(NoopHandler.INSTANCE);
     }
 
     /**

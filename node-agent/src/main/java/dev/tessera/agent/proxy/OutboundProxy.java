@@ -12,7 +12,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -30,7 +29,6 @@ import org.slf4j.LoggerFactory;
 public final class OutboundProxy implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OutboundProxy.class);
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
 
     private final AgentConfig config;
     private final StateStore state;
@@ -40,7 +38,7 @@ public final class OutboundProxy implements AutoCloseable {
     private final HbonePool pool;
     private final Bootstrap direct;
     private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
-    private Channel server;
+    private final Listener socket = new Listener("outbound proxy");
     private volatile InboundGate gate = InboundGate.OPEN;
 
     public OutboundProxy(AgentConfig config, StateStore state, IdentityProvider identities,
@@ -58,14 +56,7 @@ public final class OutboundProxy implements AutoCloseable {
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
         this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener);
-        this.direct = new Bootstrap()
-                .channel(loops.socketChannelClass())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .handler(NoopHandler.INSTANCE);
+        this.direct = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
     }
 
     /** The policy stage same-node deliveries pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
@@ -87,14 +78,11 @@ public final class OutboundProxy implements AutoCloseable {
      * or binds when it is negative.
      */
     public synchronized void start(int adoptedFd) {
-        if (server != null) {
-            throw new IllegalStateException("outbound proxy: already started on " + server.localAddress());
-        }
         InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.outboundPort());
         var b = Listeners.paused(loops)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Listeners.WATER_MARK)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -103,8 +91,8 @@ public final class OutboundProxy implements AutoCloseable {
                                 state, originalDestinations, pool, direct, listener, gate));
                     }
                 });
-        server = adoptedFd >= 0 ? Listeners.adopt("outbound proxy", b, adoptedFd, bind) : Listeners.bind("outbound proxy", b, bind);
-        log.info("outbound proxy listening on {} ({})", server.localAddress(), loops);
+        socket.start(b, bind, adoptedFd);
+        log.info("outbound proxy listening on {} ({})", socket.localAddress(), loops);
     }
 
     /**
@@ -112,17 +100,17 @@ public final class OutboundProxy implements AutoCloseable {
      * the agent is ready to serve them: state loaded, programs attached, certificates present.
      */
     public synchronized void acceptConnections() {
-        Listeners.acceptConnections("outbound proxy", server);
+        socket.acceptConnections();
     }
 
     /** The listening socket's descriptor, for a handoff to the next agent (epoll only). */
     public synchronized int listenerFd() {
-        return Listeners.fd("outbound proxy", server);
+        return socket.fd();
     }
 
     /** The bound address (after {@link #start()}). */
     public synchronized InetSocketAddress localAddress() {
-        return server == null ? null : (InetSocketAddress) server.localAddress();
+        return socket.localAddress();
     }
 
     /** The HBONE client pool (for counters and tests). */
@@ -153,10 +141,8 @@ public final class OutboundProxy implements AutoCloseable {
     }
 
     /** Stops accepting (open connections keep running): after a handoff, the next agent accepts. */
-    public synchronized void stopAccepting() {
-        if (server != null) {
-            server.close().awaitUninterruptibly();
-        }
+    public void stopAccepting() {
+        socket.close();
     }
 
     /** Stops accepting, closes open connections and the tunnel pool. */

@@ -8,8 +8,8 @@ import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.ConnectionListener;
 import dev.tessera.agent.proxy.InboundGate;
 import dev.tessera.agent.proxy.EventLoops;
+import dev.tessera.agent.proxy.Listener;
 import dev.tessera.agent.proxy.Listeners;
-import dev.tessera.agent.proxy.NoopHandler;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.SpiffeCertificates;
 import dev.tessera.agent.tls.TlsContexts;
@@ -20,7 +20,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
@@ -64,7 +63,7 @@ public final class HboneServer implements AutoCloseable {
     private final EventLoops loops;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
     private final Bootstrap upstream;
-    private Channel server;
+    private final Listener socket = new Listener("HBONE server");
     private volatile InboundGate gate = InboundGate.OPEN;
 
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
@@ -80,14 +79,7 @@ public final class HboneServer implements AutoCloseable {
         this.tls = requireNonNull(tls, "tls");
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
-        this.upstream = new Bootstrap()
-                .channel(loops.socketChannelClass())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, HbonePool.CONNECT_TIMEOUT_MILLIS)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
-                .handler(NoopHandler.INSTANCE);
+        this.upstream = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
     }
 
     /** The policy stage CONNECTs pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
@@ -109,12 +101,9 @@ public final class HboneServer implements AutoCloseable {
      * or binds when it is negative.
      */
     public synchronized void start(int adoptedFd) {
-        if (server != null) {
-            throw new IllegalStateException("HBONE server: already started on " + server.localAddress());
-        }
         InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.inboundPort());
         var b = Listeners.paused(loops)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Listeners.WATER_MARK)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -124,8 +113,8 @@ public final class HboneServer implements AutoCloseable {
                         ch.pipeline().addLast("hbone-handshake", new Handshake());
                     }
                 });
-        server = adoptedFd >= 0 ? Listeners.adopt("HBONE server", b, adoptedFd, bind) : Listeners.bind("HBONE server", b, bind);
-        log.info("HBONE server listening on {} ({}, TLS {})", server.localAddress(), loops, tls.sslProvider());
+        socket.start(b, bind, adoptedFd);
+        log.info("HBONE server listening on {} ({}, TLS {})", socket.localAddress(), loops, tls.sslProvider());
     }
 
     /**
@@ -133,17 +122,17 @@ public final class HboneServer implements AutoCloseable {
      * the agent is ready to serve them: state loaded, programs attached, certificates present.
      */
     public synchronized void acceptConnections() {
-        Listeners.acceptConnections("HBONE server", server);
+        socket.acceptConnections();
     }
 
     /** The listening socket's descriptor, for a handoff to the next agent (epoll only). */
     public synchronized int listenerFd() {
-        return Listeners.fd("HBONE server", server);
+        return socket.fd();
     }
 
     /** The bound address (after {@link #start()}). */
     public synchronized InetSocketAddress localAddress() {
-        return server == null ? null : (InetSocketAddress) server.localAddress();
+        return socket.localAddress();
     }
 
     /** Open TLS connections from peer agents. */
@@ -207,10 +196,8 @@ public final class HboneServer implements AutoCloseable {
 
     /** Stops accepting; established tunnels keep running (see {@link #drain}). */
     @Override
-    public synchronized void close() {
-        if (server != null) {
-            server.close().awaitUninterruptibly();
-        }
+    public void close() {
+        socket.close();
     }
 
     /** Verifies the client after the TLS handshake and switches the pipeline to HTTP/2. */
