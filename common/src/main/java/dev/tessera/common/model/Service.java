@@ -64,12 +64,39 @@ public record Service(String namespace, String name, List<InetAddress> vips, Lis
 
     /** The port served on {@code port} of the VIPs. */
     public Optional<Port> port(int port) {
-        return ports.stream().filter(p -> p.port() == port).findFirst();
+        for (Port p : ports) {
+            if (p.port() == port) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
     }
 
     /** The endpoints that may receive new connections. */
     public List<Endpoint> readyEndpoints() {
         return endpoints.stream().filter(Endpoint::ready).toList();
+    }
+
+    /** How many endpoints may receive new connections (no allocation: asked per connection). */
+    public int readyCount() {
+        int n = 0;
+        for (Endpoint e : endpoints) {
+            if (e.ready()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The {@code index}-th ready endpoint, in endpoint order (0 <= index < {@link #readyCount()}). */
+    public Endpoint readyEndpoint(int index) {
+        int n = 0;
+        for (Endpoint e : endpoints) {
+            if (e.ready() && n++ == index) {
+                return e;
+            }
+        }
+        throw new IndexOutOfBoundsException("index: " + index + " (expected: 0-" + (readyCount() - 1) + ")");
     }
 
     /** The Kubernetes DNS name, {@code name.namespace.svc.cluster.local} (for metrics labels). */

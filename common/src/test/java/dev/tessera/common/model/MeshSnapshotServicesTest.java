@@ -28,6 +28,19 @@ class MeshSnapshotServicesTest {
     }
 
     @Test
+    void readyEndpointsAreCountedAndPickedInOrderWithoutTheOthers() {
+        var a = new Service.Endpoint(ip("198.18.1.2"), true, "shop/a");
+        var b = new Service.Endpoint(ip("198.18.1.3"), false, "shop/b");
+        var c = new Service.Endpoint(ip("198.18.1.4"), true, "shop/c");
+        var svc = new Service("shop", "x", List.of(), List.of(), List.of(a, b, c));
+        assertThat(svc.readyCount()).isEqualTo(2);
+        assertThat(svc.readyEndpoint(0)).isEqualTo(a);
+        assertThat(svc.readyEndpoint(1)).isEqualTo(c);
+        assertThat(svc.readyEndpoints()).containsExactly(a, c);
+        assertThatThrownBy(() -> svc.readyEndpoint(2)).hasMessage("index: 2 (expected: 0-1)");
+    }
+
+    @Test
     void conflictingAddressesAreRejectedWithBothNames() {
         assertThatThrownBy(() -> new MeshSnapshot(1, List.of(), List.of(),
                 List.of(service("a", "198.19.0.10"), service("b", "198.19.0.10"))))

@@ -9,7 +9,6 @@ import dev.tessera.common.model.NodeInfo;
 import dev.tessera.common.model.Service;
 import dev.tessera.common.model.Workload;
 import java.net.InetSocketAddress;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.IntUnaryOperator;
 
@@ -68,11 +67,11 @@ public record OutboundRoute(ConnectionContext context, InetSocketAddress nextHop
             if (port.isEmpty()) {
                 return reject(ctx, CloseReason.NO_SERVICE_PORT);
             }
-            List<Service.Endpoint> ready = svc.readyEndpoints();
-            if (ready.isEmpty()) {
+            int ready = svc.readyCount();
+            if (ready == 0) {
                 return reject(ctx, CloseReason.NO_HEALTHY_ENDPOINT);
             }
-            Service.Endpoint chosen = ready.get(pick.applyAsInt(ready.size()));
+            Service.Endpoint chosen = svc.readyEndpoint(pick.applyAsInt(ready));
             destination = new InetSocketAddress(chosen.ip(), port.get().targetPort());
             ctx = ctx.withDestination(destination);
         }
