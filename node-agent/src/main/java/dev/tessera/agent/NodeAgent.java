@@ -67,6 +67,8 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
     private volatile boolean draining;
+    /** Counted down once the first state and its policies are applied (opens the listeners' gate). */
+    private final CountDownLatch firstApplied = new CountDownLatch(1);
     private ControllerClient controller;
     private final java.nio.file.Path handoffSocket;
     private volatile boolean handedOff;
@@ -248,13 +250,10 @@ public final class NodeAgent implements AutoCloseable {
      */
     private void openTheGate() throws InterruptedException {
         long t0 = System.nanoTime();
-        // The state first (from the controller it arrives asynchronously): without it every pod is unknown
-        // and "every certificate held" would be trivially true.
-        if (!state.awaitSynced(GATE_TIMEOUT)) {
+        // The first state and its policies first (from the controller they arrive asynchronously): without
+        // them every pod is unknown and "every certificate held" would be trivially true.
+        if (!firstApplied.await(GATE_TIMEOUT.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
             log.warn("accepting connections without cluster state after {} s", GATE_TIMEOUT.toSeconds());
-        }
-        while (!policies.loaded() && System.nanoTime() - t0 < GATE_TIMEOUT.toNanos()) {
-            Thread.sleep(5); // the policies follow the state's first update within microseconds
         }
         java.time.Duration left = GATE_TIMEOUT.minusNanos(System.nanoTime() - t0);
         if (!certificates.awaitAll(left.isNegative() ? java.time.Duration.ZERO : left)) {
@@ -406,6 +405,7 @@ public final class NodeAgent implements AutoCloseable {
         if (pa != null) {
             pa.sync(policies.strictPods(config.nodeName()));
         }
+        firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
     }
 
     private static List<java.security.cert.X509Certificate> controllerRoots(java.nio.file.Path caFile) {

@@ -82,7 +82,8 @@ class ControllerNetnsIT {
                 assertThat(cert.get("chainLength").asInt()).isEqualTo(2);
             }
         }
-        assertThat(Files.readString(c.cluster().controllerLog())).contains("node1").contains("node2");
+        assertThat(Files.readString(c.cluster().controllerLog())).contains("agent of node node1 connected")
+                .contains("agent of node node2 connected");
     }
 
     @Test

@@ -81,11 +81,6 @@ public final class PolicyEnforcer implements InboundGate {
     }
 
     /** Replaces the policies, reports newly rejected ones, and re-checks every open connection. */
-    /** True once a first policy set was loaded (before that every inbound connection is denied). */
-    public boolean loaded() {
-        return policies != null;
-    }
-
     public void update(PolicySet set) {
         requireNonNull(set, "set");
         policies = set;

@@ -19,7 +19,6 @@ public final class StateStore {
 
     private volatile MeshSnapshot current = MeshSnapshot.EMPTY;
     private volatile boolean synced;
-    private final java.util.concurrent.CountDownLatch firstUpdate = new java.util.concurrent.CountDownLatch(1);
     private final List<Consumer<MeshSnapshot>> listeners = new CopyOnWriteArrayList<>();
 
     public MeshSnapshot current() {
@@ -42,12 +41,6 @@ public final class StateStore {
                 log.error("state listener failed for {}", snapshot, e);
             }
         }
-        firstUpdate.countDown(); // after the listeners: waiters see what the first state led to (expected certificates)
-    }
-
-    /** Waits up to {@code timeout} for the first complete snapshot; true when it arrived. */
-    public boolean awaitSynced(java.time.Duration timeout) throws InterruptedException {
-        return firstUpdate.await(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     public void addListener(Consumer<MeshSnapshot> listener) {
