@@ -6,7 +6,10 @@ import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
+import dev.tessera.agent.proxy.CloseReason;
 import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.proxy.ConnectionStats;
+import dev.tessera.agent.proxy.RelaySession;
 import dev.tessera.agent.proxy.EventLoops;
 import dev.tessera.agent.proxy.JsonAccessLog;
 import dev.tessera.agent.proxy.OutboundProxy;
@@ -20,8 +23,15 @@ import dev.tessera.agent.tunnel.HboneServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The agent's listeners as one unit: the outbound capture listener (15001) and the HBONE server (15008)
@@ -30,11 +40,16 @@ import java.util.Optional;
  */
 final class DataPath implements AutoCloseable {
 
+    private static final Logger log = LoggerFactory.getLogger(DataPath.class);
+
     private final EventLoops loops;
     private final ProxyCounters counters = new ProxyCounters();
     private final OutboundProxy outbound;
     private final HboneServer inbound;
     private volatile OriginalDestinations originalDestinations = client -> Optional.empty();
+    /** Every connection between opened and closed (a drain reports what it has to cut). */
+    private final Set<RelaySession> live = ConcurrentHashMap.newKeySet();
+    private final AtomicLong drainCut = new AtomicLong();
 
     private DataPath(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
@@ -42,7 +57,17 @@ final class DataPath implements AutoCloseable {
         var tls = new TlsContexts(identities);
         var accessLog = new JsonAccessLog();
         metrics.accessLogDropped(accessLog::dropped);
-        ConnectionListener listener = ConnectionListener.of(counters, metrics.connections(), accessLog);
+        ConnectionListener listener = ConnectionListener.of(new ConnectionListener() {
+            @Override
+            public void live(RelaySession session) {
+                live.add(session);
+            }
+
+            @Override
+            public void closed(RelaySession session, ConnectionStats stats) {
+                live.remove(session);
+            }
+        }, counters, metrics.connections(), accessLog);
         outbound = new OutboundProxy(config, state, tls, client -> originalDestinations.take(client), listener, loops);
         inbound = new HboneServer(config, state, tls, listener, loops);
         registerCounters(metrics);
@@ -100,6 +125,9 @@ final class DataPath implements AutoCloseable {
                     cb.call(counters.active(Direction.OUTBOUND), "outbound");
                     cb.call(counters.active(Direction.INBOUND), "inbound");
                 }).register(registry);
+        CounterWithCallback.builder().name("tessera_drain_cut_connections_total")
+                .help("Connections a drain (SIGTERM) closed because they were still open at the drain timeout")
+                .callback(cb -> cb.call(drainCut.get())).register(registry);
         GaugeWithCallback.builder().name("tessera_tunnel_connections")
                 .help("Pooled HBONE (TLS + HTTP/2) connections this agent opened to other nodes")
                 .callback(cb -> cb.call(counters.tunnelConnections())).register(registry);
@@ -142,15 +170,43 @@ final class DataPath implements AutoCloseable {
         outbound.stopAccepting();
     }
 
-    /** Stops accepting, lets open connections finish for up to {@code grace}, then closes. */
-    void drain(Duration grace) {
-        inbound.drain(grace);
-        outbound.drain(grace);
+    /**
+     * Stops accepting (GOAWAY to HBONE peers) and lets open connections finish by themselves for up to
+     * {@code grace}, then closes everything. Connections still open at the deadline are cut: each is closed
+     * with reason {@link CloseReason#SHUTDOWN} (access log, {@code response_flags}), counted in
+     * {@code tessera_drain_cut_connections_total}, and the cut is logged.
+     *
+     * @return how many connections were cut
+     */
+    int drain(Duration grace) {
+        stopAccepting();
+        long deadline = System.nanoTime() + grace.toNanos();
+        while ((inbound.connections() > 0 || outbound.activeConnections() > 0) && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(DRAIN_POLL_NANOS);
+            inbound.drainStep();
+        }
+        var left = List.copyOf(live);
+        if (!left.isEmpty()) {
+            log.warn("drain timeout after {} ms: cutting {} open connection(s) (close reason SHUTDOWN)",
+                    grace.toMillis(), left.size());
+            left.forEach(s -> s.fail(CloseReason.SHUTDOWN));
+            drainCut.addAndGet(left.size());
+        }
+        close();
+        return left.size();
+    }
+
+    private static final long DRAIN_POLL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
+
+    /** Connections open right now (what a drain waits for). */
+    int openConnections() {
+        return live.size();
     }
 
     @Override
     public void close() {
         try {
+            inbound.closeConnections();
             outbound.close();
         } finally {
             try {

@@ -484,15 +484,17 @@ public final class NodeAgent implements AutoCloseable {
     /**
      * SIGTERM: readiness turns red, the listeners stop accepting (captured pods' new connections fail
      * closed until the next agent listens; the pinned programs stay), HBONE peers get GOAWAY, and open
-     * connections get up to {@code grace} to finish by themselves before everything is closed.
+     * connections get up to {@code grace} to finish by themselves before everything is closed; those still
+     * open then are cut with reason SHUTDOWN, counted and logged ({@link DataPath#drain}).
      */
     public void shutdown(java.time.Duration grace) {
         draining = true;
         DataPath dp = dataPath;
         if (dp != null && !grace.isZero() && !grace.isNegative()) {
             long t0 = System.nanoTime();
-            dp.drain(grace);
-            log.info("drained in {} ms", (System.nanoTime() - t0) / 1_000_000);
+            int cut = dp.drain(grace);
+            log.info("drained in {} ms ({} connection(s) cut at the {} ms timeout)", (System.nanoTime() - t0) / 1_000_000,
+                    cut, grace.toMillis());
         }
         close();
     }

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * What happens around the data path: an agent killed with SIGKILL (fail closed, then recovery without
- * touching pods) and a namespace leaving the mesh through the cluster description. Ordered: the second
+ * touching pods), SIGTERM draining open connections (and cutting, with a reason, those that outlive the
+ * drain timeout) and a namespace leaving the mesh through the cluster description. Ordered: the last
  * test takes the namespace out of the mesh for good.
  */
 @Timeout(240)
@@ -137,6 +138,48 @@ class AgentLifecycleNetnsIT {
 
     @Test
     @Order(3)
+    void aDrainThatTimesOutCutsWhatIsLeftAndSaysSo() throws Exception {
+        Socket s = c.inPod(MESH, "client", () -> {
+            Socket x = new Socket();
+            x.connect(new InetSocketAddress(serverIp, 7000), 2000);
+            x.setSoTimeout(15_000);
+            return x;
+        });
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+        try (s) {
+            s.getOutputStream().write("kept\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(in.readLine()).isEqualTo("server kept");
+            var agent = ProcessHandle.of(c.cluster().agentPid("node1").getAsLong()).orElseThrow();
+            long logBefore = java.nio.file.Files.size(c.cluster().agentLog("node1"));
+
+            assertThat(c.cluster().terminateAgent("node1")).isTrue();
+            // The client holds its connection open past the drain timeout (--drain-timeout, 5 s by default).
+            await().atMost(Duration.ofSeconds(15)).until(() -> !agent.isAlive());
+            String line;
+            try {
+                line = in.readLine();
+            } catch (IOException reset) {
+                line = null;
+            }
+            assertThat(line).as("the connection after the drain cut it").isNull();
+            String log;
+            try (var raw = java.nio.file.Files.newInputStream(c.cluster().agentLog("node1"))) {
+                raw.skipNBytes(logBefore);
+                log = new String(raw.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            assertThat(log).as("the agent's log of its drain").contains("cutting 1 open connection(s)")
+                    .contains("(1 connection(s) cut at the");
+            assertThat(log.lines().filter(l -> l.contains("tessera.access") && l.contains("\"direction\":\"outbound\"")
+                    && l.contains("\"reason\":\"SHUTDOWN\"")).count()).as("access-log entries of the cut connection")
+                    .isEqualTo(1);
+        }
+        c.startAgent("node1");
+        c.awaitAgentReady("node1");
+        assertThat(roundTrip("after the cut")).isEqualTo("server after the cut");
+    }
+
+    @Test
+    @Order(4)
     void removingTheNamespaceLabelReturnsTrafficToDirect() throws Exception {
         long clientCookie = c.podCookie(MESH, "client");
         double meshed = c.metrics("node1").sum(CONNECTIONS_OPENED);

@@ -32,35 +32,39 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Agent upgrade with listener handoff ({@code NetnsCluster.upgradeAgent}, what {@code tessera local
- * restart-agent} runs): while the client's node agent and then the server's node agent are replaced, a
- * client pod opens a new connection every 20 ms (each a line round trip through both agents and the HBONE
- * tunnel) and holds one long-lived connection per upgrade. No new connection may fail, the long-lived one
- * keeps working after the handoff until the client closes it (the old agent then exits promptly), the
- * pods are untouched, and afterwards each node runs exactly one agent, the new one.
+ * restart-agent} runs), {@value #ROUNDS} times per node, alternating nodes. During every upgrade a client pod
+ * opens a new cross-node connection every 20 ms (each a line round trip through both agents and the HBONE
+ * tunnel), and long-lived connections opened before the upgrade keep exchanging lines through the handoff:
+ * two each way between the nodes (so the upgraded agent is the client side of some and the server side of
+ * others) and one inside each node. No new connection may fail, no long-lived one may be cut while the old
+ * agent drains, the old agent exits promptly once its last connection ends, the pods are untouched, and
+ * afterwards each node runs exactly one agent, the new one.
  */
-@Timeout(300)
+@Timeout(900)
 class AgentUpgradeNetnsIT {
 
     private static final String MESH = "mesh";
     private static final int PORT = 7000;
+    private static final int ROUNDS = 5;
     private static final Duration PROBE_PERIOD = Duration.ofMillis(20);
 
     private static final ClusterSpec SPEC = ClusterSpec.builder()
             .nodes("node1", "node2")
             .meshedNamespace(MESH)
-            .pod(MESH, "client", "node1", "client")
-            .pod(MESH, "server", "node2", "server")
+            .pod(MESH, "client1", "node1", "client")
+            .pod(MESH, "server1", "node1", "server")
+            .pod(MESH, "client2", "node2", "client")
+            .pod(MESH, "server2", "node2", "server")
             .build();
 
     private static TestCluster c;
-    private static String serverIp;
 
     @BeforeAll
     static void up() throws IOException {
         NetnsSupport.requireRoot();
         c = TestCluster.create("tsh-up", SPEC, true);
-        serverIp = c.podIp(MESH, "server");
-        c.server(MESH, "server", PORT, PodServer.lineEcho("server"));
+        c.server(MESH, "server1", PORT, PodServer.lineEcho("server1"));
+        c.server(MESH, "server2", PORT, PodServer.lineEcho("server2"));
     }
 
     @AfterAll
@@ -70,10 +74,11 @@ class AgentUpgradeNetnsIT {
         }
     }
 
-    /** New connections at a fixed rate from the client pod (open loop: a slow one does not delay the next). */
+    /** New cross-node connections at a fixed rate from client1 to server2 (open loop: a slow one does not delay the next). */
     private static final class Prober implements AutoCloseable {
-        final ExecutorService pod = c.podThreads(MESH, "client", 64);
+        final ExecutorService pod = c.podThreads(MESH, "client1", 64);
         final ScheduledExecutorService clock = Executors.newSingleThreadScheduledExecutor();
+        final String serverIp = c.podIp(MESH, "server2");
         final AtomicInteger ok = new AtomicInteger();
         final AtomicInteger seq = new AtomicInteger();
         final AtomicLong slowestMillis = new AtomicLong();
@@ -91,7 +96,7 @@ class AgentUpgradeNetnsIT {
                 s.setSoTimeout(15_000); // a connection waiting in the backlog for the new agent's gate is slow, not failed
                 s.getOutputStream().write(("p" + n + "\n").getBytes(StandardCharsets.UTF_8));
                 String reply = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
-                if (!("server p" + n).equals(reply)) {
+                if (!("server2 p" + n).equals(reply)) {
                     failures.add("probe " + n + ": got " + reply);
                     return;
                 }
@@ -111,53 +116,102 @@ class AgentUpgradeNetnsIT {
         }
     }
 
-    /** A connection from the client pod to the server, kept open across an upgrade. */
-    private record LongLived(Socket socket, BufferedReader in) implements AutoCloseable {
-        static LongLived open() throws IOException {
-            Socket s = c.inPod(MESH, "client", () -> {
+    /**
+     * A connection from one pod to another, kept open across an upgrade, exchanging a line every 10 ms on its
+     * own thread until {@link #close}: bytes flow in both directions while the listeners change hands.
+     */
+    private static final class LongLived implements AutoCloseable {
+        final String name;
+        final Socket socket;
+        final BufferedReader in;
+        final String tag;
+        final AtomicInteger roundTrips = new AtomicInteger();
+        final List<String> failures = new CopyOnWriteArrayList<>();
+        volatile boolean stop;
+        final Thread pump;
+
+        LongLived(String client, String server) throws IOException {
+            this.name = client + "->" + server;
+            this.tag = server;
+            String ip = c.podIp(MESH, server);
+            this.socket = c.inPod(MESH, client, () -> {
                 Socket x = new Socket();
-                x.connect(new InetSocketAddress(serverIp, PORT), 5000);
+                x.connect(new InetSocketAddress(ip, PORT), 5000);
                 x.setSoTimeout(5000);
                 return x;
             });
-            return new LongLived(s, new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)));
+            this.in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            this.pump = new Thread(this::pump, "long-lived " + name);
+            pump.setDaemon(true);
         }
 
-        String roundTrip(String line) throws IOException {
-            socket.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
-            return in.readLine();
+        void start() {
+            pump.start();
+        }
+
+        private void pump() {
+            for (int i = 0; !stop; i++) {
+                try {
+                    String line = name + " " + i;
+                    socket.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                    String reply = in.readLine();
+                    if (!(tag + " " + line).equals(reply)) {
+                        failures.add(java.time.Instant.now() + " " + name + ": round trip " + i + " got " + reply);
+                        return;
+                    }
+                    roundTrips.incrementAndGet();
+                    Thread.sleep(10);
+                } catch (IOException e) {
+                    failures.add(java.time.Instant.now() + " " + name + ": round trip " + i + ": " + e);
+                    return;
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        /** Stops the pump after its current round trip. */
+        void stopPumping() throws InterruptedException {
+            stop = true;
+            pump.join(10_000);
         }
 
         @Override
         public void close() throws IOException {
+            stop = true;
             socket.close();
         }
     }
 
     @Test
-    void upgradesOfBothNodesFailNoNewConnectionAndDrainTheLongLivedOnes() throws Exception {
-        long clientCookie = c.podCookie(MESH, "client");
-        long serverCookie = c.podCookie(MESH, "server");
+    void repeatedUpgradesOfBothNodesFailNoNewConnectionAndCutNoLongLivedOne() throws Exception {
+        long[] cookies = {c.podCookie(MESH, "client1"), c.podCookie(MESH, "server1"), c.podCookie(MESH, "client2"),
+                c.podCookie(MESH, "server2")};
         try (var prober = new Prober()) {
             await().atMost(Duration.ofSeconds(20)).until(() -> prober.ok.get() >= 25);
-            for (String node : List.of("node1", "node2")) {
-                try {
-                    upgradeWhileProbing(node, prober);
-                } catch (AssertionError | Exception e) {
-                    System.err.printf("upgrade of %s failed; failed new connections so far: %d %s%n", node,
-                            prober.failures.size(), prober.failures.stream().limit(3).toList());
-                    System.err.println("agent log of " + node + ":\n" + c.cluster().logTail(node, 120));
-                    Files.copy(c.cluster().agentLog(node), Path.of("/tmp/tsh-up-agent-" + node + ".log"),
-                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                    throw e;
+            for (int round = 1; round <= ROUNDS; round++) {
+                for (String node : List.of("node1", "node2")) {
+                    try {
+                        upgradeWhileProbing(node, prober);
+                    } catch (AssertionError | Exception e) {
+                        System.err.printf("upgrade %d of %s failed; failed new connections so far: %d %s%n", round, node,
+                                prober.failures.size(), prober.failures.stream().limit(3).toList());
+                        for (String n : List.of("node1", "node2")) {
+                            Files.copy(c.cluster().agentLog(n), Path.of("/tmp/tsh-up-agent-" + n + ".log"),
+                                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                        }
+                        System.err.println("agent log of " + node + " (both in /tmp/tsh-up-agent-*.log):\n"
+                                + c.cluster().logTail(node, 120));
+                        throw e;
+                    }
                 }
             }
             int after = prober.ok.get();
             await().atMost(Duration.ofSeconds(20)).until(() -> prober.ok.get() >= after + 25);
             assertThat(prober.failures).as("failed new connections").isEmpty();
         }
-        assertThat(c.podCookie(MESH, "client")).isEqualTo(clientCookie);
-        assertThat(c.podCookie(MESH, "server")).isEqualTo(serverCookie);
+        assertThat(new long[] {c.podCookie(MESH, "client1"), c.podCookie(MESH, "server1"),
+                c.podCookie(MESH, "client2"), c.podCookie(MESH, "server2")}).as("pods untouched").isEqualTo(cookies);
     }
 
     private void upgradeWhileProbing(String node, Prober prober) throws Exception {
@@ -165,8 +219,14 @@ class AgentUpgradeNetnsIT {
         prober.slowestMillis.set(0);
         ProcessHandle old = ProcessHandle.of(oldPid).orElseThrow();
         int okBefore = prober.ok.get();
-        try (var longLived = LongLived.open()) {
-            assertThat(longLived.roundTrip("hello " + node)).isEqualTo("server hello " + node);
+        var longLived = new java.util.ArrayList<LongLived>();
+        try {
+            for (String[] pair : new String[][] {{"client1", "server2"}, {"client1", "server2"}, {"client2", "server1"},
+                    {"client2", "server1"}, {"client1", "server1"}, {"client2", "server2"}}) {
+                longLived.add(new LongLived(pair[0], pair[1]));
+            }
+            longLived.forEach(LongLived::start);
+            await().atMost(Duration.ofSeconds(10)).until(() -> longLived.stream().allMatch(l -> l.roundTrips.get() > 0));
 
             CompletableFuture<Long> upgrade = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -176,28 +236,41 @@ class AgentUpgradeNetnsIT {
                 }
             });
             // The new agent is ready (recorded pid changed, readiness answered by it): the old one got or is
-            // about to get SIGTERM and drains; the long-lived connection it holds keeps working.
+            // about to get SIGTERM and drains; the long-lived connections it holds keep working.
             await().atMost(TestCluster.AGENT_READY_TIMEOUT).pollInterval(Duration.ofMillis(50))
                     .until(() -> c.cluster().agentPid(node).orElse(oldPid) != oldPid || upgrade.isDone());
             long newPid = c.cluster().agentPid(node).orElseThrow();
             assertThat(newPid).as("new agent of %s", node).isNotEqualTo(oldPid);
             await().atMost(TestCluster.AGENT_READY_TIMEOUT).pollInterval(Duration.ofMillis(50)).ignoreExceptions()
                     .until(() -> upgrade.isDone() || readyBody(node).contains("pid=" + newPid));
+            int[] atHandoff = longLived.stream().mapToInt(l -> l.roundTrips.get()).toArray();
+            // Keep them busy a while after the handoff: the old agent, now draining, must not cut them.
+            Thread.sleep(1000);
+            assertThat(old.isAlive()).as("the old agent of %s still serves its open connections", node).isTrue();
             assertThat(upgrade).as("the upgrade waits for the old agent").isNotDone();
-            for (int i = 0; i < 3; i++) {
-                assertThat(longLived.roundTrip("during " + i)).as("long-lived connection after the handoff on %s", node)
-                        .isEqualTo("server during " + i);
-                assertThat(old.isAlive()).as("the old agent of %s still serves its open connection", node).isTrue();
-                Thread.sleep(300); // keep the connection open a while: the old agent must not cut it
+            for (LongLived l : longLived) {
+                l.stopPumping();
             }
-            assertThat(upgrade).as("the upgrade waits for the old agent").isNotDone();
-            System.err.println(java.time.Instant.now() + " closing the long-lived connection");
-            longLived.close(); // the last connection of the old agent ends: it exits without waiting out its drain
+            assertThat(longLived.stream().flatMap(l -> l.failures.stream()).toList())
+                    .as("long-lived connections through the upgrade of %s", node).isEmpty();
+            for (int i = 0; i < longLived.size(); i++) {
+                assertThat(longLived.get(i).roundTrips.get()).as("round trips of %s after the handoff",
+                        longLived.get(i).name).isGreaterThan(atHandoff[i] + 5);
+            }
+            assertThat(old.isAlive()).as("the old agent of %s still serves its open connections", node).isTrue();
+            System.err.println(java.time.Instant.now() + " closing the long-lived connections");
+            for (LongLived l : longLived) {
+                l.close(); // the last connections of the old agent end: it exits without waiting out its drain
+            }
             long closedAt = System.nanoTime();
             assertThat(upgrade.get(30, TimeUnit.SECONDS)).isEqualTo(newPid);
             assertThat(old.isAlive()).isFalse();
             assertThat(Duration.ofNanos(System.nanoTime() - closedAt)).as("old agent's exit after the last close")
                     .isLessThan(Duration.ofSeconds(3));
+        } finally {
+            for (LongLived l : longLived) {
+                l.close();
+            }
         }
         assertThat(agentProcesses(node)).as("agents of %s after the upgrade", node).containsExactly(
                 c.cluster().agentPid(node).orElseThrow());

@@ -16,7 +16,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -121,23 +120,6 @@ public final class OutboundProxy implements AutoCloseable {
     /** Application connections currently open. */
     public int activeConnections() {
         return accepted.size();
-    }
-
-    /**
-     * Stops accepting, waits up to {@code timeout} for open connections to end by themselves, then closes
-     * the rest and the tunnel pool.
-     *
-     * @return true when every connection ended by itself in time
-     */
-    public boolean drain(Duration timeout) {
-        stopAccepting();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!accepted.isEmpty() && System.nanoTime() < deadline) {
-            accepted.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
-        }
-        boolean clean = accepted.isEmpty();
-        close();
-        return clean;
     }
 
     /** Stops accepting (open connections keep running): after a handoff, the next agent accepts. */

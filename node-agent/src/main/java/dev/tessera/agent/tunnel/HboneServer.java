@@ -26,6 +26,7 @@ import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SniCompletionEvent;
@@ -35,7 +36,6 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -65,6 +65,7 @@ public final class HboneServer implements AutoCloseable {
     private final Bootstrap upstream;
     private final Listener socket = new Listener("HBONE server");
     private volatile InboundGate gate = InboundGate.OPEN;
+    private volatile boolean draining;
 
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
             ConnectionListener listener, EventLoops loops) {
@@ -141,60 +142,76 @@ public final class HboneServer implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, sends GOAWAY on every connection so clients open new streams elsewhere, waits up to
-     * {@code timeout} for their streams to finish, then closes what is left.
-     *
-     * @return true when every connection finished by itself in time
-     */
-    public boolean drain(Duration timeout) {
-        stopAcceptingAndGoAway();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!connections.isEmpty() && System.nanoTime() < deadline) {
-            connections.newCloseFuture().awaitUninterruptibly(50, TimeUnit.MILLISECONDS);
-            closeIdleAfterGoAway();
-        }
-        boolean clean = connections.isEmpty();
-        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
-        return clean;
-    }
-
-    /**
-     * Stops accepting and sends GOAWAY on every connection (peers open their next streams on a new
-     * connection, which the next agent accepts after a handoff); open streams keep running.
+     * Stops accepting and sends the drain notice ({@link #drainNotice}) on every connection: peers open their
+     * next streams on a new connection (which the next agent accepts after a handoff); every stream already
+     * open or on its way keeps running. Then call {@link #drainStep} periodically.
      */
     public void stopAcceptingAndGoAway() {
         close();
-        connections.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR), ch -> ch.pipeline().get("h2") != null);
+        draining = true;
+        drainStep();
     }
 
-    private static final io.netty.util.AttributeKey<Long> GOAWAY_SENT = io.netty.util.AttributeKey.valueOf("goAwaySent");
-
     /**
-     * One draining step: GOAWAY to connections that have not had one (their TLS handshake ended after the
-     * first round), and close connections without a stream whose GOAWAY went out at least a second ago (the
-     * codec does not close them by itself; the peer had time to stop opening streams on them).
+     * One draining step, for every connection on its own event loop: the drain notice to connections that
+     * have not had it (e.g. their TLS handshake ended after the drain began); once it is a second old (the
+     * peer has seen it and stopped opening streams here) the final GOAWAY; and connections without an
+     * active stream are closed. Connections whose streams still run are left alone.
      */
-    private void closeIdleAfterGoAway() {
+    public void drainStep() {
         long now = System.nanoTime();
         for (Channel ch : connections) {
-            if (!(ch.pipeline().get("h2") instanceof io.netty.handler.codec.http2.Http2FrameCodec h2)) {
-                continue;
-            }
-            ch.eventLoop().execute(() -> {
-                Long sent = ch.attr(GOAWAY_SENT).get();
-                if (sent == null) {
-                    ch.attr(GOAWAY_SENT).set(now);
-                    if (!h2.connection().goAwaySent()) {
-                        ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-                    }
-                } else if (now - sent > TimeUnit.SECONDS.toNanos(1) && h2.connection().numActiveStreams() == 0) {
-                    ch.close();
-                }
-            });
+            ch.eventLoop().execute(() -> drainStep(ch, now));
         }
     }
 
-    /** Stops accepting; established tunnels keep running (see {@link #drain}). */
+    private static void drainStep(Channel ch, long now) {
+        if (!(ch.pipeline().get("h2") instanceof io.netty.handler.codec.http2.Http2FrameCodec h2)) {
+            return; // still in its TLS handshake: the next step sends the notice
+        }
+        Long noticed = ch.attr(DRAIN_NOTICE_SENT).get();
+        if (noticed == null) {
+            ch.attr(DRAIN_NOTICE_SENT).set(now);
+            ch.writeAndFlush(drainNotice());
+        } else if (now - noticed > DRAIN_NOTICE_GRACE_NANOS) {
+            if (h2.connection().remote().lastStreamKnownByPeer() == Integer.MAX_VALUE) { // only the notice so far
+                ch.writeAndFlush(finalGoAway());
+            }
+            if (h2.connection().numActiveStreams() == 0) {
+                ch.close();
+            }
+        }
+    }
+
+    /**
+     * The GOAWAY that starts a drain: a shutdown notice whose last-stream-id is 2^31-1 (RFC 9113 section 6.8),
+     * so the client opens no new stream on this connection but every stream already on its way is still
+     * processed. A GOAWAY naming the last stream created so far races with those streams: the server
+     * refuses them, the client cancels them, and Netty takes a RST_STREAM for a stream it never created as
+     * a connection error (PROTOCOL_ERROR) that resets every other stream on the connection, i.e. the
+     * long-lived connections a drain exists to keep. The final GOAWAY ({@link #finalGoAway}) follows once
+     * the client had time to see this one.
+     */
+    static Http2GoAwayFrame drainNotice() {
+        return new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE);
+    }
+
+    /** The final GOAWAY of a drain: last-stream-id = the last stream this server created. */
+    static Http2GoAwayFrame finalGoAway() {
+        return new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR);
+    }
+
+    /** When the drain notice went out on a connection ({@link System#nanoTime()}). */
+    private static final AttributeKey<Long> DRAIN_NOTICE_SENT = AttributeKey.valueOf("tessera.drainNoticeSent");
+    /** How long after the drain notice the final GOAWAY follows and idle connections are closed. */
+    private static final long DRAIN_NOTICE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /** Closes every connection, cutting the streams still open on them (the end of a drain). */
+    public void closeConnections() {
+        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+
+    /** Stops accepting; established tunnels keep running (see {@link #stopAcceptingAndGoAway}). */
     @Override
     public void close() {
         socket.close();
@@ -246,6 +263,9 @@ public final class HboneServer implements AutoCloseable {
             ctx.pipeline().addLast("h2-conn", new ConnectionFrames());
             ctx.pipeline().remove(this);
             ch.writeAndFlush(new DefaultHttp2WindowUpdateFrame(Hbone.CONNECTION_WINDOW - 65_535));
+            if (draining) { // the handshake ended after the drain began
+                drainStep(ch, System.nanoTime());
+            }
         }
 
         private void fail(ChannelHandlerContext ctx) {
