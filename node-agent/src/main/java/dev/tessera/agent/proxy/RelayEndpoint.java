@@ -47,6 +47,7 @@ public abstract class RelayEndpoint extends ChannelInboundHandlerAdapter {
     public static void start(RelayEndpoint a, RelayEndpoint b) {
         a.peer = b;
         b.peer = a;
+        a.session.relayed();
         a.channel.pipeline().addLast("relay", a);
         b.channel.pipeline().addLast("relay", b);
         a.requestRead();
@@ -121,6 +122,9 @@ public abstract class RelayEndpoint extends ChannelInboundHandlerAdapter {
             // Closed before the relay was installed: channelInactive will not come.
             session.fail(resetReason);
             peer.abort();
+            if (sourceSide) {
+                session.relayClosed();
+            }
         }
     }
 
@@ -145,6 +149,9 @@ public abstract class RelayEndpoint extends ChannelInboundHandlerAdapter {
         if (!(inputDone && outputDone)) {
             session.fail(resetReason);
             peer.abort();
+        }
+        if (sourceSide) {
+            session.relayClosed(); // after the failure is recorded (see RelaySession#close)
         }
         ctx.fireChannelInactive();
     }

@@ -20,6 +20,8 @@ public final class RelaySession {
     private final AtomicLong fromSource = new AtomicLong();
     private final AtomicLong toSource = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once a relay carries the connection: its source side closes the session (see {@link #close}). */
+    private volatile boolean relayed;
 
     /** Starts a session and reports {@link ConnectionListener#opened}. */
     public RelaySession(ConnectionContext context, ConnectionListener listener) {
@@ -74,8 +76,30 @@ public final class RelaySession {
         return closed.get();
     }
 
-    /** Reports {@link ConnectionListener#closed} once; later calls do nothing. */
+    /**
+     * Reports {@link ConnectionListener#closed} once; later calls do nothing. Callers close the session when
+     * its source channel closes (its close future); once a relay carries the connection that is left to the
+     * relay's source side, which first records why the channel closed: a channel's close future completes
+     * before its {@code channelInactive}, so closing here would report a connection cut under the relay as
+     * OK.
+     */
     public void close() {
+        if (!relayed) {
+            report();
+        }
+    }
+
+    /** A relay now carries the connection (see {@link #close}). */
+    void relayed() {
+        relayed = true;
+    }
+
+    /** The relay's source side ended (after recording any failure): report the close. */
+    void relayClosed() {
+        report();
+    }
+
+    private void report() {
         if (closed.compareAndSet(false, true)) {
             listener.closed(this, new ConnectionStats(fromSource.get(), toSource.get(),
                     Duration.ofNanos(System.nanoTime() - startNanos), reason()));

@@ -123,12 +123,42 @@ class RelayEndpointTest {
     }
 
     /** Counts closed events. */
+    /**
+     * The inbound layout (the HBONE stream faces the source) with the session closed by the stream's close
+     * future, as {@code ConnectStream} does: a stream that dies under the relay (its TLS connection closed)
+     * is reported with the stream's reset reason, not OK. The close future fires before
+     * {@code channelInactive}, where the relay records why; the session used to close first and say OK.
+     */
+    @Test
+    void aStreamClosedUnderTheRelayIsReportedAsReset() {
+        var inbound = new RecordingListenerStub();
+        var s = new EmbeddedChannel();
+        var pod = new DuplexEmbeddedChannel();
+        var relayed = new RelaySession(ConnectionContext.accepted(Direction.INBOUND,
+                new InetSocketAddress("198.18.0.1", 40000)), inbound);
+        s.closeFuture().addListener(f -> relayed.close());
+        RelayEndpoint.start(new StreamEndpoint(s, relayed, true, CloseReason.TUNNEL_RESET),
+                new TcpEndpoint(pod, relayed, false, CloseReason.UPSTREAM_RESET));
+
+        s.close();
+        s.runPendingTasks();
+        pod.runPendingTasks();
+
+        assertThat(inbound.closed).as("closed events").isEqualTo(1);
+        assertThat(inbound.last.reason()).isEqualTo(CloseReason.TUNNEL_RESET);
+        assertThat(pod.isOpen()).as("the pod side is reset").isFalse();
+        s.finishAndReleaseAll();
+        pod.finishAndReleaseAll();
+    }
+
     static final class RecordingListenerStub implements ConnectionListener {
         int closed;
+        ConnectionStats last;
 
         @Override
         public void closed(ConnectionContext context, ConnectionStats stats) {
             closed++;
+            last = stats;
         }
     }
 }
