@@ -2,22 +2,23 @@ package dev.tessera.agent.admin;
 
 import static java.util.Objects.requireNonNull;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-import com.sun.net.httpserver.HttpServer;
+import dev.tessera.common.http.HttpEndpointServer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 import io.prometheus.metrics.expositionformats.OpenMetricsTextFormatWriter;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,15 +27,22 @@ import org.slf4j.LoggerFactory;
  * The agent's HTTP endpoints, each on its own port as the brief fixes them: Prometheus metrics
  * ({@code :15020/metrics}, text or OpenMetrics by Accept header), readiness ({@code :15021/healthz/ready},
  * 200 or 503 with the unmet conditions) and the admin API, bound to localhost only ({@code :15000}).
- * All three bind in {@link #start()} so a port clash fails start-up.
+ * All three bind in the constructor so a port clash fails start-up, and accept from {@link #start()}.
+ * They run on {@link HttpEndpointServer}: one event-loop thread reads every socket, so a client that holds
+ * half a request stalls nobody and is cut at the request deadline; connections are capped; readiness has
+ * its own handler thread.
  */
 public final class HttpEndpoints implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HttpEndpoints.class);
 
-    private final HttpServer metrics;
-    private final HttpServer ready;
-    private final HttpServer admin;
+    private final EventLoopGroup io = new MultiThreadIoEventLoopGroup(1, daemon("http-io"), NioIoHandler.newFactory());
+    /** Readiness answers on its own thread: a long scrape or admin dump never delays a probe. */
+    private final ThreadPoolExecutor probes = bounded("http-ready");
+    private final ThreadPoolExecutor serving = bounded("http-serve");
+    private final HttpEndpointServer metrics;
+    private final HttpEndpointServer ready;
+    private final HttpEndpointServer admin;
     private volatile Runnable beforeScrape = () -> {};
 
     /** An admin route that sees the request: method, raw query string (may be null) and body. */
@@ -56,25 +64,27 @@ public final class HttpEndpoints implements AutoCloseable {
         requireNonNull(registry, "registry");
         requireNonNull(readiness, "readiness");
         requireNonNull(adminRoutes, "adminRoutes");
-        metrics = bind(new InetSocketAddress(metricsPort), "metrics");
-        HttpServer r = null;
+        var bound = new java.util.ArrayList<HttpEndpointServer>(3);
         try { // all or nothing: a port still held by the previous agent must not leave the others bound
-            r = bind(new InetSocketAddress(readyPort), "readiness");
-            admin = bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort), "admin");
+            bound.add(new HttpEndpointServer("metrics", new InetSocketAddress(metricsPort), io, serving,
+                    HttpEndpointServer.DEFAULTS));
+            bound.add(new HttpEndpointServer("readiness", new InetSocketAddress(readyPort), io, probes,
+                    HttpEndpointServer.DEFAULTS));
+            bound.add(new HttpEndpointServer("admin", new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort),
+                    io, serving, HttpEndpointServer.DEFAULTS));
         } catch (IOException | RuntimeException e) {
-            if (r != null) {
-                r.stop(0);
-            }
-            metrics.stop(0);
+            bound.forEach(HttpEndpointServer::close);
+            shutdownThreads();
             throw e;
         }
-        ready = r;
+        metrics = bound.get(0);
+        ready = bound.get(1);
+        admin = bound.get(2);
 
         var text = PrometheusTextFormatWriter.create();
         var openMetrics = OpenMetricsTextFormatWriter.create();
-        metrics.createContext("/metrics", ex -> {
-            String accept = ex.getRequestHeaders().getFirst("Accept");
-            var writer = openMetrics.accepts(accept) ? openMetrics : text;
+        metrics.route("/metrics", req -> {
+            var writer = openMetrics.accepts(req.header("accept")) ? openMetrics : text;
             var body = new ByteArrayOutputStream(8192);
             try {
                 beforeScrape.run();
@@ -82,23 +92,31 @@ public final class HttpEndpoints implements AutoCloseable {
                 log.warn("metrics: pre-scrape flush failed", e);
             }
             writer.write(body, registry.scrape());
-            ex.getResponseHeaders().set("Content-Type", writer.getContentType());
-            send(ex, 200, body.toByteArray());
+            return new HttpEndpointServer.Response(200, writer.getContentType(), body.toByteArray());
         });
-        ready.createContext("/healthz/ready", ex -> {
+        metrics.route("/", req -> HttpEndpointServer.Response.text(404, "try /metrics\n"));
+        ready.route("/healthz/ready", req -> {
             List<String> unmet = readiness.get();
             if (unmet.isEmpty()) {
                 // the pid tells two agents of one node apart during an upgrade (listener handoff)
-                send(ex, 200, ("ready pid=" + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8));
-            } else {
-                send(ex, 503, ("not ready: " + String.join("; ", unmet) + "\n").getBytes(StandardCharsets.UTF_8));
+                return HttpEndpointServer.Response.text(200, "ready pid=" + ProcessHandle.current().pid() + "\n");
             }
+            return HttpEndpointServer.Response.text(503, "not ready: " + String.join("; ", unmet) + "\n");
         });
+        ready.route("/", req -> HttpEndpointServer.Response.text(404, "try /healthz/ready\n"));
         for (var route : adminRoutes.entrySet()) {
-            admin.createContext(route.getKey(), json(route.getValue()));
+            Supplier<String> body = route.getValue();
+            admin.route(route.getKey(), req -> {
+                try {
+                    return HttpEndpointServer.Response.json(200, body.get());
+                } catch (RuntimeException e) {
+                    log.warn("admin {} failed", req.path(), e);
+                    return HttpEndpointServer.Response.json(500, "{\"error\":\"" + e.toString().replace("\"", "'") + "\"}");
+                }
+            });
         }
-        admin.createContext("/", ex -> send(ex, 404, ("unknown admin path; try one of "
-                + adminRoutes.keySet() + "\n").getBytes(StandardCharsets.UTF_8)));
+        admin.route("/", req -> HttpEndpointServer.Response.text(404, "unknown admin path; try one of "
+                + adminRoutes.keySet() + "\n"));
     }
 
     /** Runs {@code flush} before every scrape (e.g. to publish the bytes of open connections). */
@@ -109,54 +127,21 @@ public final class HttpEndpoints implements AutoCloseable {
     /** Adds an admin route that handles any method (call before {@link #start()}). */
     public void adminRoute(String path, AdminHandler handler) {
         requireNonNull(handler, "handler");
-        admin.createContext(path, ex -> {
+        admin.route(path, req -> {
             AdminResponse r;
             try {
-                String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-                r = handler.handle(ex.getRequestMethod(), ex.getRequestURI().getRawQuery(), body);
+                r = handler.handle(req.method(), req.rawQuery(), req.bodyText());
             } catch (RuntimeException e) {
-                log.warn("admin {} failed", ex.getRequestURI(), e);
+                log.warn("admin {} failed", req.path(), e);
                 r = new AdminResponse(500, "{\"error\":\"" + e.toString().replace("\"", "'") + "\"}");
             }
-            ex.getResponseHeaders().set("Content-Type", "application/json");
-            send(ex, r.status(), (r.json() + "\n").getBytes(StandardCharsets.UTF_8));
+            return HttpEndpointServer.Response.json(r.status(), r.json() + "\n");
         });
     }
 
-    private static HttpServer bind(InetSocketAddress address, String what) throws IOException {
-        try {
-            HttpServer s = HttpServer.create(address, 64);
-            s.setExecutor(Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "http-" + what);
-                t.setDaemon(true);
-                return t;
-            }));
-            return s;
-        } catch (BindException e) {
-            throw new BindException(what + " endpoint: cannot bind " + address + ": " + e.getMessage()
-                    + " (is another agent running on this node?)");
-        }
-    }
-
-    private static HttpHandler json(Supplier<String> body) {
-        return ex -> {
-            try {
-                ex.getResponseHeaders().set("Content-Type", "application/json");
-                send(ex, 200, body.get().getBytes(StandardCharsets.UTF_8));
-            } catch (RuntimeException e) {
-                log.warn("admin {} failed", ex.getRequestURI(), e);
-                send(ex, 500, ("{\"error\":\"" + e + "\"}").getBytes(StandardCharsets.UTF_8));
-            }
-        };
-    }
-
-    private static void send(HttpExchange ex, int status, byte[] body) throws IOException {
-        try (ex) {
-            ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
-            }
-        }
+    /** Connections the endpoints refused (caps) or cut (request deadline), all three together. */
+    public long refused() {
+        return metrics.refused() + ready.refused() + admin.refused();
     }
 
     public void start() {
@@ -167,8 +152,28 @@ public final class HttpEndpoints implements AutoCloseable {
 
     @Override
     public void close() {
-        admin.stop(0);
-        ready.stop(0);
-        metrics.stop(0);
+        admin.close();
+        ready.close();
+        metrics.close();
+        shutdownThreads();
+    }
+
+    private void shutdownThreads() {
+        probes.shutdownNow();
+        serving.shutdownNow();
+        io.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+
+    /** One daemon thread with a bounded queue: overload is answered 503, never queued without bound. */
+    private static ThreadPoolExecutor bounded(String name) {
+        return new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(64), daemon(name));
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 }
