@@ -247,6 +247,13 @@ public final class HboneServer implements AutoCloseable {
                 fail(ctx);
                 return;
             }
+            if (!peer.get().trustDomain().equals(config.trustDomain())) {
+                // A certificate the mesh CA signed for another trust domain names no workload of ours.
+                log.debug("HBONE client {} presented {} (expected trust domain: {})", ctx.channel().remoteAddress(),
+                        peer.get(), config.trustDomain());
+                fail(ctx);
+                return;
+            }
             listener.handshake(Direction.INBOUND, true);
             Channel ch = ctx.channel();
             ch.attr(PEER_IDENTITY).set(peer.get());

@@ -2,6 +2,7 @@ package dev.tessera.agent.tunnel;
 
 import static dev.tessera.agent.testing.LoopbackMesh.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.tessera.agent.proxy.CloseReason;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
@@ -102,6 +103,23 @@ class HboneServerIT {
             assertThat(TunnelException.reasonOf(f.cause(), null))
                     .isIn(CloseReason.TLS_HANDSHAKE_FAILED, CloseReason.TUNNEL_RESET);
         }
+    }
+
+    @Test
+    void clientIdentitiesOfAnotherTrustDomainAreRefused() {
+        // Signed by the mesh CA, but for spiffe://evil.example/...: not a workload of this mesh.
+        var foreign = new SpiffeId("evil.example", "shop", "client");
+        var ids = new TestIdentities(java.util.List.of(mesh.ca.certificate())).put(TestIdentities.issue(mesh.ca, CLIENT, foreign));
+        long failed = mesh.countersB.handshakes(Direction.INBOUND, false);
+        try (HbonePool foreignClient = new HbonePool(new TlsContexts(ids), mesh.loops, counters)) {
+            Future<Http2StreamChannel> f = foreignClient.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho,
+                    null, mesh.loops.worker().next()).awaitUninterruptibly();
+            assertThat(f.isSuccess()).as("CONNECT with a foreign trust domain's certificate").isFalse();
+            assertThat(TunnelException.reasonOf(f.cause(), null))
+                    .isIn(CloseReason.TLS_HANDSHAKE_FAILED, CloseReason.TUNNEL_RESET);
+        }
+        await().atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> mesh.countersB.handshakes(Direction.INBOUND, false) > failed);
     }
 
     @Test
