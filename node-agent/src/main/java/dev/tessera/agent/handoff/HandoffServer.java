@@ -50,6 +50,7 @@ public final class HandoffServer implements AutoCloseable {
     private volatile Channel server;
     private volatile boolean handedOff;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicLong refusedPeers = new java.util.concurrent.atomic.AtomicLong();
 
     private HandoffServer(Path socket, Supplier<List<Integer>> listenerFds, Runnable onHandedOff) {
         this.socket = socket;
@@ -88,12 +89,19 @@ public final class HandoffServer implements AutoCloseable {
         }
         Files.deleteIfExists(socket); // a stale file: the agent that served it is gone (or handed off)
         var f = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
-                .childHandler(new Exchange())
+                .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new Exchange()); // one per connection (a refused one comes first)
+                    }
+                })
                 .bind(new DomainSocketAddress(socket.toFile())).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("handoff socket " + socket + ": cannot bind: " + f.cause().getMessage(), f.cause());
         }
         server = f.channel();
+        // Only this agent's user may even connect (the uid check below is the authority; this is depth).
+        Files.setPosixFilePermissions(socket, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         log.info("serving listener handoffs on {}", socket);
     }
 
@@ -102,14 +110,46 @@ public final class HandoffServer implements AutoCloseable {
         return handedOff;
     }
 
+    /** Connections refused because the peer runs as another user than this agent. */
+    public long refusedPeers() {
+        return refusedPeers.get();
+    }
+
+    /** The uid of this process (the only one that may take the listeners). */
+    private static int ownUid() throws IOException {
+        return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    }
+
     /** One handoff: send the descriptors, wait for the acknowledgement. */
     private final class Exchange extends ChannelInboundHandlerAdapter {
         private boolean acked;
+
+        private boolean refused;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             Channel s = server;
             if (handedOff || s == null) {
+                ctx.close();
+                return;
+            }
+            // The listening sockets are the node's whole data path: only a process of this agent's own user
+            // (SO_PEERCRED, set by the kernel at connect) may take them.
+            try {
+                var peer = ((io.netty.channel.epoll.EpollDomainSocketChannel) ctx.channel()).peerCredentials();
+                int own = ownUid();
+                if (peer.uid() != own) {
+                    refused = true;
+                    refusedPeers.incrementAndGet();
+                    log.warn("handoff socket: refused pid {} running as uid {} (expected: uid {}, this agent's)",
+                            peer.pid(), peer.uid(), own);
+                    ctx.close();
+                    return;
+                }
+            } catch (IOException | RuntimeException e) {
+                refused = true;
+                refusedPeers.incrementAndGet();
+                log.warn("handoff socket: cannot tell who connected ({}); refused", e.toString());
                 ctx.close();
                 return;
             }
@@ -142,7 +182,7 @@ public final class HandoffServer implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (!acked && !closed) {
+            if (!acked && !closed && !refused) {
                 log.warn("the new agent left without adopting the listeners: this agent keeps serving");
                 new Thread(() -> { // not on the event loop: bind() waits for it
                     try {

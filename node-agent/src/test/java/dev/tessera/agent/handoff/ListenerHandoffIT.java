@@ -204,6 +204,45 @@ class ListenerHandoffIT {
     }
 
     @Test
+    void aProcessOfAnotherUserCannotTakeTheListeners() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0, "needs root (setpriv)");
+        Channel a = Listeners.bind("a", greeter(oldLoops, "old"), new InetSocketAddress(LOOPBACK, 0));
+        Channel b = Listeners.bind("b", greeter(oldLoops, "old"), new InetSocketAddress(LOOPBACK, 0));
+        servers.addAll(List.of(a, b));
+        var addr = (InetSocketAddress) a.localAddress();
+        var addrB = (InetSocketAddress) b.localAddress();
+        Path sock = dir.resolve("handoff.sock");
+        var handedOff = new AtomicBoolean();
+        var server = HandoffServer.serve(sock, () -> List.of(Listeners.fd("a", a), Listeners.fd("b", b)),
+                () -> handedOff.set(true));
+        try {
+            assertThat(Files.getPosixFilePermissions(sock))
+                    .containsExactlyInAnyOrderElementsOf(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            // Someone loosened the permissions: the uid check still stops a process of another user.
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(sock, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+            var intruder = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "socat", "-u", "UNIX-CONNECT:" + sock, "OPEN:/dev/null").redirectErrorStream(true).start();
+            assertThat(intruder.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.refusedPeers() == 1);
+            assertThat(handedOff).as("handed off to another user's process").isFalse();
+
+            // The agent still serves its own user's next agent.
+            try (var client = HandoffClient.request(sock, Duration.ofSeconds(5))) {
+                assertThat(client).as("the handoff socket after the refusal").isNotNull();
+                assertThat(client.ports()).containsExactlyInAnyOrder(addr.getPort(), addrB.getPort());
+                servers.add(Listeners.adopt("a", greeter(newLoops, "new"), client.take(addr.getPort()), addr));
+                servers.add(Listeners.adopt("b", greeter(newLoops, "new"), client.take(addrB.getPort()), addrB));
+                client.acknowledge();
+            }
+            await().atMost(Duration.ofSeconds(5)).untilTrue(handedOff);
+        } finally {
+            server.close();
+        }
+    }
+
+    @Test
     void noAgentOnTheSocketMeansBindAsUsual() throws Exception {
         assertThat(HandoffClient.request(dir.resolve("absent.sock"), Duration.ofSeconds(1))).isNull();
         Path stale = dir.resolve("stale.sock");
