@@ -125,6 +125,12 @@ final class DataPath implements AutoCloseable {
                     cb.call(counters.active(Direction.OUTBOUND), "outbound");
                     cb.call(counters.active(Direction.INBOUND), "inbound");
                 }).register(registry);
+        CounterWithCallback.builder().name("tessera_hbone_server_closed_total")
+                .help("HBONE connections the server refused or ended itself, by reason: peer_limit (over the"
+                        + " per-peer connection cap), idle (no stream for the idle timeout), peer_silent (no answer"
+                        + " to a keepalive PING)")
+                .labelNames("reason")
+                .callback(cb -> inbound.refusals().forEach((reason, n) -> cb.call(n, reason))).register(registry);
         CounterWithCallback.builder().name("tessera_drain_cut_connections_total")
                 .help("Connections a drain (SIGTERM) closed because they were still open at the drain timeout")
                 .callback(cb -> cb.call(drainCut.get())).register(registry);

@@ -37,7 +37,9 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.Optional;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +68,19 @@ public final class HboneServer implements AutoCloseable {
     private final Listener socket = new Listener("HBONE server");
     private volatile InboundGate gate = InboundGate.OPEN;
     private volatile boolean draining;
+    /** HTTP/2 PING after this long without a frame from the peer; closed after twice as long. */
+    private volatile Duration keepaliveAfter = Duration.ofSeconds(30);
+    /** A connection without streams this long is drained (GOAWAY, then closed). */
+    private volatile Duration idleTimeout = Duration.ofMinutes(10);
+    /**
+     * TLS connections one peer (source identity from one address) may hold: its pool opens one per
+     * destination identity and event loop (at most a few), and a drain briefly doubles that.
+     */
+    private final int maxConnectionsPerPeer = 32;
+    private final PeerConnections peers = new PeerConnections();
+    private final AtomicLong refusedPeerLimit = new AtomicLong();
+    private final AtomicLong closedIdle = new AtomicLong();
+    private final AtomicLong closedSilent = new AtomicLong();
 
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
             ConnectionListener listener, EventLoops loops) {
@@ -139,6 +154,44 @@ public final class HboneServer implements AutoCloseable {
     /** Open TLS connections from peer agents. */
     public int connections() {
         return connections.size();
+    }
+
+    /** Sets the keepalive PING interval and the idle timeout of connections without streams (tests; before start). */
+    void keepalive(Duration pingAfter, Duration idle) {
+        this.keepaliveAfter = requireNonNull(pingAfter, "pingAfter");
+        this.idleTimeout = requireNonNull(idle, "idle");
+    }
+
+    /**
+     * Connections this server ended or refused, by reason: {@code peer_limit} (over the per-peer cap),
+     * {@code idle} (no stream for the idle timeout), {@code peer_silent} (no answer to a keepalive PING).
+     */
+    public java.util.Map<String, Long> refusals() {
+        return java.util.Map.of("peer_limit", refusedPeerLimit.get(), "idle", closedIdle.get(),
+                "peer_silent", closedSilent.get());
+    }
+
+    /** Open connections per peer (source identity and address), capped at {@link #maxConnectionsPerPeer}. */
+    private final class PeerConnections {
+        private final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> open =
+                new java.util.concurrent.ConcurrentHashMap<>();
+
+        boolean admit(SpiffeId id, Channel ch) {
+            String key = id + "@" + ((InetSocketAddress) ch.remoteAddress()).getAddress().getHostAddress();
+            var n = open.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());
+            if (n.incrementAndGet() > maxConnectionsPerPeer) {
+                release(key, n);
+                return false;
+            }
+            ch.closeFuture().addListener(f -> release(key, n));
+            return true;
+        }
+
+        private void release(String key, java.util.concurrent.atomic.AtomicInteger n) {
+            if (n.decrementAndGet() <= 0) {
+                open.remove(key, n);
+            }
+        }
     }
 
     /**
@@ -254,12 +307,22 @@ public final class HboneServer implements AutoCloseable {
                 fail(ctx);
                 return;
             }
-            listener.handshake(Direction.INBOUND, true);
             Channel ch = ctx.channel();
+            if (!peers.admit(peer.get(), ch)) {
+                log.debug("HBONE client {} as {}: over the limit of {} connections per peer", ch.remoteAddress(),
+                        peer.get(), maxConnectionsPerPeer);
+                refusedPeerLimit.incrementAndGet();
+                fail(ctx);
+                return;
+            }
+            listener.handshake(Direction.INBOUND, true);
             ch.attr(PEER_IDENTITY).set(peer.get());
             SpiffeId local = ch.attr(LOCAL_IDENTITY).get();
             InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
-            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings()).build());
+            var h2 = Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings()).build();
+            ctx.pipeline().addLast("h2", h2);
+            ctx.pipeline().addLast("keepalive", new ConnectionKeepalive(h2.connection(), keepaliveAfter, idleTimeout,
+                    why -> (why == ConnectionKeepalive.Closed.IDLE ? closedIdle : closedSilent).incrementAndGet()));
             ctx.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {

@@ -123,6 +123,56 @@ class HboneServerIT {
     }
 
     @Test
+    void onePeerHoldsAtMost32Connections() {
+        var pools = new java.util.ArrayList<HbonePool>();
+        try {
+            long refused = mesh.hboneB.refusals().get("peer_limit");
+            int opened = 0;
+            Future<Http2StreamChannel> f = null;
+            for (int i = 0; i < 34; i++) { // each pool opens its own TLS connection (other tests may hold a few)
+                var p = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters);
+                pools.add(p);
+                f = p.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho, null, mesh.loops.worker().next())
+                        .awaitUninterruptibly();
+                if (!f.isSuccess()) {
+                    break;
+                }
+                opened++;
+            }
+            assertThat(f.isSuccess()).as("a connection over the cap").isFalse();
+            assertThat(opened).isBetween(28, 32);
+            await().atMost(java.time.Duration.ofSeconds(5))
+                    .until(() -> mesh.hboneB.refusals().get("peer_limit") > refused);
+        } finally {
+            pools.forEach(HbonePool::close);
+        }
+        // The slots are freed with the connections.
+        await().atMost(java.time.Duration.ofSeconds(5)).ignoreExceptions().until(() -> {
+            try (var p = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters)) {
+                return p.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho, null, mesh.loops.worker().next())
+                        .awaitUninterruptibly().isSuccess();
+            }
+        });
+    }
+
+    @Test
+    void aConnectionLeftWithoutStreamsIsClosedByTheServer() {
+        mesh.hboneB.keepalive(java.time.Duration.ofMillis(200), java.time.Duration.ofMillis(300));
+        try (var p = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters)) {
+            long idle = mesh.hboneB.refusals().get("idle");
+            Future<Http2StreamChannel> f = p.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho, null,
+                    mesh.loops.worker().next()).awaitUninterruptibly();
+            assertThat(f.isSuccess()).isTrue();
+            f.getNow().close().syncUninterruptibly();
+            assertThat(p.connections()).isEqualTo(1);
+            await().atMost(java.time.Duration.ofSeconds(5)).until(() -> p.connections() == 0);
+            assertThat(mesh.hboneB.refusals().get("idle")).isEqualTo(idle + 1);
+        } finally {
+            mesh.hboneB.keepalive(java.time.Duration.ofSeconds(30), java.time.Duration.ofMinutes(10));
+        }
+    }
+
+    @Test
     void noCertificateForTheSourceIdentity() {
         assertRefused(new PoolKey(new SpiffeId(TD, "shop", "nobody"), SERVER, nodeB), mesh.serverEcho,
                 CloseReason.NO_CERTIFICATE);
