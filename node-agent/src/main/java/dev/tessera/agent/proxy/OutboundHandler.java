@@ -45,6 +45,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private final List<Object> early = new ArrayList<>(0);
     private boolean earlyEof;
     private ChannelHandlerContext ctx;
+    private RelaySession session;
 
     OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
             HbonePool tunnels, Bootstrap direct, ConnectionListener listener, InboundGate gate) {
@@ -60,26 +61,31 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        long accepted = System.nanoTime();
         Channel app = ctx.channel();
         InetSocketAddress client = (InetSocketAddress) app.remoteAddress();
 
         // 1. Where was the application going?
         Optional<InetSocketAddress> dst = originalDestinations.take(client);
         if (dst.isEmpty()) {
-            reject(app, new RelaySession(ConnectionContext.accepted(Direction.OUTBOUND, client), listener),
+            reject(app, new RelaySession(ConnectionContext.accepted(Direction.OUTBOUND, client), listener, accepted),
                     CloseReason.NO_ORIGINAL_DST, "no original destination recorded for " + client);
             return;
         }
+        long found = System.nanoTime();
 
         // 2. Who is it, and how is the destination reached?
         OutboundRoute route = OutboundRoute.resolve(state.current(), nodeName, client, dst.get(), hbonePort);
-        RelaySession session = new RelaySession(route.context(), listener);
+        RelaySession session = new RelaySession(route.context(), listener, accepted);
+        session.mark("origdst", found);
+        session.mark("route");
         app.closeFuture().addListener(f -> session.close());
         if (route.rejected()) {
             reject(app, session, route.rejection(), client + " -> " + dst.get());
             return;
         }
         this.ctx = ctx;
+        this.session = session;
 
         // 3. Connect, then relay.
         switch (route.context().route()) {
@@ -101,6 +107,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
         ConnectionContext c = route.context();
         PoolKey key = new PoolKey(c.sourceIdentity(), c.destinationIdentity(), route.nextHop());
         tunnels.connect(key, c.destination(), c.client(), app.eventLoop()).addListener(f -> {
+            session.mark("connect-answered");
             if (!f.isSuccess()) {
                 reject(app, session, TunnelException.reasonOf(f.cause(), CloseReason.TUNNEL_CONNECT_FAILED),
                         f.cause().getMessage());
@@ -118,7 +125,9 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void connectDirect(Channel app, RelaySession session, InetSocketAddress target) {
+        session.mark("dial");
         direct.clone(app.eventLoop()).connect(target).addListener((ChannelFutureListener) f -> {
+            session.mark("dialled");
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException
                         ? CloseReason.UPSTREAM_TIMEOUT : CloseReason.UPSTREAM_CONNECT_FAILED;
@@ -158,6 +167,9 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (early.isEmpty() && session != null) {
+            session.mark("client-bytes");
+        }
         early.add(msg); // only before the relay exists: see startRelay
     }
 

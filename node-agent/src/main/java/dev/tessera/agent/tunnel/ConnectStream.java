@@ -82,13 +82,15 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
     }
 
     private void onConnect(ChannelHandlerContext ctx, Http2Headers request) {
+        long received = System.nanoTime();
         MeshSnapshot snapshot = state.current();
         ConnectionContext context = source(snapshot, request);
         InboundRoute route = InboundRoute.resolve(request, snapshot, nodeName, localIdentity);
         context = context.withDestination(route.target())
                 .withTarget(route.workload(), route.workload() == null ? null : route.workload().identity())
                 .withRoute(RouteKind.LOCAL, null);
-        RelaySession session = new RelaySession(context, listener);
+        RelaySession session = new RelaySession(context, listener, received);
+        session.mark("route");
         Channel stream = ctx.channel();
         stream.closeFuture().addListener(f -> session.close());
         if (!route.allowed()) {
@@ -100,7 +102,9 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
             refuse(ctx, session, CloseReason.POLICY_DENIED, denied);
             return;
         }
+        session.mark("policy");
         upstream.clone(stream.eventLoop()).connect(route.target()).addListener((ChannelFutureListener) f -> {
+            session.mark("dialled");
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException
                         ? CloseReason.UPSTREAM_TIMEOUT : CloseReason.UPSTREAM_CONNECT_FAILED;
@@ -113,6 +117,7 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
                 return;
             }
             ctx.writeAndFlush(new DefaultHttp2HeadersFrame(Hbone.accepted(), false));
+            session.mark("200-sent");
             ctx.pipeline().remove(this);
             RelayEndpoint.start(new StreamEndpoint(stream, session, true, CloseReason.TUNNEL_RESET),
                     new TcpEndpoint(pod, session, false, CloseReason.UPSTREAM_RESET));
