@@ -9,16 +9,21 @@ import dev.tessera.agent.tunnel.HbonePool;
 import dev.tessera.agent.tunnel.PoolKey;
 import dev.tessera.agent.tunnel.TunnelException;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -33,6 +38,9 @@ import org.slf4j.LoggerFactory;
 final class OutboundHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger log = LoggerFactory.getLogger(OutboundHandler.class);
+
+    /** Early data sent with a CONNECT, at most (a first flight: an HTTP request, a TLS ClientHello). */
+    static final int EARLY_DATA_MAX = 16 * 1024;
 
     private final String nodeName;
     private final int hbonePort;
@@ -106,8 +114,12 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private void connectTunnel(Channel app, RelaySession session, OutboundRoute route) {
         ConnectionContext c = route.context();
         PoolKey key = new PoolKey(c.sourceIdentity(), c.destinationIdentity(), route.nextHop());
-        tunnels.connect(key, c.destination(), c.client(), app.eventLoop()).addListener(f -> {
+        ByteBuf sent = alreadySent(app);
+        tunnels.connect(key, c.destination(), c.client(), app.eventLoop(), sent).addListener(f -> {
             session.mark("connect-answered");
+            if (sent != null) {
+                sent.release();
+            }
             if (!f.isSuccess()) {
                 reject(app, session, TunnelException.reasonOf(f.cause(), CloseReason.TUNNEL_CONNECT_FAILED),
                         f.cause().getMessage());
@@ -122,6 +134,41 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
             startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
                     new StreamEndpoint(stream, session, false, CloseReason.TUNNEL_RESET));
         });
+        if (sent != null) {
+            session.mark("connect-sent");
+            session.addFromSource(sent.readableBytes()); // on its way with the CONNECT (or queued for it)
+        }
+    }
+
+    /**
+     * What the application already sent, read from its socket without waiting (up to {@link #EARLY_DATA_MAX}
+     * bytes; the rest is relayed after the CONNECT's answer), to travel with the CONNECT as early data; null
+     * when nothing is there yet or the transport is not epoll. A client usually writes its request right
+     * after its connect() returned, so by the time the agent has accepted and routed it the request is
+     * there: it then reaches the peer agent with the CONNECT instead of one round trip later.
+     */
+    private static ByteBuf alreadySent(Channel app) {
+        if (!(app instanceof EpollSocketChannel epoll) || !epoll.isActive()) {
+            return null;
+        }
+        ByteBuf buf = app.alloc().directBuffer(EARLY_DATA_MAX);
+        try {
+            int n;
+            if (buf.hasMemoryAddress()) {
+                n = ((Socket) epoll.fd()).recvAddress(buf.memoryAddress(), 0, buf.capacity());
+            } else {
+                ByteBuffer nio = buf.internalNioBuffer(0, buf.capacity());
+                n = ((Socket) epoll.fd()).recv(nio, nio.position(), nio.limit());
+            }
+            if (n > 0) {
+                buf.writerIndex(n);
+                return buf;
+            }
+        } catch (IOException e) {
+            // reset or failed: the relay (or the closed channel) reports it; no early data
+        }
+        buf.release();
+        return null;
     }
 
     private void connectDirect(Channel app, RelaySession session, InetSocketAddress target) {

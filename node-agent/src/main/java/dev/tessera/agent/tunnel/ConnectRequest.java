@@ -6,6 +6,8 @@ import dev.tessera.agent.proxy.CloseReason;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -18,10 +20,14 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Client side of one HBONE stream before bytes flow: sends {@code CONNECT} and waits for the response.
+ * Client side of one HBONE stream before bytes flow: sends {@code CONNECT}, with the bytes the client already
+ * sent as early data (DATA frames in the same flush, so the request reaches the peer agent with the
+ * CONNECT and a new connection costs one round trip between the agents), and waits for the response.
  * On {@code 200} it removes itself and completes the promise with the stream (the caller installs the
  * relay); any other answer, a reset or a timeout fails the promise with a {@link TunnelException}. The
- * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it.
+ * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it. The
+ * early data is written as a retained duplicate: the caller keeps its buffer, so a retry on another
+ * connection (an unprocessed stream) sends the same bytes again.
  */
 final class ConnectRequest extends ChannelInboundHandlerAdapter {
 
@@ -29,11 +35,19 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     private final InetSocketAddress source;
     private final Promise<Http2StreamChannel> result;
     private final long timeoutMillis;
+    private final ByteBuf early;
     private boolean sent;
     private ScheduledFuture<?> timeout;
 
     ConnectRequest(InetSocketAddress target, InetSocketAddress source, Promise<Http2StreamChannel> result,
             long timeoutMillis) {
+        this(target, source, null, result, timeoutMillis);
+    }
+
+    /** @param early bytes to send with the CONNECT (not released here; may be null) */
+    ConnectRequest(InetSocketAddress target, InetSocketAddress source, ByteBuf early,
+            Promise<Http2StreamChannel> result, long timeoutMillis) {
+        this.early = early;
         this.target = requireNonNull(target, "target");
         this.source = source;
         this.result = requireNonNull(result, "result");
@@ -60,12 +74,16 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         sent = true;
         timeout = ctx.executor().schedule(() -> fail(ctx, CloseReason.UPSTREAM_TIMEOUT,
                 "no CONNECT response for " + target + " within " + timeoutMillis + " ms"), timeoutMillis, TimeUnit.MILLISECONDS);
-        ctx.writeAndFlush(new DefaultHttp2HeadersFrame(Hbone.connectRequest(target, source), false))
+        ctx.write(new DefaultHttp2HeadersFrame(Hbone.connectRequest(target, source), false))
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         fail(ctx, CloseReason.TUNNEL_RESET, "cannot send CONNECT " + target + ": " + f.cause());
                     }
                 });
+        if (early != null && early.isReadable()) {
+            ctx.write(new DefaultHttp2DataFrame(early.retainedDuplicate(), false), ctx.voidPromise());
+        }
+        ctx.flush();
         ctx.read();
     }
 
