@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.tunnel.EarlyData;
 import dev.tessera.agent.tunnel.HbonePool;
 import dev.tessera.agent.tunnel.PoolKey;
 import dev.tessera.agent.tunnel.TunnelException;
@@ -19,6 +20,7 @@ import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -54,6 +56,8 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private boolean earlyEof;
     private ChannelHandlerContext ctx;
     private RelaySession session;
+    /** Early data of a CONNECT awaiting its answer (HBONE route), else null. */
+    private EarlyData pending;
 
     OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
             HbonePool tunnels, Bootstrap direct, ConnectionListener listener, InboundGate gate) {
@@ -114,12 +118,20 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private void connectTunnel(Channel app, RelaySession session, OutboundRoute route) {
         ConnectionContext c = route.context();
         PoolKey key = new PoolKey(c.sourceIdentity(), c.destinationIdentity(), route.nextHop());
-        ByteBuf sent = alreadySent(app);
+        EarlyData sent = new EarlyData();
+        ByteBuf already = alreadySent(app);
+        if (already != null) {
+            sent.add(already);
+            session.addFromSource(already.readableBytes()); // goes out with the CONNECT
+            session.mark("early-data");
+        }
+        pending = sent;
         tunnels.connect(key, c.destination(), c.client(), app.eventLoop(), sent).addListener(f -> {
             session.mark("connect-answered");
-            if (sent != null) {
-                sent.release();
-            }
+            pending = null;
+            List<ByteBuf> unwritten = sent.takeUnwritten();
+            sent.release();
+            early.addAll(0, unwritten); // read after the answer, before the relay: the relay sends them first
             if (!f.isSuccess()) {
                 reject(app, session, TunnelException.reasonOf(f.cause(), CloseReason.TUNNEL_CONNECT_FAILED),
                         f.cause().getMessage());
@@ -134,9 +146,16 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
             startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
                     new StreamEndpoint(stream, session, false, CloseReason.TUNNEL_RESET));
         });
-        if (sent != null) {
-            session.mark("connect-sent");
-            session.addFromSource(sent.readableBytes()); // on its way with the CONNECT (or queued for it)
+        if (pending != null) { // awaiting the answer: what the client sends meanwhile follows the CONNECT at once
+            readEarly();
+        }
+    }
+
+    /** Reads more of what the client sends before the CONNECT is answered, up to {@link #EARLY_DATA_MAX}. */
+    private void readEarly() {
+        if (pending != null && pending.bytes() < EARLY_DATA_MAX && !earlyEof && early.isEmpty()
+                && !(ctx.channel() instanceof DuplexChannel d && d.isInputShutdown())) {
+            ctx.read();
         }
     }
 
@@ -214,10 +233,17 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (early.isEmpty() && session != null) {
-            session.mark("client-bytes");
+        if (pending != null && early.isEmpty() && !earlyEof && msg instanceof ByteBuf data) {
+            session.addFromSource(data.readableBytes());
+            pending.add(data); // early data: on its way behind the CONNECT
+            return;
         }
         early.add(msg); // only before the relay exists: see startRelay
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        readEarly();
     }
 
     @Override
@@ -231,6 +257,9 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (pending != null) {
+            pending.release(); // closed before the answer; the pool's listener finds nothing left to release
+        }
         early.forEach(ReferenceCountUtil::release);
         early.clear();
     }

@@ -6,8 +6,6 @@ import dev.tessera.agent.proxy.CloseReason;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.buffer.ByteBuf;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -22,12 +20,13 @@ import java.util.concurrent.TimeUnit;
 /**
  * Client side of one HBONE stream before bytes flow: sends {@code CONNECT}, with the bytes the client already
  * sent as early data (DATA frames in the same flush, so the request reaches the peer agent with the
- * CONNECT and a new connection costs one round trip between the agents), and waits for the response.
+ * CONNECT and a new connection costs one round trip between the agents; bytes the client sends while the
+ * answer is on its way follow at once, see {@link EarlyData}), and waits for the response.
  * On {@code 200} it removes itself and completes the promise with the stream (the caller installs the
  * relay); any other answer, a reset or a timeout fails the promise with a {@link TunnelException}. The
  * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it. The
- * early data is written as a retained duplicate: the caller keeps its buffer, so a retry on another
- * connection (an unprocessed stream) sends the same bytes again.
+ * early data is written as retained duplicates: the caller keeps it, so a retry on another connection (an
+ * unprocessed stream) sends the same bytes again.
  */
 final class ConnectRequest extends ChannelInboundHandlerAdapter {
 
@@ -35,7 +34,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     private final InetSocketAddress source;
     private final Promise<Http2StreamChannel> result;
     private final long timeoutMillis;
-    private final ByteBuf early;
+    private final EarlyData early;
     private boolean sent;
     private ScheduledFuture<?> timeout;
 
@@ -44,8 +43,8 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         this(target, source, null, result, timeoutMillis);
     }
 
-    /** @param early bytes to send with the CONNECT (not released here; may be null) */
-    ConnectRequest(InetSocketAddress target, InetSocketAddress source, ByteBuf early,
+    /** @param early what the client sent so far and sends until the answer (not released here; may be null) */
+    ConnectRequest(InetSocketAddress target, InetSocketAddress source, EarlyData early,
             Promise<Http2StreamChannel> result, long timeoutMillis) {
         this.early = early;
         this.target = requireNonNull(target, "target");
@@ -80,8 +79,8 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
                         fail(ctx, CloseReason.TUNNEL_RESET, "cannot send CONNECT " + target + ": " + f.cause());
                     }
                 });
-        if (early != null && early.isReadable()) {
-            ctx.write(new DefaultHttp2DataFrame(early.retainedDuplicate(), false), ctx.voidPromise());
+        if (early != null) {
+            early.attach(ctx);
         }
         ctx.flush();
         ctx.read();
@@ -93,6 +92,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
             if (msg instanceof Http2HeadersFrame h) {
                 if (Hbone.isAccepted(h.headers())) {
                     timeout.cancel(false);
+                    detach(ctx);
                     ctx.pipeline().remove(this);
                     if (!result.trySuccess((Http2StreamChannel) ctx.channel())) {
                         ctx.close();
@@ -142,7 +142,14 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
+    private void detach(ChannelHandlerContext ctx) {
+        if (early != null) {
+            early.detach(ctx);
+        }
+    }
+
     private void unprocessed(ChannelHandlerContext ctx, String message) {
+        detach(ctx);
         if (timeout != null) {
             timeout.cancel(false);
         }
@@ -156,6 +163,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     }
 
     private void fail(ChannelHandlerContext ctx, CloseReason reason, String message) {
+        detach(ctx);
         if (timeout != null) {
             timeout.cancel(false);
         }

@@ -68,13 +68,14 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /**
-     * Opens a CONNECT stream to {@code target} and sends {@code early}, what the client already sent, with the
-     * CONNECT (early data: the server buffers it until its policy check passed and the pod is connected, and
-     * a refusal still fails the returned future). {@code early} stays the caller's: release it once the future
-     * completed (a retry on another connection sends it again).
+     * Opens a CONNECT stream to {@code target} and sends {@code early}, what the client sent so far, with the
+     * CONNECT, and what it adds to {@code early} while the answer is on its way right behind (early data: the
+     * server holds it until its policy check passed and the pod is connected, and a refusal still fails the
+     * returned future). {@code early} stays the caller's: release it once the future completed (a retry on
+     * another connection sends it again). Call from {@code caller}, the event loop {@code early} is confined to.
      */
     public Future<Http2StreamChannel> connect(PoolKey key, InetSocketAddress target, InetSocketAddress source,
-            EventLoop caller, io.netty.buffer.ByteBuf early) {
+            EventLoop caller, EarlyData early) {
         requireNonNull(key, "key");
         requireNonNull(target, "target");
         Promise<Http2StreamChannel> result = caller.newPromise();
@@ -105,7 +106,7 @@ public final class HbonePool implements AutoCloseable {
     }
 
     private Future<Http2StreamChannel> attempt(PoolKey key, InetSocketAddress target, InetSocketAddress source,
-            EventLoop caller, io.netty.buffer.ByteBuf early) {
+            EventLoop caller, EarlyData early) {
         Promise<Http2StreamChannel> result = caller.newPromise();
         TunnelConnection conn;
         try {

@@ -52,12 +52,15 @@ class EarlyDataIT {
 
     @Test
     void theConnectCarriesTheClientsFirstBytesToThePod() throws Exception {
-        ByteBuf early = Unpooled.copiedBuffer("hello with the CONNECT", StandardCharsets.US_ASCII);
+        EarlyData early = new EarlyData();
+        ByteBuf bytes = Unpooled.copiedBuffer("hello with the CONNECT", StandardCharsets.US_ASCII);
+        early.add(bytes);
         Future<Http2StreamChannel> f = pool.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho,
                 addr(CLIENT_IP, 40000), mesh.loops.worker().next(), early).awaitUninterruptibly();
         try {
             assertThat(f.isSuccess()).as("CONNECT accepted: %s", f.cause()).isTrue();
-            assertThat(early.refCnt()).as("the caller's buffer stays the caller's").isEqualTo(1);
+            assertThat(bytes.refCnt()).as("the caller's buffer stays the caller's").isEqualTo(1);
+            assertThat(early.takeUnwritten()).as("all of it went with the CONNECT").isEmpty();
             // The client never writes on the stream: the only way the pod (an echo server) can answer these
             // bytes is that they were sent with the CONNECT and handed to the pod once it was connected.
             StringBuilder echoed = new StringBuilder();
@@ -96,7 +99,8 @@ class EarlyDataIT {
             pod.bind(new InetSocketAddress(SERVER_IP, 0));
             pod.configureBlocking(false);
             mesh.hboneB.useInboundGate((session, channel) -> "denied by the test");
-            ByteBuf early = Unpooled.copiedBuffer("must not reach the pod", StandardCharsets.US_ASCII);
+            EarlyData early = new EarlyData();
+            early.add(Unpooled.copiedBuffer("must not reach the pod", StandardCharsets.US_ASCII));
             try {
                 Future<Http2StreamChannel> f = pool.connect(new PoolKey(CLIENT, SERVER, nodeB),
                         (InetSocketAddress) pod.getLocalAddress(), addr(CLIENT_IP, 40001), mesh.loops.worker().next(),
