@@ -8,13 +8,17 @@
 #   direct: plain/client -> plain/server                       (no agent involved)
 #   mesh:   mesh/client  -> agent node1 =HBONE mTLS=> agent node2 -> mesh/server
 #   peer:   plain/client -> haproxy node1 =TLS 1.3 mTLS=> haproxy node2 -> plain/server
+# The new-connection rows also run each path on ONE node (servers "server-local" on node1; the haproxy
+# pair then has both halves on node1; the mesh goes through node1's agent only, no tunnel).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-10}
-NAME=bench
+NAME=${BENCH_NAME:-bench}
+ONLY=${BENCH_ONLY:-}
 RUN=/run/tessera/local/$NAME
 W=$(mktemp -d /tmp/tessera-bench.XXXXXX)
 OUT=$ROOT/bench/RESULTS.md
+[ -z "$ONLY" ] || OUT=$W/RESULTS.md
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, eBPF)" >&2; exit 1; }
 "$ROOT/scripts/setup.sh" --bench
 
@@ -58,8 +62,9 @@ mkdir -p "$W/www"
 head -c 100 /dev/zero | tr '\0' x > "$W/www/100b"
 head -c 1024 /dev/zero | tr '\0' x > "$W/www/1k"
 head -c 65536 /dev/zero | tr '\0' x > "$W/www/64k"
-for pod in mesh/server plain/server; do
-  tag=${pod%/*}
+for pod in mesh/server plain/server mesh/server-local plain/server-local; do
+  tag=${pod//\//-}
+  cpu=1; [[ $pod == */server-local ]] && cpu=0
   cat > "$W/nginx-$tag.conf" <<NGX
 worker_processes 1;
 daemon on;
@@ -73,8 +78,8 @@ http {
   server { listen 8080 reuseport backlog=4096; root $W/www; }
 }
 NGX
-  in_ns 1 "$pod" nginx -c "$W/nginx-$tag.conf"
-  in_ns 1 "$pod" iperf3 -s -p 5201 -D -I "$W/iperf-$tag.pid"
+  in_ns "$cpu" "$pod" nginx -c "$W/nginx-$tag.conf"
+  [ "$cpu" = 0 ] || in_ns 1 "$pod" iperf3 -s -p 5201 -D -I "$W/iperf-$tag.pid"
 done
 
 echo "== haproxy mTLS pair (ECDSA P-256, TLS 1.3) on node1 -> node2"
@@ -106,6 +111,17 @@ frontend iperf_in
   default_backend iperf_out
 backend iperf_out
   server s 198.18.0.2:15202 ssl ssl-min-ver TLSv1.3 verify required ca-file $W/ca.crt crt $W/client.pem verifyhost server
+# same-node pair (both halves on node1) for the same-node new-connection row
+frontend local_in
+  bind 198.18.0.1:18081
+  default_backend local_out
+backend local_out
+  server s 198.18.0.1:18444 ssl ssl-min-ver TLSv1.3 verify required ca-file $W/ca.crt crt $W/client.pem verifyhost server
+frontend local_tls
+  bind 198.18.0.1:18444 ssl crt $W/server.pem ca-file $W/ca.crt verify required ssl-min-ver TLSv1.3
+  default_backend local
+backend local
+  server s 198.18.1.21:8080
 HA
 cat > "$W/haproxy2.cfg" <<HA
 global
@@ -138,6 +154,16 @@ declare -A PATHS=(
 declare -A R
 LOADGEN="java -XX:+UseSerialGC -Xmx256m $ROOT/bench/LoadGen.java"
 
+# New connections at a low fixed rate (one every 200 ms, 40 samples after 5 unmeasured ones), one at a
+# time: time to the first response byte and to the end of a 1 KB response, from just before connect().
+# This is what a client without a connection pool pays on every connection (issue 17).
+# path.where -> "client-pod host port"
+declare -A NC=(
+  [direct.cross]="plain/client 198.18.2.11 8080" [mesh.cross]="mesh/client 198.18.2.10 8080"
+  [peer.cross]="plain/client 198.18.0.1 18080"
+  [direct.same]="plain/client 198.18.1.21 8080" [mesh.same]="mesh/client 198.18.1.20 8080"
+  [peer.same]="plain/client 198.18.0.1 18081"
+)
 # Warm-up: every kind of load each path will see (bulk, keep-alive, new connections), so the agents' JIT
 # has compiled all of the data path (C2 was still compiling the new-connection path after a 3 s keep-alive
 # warm-up) and the pooled tunnels are open before anything is measured.
@@ -147,6 +173,47 @@ for p in direct mesh peer; do
   for size in 100b 64k; do in_ns 0 "$pod" wrk -t1 -c10 -d2s "http://$host:$port/$size" >/dev/null; done
   in_ns 0 "$pod" wrk -t1 -c10 -d3s -H "Connection: close" "http://$host:$port/100b" >/dev/null
 done
+for p in direct mesh peer; do # the same-node paths of the new-connection rows
+  read -r pod host port <<<"${NC[$p.same]}"
+  in_ns 0 "$pod" wrk -t1 -c10 -d2s -H "Connection: close" "http://$host:$port/100b" >/dev/null
+done
+
+newconn() {
+  for where in cross same; do
+    for p in direct mesh peer; do
+      read -r pod host port <<<"${NC[$p.$where]}"
+      out=$(in_ns 0 "$pod" python3 "$ROOT/bench/newconn.py" "$host" "$port" /1k 40 200 5)
+      for k in ttfb_p50_us ttfb_p90_us ttfb_max_us total_p50_us total_p90_us total_max_us errors; do
+        R[$p.nc.$where.$k]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$out" "$k")
+      done
+      echo "   new connection, $where-node, $p: first byte p50 ${R[$p.nc.$where.ttfb_p50_us]} us, total p50 ${R[$p.nc.$where.total_p50_us]} p90 ${R[$p.nc.$where.total_p90_us]} max ${R[$p.nc.$where.total_max_us]} us, errors ${R[$p.nc.$where.errors]}"
+    done
+  done
+}
+ms() { python3 -c 'import sys; print("%.2f" % (int(sys.argv[1]) / 1000))' "$1"; }
+newconn_table() {
+  echo "| new connection at 5/s, 1 KB (\`bench/newconn.py\`), ms | first byte p50 | first byte p90 | total p50 | total p90 | max | errors |"
+  echo "|---|---|---|---|---|---|---|"
+  for where in cross same; do
+    for p in direct mesh peer; do
+      echo "| $where-node, $p | $(ms "${R[$p.nc.$where.ttfb_p50_us]}") | $(ms "${R[$p.nc.$where.ttfb_p90_us]}") | $(ms "${R[$p.nc.$where.total_p50_us]}") | $(ms "${R[$p.nc.$where.total_p90_us]}") | $(ms "${R[$p.nc.$where.total_max_us]}") | ${R[$p.nc.$where.errors]} |"
+    done
+  done
+  echo
+  for where in cross same; do
+    echo "Added by the mesh over direct, $where-node: total p50 +$(ms "$(added "${R[mesh.nc.$where.total_p50_us]}" "${R[direct.nc.$where.total_p50_us]}")") ms, p90 +$(ms "$(added "${R[mesh.nc.$where.total_p90_us]}" "${R[direct.nc.$where.total_p90_us]}")") ms; by the haproxy pair: p50 +$(ms "$(added "${R[peer.nc.$where.total_p50_us]}" "${R[direct.nc.$where.total_p50_us]}")") ms, p90 +$(ms "$(added "${R[peer.nc.$where.total_p90_us]}" "${R[direct.nc.$where.total_p90_us]}")") ms."
+  done
+}
+ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b) if b else "n/a")' "$1" "$2"; }
+added() { python3 -c 'import sys; print(int(sys.argv[1])-int(sys.argv[2]))' "$1" "$2"; }
+
+if [ "$ONLY" = newconn ]; then
+  echo "== new connections (only)"
+  newconn
+  echo
+  newconn_table
+  exit 0
+fi
 
 for p in direct mesh peer; do
   read -r pod host port ihost iport <<<"${PATHS[$p]}"
@@ -193,8 +260,8 @@ done
 echo "   agent node1 idle ${R[mesh.rss_idle]} MB, with 1000 tunneled connections ${R[mesh.rss_1k]} MB (node2 ${R[mesh.rss_1k_dst]} MB)"
 echo "   haproxy node1 idle ${R[peer.rss_idle]} MB, with 1000 connections ${R[peer.rss_1k]} MB"
 
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b) if b else "n/a")' "$1" "$2"; }
-added() { python3 -c 'import sys; print(int(sys.argv[1])-int(sys.argv[2]))' "$1" "$2"; }
+echo "== new connections"
+newconn
 
 {
   echo "# Benchmark results"
@@ -218,6 +285,8 @@ added() { python3 -c 'import sys; print(int(sys.argv[1])-int(sys.argv[2]))' "$1"
   echo
   echo "Added latency over direct at 1,000 req/s: mesh p50 +$(added "${R[mesh.p50]}" "${R[direct.p50]}") µs, p99 +$(added "${R[mesh.p99]}" "${R[direct.p99]}") µs; peer p50 +$(added "${R[peer.p50]}" "${R[direct.p50]}") µs, p99 +$(added "${R[peer.p99]}" "${R[direct.p99]}") µs."
   echo "Errors at fixed rate: direct ${R[direct.lerr]}, mesh ${R[mesh.lerr]}, peer ${R[peer.lerr]}. Node2's agent with 1,000 connections: ${R[mesh.rss_1k_dst]} MB."
+  echo
+  newconn_table
   # keep the section bench/scale.sh writes
   if [ -f "$OUT" ] && grep -q '^## Controller scale' "$OUT"; then echo; sed -n '/^## Controller scale/,$p' "$OUT"; fi
 } > "$OUT.tmp"

@@ -17,6 +17,7 @@ public final class AgentMetrics {
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final ConnectionMetrics connections;
+    private final ConnectionSetupMetrics setup;
 
     public AgentMetrics() {
         this(System::nanoTime);
@@ -24,11 +25,17 @@ public final class AgentMetrics {
 
     /** @param nanoClock monotonic clock for series eviction (tests pass a fake one) */
     public AgentMetrics(LongSupplier nanoClock) {
-        connections = new ConnectionMetrics(registry, nanoClock);
+        setup = new ConnectionSetupMetrics(registry);
+        connections = new ConnectionMetrics(registry, nanoClock, setup);
     }
 
     public PrometheusRegistry registry() {
         return registry;
+    }
+
+    /** {@code tessera_connection_setup_seconds} (also fed through {@link #connections()}). */
+    public ConnectionSetupMetrics setup() {
+        return setup;
     }
 
     /** The per-connection metrics fed by the data path. */

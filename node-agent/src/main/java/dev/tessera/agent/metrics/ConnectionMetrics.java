@@ -48,6 +48,7 @@ public final class ConnectionMetrics implements ConnectionListener {
     private final Counter opened;
     private final Counter closed;
     private final SeriesTracker series;
+    private final ConnectionListener setup;
     private final Map<RelaySession, Progress> live = new ConcurrentHashMap<>();
 
     /** What was already reported for one open connection; guarded by its own monitor. */
@@ -59,6 +60,12 @@ public final class ConnectionMetrics implements ConnectionListener {
     }
 
     ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock) {
+        this(registry, nanoClock, ConnectionListener.NOOP);
+    }
+
+    /** @param setup receives {@link #setup} (the set-up histogram rides on this listener's place in the data path) */
+    ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock, ConnectionListener setup) {
+        this.setup = java.util.Objects.requireNonNull(setup, "setup");
         istioOpened = Counter.builder().name("istio_tcp_connections_opened_total")
                 .help("TCP connections opened").labelNames(ISTIO_LABELS).register(registry);
         istioClosed = Counter.builder().name("istio_tcp_connections_closed_total")
@@ -80,6 +87,11 @@ public final class ConnectionMetrics implements ConnectionListener {
     @Override
     public void opened(ConnectionContext c) {
         opened.labelValues(direction(c.direction())).inc();
+    }
+
+    @Override
+    public void setup(Direction direction, SetupPhase phase, long nanos) {
+        setup.setup(direction, phase, nanos);
     }
 
     @Override

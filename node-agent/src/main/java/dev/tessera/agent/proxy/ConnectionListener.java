@@ -37,6 +37,20 @@ public interface ConnectionListener {
         closed(session.context(), stats);
     }
 
+    /** The two moments of a connection's set-up that {@link #setup} reports. */
+    enum SetupPhase {
+        /** The client's first bytes were relayed towards the destination (upstream). */
+        REQUEST,
+        /** The destination's first answer bytes were relayed back to the client. */
+        RESPONSE
+    }
+
+    /**
+     * A connection reached {@code phase}, {@code nanos} after it was accepted (outbound: the application's
+     * connection to 15001; inbound: the CONNECT stream's arrival). At most once per phase and connection.
+     */
+    default void setup(ConnectionContext.Direction direction, SetupPhase phase, long nanos) {}
+
     /** An HBONE TLS handshake ended, as client ({@code OUTBOUND}) or server ({@code INBOUND}). */
     default void handshake(ConnectionContext.Direction direction, boolean success) {}
 
@@ -89,6 +103,11 @@ public interface ConnectionListener {
         @Override
         public void closed(RelaySession session, ConnectionStats stats) {
             each(l -> l.closed(session, stats));
+        }
+
+        @Override
+        public void setup(ConnectionContext.Direction direction, SetupPhase phase, long nanos) {
+            each(l -> l.setup(direction, phase, nanos));
         }
 
         @Override

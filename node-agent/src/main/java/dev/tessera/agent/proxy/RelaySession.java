@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One proxied connection's accounting: its context, byte counts, the first failure reason and the single
@@ -13,7 +15,16 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class RelaySession {
 
-    private final long startNanos = System.nanoTime();
+    /**
+     * At DEBUG, one line per connection with the time of each set-up stage since accept, in µs ({@link #mark});
+     * absolute stamps are {@code CLOCK_MONOTONIC}, shared by every process of the machine.
+     */
+    private static final Logger SETUP_LOG = LoggerFactory.getLogger("tessera.setup");
+
+    private final long startNanos;
+    private final StringBuilder trace; // null unless tessera.setup is at DEBUG
+    private volatile long firstFromSourceNanos;
+    private volatile long firstToSourceNanos;
     private final ConnectionListener listener;
     private final AtomicReference<ConnectionContext> context;
     private final AtomicReference<CloseReason> reason = new AtomicReference<>();
@@ -25,8 +36,19 @@ public final class RelaySession {
 
     /** Starts a session and reports {@link ConnectionListener#opened}. */
     public RelaySession(ConnectionContext context, ConnectionListener listener) {
+        this(context, listener, System.nanoTime());
+    }
+
+    /**
+     * Starts a session for a connection accepted at {@code acceptedNanos} ({@link System#nanoTime()}) and
+     * reports {@link ConnectionListener#opened}.
+     */
+    public RelaySession(ConnectionContext context, ConnectionListener listener, long acceptedNanos) {
+        this.startNanos = acceptedNanos;
         this.context = new AtomicReference<>(requireNonNull(context, "context"));
         this.listener = requireNonNull(listener, "listener");
+        this.trace = SETUP_LOG.isDebugEnabled() ? new StringBuilder(160).append(context.direction())
+                .append(' ').append(context.client()).append(" t0=").append(startNanos / 1000) : null;
         listener.opened(context);
         listener.live(this);
     }
@@ -56,12 +78,37 @@ public final class RelaySession {
         return r == null ? CloseReason.OK : r;
     }
 
+    /** Notes that set-up stage {@code stage} was reached now (a no-op unless {@code tessera.setup} logs DEBUG). */
+    public void mark(String stage) {
+        mark(stage, System.nanoTime());
+    }
+
+    /** {@link #mark(String)} for a stage reached at {@code nanos} ({@link System#nanoTime()}). */
+    public void mark(String stage, long nanos) {
+        if (trace != null) {
+            long us = (nanos - startNanos) / 1000;
+            synchronized (trace) {
+                trace.append(' ').append(stage).append('=').append(us);
+            }
+        }
+    }
+
     void addFromSource(long n) {
-        fromSource.addAndGet(n);
+        if (fromSource.getAndAdd(n) == 0 && n > 0 && firstFromSourceNanos == 0) {
+            firstFromSourceNanos = System.nanoTime();
+            mark("first-byte-upstream");
+            listener.setup(context().direction(), ConnectionListener.SetupPhase.REQUEST,
+                    firstFromSourceNanos - startNanos);
+        }
     }
 
     void addToSource(long n) {
-        toSource.addAndGet(n);
+        if (toSource.getAndAdd(n) == 0 && n > 0 && firstToSourceNanos == 0) {
+            firstToSourceNanos = System.nanoTime();
+            mark("first-byte-downstream");
+            listener.setup(context().direction(), ConnectionListener.SetupPhase.RESPONSE,
+                    firstToSourceNanos - startNanos);
+        }
     }
 
     public long bytesFromSource() {
@@ -101,6 +148,10 @@ public final class RelaySession {
 
     private void report() {
         if (closed.compareAndSet(false, true)) {
+            if (trace != null) {
+                mark("closed");
+                SETUP_LOG.debug("{} -> {} {}", trace, context().destination(), reason());
+            }
             listener.closed(this, new ConnectionStats(fromSource.get(), toSource.get(),
                     Duration.ofNanos(System.nanoTime() - startNanos), reason()));
         }

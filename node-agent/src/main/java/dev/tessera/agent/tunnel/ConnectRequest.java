@@ -18,10 +18,15 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Client side of one HBONE stream before bytes flow: sends {@code CONNECT} and waits for the response.
+ * Client side of one HBONE stream before bytes flow: sends {@code CONNECT}, with the bytes the client already
+ * sent as early data (DATA frames in the same flush, so the request reaches the peer agent with the
+ * CONNECT and a new connection costs one round trip between the agents; bytes the client sends while the
+ * answer is on its way follow at once, see {@link EarlyData}), and waits for the response.
  * On {@code 200} it removes itself and completes the promise with the stream (the caller installs the
  * relay); any other answer, a reset or a timeout fails the promise with a {@link TunnelException}. The
- * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it.
+ * stream runs with {@code AUTO_READ=false}, so no DATA frame is read before the relay asks for it. The
+ * early data is written as retained duplicates: the caller keeps it, so a retry on another connection (an
+ * unprocessed stream) sends the same bytes again.
  */
 final class ConnectRequest extends ChannelInboundHandlerAdapter {
 
@@ -29,11 +34,19 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     private final InetSocketAddress source;
     private final Promise<Http2StreamChannel> result;
     private final long timeoutMillis;
+    private final EarlyData early;
     private boolean sent;
     private ScheduledFuture<?> timeout;
 
     ConnectRequest(InetSocketAddress target, InetSocketAddress source, Promise<Http2StreamChannel> result,
             long timeoutMillis) {
+        this(target, source, null, result, timeoutMillis);
+    }
+
+    /** @param early what the client sent so far and sends until the answer (not released here; may be null) */
+    ConnectRequest(InetSocketAddress target, InetSocketAddress source, EarlyData early,
+            Promise<Http2StreamChannel> result, long timeoutMillis) {
+        this.early = early;
         this.target = requireNonNull(target, "target");
         this.source = source;
         this.result = requireNonNull(result, "result");
@@ -60,12 +73,16 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         sent = true;
         timeout = ctx.executor().schedule(() -> fail(ctx, CloseReason.UPSTREAM_TIMEOUT,
                 "no CONNECT response for " + target + " within " + timeoutMillis + " ms"), timeoutMillis, TimeUnit.MILLISECONDS);
-        ctx.writeAndFlush(new DefaultHttp2HeadersFrame(Hbone.connectRequest(target, source), false))
+        ctx.write(new DefaultHttp2HeadersFrame(Hbone.connectRequest(target, source), false))
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         fail(ctx, CloseReason.TUNNEL_RESET, "cannot send CONNECT " + target + ": " + f.cause());
                     }
                 });
+        if (early != null) {
+            early.attach(ctx);
+        }
+        ctx.flush();
         ctx.read();
     }
 
@@ -75,6 +92,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
             if (msg instanceof Http2HeadersFrame h) {
                 if (Hbone.isAccepted(h.headers())) {
                     timeout.cancel(false);
+                    detach(ctx);
                     ctx.pipeline().remove(this);
                     if (!result.trySuccess((Http2StreamChannel) ctx.channel())) {
                         ctx.close();
@@ -124,7 +142,14 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
+    private void detach(ChannelHandlerContext ctx) {
+        if (early != null) {
+            early.detach(ctx);
+        }
+    }
+
     private void unprocessed(ChannelHandlerContext ctx, String message) {
+        detach(ctx);
         if (timeout != null) {
             timeout.cancel(false);
         }
@@ -138,6 +163,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     }
 
     private void fail(ChannelHandlerContext ctx, CloseReason reason, String message) {
+        detach(ctx);
         if (timeout != null) {
             timeout.cancel(false);
         }

@@ -64,16 +64,28 @@ public final class HbonePool implements AutoCloseable {
      */
     public Future<Http2StreamChannel> connect(PoolKey key, InetSocketAddress target, InetSocketAddress source,
             EventLoop caller) {
+        return connect(key, target, source, caller, null);
+    }
+
+    /**
+     * Opens a CONNECT stream to {@code target} and sends {@code early}, what the client sent so far, with the
+     * CONNECT, and what it adds to {@code early} while the answer is on its way right behind (early data: the
+     * server holds it until its policy check passed and the pod is connected, and a refusal still fails the
+     * returned future). {@code early} stays the caller's: release it once the future completed (a retry on
+     * another connection sends it again). Call from {@code caller}, the event loop {@code early} is confined to.
+     */
+    public Future<Http2StreamChannel> connect(PoolKey key, InetSocketAddress target, InetSocketAddress source,
+            EventLoop caller, EarlyData early) {
         requireNonNull(key, "key");
         requireNonNull(target, "target");
         Promise<Http2StreamChannel> result = caller.newPromise();
         // A stream the server never processed (its agent was draining: GOAWAY, or the connection closed under
         // it) is retried once on another connection; anything the server answered is final.
-        attempt(key, target, source, caller).addListener(f -> {
+        attempt(key, target, source, caller, early).addListener(f -> {
             if (f.isSuccess()) {
                 complete(result, (Http2StreamChannel) f.getNow());
             } else if (f.cause() instanceof TunnelException te && te.unprocessed()) {
-                attempt(key, target, source, caller).addListener(g -> {
+                attempt(key, target, source, caller, early).addListener(g -> {
                     if (g.isSuccess()) {
                         complete(result, (Http2StreamChannel) g.getNow());
                     } else {
@@ -94,7 +106,7 @@ public final class HbonePool implements AutoCloseable {
     }
 
     private Future<Http2StreamChannel> attempt(PoolKey key, InetSocketAddress target, InetSocketAddress source,
-            EventLoop caller) {
+            EventLoop caller, EarlyData early) {
         Promise<Http2StreamChannel> result = caller.newPromise();
         TunnelConnection conn;
         try {
@@ -110,7 +122,7 @@ public final class HbonePool implements AutoCloseable {
             }
             new Http2StreamChannelBootstrap((Channel) f.getNow())
                     .option(ChannelOption.AUTO_READ, false)
-                    .handler(new ConnectRequest(target, source, result, CONNECT_TIMEOUT_MILLIS))
+                    .handler(new ConnectRequest(target, source, early, result, CONNECT_TIMEOUT_MILLIS))
                     .open()
                     .addListener(s -> {
                         if (s.isSuccess()) {
