@@ -54,7 +54,7 @@ public final class OutboundProxy implements AutoCloseable {
         this.originalDestinations = requireNonNull(originalDestinations, "originalDestinations");
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
-        this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener);
+        this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener, config.nodeIp());
         this.direct = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
     }
 

@@ -178,7 +178,10 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
         ctx.pipeline().remove(this);
     }
 
-    /** The context's source: the peer's verified identity, and its workload when the hint matches it. */
+    /**
+     * The context's source: the peer's verified identity, and its workload when the hint names a pod of that
+     * identity on the peer's node; otherwise the connection is recorded with the peer's (node) address.
+     */
     private ConnectionContext source(MeshSnapshot snapshot, Http2Headers request) {
         InetSocketAddress client = peerAddress;
         Workload workload = null;
@@ -187,7 +190,11 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
             try {
                 InetSocketAddress src = Hbone.parseAuthority(hint);
                 Workload w = snapshot.workloadByIp(src.getAddress()).orElse(null);
-                if (w != null && w.identity().equals(peerIdentity)) { // never trust the hint beyond the identity
+                // Never trust the hint beyond what the peer proved: a pod of its identity, on its own node (an
+                // agent only holds certificates for pods of its node, so it cannot speak for pods elsewhere).
+                var itsNode = w == null ? null : snapshot.nodes().get(w.node());
+                if (w != null && w.identity().equals(peerIdentity) && itsNode != null
+                        && itsNode.ip().equals(peerAddress.getAddress())) {
                     workload = w;
                     client = src;
                 }

@@ -44,6 +44,14 @@ public final class HbonePool implements AutoCloseable {
     private boolean closed;
 
     public HbonePool(TlsContexts tls, EventLoops loops, ConnectionListener listener) {
+        this(tls, loops, listener, null);
+    }
+
+    /**
+     * A pool whose tunnels leave from {@code localAddress} (the node's address, any port): the peer agent
+     * accepts a client's source hint only for pods of the node the tunnel comes from.
+     */
+    public HbonePool(TlsContexts tls, EventLoops loops, ConnectionListener listener, java.net.InetAddress localAddress) {
         this.tls = requireNonNull(tls, "tls");
         this.listener = requireNonNull(listener, "listener");
         this.bootstrap = new Bootstrap()
@@ -52,6 +60,9 @@ public final class HbonePool implements AutoCloseable {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, dev.tessera.agent.proxy.Listeners.WATER_MARK);
+        if (localAddress != null) {
+            bootstrap.localAddress(new InetSocketAddress(localAddress, 0));
+        }
     }
 
     /**

@@ -173,6 +173,30 @@ class HboneServerIT {
     }
 
     @Test
+    void theSourceHintCountsOnlyForPodsOfThePeersNode() throws Exception {
+        // From node-a's address (the agent's pool binds it): the hint names node-a's client pod, accepted.
+        try (var fromNodeA = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters,
+                mesh.configA.nodeIp())) {
+            assertThat(inboundClientOf(fromNodeA, 40001)).isEqualTo(addr(CLIENT_IP, 40001));
+        }
+        // From any other address (a certificate of that identity used elsewhere): recorded as the peer itself.
+        try (var elsewhere = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, counters)) {
+            assertThat(inboundClientOf(elsewhere, 40002).getAddress()).isEqualTo(java.net.InetAddress.getByName("127.0.0.1"));
+        }
+    }
+
+    /** Opens and closes one stream hinting {@code CLIENT_IP:port}; returns the client address node-b recorded. */
+    private InetSocketAddress inboundClientOf(HbonePool p, int port) {
+        int before = mesh.recordB.closed().size();
+        Future<Http2StreamChannel> f = p.connect(new PoolKey(CLIENT, SERVER, nodeB), mesh.serverEcho,
+                addr(CLIENT_IP, port), mesh.loops.worker().next()).awaitUninterruptibly();
+        assertThat(f.isSuccess()).isTrue();
+        f.getNow().close().syncUninterruptibly();
+        await().atMost(java.time.Duration.ofSeconds(5)).until(() -> mesh.recordB.closed().size() > before);
+        return mesh.recordB.closed().get(mesh.recordB.closed().size() - 1).context().client();
+    }
+
+    @Test
     void noCertificateForTheSourceIdentity() {
         assertRefused(new PoolKey(new SpiffeId(TD, "shop", "nobody"), SERVER, nodeB), mesh.serverEcho,
                 CloseReason.NO_CERTIFICATE);
