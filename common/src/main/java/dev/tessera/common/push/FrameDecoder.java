@@ -14,11 +14,19 @@ import java.util.List;
  */
 public final class FrameDecoder extends ByteToMessageDecoder {
 
-    private final int maxFrameSize;
+    private int maxFrameSize;
     private boolean failed;
 
     /** @param maxFrameSize the largest accepted length field (1..{@link Frames#MAX_FRAME_SIZE}) */
     public FrameDecoder(int maxFrameSize) {
+        maxFrameSize(maxFrameSize);
+    }
+
+    /**
+     * Changes the largest accepted length field (on the channel's event loop), e.g. raised once the peer
+     * authenticated: a stranger may not make the server buffer more than a HELLO's worth.
+     */
+    public void maxFrameSize(int maxFrameSize) {
         if (maxFrameSize < 1 || maxFrameSize > Frames.MAX_FRAME_SIZE) {
             throw new IllegalArgumentException("maxFrameSize: " + maxFrameSize + " (expected: 1-" + Frames.MAX_FRAME_SIZE + ")");
         }

@@ -37,6 +37,14 @@ import org.slf4j.LoggerFactory;
  */
 final class AgentSession extends ChannelInboundHandlerAdapter {
 
+    /**
+     * Largest frame an unauthenticated peer may send: a HELLO (a service-account token of a few KB). 100
+     * strangers each sending most of a 1 MiB frame before HELLO took the controller from 136 to 341 MB.
+     */
+    static final int PRE_HELLO_MAX_FRAME = 16 * 1024;
+    /** Largest frame once the agent authenticated (CSRs, acknowledgements). */
+    static final int AUTHENTICATED_MAX_FRAME = 1024 * 1024;
+
     private static final Logger log = LoggerFactory.getLogger(AgentSession.class);
     private static final int MAX_QUEUED = 64;
     private static final int MAX_CSRS_IN_FLIGHT = 256;
@@ -168,6 +176,10 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             return;
         }
         cancelHelloTimeout();
+        var decoder = channel.pipeline().get(dev.tessera.common.push.FrameDecoder.class);
+        if (decoder != null) {
+            decoder.maxFrameSize(AUTHENTICATED_MAX_FRAME);
+        }
         token = h.token();
         node = h.node();
         since = Instant.now();

@@ -121,7 +121,7 @@ public final class PushServer implements AutoCloseable {
                         ch.pipeline().addLast("tls", tls)
                                 .addLast("idle", new IdleStateHandler(3 * ping, ping, 0, TimeUnit.MILLISECONDS))
                                 .addLast("slices", new ChunkedWriteHandler()) // snapshots go out as the socket drains
-                                .addLast("decoder", new FrameDecoder(1024 * 1024))
+                                .addLast("decoder", new FrameDecoder(AgentSession.PRE_HELLO_MAX_FRAME))
                                 .addLast("encoder", FrameEncoder.INSTANCE)
                                 .addLast("session", new AgentSession(hub, counters, authenticator, issuer, blocking, config));
                     }

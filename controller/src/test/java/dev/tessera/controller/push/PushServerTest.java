@@ -158,6 +158,33 @@ class PushServerTest {
     }
 
     @Test
+    void aStrangerCannotMakeTheServerBufferMoreThanAHello() throws Exception {
+        source.publish(state(1, 10, "v1"));
+        start(config());
+        try (var stranger = new RawAgent(server.port(), ca.trustBundle(), 0)) {
+            var out = new java.io.DataOutputStream(stranger.socket.getOutputStream());
+            out.writeInt(AgentSession.PRE_HELLO_MAX_FRAME + 1); // announces a frame bigger than any HELLO
+            out.write(new byte[1024]);
+            out.flush();
+            var in = new java.io.DataInputStream(stranger.socket.getInputStream());
+            in.readInt();
+            assertThat(in.readUnsignedByte()).as("ERROR frame").isEqualTo(12);
+            assertThat(server.counters().malformedFrames()).isEqualTo(1);
+        }
+        // An authenticated agent may send frames up to 1 MiB (its HELLO raised the limit).
+        try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
+            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            assertThat(agent.read()).isInstanceOf(Message.Snapshot.class);
+            var out = new java.io.DataOutputStream(agent.socket.getOutputStream());
+            out.writeInt(64 * 1024);
+            out.writeByte(99); // unknown type, but its length passed the check: the type is what fails
+            out.write(new byte[64 * 1024 - 1]);
+            out.flush();
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.counters().malformedFrames() == 2);
+        }
+    }
+
+    @Test
     void theServerCertificateNamesTheServiceAndRenews() throws Exception {
         start(config());
         var leaf = server.certificateChain().get(0);
