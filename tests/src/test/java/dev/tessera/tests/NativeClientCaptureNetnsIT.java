@@ -19,6 +19,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -166,6 +167,69 @@ class NativeClientCaptureNetnsIT {
                 .filter(p -> p.src().equals(node1) && p.dst().equals(node2) && p.dstPort() == 15008).toList();
         assertThat(toTunnel).as("traffic from node1 to node2's HBONE port").isNotEmpty();
     }
+
+    /**
+     * Coverage repair, end to end: the client pod's netns cookie is deleted from the agent's pinned
+     * {@code tsr_enrolled} map behind its back (what a crashed enrollment, a CNI race or a stray tool does).
+     * The pod's connections then leave uncaptured. Within one coverage check period (5 s) the agent must put
+     * the entry back, count the repair, and the pod's traffic must go through the mesh again.
+     */
+    @Test
+    void aPodDeletedFromTheKernelMapIsReEnrolledCountedAndMeshedAgain() throws Exception {
+        Path enrolledMap = c.cluster().bpfPinDir("node1").resolve("maps").resolve("tsr_enrolled");
+        long cookie = c.podCookie(MESH, "client");
+        assertThat(enrolled(enrolledMap)).as("client pod enrolled before the test").contains(cookie);
+        double repairs = c.metrics("node1").sum(COVERAGE_REPAIRS);
+
+        var delete = new java.util.ArrayList<>(List.of("bpftool", "map", "delete", "pinned", enrolledMap.toString(),
+                "key", "hex"));
+        delete.addAll(hexLittleEndian(cookie));
+        ProcessResult deleted = ProcessResult.run(c.nodeNetns("node1"), Duration.ofSeconds(10),
+                delete.toArray(String[]::new));
+        assertThat(deleted.exitCode()).as("bpftool map delete: %s", deleted.stderr()).isZero();
+
+        // One check period (5 s) plus the time to scrape.
+        await().atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+            assertThat(enrolled(enrolledMap)).as("client pod back in tsr_enrolled").contains(cookie);
+            assertThat(c.metrics("node1").sum(COVERAGE_REPAIRS)).as(COVERAGE_REPAIRS).isEqualTo(repairs + 1);
+        });
+        captured("socat after the repair", () -> {
+            ProcessResult r = c.exec(MESH, "client", Duration.ofSeconds(15), "sh", "-c",
+                    "echo repaired | socat -t 5 -T 5 - TCP4:" + serverIp + ":7000");
+            assertThat(r.exitCode()).as("socat: %s", r.stderr()).isZero();
+            assertThat(r.stdout()).isEqualTo("server:7000 repaired\n");
+        });
+    }
+
+    private static final String COVERAGE_REPAIRS = "tessera_mesh_coverage_repairs_total";
+
+    /** The netns cookies in a pinned {@code tsr_enrolled} map (u64 keys, host byte order), read with bpftool. */
+    private static Set<Long> enrolled(Path map) throws IOException {
+        ProcessResult r = ProcessResult.run(c.nodeNetns("node1"), Duration.ofSeconds(10), "bpftool", "-j",
+                "map", "dump", "pinned", map.toString());
+        assertThat(r.exitCode()).as("bpftool map dump: %s", r.stderr()).isZero();
+        var out = new java.util.HashSet<Long>();
+        for (var entry : JSON.readTree(r.stdout())) {
+            long v = 0;
+            var key = entry.get("key");
+            for (int i = key.size() - 1; i >= 0; i--) {
+                v = (v << 8) | Long.decode(key.get(i).asText());
+            }
+            out.add(v);
+        }
+        return out;
+    }
+
+    /** {@code v} as bpftool's {@code key hex} bytes, little endian (the map's key is a host-order u64). */
+    private static List<String> hexLittleEndian(long v) {
+        var bytes = new java.util.ArrayList<String>();
+        for (int i = 0; i < 8; i++) {
+            bytes.add(String.format("%02x", (v >>> (8 * i)) & 0xff));
+        }
+        return bytes;
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /**
      * Runs one client connection and proves the agents carried it: the outbound agent (node1) and the
