@@ -74,7 +74,8 @@ class ControllerNetnsIT {
                 .generateCertificate(Files.newInputStream(c.cluster().caDir().resolve("ca.crt")));
         for (String node : new String[] {"node1", "node2"}) {
             JsonNode certs = JSON.readTree(c.admin(node, "/certificates"));
-            assertThat(certs.toString()).contains("spiffe://cluster.local/ns/shop/sa/api");
+            assertThat(certs.toString()).as("certificates of %s; its log ends with:%n%s", node, c.cluster().logTail(node, 60))
+                    .contains("spiffe://cluster.local/ns/shop/sa/api");
             assertThat(certs.isArray() && certs.size() > 0).as("certificates of %s: %s", node, certs).isTrue();
             for (JsonNode cert : certs) {
                 // Signed by the controller's issuing intermediate, which chains to the cluster's root.

@@ -25,7 +25,10 @@ public final class StateStore {
         return current;
     }
 
-    /** True once a first complete snapshot arrived. */
+    /**
+     * True once a first complete snapshot arrived and every listener has processed it (so readiness never
+     * sees "synced" while the certificate manager has not yet learnt which identities it must hold).
+     */
     public boolean synced() {
         return synced;
     }
@@ -33,7 +36,6 @@ public final class StateStore {
     public void update(MeshSnapshot snapshot) {
         requireNonNull(snapshot, "snapshot");
         current = snapshot;
-        synced = true;
         for (Consumer<MeshSnapshot> l : listeners) {
             try {
                 l.accept(snapshot);
@@ -41,6 +43,8 @@ public final class StateStore {
                 log.error("state listener failed for {}", snapshot, e);
             }
         }
+        synced = true; // after the listeners: their derived state (expected certificates, enrollment) is current
+
     }
 
     public void addListener(Consumer<MeshSnapshot> listener) {

@@ -70,6 +70,8 @@ class AuthorizerTest {
                 API, FRONT, "198.18.1.2", 8080, false, null, -1));
         c.add(row("principal suffix wildcard", List.of(ap("shop", "p", principals("*/sa/frontend"))),
                 API, FOREIGN, "198.18.1.2", 8080, true, "shop/p", 0));
+        c.add(row("principal suffix wildcard mismatch", List.of(ap("shop", "p", principals("*/sa/admin"))),
+                API, FRONT, "198.18.1.2", 8080, false, null, -1));
         c.add(row("principal * matches any identity", List.of(ap("shop", "p", principals("*"))),
                 API, ADMIN, "198.18.1.2", 8080, true, "shop/p", 0));
         c.add(row("principal * needs an identity", List.of(ap("shop", "p", principals("*"))),

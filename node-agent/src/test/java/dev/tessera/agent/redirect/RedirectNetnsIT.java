@@ -103,11 +103,17 @@ class RedirectNetnsIT {
 
     /** Connects from the pod and checks the connection reached the agent with the right record. */
     static void assertRedirected(BpfRedirector r, int family) throws Exception {
-        RawTcp.Result c = connectFrom(pod, family, SERVER);
-        assertThat(c.errno()).as("connect errno").isZero();
-        assertThat(c.peer()).as("getpeername shows the original destination").isEqualTo(SERVER);
+        assertRedirected(r, family, SERVER);
+    }
+
+    /** Like {@link #assertRedirected(BpfRedirector, int)} to {@code dst} (nothing listens there: only the agent answers). */
+    static void assertRedirected(BpfRedirector r, int family, InetSocketAddress dst) throws Exception {
+        String what = (family == RawTcp.AF_INET ? "AF_INET" : "AF_INET6") + " connect to " + dst;
+        RawTcp.Result c = connectFrom(pod, family, dst);
+        assertThat(c.errno()).as("%s: connect errno", what).isZero();
+        assertThat(c.peer()).as("%s: getpeername shows the original destination", what).isEqualTo(dst);
         InetSocketAddress client = agent.awaitFrom(c.local());
-        assertThat(r.take(client)).contains(SERVER);
+        assertThat(r.take(client)).as("%s: original destination recorded for the agent", what).contains(dst);
         assertThat(r.take(client)).as("take removes the record").isEmpty();
     }
 
@@ -132,6 +138,24 @@ class RedirectNetnsIT {
             }
         });
         assertThat(redirector.take(agent.awaitFrom(local))).contains(SERVER);
+    }
+
+    /**
+     * Capture must not depend on the destination port or the socket family: AF_INET sockets (curl, C, Python,
+     * Go on IPv4) go through connect4, dual-stack AF_INET6 ones (the JDK's) through connect6. Nothing
+     * listens on these ports at the destination, so a connect that escaped capture fails.
+     */
+    @Test
+    @Order(2)
+    void everyPortIsRedirectedOnBothFamilies() throws Exception {
+        long before = redirector.stats().redirected();
+        int[] ports = {7000, 80, 443, 5432, 6379, 8443, 1, 65535};
+        for (int port : ports) {
+            for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
+                assertRedirected(redirector, family, new InetSocketAddress(SERVER.getAddress(), port));
+            }
+        }
+        assertThat(redirector.stats().redirected()).isEqualTo(before + 2L * ports.length);
     }
 
     @Test

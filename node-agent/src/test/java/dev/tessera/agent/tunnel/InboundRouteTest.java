@@ -47,9 +47,12 @@ class InboundRouteTest {
         assertThat(r.workload().name()).isEqualTo("web");
     }
 
+    /** The refusal; a refused route must also say it is not allowed (ConnectStream asks {@code allowed()}). */
     private static CloseReason route(String method, String authority, SpiffeId sni) {
         Http2Headers h = new DefaultHttp2Headers().method(method).authority(authority);
-        return InboundRoute.resolve(h, MESH, "n1", sni).refusal();
+        InboundRoute r = InboundRoute.resolve(h, MESH, "n1", sni);
+        assertThat(r.allowed()).as("allowed() of a route refused with %s", r.refusal()).isEqualTo(r.refusal() == null);
+        return r.refusal();
     }
 
     private static Workload w(String name, String node, String ip, SpiffeId id, boolean meshed) {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Mutation testing (PIT) of the pure decision code: the policy authorizer and translator, the inbound and
+# outbound routes, readiness, node-authorized issuance, and the push protocol's codec and deltas. Run by
+# hand or on a schedule, NOT by `mvn verify` / .ci/run: it takes minutes and judges the tests, not the
+# product. One module at a time, one thread (the machines are small). Reports:
+#   <module>/target/pit-reports/index.html (and mutations.xml); the summary below is printed at the end.
+# Usage: scripts/mutation.sh [common|node-agent|controller ...]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+declare -A CLASSES=(
+  [common]="dev.tessera.common.policy.PolicyTranslator*,dev.tessera.common.push.MeshDelta*,dev.tessera.common.push.Frames*,dev.tessera.common.push.MeshCodec*,dev.tessera.common.push.WireReader*,dev.tessera.common.push.WireWriter*"
+  [node-agent]="dev.tessera.agent.policy.Authorizer*,dev.tessera.agent.tunnel.InboundRoute*,dev.tessera.agent.proxy.OutboundRoute*,dev.tessera.agent.admin.Readiness*"
+  [controller]="dev.tessera.controller.identity.SvidIssuer*"
+)
+declare -A TESTS=(
+  [common]="dev.tessera.common.policy.*Test,dev.tessera.common.push.*Test"
+  [node-agent]="dev.tessera.agent.policy.AuthorizerTest,dev.tessera.agent.tunnel.InboundRouteTest,dev.tessera.agent.proxy.OutboundRouteTest,dev.tessera.agent.admin.ReadinessTest"
+  [controller]="dev.tessera.controller.identity.SvidIssuerTest"
+)
+modules=("$@")
+((${#modules[@]})) || modules=(common node-agent controller)
+
+for m in "${modules[@]}"; do
+  [[ -n "${CLASSES[$m]:-}" ]] || { echo "mutation.sh: unknown module $m (expected: common, node-agent, controller)" >&2; exit 2; }
+done
+join() { local IFS=,; echo "$*"; }
+classes=() tests=()
+for m in "${modules[@]}"; do classes+=("${CLASSES[$m]}"); tests+=("${TESTS[$m]}"); done
+# One reactor (the modules and what they need, built from this checkout, nothing installed); each module
+# mutates only its own classes, so the filters can be the union. Modules without matching classes pass.
+mvn -B -q -pl "$(join "${modules[@]}")" -am test-compile org.pitest:pitest-maven:mutationCoverage \
+    -DtargetClasses="$(join "${classes[@]}")" -DtargetTests="$(join "${tests[@]}")" -DfailWhenNoMutations=false
+
+for m in "${modules[@]}"; do
+  xml="$m/target/pit-reports/mutations.xml"
+  count() { grep -Eo "status=['\"]($1)['\"]" "$xml" | wc -l; }
+  total=$(count '[A-Z_]+') killed=$(count 'KILLED|TIMED_OUT|MEMORY_ERROR|RUN_ERROR')
+  survived=$(count 'SURVIVED') nocov=$(count 'NO_COVERAGE')
+  echo "mutation.sh: $m: $killed/$total killed ($((total ? 100 * killed / total : 0))%), $survived survived, $nocov not covered"
+done
