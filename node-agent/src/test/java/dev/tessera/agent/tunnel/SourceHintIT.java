@@ -48,7 +48,8 @@ class SourceHintIT {
     @BeforeAll
     void start() {
         mesh = new LoopbackMesh();
-        pool = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, new ProxyCounters());
+        // From node-a's address, as the agent's pool dials (the server trusts hints only for the peer node's pods).
+        pool = new HbonePool(new TlsContexts(mesh.idsA), mesh.loops, new ProxyCounters(), mesh.configA.nodeIp());
         nodeB = new InetSocketAddress(mesh.configB.nodeIp(), mesh.configB.inboundPort());
         // shop/server admits only the client pod's address.
         var allowClientPod = new AuthorizationPolicy("shop", "client-pod-only", Map.of("app", "server"),
@@ -86,9 +87,9 @@ class SourceHintIT {
         assertThat(f.isSuccess()).as("CONNECT as shop/cache claiming shop/client's address").isFalse();
         assertThat(TunnelException.reasonOf(f.cause(), null)).isEqualTo(CloseReason.POLICY_DENIED);
         RecordingListener.Closed c = awaitClosed(CACHE);
-        // The tunnel's TCP peer: the client's node (on loopback the pool dials from 127.0.0.1, not node-a's IP).
+        // The tunnel's TCP peer: the client's node.
         assertThat(c.context().client().getAddress()).as("recorded source address: the tunnel peer's, not the claimed pod's")
-                .isEqualTo(java.net.InetAddress.getLoopbackAddress())
+                .isEqualTo(mesh.configA.nodeIp())
                 .isNotEqualTo(addr(CLIENT_IP, 0).getAddress());
         assertThat(c.context().sourceWorkload()).as("source workload from a hostile hint").isNull();
         assertThat(c.context().sourceIdentity()).isEqualTo(CACHE);
