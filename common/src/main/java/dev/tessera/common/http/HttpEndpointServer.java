@@ -52,7 +52,9 @@ import org.slf4j.LoggerFactory;
  * by a Netty event loop, so a slow or silent client holds only its own connection, never a thread; every
  * connection must deliver a complete request within the request deadline (from accept, and from the end of
  * the previous response on a kept-alive connection, the idle timeout), or it is closed; connections are
- * capped globally and per source address; request lines, headers and bodies are bounded. Handlers run on
+ * capped globally and per source address (a kept-alive connection idle between requests is closed to make
+ * room, so only connections in the middle of a request count against a cap); request lines, headers and
+ * bodies are bounded. Handlers run on
  * the executor the server is given or their route's own (never on the event loop), one request at a time
  * per connection; a full executor queue is answered 503.
  * What it refuses is counted ({@link #refused()}).
@@ -109,6 +111,8 @@ public final class HttpEndpointServer implements AutoCloseable {
     private final AtomicInteger open = new AtomicInteger();
     private final Map<InetAddress, AtomicInteger> perSource = new ConcurrentHashMap<>();
     private final AtomicLong refused = new AtomicLong();
+    /** Kept-alive connections waiting for their next request, and their source. */
+    private final Map<Channel, InetAddress> idle = new ConcurrentHashMap<>();
     private final Channel server;
 
     /** Limits; {@link #DEFAULTS} suit probes, scrapes and an admin API. */
@@ -223,6 +227,15 @@ public final class HttpEndpointServer implements AutoCloseable {
         AtomicInteger fromSource = perSource.computeIfAbsent(source, k -> new AtomicInteger());
         int total = open.incrementAndGet();
         int mine = fromSource.incrementAndGet();
+        // Over a cap, a kept-alive connection waiting between requests makes room (from the same source for
+        // the per-source cap, from any for the global one): clients that open a new connection per request
+        // and never close the old ones are served; only connections in the middle of a request count.
+        if (mine > settings.maxConnectionsPerSource()) {
+            mine -= evictIdle(source) ? 1 : 0;
+        }
+        if (total > settings.maxConnections()) {
+            total -= evictIdle(null) ? 1 : 0;
+        }
         if (total > settings.maxConnections() || mine > settings.maxConnectionsPerSource()) {
             refused.incrementAndGet();
             release(source, fromSource);
@@ -233,6 +246,17 @@ public final class HttpEndpointServer implements AutoCloseable {
         connections.add(ch);
         ch.closeFuture().addListener(f -> release(source, fromSource));
         return true;
+    }
+
+    /** Closes one connection idle between requests (from {@code source}, or any if null); false if none. */
+    private boolean evictIdle(InetAddress source) {
+        for (var e : idle.entrySet()) {
+            if ((source == null || source.equals(e.getValue())) && idle.remove(e.getKey(), e.getValue())) {
+                e.getKey().close();
+                return true;
+            }
+        }
+        return false;
     }
 
     private void release(InetAddress source, AtomicInteger fromSource) {
@@ -280,6 +304,7 @@ public final class HttpEndpointServer implements AutoCloseable {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest msg) {
             disarm();
+            idle.remove(ctx.channel());
             ctx.channel().config().setAutoRead(false); // one request at a time
             boolean keepAlive = HttpUtil.isKeepAlive(msg);
             if (!msg.decoderResult().isSuccess()) {
@@ -325,6 +350,7 @@ public final class HttpEndpointServer implements AutoCloseable {
                 ctx.writeAndFlush(res).addListener((ChannelFutureListener) f -> {
                     if (f.isSuccess()) {
                         arm(ctx, settings.idleTimeout(), "no next request");
+                        idle.put(ctx.channel(), ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
                         ctx.channel().config().setAutoRead(true);
                     } else {
                         ctx.close();
@@ -339,6 +365,7 @@ public final class HttpEndpointServer implements AutoCloseable {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) throws Exception {
             disarm();
+            idle.remove(ctx.channel());
             super.channelInactive(ctx);
         }
 

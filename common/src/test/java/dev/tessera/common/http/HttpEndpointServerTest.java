@@ -109,6 +109,19 @@ class HttpEndpointServerTest {
     }
 
     @Test
+    void clientsThatLeaveKeptAliveConnectionsOpenAreServedBeyondTheCap() throws Exception {
+        var clients = new ArrayList<HttpClient>();
+        for (int i = 0; i < 12; i++) { // a new client per request, each keeping its connection: 3x the cap of 4
+            var c = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+            clients.add(c);
+            var r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.address().getPort()
+                    + "/healthz/ready")).timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as("request %d", i).isEqualTo(200);
+        }
+        await().atMost(Duration.ofSeconds(2)).until(() -> server.connections() <= 4);
+    }
+
+    @Test
     void aKeptAliveConnectionServesSeveralRequests() throws Exception {
         Socket s = rawConnection();
         s.setSoTimeout(2000);
