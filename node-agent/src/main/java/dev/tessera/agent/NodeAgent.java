@@ -437,7 +437,8 @@ public final class NodeAgent implements AutoCloseable {
         }
         return Readiness.unmet(programs, state.synced(),
                 certificates == null ? List.of() : certificates.expected(),
-                certificates == null ? java.util.Set.of() : certificates.certificates().keySet());
+                certificates == null ? java.util.Set.of() : certificates.certificates().keySet(),
+                enrollment == null ? Map.of() : enrollment.refused());
     }
 
     AgentConfig config() {

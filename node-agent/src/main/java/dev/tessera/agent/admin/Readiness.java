@@ -10,8 +10,8 @@ import java.util.TreeSet;
 
 /**
  * When the agent is ready ({@code :15021/healthz/ready}): every eBPF program is attached to the cgroup
- * (as the kernel reports it), the cluster state is synced, and every local meshed identity holds a
- * certificate. A pure function, so the rule is tested on its own.
+ * (as the kernel reports it), the cluster state is synced, every local meshed identity holds a
+ * certificate, and the kernel accepted every local meshed pod into the enrolled map. A pure function, so the rule is tested on its own.
  */
 public final class Readiness {
 
@@ -27,6 +27,15 @@ public final class Readiness {
      */
     public static List<String> unmet(Map<String, Boolean> programs, boolean stateSynced,
             Collection<SpiffeId> expected, Set<SpiffeId> held) {
+        return unmet(programs, stateSynced, expected, held, Map.of());
+    }
+
+    /**
+     * Like {@link #unmet(Map, boolean, Collection, Set)}, plus {@code uncaptured}: meshed pods the kernel
+     * refused to enroll (pod key -> why), each an unmet condition.
+     */
+    public static List<String> unmet(Map<String, Boolean> programs, boolean stateSynced,
+            Collection<SpiffeId> expected, Set<SpiffeId> held, Map<String, String> uncaptured) {
         var unmet = new ArrayList<String>();
         if (programs == null || programs.isEmpty()) {
             unmet.add("eBPF programs not attached");
@@ -44,6 +53,10 @@ public final class Readiness {
         expected.stream().filter(id -> !held.contains(id)).forEach(id -> missing.add(id.toString()));
         if (!missing.isEmpty()) {
             unmet.add("certificates missing for " + missing);
+        }
+        if (!uncaptured.isEmpty()) {
+            unmet.add("pods not captured " + new TreeSet<>(uncaptured.keySet()) + ": "
+                    + uncaptured.values().iterator().next());
         }
         return unmet;
     }

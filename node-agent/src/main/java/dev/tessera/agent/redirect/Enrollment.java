@@ -30,6 +30,7 @@ public final class Enrollment {
     private final PodNetnsResolver resolver;
     /** pod key -> netns cookie, for pods this agent enrolled or adopted. */
     private final Map<String, Long> enrolled = new HashMap<>();
+    private volatile Map<String, String> lastRefusal = Map.of();
     private volatile Set<String> captured = Set.of();
 
     public Enrollment(String nodeName, Redirector redirector, PodNetnsResolver resolver) {
@@ -64,14 +65,33 @@ public final class Enrollment {
             }
         }
         enrolled.clear();
+        var refused = new java.util.TreeMap<String, String>();
         for (var e : expected.entrySet()) {
             if (!inKernel.contains(e.getKey())) {
-                redirector.enroll(e.getKey());
+                try {
+                    redirector.enroll(e.getKey());
+                } catch (RuntimeException full) { // e.g. E2BIG: the enrolled map holds its maximum of pods
+                    refused.put(e.getValue(), String.valueOf(full.getMessage()));
+                    if (!lastRefusal.containsKey(e.getValue())) { // once per pod, not every reconcile
+                        log.error("pod {} cannot be captured (it stays out of the mesh; readiness fails): {}",
+                                e.getValue(), full.getMessage());
+                    }
+                    continue;
+                }
                 log.info("enrolled pod {} (netns cookie {})", e.getValue(), e.getKey());
             }
             enrolled.put(e.getValue(), e.getKey());
         }
+        lastRefusal = Map.copyOf(refused);
         captured = Set.copyOf(new HashSet<>(enrolled.keySet()));
+    }
+
+    /**
+     * Meshed pods of this node the kernel refused to enroll at the last reconcile (pod key -> why): never
+     * silent, they fail readiness and show as a {@code tessera_mesh_pods} gap.
+     */
+    public Map<String, String> refused() {
+        return lastRefusal;
     }
 
     private String keyOf(long cookie) {

@@ -36,9 +36,12 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
-import java.util.Optional;
 import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -166,19 +169,18 @@ public final class HboneServer implements AutoCloseable {
      * Connections this server ended or refused, by reason: {@code peer_limit} (over the per-peer cap),
      * {@code idle} (no stream for the idle timeout), {@code peer_silent} (no answer to a keepalive PING).
      */
-    public java.util.Map<String, Long> refusals() {
-        return java.util.Map.of("peer_limit", refusedPeerLimit.get(), "idle", closedIdle.get(),
+    public Map<String, Long> refusals() {
+        return Map.of("peer_limit", refusedPeerLimit.get(), "idle", closedIdle.get(),
                 "peer_silent", closedSilent.get());
     }
 
     /** Open connections per peer (source identity and address), capped at {@link #maxConnectionsPerPeer}. */
     private final class PeerConnections {
-        private final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> open =
-                new java.util.concurrent.ConcurrentHashMap<>();
+        private final Map<String, AtomicInteger> open = new ConcurrentHashMap<>();
 
         boolean admit(SpiffeId id, Channel ch) {
             String key = id + "@" + ((InetSocketAddress) ch.remoteAddress()).getAddress().getHostAddress();
-            var n = open.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());
+            var n = open.computeIfAbsent(key, k -> new AtomicInteger());
             if (n.incrementAndGet() > maxConnectionsPerPeer) {
                 release(key, n);
                 return false;
@@ -187,7 +189,7 @@ public final class HboneServer implements AutoCloseable {
             return true;
         }
 
-        private void release(String key, java.util.concurrent.atomic.AtomicInteger n) {
+        private void release(String key, AtomicInteger n) {
             if (n.decrementAndGet() <= 0) {
                 open.remove(key, n);
             }
