@@ -88,6 +88,11 @@ public final class HandoffServer implements AutoCloseable {
             Files.createDirectories(socket.getParent());
         }
         Files.deleteIfExists(socket); // a stale file: the agent that served it is gone (or handed off)
+        // Loaded now, not at the next agent's connection: an upgrade typically replaces this agent's jar on
+        // disk first, and a class first loaded after that cannot be read from it (NoClassDefFoundError, and
+        // the upgrade falls back to a restart that refuses connections).
+        Class<?> exchange = Exchange.class;
+        log.debug("handoff exchange handler {} loaded", exchange.getName());
         var f = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
                 .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override

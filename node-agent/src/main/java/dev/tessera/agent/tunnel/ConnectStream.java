@@ -149,7 +149,8 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException
                         ? CloseReason.UPSTREAM_TIMEOUT : CloseReason.UPSTREAM_CONNECT_FAILED;
-                refuse(ctx, session, why, route.target() + ": " + f.cause().getMessage());
+                log.debug("dial of {} failed", route.target(), f.cause());
+                refuse(ctx, session, why, route.target() + ": " + f.cause());
                 return;
             }
             Channel pod = f.channel();
