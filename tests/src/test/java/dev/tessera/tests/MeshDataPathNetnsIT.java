@@ -69,6 +69,7 @@ class MeshDataPathNetnsIT {
         c = TestCluster.create("tsc-dp", SPEC, true);
         server7000 = c.server(MESH, "server", 7000, PodServer.lineEcho("server:7000"));
         c.server(MESH, "server", 7001, PodServer.lineEcho("server:7001"));
+        c.server(MESH, "server", 7002, MeshDataPathNetnsIT::oneLineThenClose);
         c.server(MESH, "local", 7000, PodServer.lineEcho("local:7000"));
         c.server(PLAIN, "plain-b", 7000, PodServer.lineEcho("plain-b:7000"));
         c.server(MESH, "bulk-server", 7100, MeshDataPathNetnsIT::bulkServer);
@@ -183,6 +184,55 @@ class MeshDataPathNetnsIT {
         assertThat(roundTrip(MESH, "client", c.podIp(MESH, "local"), 7000, "near")).isEqualTo("local:7000 near");
         await().atMost(Duration.ofSeconds(5)).untilAsserted(
                 () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
+    }
+
+    /** Answers one line and closes first, like an HTTP/1.0 server or `Connection: close`. */
+    private static void oneLineThenClose(Socket s) throws IOException {
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8))
+                .readLine();
+        s.getOutputStream().write(("bye " + line + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Short connections from ten threads at once, the server closing first: sockets close and open on the
+     * destination agent within the same event-loop rounds, so a new dial often gets a just-freed descriptor.
+     * An epoll event left over for the descriptor's previous owner used to reach the new dial channel as
+     * NotYetConnectedException, whose handler closed it: the CONNECT failed (UPSTREAM_CONNECT_FAILED) for 2-10%
+     * of such connections.
+     */
+    @Test
+    void churningShortConnectionsFromConcurrentClientsAllSucceed() throws Exception {
+        String server = c.podIp(MESH, "server");
+        int threads = 10;
+        int each = 200;
+        ExecutorService pool = c.podThreads(MESH, "client", threads);
+        Queue<String> failures = new ConcurrentLinkedQueue<>();
+        var ok = new AtomicInteger();
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            pool.execute(() -> {
+                for (int i = 0; i < each; i++) {
+                    String id = thread + "-" + i;
+                    try (Socket s = new Socket()) {
+                        s.connect(new InetSocketAddress(server, 7002), 10_000);
+                        s.setSoTimeout(10_000);
+                        s.getOutputStream().write((id + "\n").getBytes(StandardCharsets.UTF_8));
+                        String reply = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                                StandardCharsets.UTF_8)).readLine();
+                        if (("bye " + id).equals(reply)) {
+                            ok.incrementAndGet();
+                        } else {
+                            failures.add(id + ": reply " + reply);
+                        }
+                    } catch (IOException e) {
+                        failures.add(id + ": " + e);
+                    }
+                }
+            });
+        }
+        TestCluster.shutdownAndAwait(pool, Duration.ofSeconds(120));
+        assertThat(failures).as("failed short connections (%d succeeded)", ok.get()).isEmpty();
+        assertThat(ok.get()).isEqualTo(threads * each);
     }
 
     @Test

@@ -191,6 +191,9 @@ final class TunnelConnection {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!ctx.channel().isActive() && cause instanceof java.nio.channels.NotYetConnectedException) {
+                return; // an epoll event of the descriptor's previous owner, not of this dial (see NoopHandler)
+            }
             // The handshake event (if any) already carries TLS failures; anything else ends the connection.
             ctx.close();
         }
