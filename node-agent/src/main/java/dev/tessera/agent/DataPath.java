@@ -8,8 +8,7 @@ import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.proxy.ConnectionContext.Direction;
 import dev.tessera.agent.proxy.CloseReason;
 import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.ConnectionStats;
-import dev.tessera.agent.proxy.RelaySession;
+import dev.tessera.agent.metrics.ConnectionMetrics;
 import dev.tessera.agent.proxy.EventLoops;
 import dev.tessera.agent.proxy.JsonAccessLog;
 import dev.tessera.agent.proxy.OutboundProxy;
@@ -26,8 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -47,8 +44,8 @@ final class DataPath implements AutoCloseable {
     private final OutboundProxy outbound;
     private final HboneServer inbound;
     private volatile OriginalDestinations originalDestinations = client -> Optional.empty();
-    /** Every connection between opened and closed (a drain reports what it has to cut). */
-    private final Set<RelaySession> live = ConcurrentHashMap.newKeySet();
+    /** The open connections (a drain reports what it has to cut). */
+    private final ConnectionMetrics connections;
     private final AtomicLong drainCut = new AtomicLong();
 
     private DataPath(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
@@ -57,17 +54,8 @@ final class DataPath implements AutoCloseable {
         var tls = new TlsContexts(identities);
         var accessLog = new JsonAccessLog();
         metrics.accessLogDropped(accessLog::dropped);
-        ConnectionListener listener = ConnectionListener.of(new ConnectionListener() {
-            @Override
-            public void live(RelaySession session) {
-                live.add(session);
-            }
-
-            @Override
-            public void closed(RelaySession session, ConnectionStats stats) {
-                live.remove(session);
-            }
-        }, counters, metrics.connections(), accessLog);
+        connections = metrics.connections();
+        ConnectionListener listener = ConnectionListener.of(counters, connections, accessLog);
         outbound = new OutboundProxy(config, state, tls, client -> originalDestinations.take(client), listener, loops);
         inbound = new HboneServer(config, state, tls, listener, loops);
         registerCounters(metrics);
@@ -191,7 +179,7 @@ final class DataPath implements AutoCloseable {
             LockSupport.parkNanos(DRAIN_POLL_NANOS);
             inbound.drainStep();
         }
-        var left = List.copyOf(live);
+        var left = List.copyOf(connections.open());
         if (!left.isEmpty()) {
             log.warn("drain timeout after {} ms: cutting {} open connection(s) (close reason SHUTDOWN)",
                     grace.toMillis(), left.size());
@@ -204,10 +192,6 @@ final class DataPath implements AutoCloseable {
 
     private static final long DRAIN_POLL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
 
-    /** Connections open right now (what a drain waits for). */
-    int openConnections() {
-        return live.size();
-    }
 
     @Override
     public void close() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.agent.testing.HandSource;
 import dev.tessera.agent.config.NetnsSource;
 import dev.tessera.agent.control.ControllerAddress;
 import dev.tessera.agent.redirect.BpfRedirector;
@@ -20,7 +21,6 @@ import dev.tessera.controller.identity.StaticTokenAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
 import dev.tessera.controller.push.PushServer;
 import dev.tessera.controller.push.PushServerConfig;
-import dev.tessera.controller.watch.MeshSource;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -33,9 +33,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -166,32 +164,5 @@ class ReadinessWiringNetnsIT {
         try (var s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             return s.getLocalPort();
         }
-    }
-
-    /** A MeshSource that publishes the states the test builds. */
-    private static final class HandSource implements MeshSource {
-        private final List<Consumer<MeshConfig>> listeners = new CopyOnWriteArrayList<>();
-        private volatile MeshConfig current = MeshConfig.EMPTY;
-
-        @Override
-        public void start() {}
-
-        @Override
-        public MeshConfig current() {
-            return current;
-        }
-
-        @Override
-        public void addListener(Consumer<MeshConfig> l) {
-            listeners.add(l);
-        }
-
-        synchronized void publish(MeshConfig c) {
-            current = c;
-            listeners.forEach(l -> l.accept(c));
-        }
-
-        @Override
-        public void close() {}
     }
 }

@@ -1,5 +1,6 @@
 package dev.tessera.agent.control;
 
+import dev.tessera.agent.testing.HandSource;
 import dev.tessera.common.identity.CertificateAuthority;
 import dev.tessera.common.identity.SpiffeId;
 import dev.tessera.common.model.MeshConfig;
@@ -26,8 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
 
 /**
  * A real push server (real TLS, real CA, static tokens) fed by a hand-driven {@link MeshSource}, plus
@@ -37,33 +36,6 @@ final class ControlPlaneFixture implements AutoCloseable {
 
     static final String TD = "cluster.local";
     static final List<String> NODES = List.of("node1", "node2", "node3");
-
-    /** A MeshSource that publishes the states a test builds. */
-    static final class HandSource implements MeshSource {
-        private final List<Consumer<MeshConfig>> listeners = new CopyOnWriteArrayList<>();
-        private volatile MeshConfig current = MeshConfig.EMPTY;
-
-        @Override
-        public void start() {}
-
-        @Override
-        public MeshConfig current() {
-            return current;
-        }
-
-        @Override
-        public void addListener(Consumer<MeshConfig> l) {
-            listeners.add(l);
-        }
-
-        synchronized void publish(MeshConfig c) {
-            current = c;
-            listeners.forEach(l -> l.accept(c));
-        }
-
-        @Override
-        public void close() {}
-    }
 
     final Path dir;
     final IssuingCa ca = IssuingCa.generate(TD);

@@ -185,7 +185,7 @@ class ControlPlaneIT {
         await().atMost(WAIT).until(() -> clients.get(0).connectAttempts() > attempts + 1); // retrying with backoff
         clients.forEach(c -> assertThat(content(c.current())).isEqualTo(content(before))); // last state kept
 
-        f.source = new ControlPlaneFixture.HandSource(); // a new controller process: new epoch, versions restart
+        f.source = new dev.tessera.agent.testing.HandSource(); // a new controller process: new epoch, versions restart
         MeshConfig after = state(2, 6, "after");
         f.source.publish(after);
         f.startServer(port, 8);

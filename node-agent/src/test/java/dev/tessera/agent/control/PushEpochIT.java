@@ -77,7 +77,7 @@ class PushEpochIT {
         await().atMost(WAIT).until(() -> clients.stream().noneMatch(ControllerClient::connected));
 
         // A new run: versions restart at 1, and its history (8 deltas) holds 5 -> 8, the agents' version.
-        f.source = new ControlPlaneFixture.HandSource();
+        f.source = new dev.tessera.agent.testing.HandSource();
         f.source.publish(after(1));
         f.startServer(port, 8);
         for (long v = 2; v <= 8; v++) {
