@@ -1,6 +1,6 @@
 // Controller scale benchmark for bench/scale.sh: 1,000 simulated agents on one controller.
 // Runs with the JDK's single-file launcher and the built agent jar on the class path (it brings Netty, the
-// wire protocol of dev.tessera.common.push and the agent's real ControllerClient):
+// wire protocol of dev.tessera.api.push and the agent's real ControllerClient):
 //   java -cp node-agent/target/tessera-node-agent.jar bench/ScaleBench.java gen DIR NODES PODS_PER_NODE NAMESPACES
 //   java -cp ... bench/ScaleBench.java run DIR PORT METRICS_PORT CONTROLLER_PID CONTROLLER_LOG CHANGES FULL OUT
 //
@@ -9,14 +9,14 @@
 // decodes and applies every frame; the others are ScaleBench's light client, see LightAgent), measures the
 // first full sync, then edits one pod per change by rewriting one manifest file and measures how long each
 // change takes to reach every agent. It prints a Markdown section to OUT.
-import dev.tessera.agent.control.ControllerAddress;
+import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.agent.control.ControllerClient;
-import dev.tessera.agent.proxy.EventLoops;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.push.FrameEncoder;
-import dev.tessera.common.push.FrameType;
-import dev.tessera.common.push.Frames;
-import dev.tessera.common.push.Message;
+import dev.tessera.agent.netty.EventLoops;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.push.FrameEncoder;
+import dev.tessera.api.push.FrameType;
+import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.Message;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -737,7 +737,7 @@ final class Run {
         System.gc();
         System.gc();
         long before = heap.getHeapMemoryUsage().getUsed();
-        var held = new java.util.concurrent.atomic.AtomicReference<dev.tessera.common.model.MeshConfig>();
+        var held = new java.util.concurrent.atomic.AtomicReference<dev.tessera.api.push.MeshConfig>();
         var applied = new java.util.concurrent.CountDownLatch(1);
         var settings = ControllerClient.Settings.of(new ControllerAddress("127.0.0.1", port), Cluster.node(1),
                 dir.resolve("tokens").resolve(Cluster.node(1)), caFile);

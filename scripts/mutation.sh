@@ -9,13 +9,13 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 declare -A CLASSES=(
-  [common]="dev.tessera.common.policy.PolicyTranslator*,dev.tessera.common.push.MeshDelta*,dev.tessera.common.push.Frames*,dev.tessera.common.push.MeshCodec*,dev.tessera.common.push.WireReader*,dev.tessera.common.push.WireWriter*"
-  [node-agent]="dev.tessera.agent.policy.Authorizer*,dev.tessera.agent.tunnel.InboundRoute*,dev.tessera.agent.proxy.OutboundRoute*,dev.tessera.agent.admin.Readiness*"
+  [common]="dev.tessera.kube.policy.PolicyTranslator*,dev.tessera.api.push.MeshDelta*,dev.tessera.api.push.Frames*,dev.tessera.api.push.MeshCodec*,dev.tessera.api.push.WireReader*,dev.tessera.api.push.WireWriter*"
+  [node-agent]="dev.tessera.agent.policy.Authorizer*,dev.tessera.agent.inbound.InboundRoute*,dev.tessera.agent.outbound.OutboundRoute*,dev.tessera.agent.admin.Readiness*"
   [controller]="dev.tessera.controller.identity.SvidIssuer*"
 )
 declare -A TESTS=(
-  [common]="dev.tessera.common.policy.*Test,dev.tessera.common.push.*Test"
-  [node-agent]="dev.tessera.agent.policy.AuthorizerTest,dev.tessera.agent.tunnel.InboundRouteTest,dev.tessera.agent.proxy.OutboundRouteTest,dev.tessera.agent.admin.ReadinessTest"
+  [common]="dev.tessera.api.policy.*Test,dev.tessera.api.push.*Test"
+  [node-agent]="dev.tessera.agent.policy.AuthorizerTest,dev.tessera.agent.inbound.InboundRouteTest,dev.tessera.agent.outbound.OutboundRouteTest,dev.tessera.agent.admin.ReadinessTest"
   [controller]="dev.tessera.controller.identity.SvidIssuerTest"
 )
 modules=("$@")

@@ -26,7 +26,7 @@ public final class Main implements Runnable {
     /** The configured command line (also used by tests). */
     public static CommandLine commandLine() {
         var cl = new CommandLine(new Main());
-        cl.registerConverter(java.time.Duration.class, Durations::parse);
+        cl.registerConverter(java.time.Duration.class, s -> dev.tessera.api.config.Durations.parse("duration", s));
         // Everything after NAMESPACE/POD belongs to the program, options included.
         cl.getSubcommands().get("local").getSubcommands().get("exec").setStopAtPositional(true);
         cl.setExecutionExceptionHandler((ex, line, parse) -> {

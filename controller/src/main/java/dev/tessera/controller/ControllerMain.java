@@ -1,5 +1,6 @@
 package dev.tessera.controller;
 
+import dev.tessera.controller.core.ControllerCore;
 import dev.tessera.controller.kube.KubeClients;
 import dev.tessera.controller.leader.Leadership;
 import dev.tessera.controller.local.LocalController;
@@ -47,10 +48,10 @@ public final class ControllerMain implements Callable<Integer> {
     @Option(names = "--ca-secret", defaultValue = "tessera-ca", description = "CA Secret name (default: ${DEFAULT-VALUE}).")
     String caSecret;
 
-    @Option(names = "--port", defaultValue = "15012", description = "Agent connections, mTLS (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--port", defaultValue = "" + dev.tessera.api.config.Ports.CONTROLLER_PUSH, description = "Agent connections: TLS (the controller's certificate), agents authenticate with their bearer token (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--metrics-port", defaultValue = "15014", description = "/metrics and /healthz (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--metrics-port", defaultValue = "" + dev.tessera.api.config.Ports.CONTROLLER_METRICS, description = "/metrics and /healthz (default: ${DEFAULT-VALUE}).")
     int metricsPort;
 
     @Option(names = "--listen-address", defaultValue = "0.0.0.0", description = "Address both ports bind (default: ${DEFAULT-VALUE}).")

@@ -1,5 +1,6 @@
 package dev.tessera.controller;
 
+import dev.tessera.controller.core.ControllerCore;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.controller.identity.AgentAuthenticator;

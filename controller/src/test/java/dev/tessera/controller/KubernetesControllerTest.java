@@ -3,11 +3,11 @@ package dev.tessera.controller;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.Service;
-import dev.tessera.common.model.Service.Endpoint;
-import dev.tessera.common.model.Service.Port;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.Service;
+import dev.tessera.api.model.Service.Endpoint;
+import dev.tessera.api.model.Service.Port;
+import dev.tessera.api.policy.Translation;
 import dev.tessera.controller.kube.PolicyResources;
 import dev.tessera.controller.watch.MeshContent;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -139,6 +139,6 @@ class KubernetesControllerTest {
         assertThat(client.secrets().inNamespace("tessera-system").withName("tessera-ca").get()).isNotNull();
         var cm = client.configMaps().inNamespace("tessera-system").withName("tessera-ca-root-cert").get();
         assertThat(cm.getData().get("root-cert.pem")).isEqualTo(
-                dev.tessera.common.identity.CertificateAuthority.Pem.write(controller.ca().trustBundle().toArray()));
+                dev.tessera.api.identity.CertificateAuthority.Pem.write(controller.ca().trustBundle().toArray()));
     }
 }

@@ -7,7 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.agent.redirect.BpfRedirector;
-import dev.tessera.common.identity.CertificateAuthority;
+import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.images.harness.AgentContainer;
 import dev.tessera.images.harness.ControllerContainer;
 import dev.tessera.images.harness.DockerSupport;

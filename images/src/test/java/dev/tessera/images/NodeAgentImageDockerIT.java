@@ -5,9 +5,10 @@ import static org.assertj.core.api.Assertions.fail;
 import static org.awaitility.Awaitility.await;
 
 import dev.tessera.agent.redirect.BpfRedirector;
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import dev.tessera.images.harness.AgentContainer;
 import dev.tessera.images.harness.BpfPins;
+import dev.tessera.images.harness.ControllerContainer;
 import dev.tessera.images.harness.DockerSupport;
 import dev.tessera.images.harness.Images;
 import dev.tessera.images.harness.LocalNode;
@@ -27,7 +28,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The node agent image, run under Docker as the DaemonSet runs it ({@link AgentContainer}): it loads and
+ * The node agent image, run under Docker as the DaemonSet runs it ({@link AgentContainer}) against the
+ * controller image in local mode ({@link ControllerContainer}, its only source of state and certificates): it loads and
  * attaches its eBPF programs to the host's cgroup v2 root, enrolls a pod whose network namespace lives on
  * the host, becomes ready on 15021 and serves metrics on 15020 over the Docker network; SIGTERM ends it
  * within the grace period and leaves capture pinned for the next agent (a DaemonSet rollout), which adopts
@@ -44,6 +46,8 @@ class NodeAgentImageDockerIT {
     private TestNetwork network;
     private LocalNode node;
     private Path pinDir;
+    private ControllerContainer controller;
+    private String token;
 
     @BeforeAll
     static void images() throws Exception {
@@ -57,12 +61,22 @@ class NodeAgentImageDockerIT {
         pinDir = Path.of("/sys/fs/bpf", prefix);
         network = TestNetwork.create(prefix);
         node = LocalNode.create(prefix, network.ip(10));
+        byte[] b = new byte[24];
+        new java.security.SecureRandom().nextBytes(b);
+        token = HexFormat.of().formatHex(b);
+        controller = new ControllerContainer(prefix + "-controller", network, network.ip(20), node, node.writeTokens(token));
+        controller.start();
+        await().atMost(READY_TIMEOUT).pollInterval(Duration.ofMillis(250)).ignoreExceptions()
+                .until(() -> controller.get("/healthz/ready").statusCode() == 200);
     }
 
     @AfterEach
     void tearDown() throws Exception {
         for (AgentContainer c : containers) {
             c.stop(); // SIGKILL + remove: whatever the test left running
+        }
+        if (controller != null) {
+            controller.stop();
         }
         try {
             if (Files.exists(pinDir)) {
@@ -142,8 +156,9 @@ class NodeAgentImageDockerIT {
         assertThat(second.get(15020, "/metrics").body()).contains("tessera_mesh_pods{state=\"certified\"} 1.0");
     }
 
-    private AgentContainer startAgent(String suffix) {
-        var agent = new AgentContainer(prefix + "-agent-" + suffix, network, network.ip(10), node, pinDir);
+    private AgentContainer startAgent(String suffix) throws java.io.IOException {
+        var agent = new AgentContainer(prefix + "-agent-" + suffix, network, network.ip(10), pinDir,
+                node.controllerAgentFiles(suffix, token), LocalNode.controllerAgentFlags(controller.pushAddress()));
         containers.add(agent);
         agent.start();
         try {

@@ -5,20 +5,20 @@ import static java.util.Objects.requireNonNull;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.metrics.AgentMetrics;
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.CloseReason;
-import dev.tessera.agent.proxy.ConnectionListener;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.metrics.ConnectionMetrics;
-import dev.tessera.agent.proxy.EventLoops;
-import dev.tessera.agent.proxy.JsonAccessLog;
-import dev.tessera.agent.proxy.OutboundProxy;
-import dev.tessera.agent.proxy.ProxyCounters;
+import dev.tessera.agent.netty.EventLoops;
+import dev.tessera.agent.connection.JsonAccessLog;
+import dev.tessera.agent.outbound.OutboundProxy;
+import dev.tessera.agent.connection.ProxyCounters;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.TlsContexts;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
-import dev.tessera.agent.tunnel.HboneServer;
+import dev.tessera.agent.inbound.HboneServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -96,7 +96,7 @@ final class DataPath implements AutoCloseable {
     }
 
     /** The inbound policy stage of both listeners (HBONE CONNECTs and same-node deliveries). */
-    void useInboundGate(dev.tessera.agent.proxy.InboundGate gate) {
+    void useInboundGate(dev.tessera.agent.policy.InboundGate gate) {
         inbound.useInboundGate(gate);
         outbound.useInboundGate(gate);
     }

@@ -1,16 +1,17 @@
 package dev.tessera.agent;
 
+import dev.tessera.agent.admin.AdminRoutes;
+import dev.tessera.agent.admin.AgentView;
 import dev.tessera.agent.admin.HttpEndpoints;
 import dev.tessera.agent.admin.Readiness;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.config.NetnsSource;
 import dev.tessera.agent.control.ControllerClient;
 import dev.tessera.agent.control.ControllerSigner;
-import dev.tessera.agent.identity.LocalCaSigner;
-import dev.tessera.agent.identity.LocalCertificateManager;
+import dev.tessera.agent.identity.CertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
-import dev.tessera.agent.metrics.ConnectionMetrics;
 import dev.tessera.agent.metrics.CoverageCheck;
+import dev.tessera.agent.metrics.NodeMetricsBinding;
 import dev.tessera.agent.policy.PolicyEnforcer;
 import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.redirect.PeerAuthProgram;
@@ -21,24 +22,23 @@ import dev.tessera.agent.redirect.PodNetnsResolver;
 import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
 import dev.tessera.agent.state.StateStore;
-import dev.tessera.common.local.ClusterDescription;
-import dev.tessera.common.local.LocalClusterWatcher;
-import dev.tessera.common.local.LocalSnapshots;
-import dev.tessera.common.policy.PolicySet;
+import dev.tessera.api.policy.PolicySet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One node agent, wired from an {@link AgentConfig}. Start-up order: listeners bind first (a port clash
- * fails start-up before anything is changed), then the cluster state loads (a bad description fails
- * fast), then the eBPF programs attach or are re-adopted from their pins, then pods are enrolled and
- * certificates issued. Readiness turns green only when programs are attached, state is synced and every
- * local meshed identity holds a certificate.
+ * One node agent: the composition root that wires the parts from an {@link AgentConfig}; the parts do the
+ * work. Start-up order: the controller session and certificate manager are created (nothing connects yet);
+ * the listeners bind first, or are adopted from the running agent through the handoff socket (a port clash
+ * fails start-up before anything is changed); the policy stage (denying until policies arrive), the HTTP
+ * endpoints and the admin API follow; then the eBPF programs attach or are re-adopted from their pins, pods
+ * are enrolled as the controller's state arrives, and certificates are requested. The listeners start
+ * accepting only once the first state and its certificates are in ({@link #GATE_TIMEOUT}). Readiness turns
+ * green when programs are attached, state is synced and every local meshed identity holds a certificate.
  */
 public final class NodeAgent implements AutoCloseable {
 
@@ -49,19 +49,17 @@ public final class NodeAgent implements AutoCloseable {
 
     private final AgentConfig config;
     private final StateStore state = new StateStore();
-    private final AtomicLong version = new AtomicLong();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
-    private LocalNetnsResolver localNetwork;
     private PodNetnsResolver netns;
     private BpfRedirector redirector;
     private Enrollment enrollment;
-    private LocalCertificateManager certificates;
+    private CertificateManager certificates;
     private AgentMetrics metrics;
     private DataPath dataPath;
     private HttpEndpoints http;
     private CoverageCheck coverage;
-    private dev.tessera.agent.redirect.TcpHealthMap tcpHealth;
+    private NodeMetricsBinding nodeMetrics;
     private volatile java.time.Instant lastStateUpdate;
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
@@ -71,26 +69,19 @@ public final class NodeAgent implements AutoCloseable {
     private final CountDownLatch firstApplied = new CountDownLatch(1);
     private ControllerClient controller;
     private final java.nio.file.Path handoffSocket;
-    private volatile boolean handedOff;
 
-    private NodeAgent(AgentConfig config, java.nio.file.Path handoffSocket) {
+    private NodeAgent(AgentConfig config) {
         this.config = config;
-        this.handoffSocket = handoffSocket;
-    }
-
-    /** Starts an agent without listener handoff; on any failure everything already started is closed again. */
-    public static NodeAgent start(AgentConfig config) throws Exception {
-        return start(config, null);
+        this.handoffSocket = config.handoffSocket();
     }
 
     /**
-     * Starts an agent; on any failure everything already started is closed again.
-     *
-     * @param handoffSocket where the running agent of this node serves its listeners (adopted instead of
-     *     bound when one answers) and where this agent serves them to the next one; null: no handoff
+     * Starts an agent; on any failure everything already started is closed again. With a handoff socket
+     * ({@link AgentConfig#handoffSocket}) it adopts the listeners of the agent serving them there, if one
+     * answers, and then serves them there itself for the next one.
      */
-    public static NodeAgent start(AgentConfig config, java.nio.file.Path handoffSocket) throws Exception {
-        var agent = new NodeAgent(config, handoffSocket);
+    public static NodeAgent start(AgentConfig config) throws Exception {
+        var agent = new NodeAgent(config);
         try {
             agent.doStart();
             return agent;
@@ -101,16 +92,12 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void doStart() throws Exception {
-        dev.tessera.agent.identity.CertificateSigner signer;
-        if (config.controller() != null) { // state, policies and certificates from the controller
-            controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
-                    config.controllerToken(), config.controllerCa()), this::onControllerConfig,
-                    bundle -> log.info("controller trust bundle: {} root(s)", bundle.size()));
-            signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
-        } else {
-            signer = LocalCaSigner.load(config.caDir());
-        }
-        certificates = new LocalCertificateManager(config.nodeName(), signer);
+        // State, policies and certificates come from the controller.
+        controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
+                config.controllerToken(), config.controllerCa()), this::onControllerConfig,
+                bundle -> log.info("controller trust bundle: {} root(s)", bundle.size()));
+        var signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
+        certificates = new CertificateManager(config.nodeName(), signer);
         closeables.add(certificates);
         metrics = new AgentMetrics();
 
@@ -129,7 +116,7 @@ public final class NodeAgent implements AutoCloseable {
                 handoff.close();
             }
         }
-        var adminRoutes = new AdminRoutes(this);
+        var adminRoutes = new AdminRoutes(adminView());
         policyMetrics = new PolicyMetrics(metrics.registry());
         policies = new PolicyEnforcer(state, policyMetrics); // denies until policies load
         dataPath.useInboundGate(policies);
@@ -138,21 +125,9 @@ public final class NodeAgent implements AutoCloseable {
         adminRoutes.installInteractive(http);
         http.beforeScrape(metrics.connections()::flush);
 
-        // 2. State: from the controller, or (local mode) the cluster description, re-read when it changes.
-        localNetwork = config.networkFile() == null ? null : new LocalNetnsResolver(config.networkFile());
-        if (config.netnsSource() == NetnsSource.CRI) {
-            netns = new CriNetnsResolver(config.hostRoot());
-        } else if (localNetwork != null) {
-            netns = localNetwork;
-        } else {
-            throw new IllegalArgumentException("--netns-source local needs --network (expected: network.json written by"
-                    + " `tessera local up`), or use --netns-source cri on a Kubernetes node");
-        }
-        LocalClusterWatcher watcher = null;
-        if (controller == null) {
-            watcher = new LocalClusterWatcher(config.localCluster(), this::onDescription);
-            closeables.add(watcher);
-        }
+        // 2. Where pods' network namespaces are found: the container runtime, or a local cluster's network.json.
+        netns = config.netnsSource() == NetnsSource.CRI ? new CriNetnsResolver(config.hostRoot())
+                : new LocalNetnsResolver(config.networkFile());
 
         // 3. Kernel capture: attach, or adopt the pinned programs of a previous run.
         redirector = BpfRedirector.install(RedirectSettings.of(config));
@@ -163,20 +138,19 @@ public final class NodeAgent implements AutoCloseable {
         PeerAuthProgram pa = peerAuth;
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
-        registerMetrics();
+        nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
+                redirector, enrollment, certificates, () -> lastStateUpdate));
+        closeables.add(nodeMetrics);
+        coverage = nodeMetrics.coverage();
 
         certificates.attach(state);
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
         state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
-        if (watcher != null) {
-            watcher.start();
-        } else {
-            closeables.add(controller); // closed before the certificate manager that uses it
-            controller.start();
-        }
-        closeables.add(Observability.start(metrics, coverage, () -> {
-            evictTcpHealth();
-            return localWorkloadKeys();
+        closeables.add(controller); // closed before the certificate manager that uses it
+        controller.start();
+        closeables.add(Observability.start(config, metrics, coverage, () -> {
+            nodeMetrics.evictTcpHealth();
+            return nodeMetrics.localWorkloadKeys();
         }));
 
         http.start();
@@ -224,7 +198,6 @@ public final class NodeAgent implements AutoCloseable {
      * container that exits by itself is restarted by Kubernetes.
      */
     private void handedOff() {
-        handedOff = true;
         draining = true;
         DataPath dp = dataPath;
         if (dp != null) {
@@ -236,11 +209,6 @@ public final class NodeAgent implements AutoCloseable {
             }
         }
         log.info("handed the listeners to the next agent; serving open connections until SIGTERM");
-    }
-
-    /** True once the next agent of this node adopted the listeners. */
-    boolean isHandedOff() {
-        return handedOff;
     }
 
     /**
@@ -263,142 +231,12 @@ public final class NodeAgent implements AutoCloseable {
         log.info("accepting connections (waited {} ms for state and certificates)", (System.nanoTime() - t0) / 1_000_000);
     }
 
-    /** {@code namespace/workload} of the pods on this node, as the workload series label them. */
-    private java.util.Set<String> localWorkloadKeys() {
-        var out = new java.util.HashSet<String>();
-        state.current().workloadsOnNode(config.nodeName()).forEach(w -> out.add(ConnectionMetrics.workloadKey(w)));
-        return out;
-    }
-
-    /** Kernel TCP health from the sockops program (observability; skipped if the maps cannot be opened). */
-    private void registerTcpHealth() {
-        try {
-            tcpHealth = dev.tessera.agent.redirect.TcpHealthMap.open(redirector.settings().pinDir());
-            closeables.add(tcpHealth);
-            tcpHealth.watchTunnelsOf(dev.tessera.common.netns.Netns.currentCookie());
-        } catch (java.io.IOException | RuntimeException e) {
-            log.warn("kernel TCP health metrics disabled: {}", e.toString());
-            tcpHealth = null;
-            return;
-        }
-        dev.tessera.agent.metrics.TcpHealthMetrics.register(metrics.registry(), tcpHealth::read, ip -> {
-            var snapshot = state.current();
-            var w = snapshot.workloadByIp(ip);
-            if (w.isPresent()) {
-                return new String[] {dev.tessera.agent.metrics.ConnectionMetrics.workloadKey(w.get())
-                        .substring(w.get().namespace().length() + 1), w.get().namespace()};
-            }
-            for (var n : snapshot.nodes().values()) {
-                if (ip.equals(n.ip())) {
-                    return new String[] {n.name(), ""};
-                }
-            }
-            return new String[] {"unknown", "unknown"};
-        });
-    }
-
-    /** Drops TCP health pairs of pods that are no longer on this node (bounded cardinality). */
-    private void evictTcpHealth() {
-        if (tcpHealth == null) {
-            return;
-        }
-        var local = new java.util.HashSet<java.net.InetAddress>();
-        state.current().workloadsOnNode(config.nodeName()).forEach(w -> local.add(w.ip()));
-        for (var p : tcpHealth.read()) {
-            if (p.kind() == dev.tessera.agent.redirect.TcpHealthMap.Kind.POD && !local.contains(p.source())) {
-                tcpHealth.remove(p);
-            }
-        }
-    }
-
-    private CoverageCheck coverageCheck() {
-        return new CoverageCheck(new CoverageCheck.Inputs() {
-            @Override
-            public List<dev.tessera.common.model.Workload> expected() {
-                return state.current().workloadsOnNode(config.nodeName()).stream()
-                        .filter(dev.tessera.common.model.Workload::meshed).toList();
-            }
-
-            @Override
-            public java.util.Optional<Long> netnsCookie(dev.tessera.common.model.Workload pod) {
-                return netns.netnsOf(pod).flatMap(path -> {
-                    try {
-                        return java.util.Optional.of(dev.tessera.common.netns.Netns.cookie(path));
-                    } catch (java.io.IOException | RuntimeException e) {
-                        return java.util.Optional.empty();
-                    }
-                });
-            }
-
-            @Override
-            public java.util.Set<Long> enrolledCookies() {
-                return redirector.enrolled();
-            }
-
-            @Override
-            public java.util.Optional<java.security.cert.X509Certificate> certificate(
-                    dev.tessera.common.model.Workload pod) {
-                var k = certificates.certificates().get(pod.identity());
-                return k == null ? java.util.Optional.empty() : java.util.Optional.of(k.leaf());
-            }
-        }, java.time.Clock.systemUTC(), () -> {
-            // Under the enrollment's lock, so the snapshot read is never older than one a concurrent state
-            // update applies after us (the state store publishes before it notifies).
-            synchronized (enrollment) {
-                enrollment.reconcile(state.current());
-            }
-        });
-    }
-
-    private void registerMetrics() {
-        coverage = coverageCheck();
-        metrics.coverageGap(() -> coverage.last() == null ? 0 : coverage.last().gap(),
-                () -> coverage.last() == null ? null : coverage.last().checkedAt());
-        metrics.coverageRepairs(coverage::repairs);
-        metrics.certificateExpiry(() -> {
-            var out = new java.util.TreeMap<String, java.time.Instant>();
-            certificates.certificates().forEach((id, k) -> out.put(id.toString(), k.leaf().getNotAfter().toInstant()));
-            return out;
-        });
-        metrics.configUpdated(() -> lastStateUpdate);
-        metrics.mapOccupancy(redirector::occupancy);
-        registerTcpHealth();
-        metrics.kernelCounters(redirector::kernelCounters);
-        metrics.originalDestinationLookups(() -> {
-            var s = redirector.stats();
-            return new long[] {s.lookups(), s.misses()};
-        });
-        metrics.certificates(() -> new long[] {certificates.issuedTotal(), certificates.failedTotal()});
-        metrics.stateVersion(() -> state.current().version());
-        metrics.meshPods(() -> {
-            var checked = coverage.last();
-            if (checked != null) { // proven against the kernel map and certificate validity
-                return java.util.Map.of("expected", checked.expected(), "captured", checked.captured(),
-                        "certified", checked.certified());
-            }
-            var local = state.current().workloadsOnNode(config.nodeName()).stream().filter(w -> w.meshed()).toList();
-            var captured = enrollment.captured();
-            var held = certificates.certificates().keySet();
-            return java.util.Map.of(
-                    "expected", local.size(),
-                    "captured", (int) local.stream().filter(w -> captured.contains(w.key())).count(),
-                    "certified", (int) local.stream().filter(w -> held.contains(w.identity())).count());
-        });
-    }
-
-    private void onDescription(ClusterDescription description) {
-        var conversion = LocalSnapshots.convert(description, localNetwork.attachments(), config.trustDomain(),
-                version.incrementAndGet());
-        conversion.warnings().forEach(w -> log.warn("cluster description: {}", w));
-        apply(conversion.snapshot(), PolicySet.translate(conversion.snapshot().version(), description.others()));
-    }
-
     /** A state pushed by the controller (on the controller client's thread). */
-    private void onControllerConfig(dev.tessera.common.model.MeshConfig c) {
+    private void onControllerConfig(dev.tessera.api.push.MeshConfig c) {
         apply(c.mesh(), c.policies());
     }
 
-    private void apply(dev.tessera.common.model.MeshSnapshot snapshot, PolicySet policySet) {
+    private void apply(dev.tessera.api.model.MeshSnapshot snapshot, PolicySet policySet) {
         state.update(snapshot);
         policies.update(policySet); // after the state: re-checks open connections against the new workloads
         PeerAuthProgram pa = peerAuth;
@@ -410,7 +248,7 @@ public final class NodeAgent implements AutoCloseable {
 
     private static List<java.security.cert.X509Certificate> controllerRoots(java.nio.file.Path caFile) {
         try {
-            return dev.tessera.common.identity.CertificateAuthority.Pem.readCertificates(
+            return dev.tessera.api.identity.CertificateAuthority.Pem.readCertificates(
                     java.nio.file.Files.readString(caFile));
         } catch (java.io.IOException | RuntimeException e) {
             log.warn("cannot read --controller-ca {}: {}", caFile, e.toString());
@@ -418,7 +256,7 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
-    /** The controller session, or null in local mode. */
+    /** The controller session. */
     ControllerClient controller() {
         return controller;
     }
@@ -441,6 +279,63 @@ public final class NodeAgent implements AutoCloseable {
                 enrollment == null ? Map.of() : enrollment.refused());
     }
 
+    /** The admin API's view of this agent. */
+    private AgentView adminView() {
+        NodeAgent a = this;
+        return new AgentView() {
+            @Override
+            public AgentConfig config() {
+                return a.config;
+            }
+
+            @Override
+            public StateStore state() {
+                return a.state;
+            }
+
+            @Override
+            public PolicyEnforcer policies() {
+                return a.policies;
+            }
+
+            @Override
+            public AgentMetrics metrics() {
+                return a.metrics;
+            }
+
+            @Override
+            public Enrollment enrollment() {
+                return a.enrollment;
+            }
+
+            @Override
+            public CoverageCheck coverage() {
+                return a.coverage;
+            }
+
+            @Override
+            public CertificateManager certificates() {
+                return a.certificates;
+            }
+
+            @Override
+            public BpfRedirector redirector() {
+                return a.redirector;
+            }
+
+            @Override
+            public Map<String, Object> connectionStats() {
+                DataPath dp = a.dataPath;
+                return dp == null ? null : dp.stats();
+            }
+
+            @Override
+            public List<String> unmetReadiness() {
+                return a.unmetReadiness();
+            }
+        };
+    }
+
     AgentConfig config() {
         return config;
     }
@@ -457,7 +352,7 @@ public final class NodeAgent implements AutoCloseable {
         return enrollment;
     }
 
-    LocalCertificateManager certificates() {
+    CertificateManager certificates() {
         return certificates;
     }
 

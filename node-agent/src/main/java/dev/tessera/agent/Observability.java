@@ -14,24 +14,20 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agent's periodic observability work on one daemon thread: publishes the bytes of open connections
- * every second, re-checks mesh coverage against the kernel and the certificates every few seconds, and
- * evicts the workload series of pods that left the node after a grace period
- * ({@code -Dtessera.metrics.evictionGrace=5m} style durations in seconds: {@code tessera.metrics.evictionGraceSeconds}).
+ * every second, re-checks mesh coverage against the kernel and the certificates ({@code --coverage-interval}),
+ * and evicts the workload series of pods that left the node after a grace period
+ * ({@code --metrics-eviction-grace}).
  */
 final class Observability implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Observability.class);
 
     static final Duration FLUSH_EVERY = Duration.ofSeconds(1);
-    static final Duration COVERAGE_EVERY = Duration.ofSeconds(
-            Long.getLong("tessera.coverage.intervalSeconds", 5));
-    static final Duration EVICTION_GRACE = Duration.ofSeconds(
-            Long.getLong("tessera.metrics.evictionGraceSeconds", 300));
 
     private final ScheduledExecutorService executor;
     private final AtomicLong evicted = new AtomicLong();
 
-    private Observability(AgentMetrics metrics, CoverageCheck coverage, Supplier<Set<String>> localWorkloads) {
+    private Observability(Duration coverageEvery, Duration evictionGrace, AgentMetrics metrics, CoverageCheck coverage, Supplier<Set<String>> localWorkloads) {
         executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tessera-observability");
             t.setDaemon(true);
@@ -39,10 +35,10 @@ final class Observability implements AutoCloseable {
         });
         metrics.seriesEvicted(evicted::get);
         every(FLUSH_EVERY, "flush", () -> metrics.connections().flush());
-        every(COVERAGE_EVERY, "coverage", coverage::run);
-        Duration evictEvery = EVICTION_GRACE.dividedBy(4).isZero() ? Duration.ofSeconds(1) : EVICTION_GRACE.dividedBy(4);
+        every(coverageEvery, "coverage", coverage::run);
+        Duration evictEvery = evictionGrace.dividedBy(4).isZero() ? Duration.ofSeconds(1) : evictionGrace.dividedBy(4);
         every(evictEvery, "eviction", () -> {
-            int n = metrics.connections().evict(localWorkloads.get(), EVICTION_GRACE.toNanos());
+            int n = metrics.connections().evict(localWorkloads.get(), evictionGrace.toNanos());
             if (n > 0) {
                 evicted.addAndGet(n);
                 log.info("metrics: evicted {} series of workloads that left this node", n);
@@ -50,8 +46,10 @@ final class Observability implements AutoCloseable {
         });
     }
 
-    static Observability start(AgentMetrics metrics, CoverageCheck coverage, Supplier<Set<String>> localWorkloads) {
-        return new Observability(metrics, coverage, localWorkloads);
+    static Observability start(dev.tessera.agent.config.AgentConfig config, AgentMetrics metrics, CoverageCheck coverage,
+            Supplier<Set<String>> localWorkloads) {
+        return new Observability(config.coverageInterval(), config.metricsEvictionGrace(), metrics, coverage,
+                localWorkloads);
     }
 
     private void every(Duration period, String what, Runnable task) {

@@ -6,16 +6,16 @@ import static org.awaitility.Awaitility.await;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.testing.HandSource;
 import dev.tessera.agent.config.NetnsSource;
-import dev.tessera.agent.control.ControllerAddress;
+import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.agent.redirect.BpfRedirector;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.local.NetworkAttachments;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PolicySet;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PolicySet;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
@@ -87,9 +87,12 @@ class ReadinessWiringNetnsIT {
         new NetworkAttachments("readiness", List.of(), List.of()).write(network);
         pinDir = PIN_ROOT.resolve("agent-" + ProcessHandle.current().pid());
         readyPort = freePort();
-        var config = new AgentConfig("node1", InetAddress.getByName("127.0.0.1"), TD, null, network, null, pinDir, null,
-                List.of("198.18.210.0/24"), freePort(), freePort(), freePort(), readyPort, freePort(), NetnsSource.LOCAL,
-                Path.of("/"), new ControllerAddress("127.0.0.1", controller.port()), dir.resolve("node1.token"), caFile);
+        var config = AgentConfig.parse("--node", "node1", "--node-ip", "127.0.0.1", "--trust-domain", TD,
+                "--network", network.toString(), "--bpf-pin-dir", pinDir.toString(), "--mesh-cidr", "198.18.210.0/24",
+                "--outbound-port", "" + freePort(), "--inbound-port", "" + freePort(), "--metrics-port", "" + freePort(),
+                "--ready-port", "" + readyPort, "--admin-port", "" + freePort(), "--handoff-socket", "none",
+                "--controller", "127.0.0.1:" + controller.port(), "--controller-token", dir.resolve("node1.token").toString(),
+                "--controller-ca", caFile.toString());
         agent = NodeAgent.start(config);
     }
 

@@ -65,7 +65,7 @@ class HostileClientsNetnsIT {
             for (var t : targets) {
                 var target = t.getKey();
                 for (int i = 0; i < 20; i++) { // more than one source may hold (16): the rest are refused
-                    Socket s = dev.tessera.common.netns.Netns.call(t.getValue(), () -> {
+                    Socket s = dev.tessera.api.netns.Netns.call(t.getValue(), () -> {
                         Socket x = new Socket();
                         try {
                             x.connect(target, 2000);

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tessera.cli.Main;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.cli.local.Sh;
-import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.Exchange;
 import dev.tessera.tests.harness.NetnsSupport;

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.Exchange;
 import dev.tessera.tests.harness.NetnsSupport;

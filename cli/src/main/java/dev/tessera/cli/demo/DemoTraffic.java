@@ -1,6 +1,6 @@
 package dev.tessera.cli.demo;
 
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -2,7 +2,7 @@ package dev.tessera.cli.install;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.local.Ipv4Cidr;
+import dev.tessera.api.net.Ipv4Cidr;
 import java.util.List;
 import java.util.regex.Pattern;
 

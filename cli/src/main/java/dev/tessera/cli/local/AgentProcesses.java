@@ -1,6 +1,6 @@
 package dev.tessera.cli.local;
 
-import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -18,9 +18,9 @@ import java.util.Optional;
 final class ControllerProcess {
 
     /** Config push port (mTLS). */
-    static final int PORT = 15012;
+    static final int PORT = dev.tessera.api.config.Ports.CONTROLLER_PUSH;
     /** Metrics and health port. */
-    static final int METRICS_PORT = 15014;
+    static final int METRICS_PORT = dev.tessera.api.config.Ports.CONTROLLER_METRICS;
     /** JVM options unless {@code tessera.controller.jvmOptions} / TESSERA_CONTROLLER_JVM_OPTIONS say otherwise. */
     static final String DEFAULT_JVM_OPTIONS = DetachedProcess.jvmOptionsResource("controller-jvm.options");
 

@@ -1,8 +1,8 @@
 package dev.tessera.cli.local;
 
-import dev.tessera.common.local.NetworkAttachments;
-import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
-import dev.tessera.common.local.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
+import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

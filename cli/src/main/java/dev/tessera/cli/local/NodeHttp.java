@@ -1,6 +1,6 @@
 package dev.tessera.cli.local;
 
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -2,7 +2,7 @@ package dev.tessera.cli.observe;
 
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.cli.local.NodeHttp;
-import dev.tessera.common.local.NetworkAttachments.NodeAttachment;
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,9 +15,9 @@ import java.util.List;
 public final class Agents {
 
     /** Agent ports (the brief's). */
-    public static final int ADMIN = 15000;
-    public static final int METRICS = 15020;
-    public static final int READY = 15021;
+    public static final int ADMIN = dev.tessera.api.config.Ports.ADMIN;
+    public static final int METRICS = dev.tessera.api.config.Ports.METRICS;
+    public static final int READY = dev.tessera.api.config.Ports.READY;
 
     private final NetnsCluster cluster;
     private final Duration timeout;

@@ -1,5 +1,6 @@
 package dev.tessera.cli.install;
 
+import dev.tessera.api.config.Ports;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.AgentMain;
@@ -46,19 +47,19 @@ class AgentDaemonSetTest {
 
     @Test
     void portsAndProbeAreTheAgentsDefaults() {
-        assertPort("outbound", AgentConfig.OUTBOUND_PORT, "--outbound-port");
-        assertPort("hbone", AgentConfig.INBOUND_PORT, "--inbound-port");
-        assertPort("metrics", AgentConfig.METRICS_PORT, "--metrics-port");
-        assertPort("readiness", AgentConfig.READY_PORT, "--ready-port");
+        assertPort("outbound", Ports.OUTBOUND, "--outbound-port");
+        assertPort("hbone", Ports.HBONE, "--inbound-port");
+        assertPort("metrics", Ports.METRICS, "--metrics-port");
+        assertPort("readiness", Ports.READY, "--ready-port");
         // No declared ports: with hostNetwork they default to host ports, which would keep the surge pod of
         // an upgrade from being scheduled next to the old one (the listener handoff needs both on the node).
         assertThat(agent.getPorts()).isEmpty();
         var probe = agent.getReadinessProbe().getHttpGet();
-        assertThat(probe.getPort().getIntVal()).isEqualTo(AgentConfig.READY_PORT);
+        assertThat(probe.getPort().getIntVal()).isEqualTo(Ports.READY);
         assertThat(probe.getPath()).isEqualTo("/healthz/ready");
         assertThat(daemonSet.getSpec().getTemplate().getMetadata().getAnnotations())
                 .containsEntry("prometheus.io/scrape", "true")
-                .containsEntry("prometheus.io/port", String.valueOf(AgentConfig.METRICS_PORT));
+                .containsEntry("prometheus.io/port", String.valueOf(Ports.METRICS));
     }
 
     @Test
@@ -75,13 +76,13 @@ class AgentDaemonSetTest {
         assertThat(relabelings).anySatisfy(r -> {
             assertThat(r.get("sourceLabels")).isEqualTo(List.of("__meta_kubernetes_pod_ip"));
             assertThat(r.get("targetLabel")).isEqualTo("__address__");
-            assertThat(r.get("replacement")).isEqualTo("${1}:" + AgentConfig.METRICS_PORT);
+            assertThat(r.get("replacement")).isEqualTo("${1}:" + Ports.METRICS);
         });
     }
 
     @Test
     void theHandoffSocketIsOnTheHostSoTheNextPodReachesIt() {
-        Path socket = Path.of(dev.tessera.agent.AgentMain.HANDOFF_DIR, "node-a.sock");
+        Path socket = Path.of(AgentConfig.HANDOFF_DIR, "node-a.sock");
         assertThat(hostPathOf(socket)).isEqualTo(socket);
         assertThat(mountOf(socket).getReadOnly()).isNotEqualTo(Boolean.TRUE);
         assertThat(volumeOf(socket).getHostPath().getType()).isEqualTo("DirectoryOrCreate");

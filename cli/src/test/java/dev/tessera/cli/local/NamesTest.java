@@ -3,7 +3,7 @@ package dev.tessera.cli.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tessera.common.local.NetworkAttachments;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

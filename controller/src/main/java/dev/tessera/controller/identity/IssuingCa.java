@@ -2,9 +2,9 @@ package dev.tessera.controller.identity;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.CertificateAuthority.Pem;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.SpiffeId;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;

@@ -2,9 +2,9 @@ package dev.tessera.controller.identity;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.EnumMap;

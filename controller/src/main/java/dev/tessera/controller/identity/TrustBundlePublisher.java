@@ -2,7 +2,7 @@ package dev.tessera.controller.identity;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.CertificateAuthority.Pem;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -2,7 +2,7 @@ package dev.tessera.controller.local;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.controller.ControllerCore;
+import dev.tessera.controller.core.ControllerCore;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;

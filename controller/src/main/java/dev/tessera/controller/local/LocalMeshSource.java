@@ -2,15 +2,15 @@ package dev.tessera.controller.local;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.local.ClusterDescription;
-import dev.tessera.common.local.LocalClusterWatcher;
-import dev.tessera.common.local.LocalSnapshots;
-import dev.tessera.common.local.NetnsNaming;
-import dev.tessera.common.local.NetworkAttachments;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.policy.PolicySet;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.localcluster.ClusterDescription;
+import dev.tessera.localcluster.LocalClusterWatcher;
+import dev.tessera.localcluster.LocalSnapshots;
+import dev.tessera.localcluster.NetnsNaming;
+import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import dev.tessera.controller.watch.MeshContent;
 import dev.tessera.controller.watch.MeshSource;
 import java.io.IOException;
@@ -82,7 +82,7 @@ public final class LocalMeshSource implements MeshSource {
      * Loads the manifests (and network file) and publishes the first state.
      *
      * @throws IOException when a file cannot be read
-     * @throws dev.tessera.common.local.InvalidClusterException when the manifests are invalid
+     * @throws dev.tessera.localcluster.InvalidClusterException when the manifests are invalid
      */
     @Override
     public void start() throws IOException {
@@ -130,7 +130,7 @@ public final class LocalMeshSource implements MeshSource {
             lastWarnings = conversion.warnings();
         }
         MeshSnapshot mesh = conversion.snapshot();
-        MeshConfig next = new MeshConfig(v, mesh, PolicySet.translate(v, cluster.others()));
+        MeshConfig next = new MeshConfig(v, mesh, dev.tessera.kube.policy.PolicyTranslator.translate(v, cluster.others()));
         if (current.version() > 0 && MeshContent.of(next).equals(MeshContent.of(current))) {
             return;
         }

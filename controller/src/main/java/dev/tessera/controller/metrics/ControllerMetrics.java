@@ -1,7 +1,7 @@
 package dev.tessera.controller.metrics;
 
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.controller.ControllerCore;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.controller.core.ControllerCore;
 import dev.tessera.controller.identity.RefusalReason;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;

@@ -2,13 +2,13 @@ package dev.tessera.controller.model;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.discovery.ServiceTranslator;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Service;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PolicySet;
+import dev.tessera.kube.discovery.ServiceTranslator;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Service;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PolicySet;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import java.net.InetAddress;
 import java.util.ArrayList;
@@ -60,7 +60,7 @@ public final class MeshModel {
 
     /** Replaces the policies with the translation of {@code objects}; true when the translation changed. */
     public boolean setPolicies(Collection<? extends HasMetadata> objects) {
-        PolicySet next = PolicySet.translate(version, objects);
+        PolicySet next = dev.tessera.kube.policy.PolicyTranslator.translate(version, objects);
         boolean changed = !next.authorizationPolicies().equals(policies.authorizationPolicies())
                 || !next.peerAuthentications().equals(policies.peerAuthentications());
         policies = next;

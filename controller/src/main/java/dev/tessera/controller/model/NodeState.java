@@ -2,8 +2,8 @@ package dev.tessera.controller.model;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
 import java.util.List;
 
 /**

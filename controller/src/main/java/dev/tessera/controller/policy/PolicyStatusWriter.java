@@ -2,8 +2,8 @@ package dev.tessera.controller.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.policy.PolicyTranslator;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.kube.policy.PolicyTranslator;
+import dev.tessera.api.policy.Translation;
 import dev.tessera.controller.kube.PolicyResources;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;

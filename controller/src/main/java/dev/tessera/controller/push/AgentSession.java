@@ -1,8 +1,8 @@
 package dev.tessera.controller.push;
 
-import dev.tessera.common.push.Frames;
-import dev.tessera.common.push.Message;
-import dev.tessera.common.push.ProtocolException;
+import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.Message;
+import dev.tessera.api.push.ProtocolException;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
 import dev.tessera.controller.identity.RefusalReason;
@@ -176,7 +176,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             return;
         }
         cancelHelloTimeout();
-        var decoder = channel.pipeline().get(dev.tessera.common.push.FrameDecoder.class);
+        var decoder = channel.pipeline().get(dev.tessera.api.push.FrameDecoder.class);
         if (decoder != null) {
             decoder.maxFrameSize(AUTHENTICATED_MAX_FRAME);
         }

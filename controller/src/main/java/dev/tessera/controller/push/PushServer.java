@@ -2,9 +2,9 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.push.FrameDecoder;
-import dev.tessera.common.push.FrameEncoder;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.push.FrameDecoder;
+import dev.tessera.api.push.FrameEncoder;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.SvidIssuer;
@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * agents authenticated by the bearer token of their HELLO (TokenReview in a cluster, the static token
  * file in local mode); each agent gets a snapshot, or the deltas since the version it holds when it resumes
  * within the same epoch, then one delta per published {@link MeshConfig}, encoded once for all agents.
- * CSRs are answered through the node-authorizing {@link SvidIssuer}. Protocol: {@code dev.tessera.common.push}.
+ * CSRs are answered through the node-authorizing {@link SvidIssuer}. Protocol: {@code dev.tessera.api.push}.
  */
 public final class PushServer implements AutoCloseable {
 

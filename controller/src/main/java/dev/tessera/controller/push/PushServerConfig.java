@@ -27,7 +27,7 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
         Duration serverCertTtl, int workerThreads, int csrThreads) {
 
     /** The agents' port of the controller. */
-    public static final int PORT = 15012;
+    public static final int PORT = dev.tessera.api.config.Ports.CONTROLLER_PUSH;
     /** The controller's service account (its certificate's SPIFFE id). */
     public static final String SERVICE_ACCOUNT = "tessera-controller";
 

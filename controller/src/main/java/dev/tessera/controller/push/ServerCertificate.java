@@ -2,8 +2,8 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.controller.identity.IssuingCa;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;

@@ -1,12 +1,12 @@
 package dev.tessera.controller.watch;
 
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Service;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.AuthorizationPolicy;
-import dev.tessera.common.policy.PeerAuthentication;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Service;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.AuthorizationPolicy;
+import dev.tessera.api.policy.PeerAuthentication;
+import dev.tessera.api.policy.Translation;
 import java.util.Comparator;
 import java.util.List;
 

@@ -1,6 +1,6 @@
 package dev.tessera.controller.watch;
 
-import dev.tessera.common.model.MeshConfig;
+import dev.tessera.api.push.MeshConfig;
 import java.util.function.Consumer;
 
 /**

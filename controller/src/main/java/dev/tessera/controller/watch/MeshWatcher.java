@@ -2,9 +2,9 @@ package dev.tessera.controller.watch;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.discovery.ServiceTranslator;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.kube.discovery.ServiceTranslator;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.controller.kube.PolicyResources;
 import dev.tessera.controller.model.KubernetesObjects;
 import dev.tessera.controller.model.MeshModel;

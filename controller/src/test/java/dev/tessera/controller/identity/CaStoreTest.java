@@ -3,9 +3,9 @@ package dev.tessera.controller.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.CertificateAuthority.Pem;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.SpiffeId;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -3,8 +3,8 @@ package dev.tessera.controller.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -134,7 +134,7 @@ class SvidIssuerTest {
     @Test
     void refusesEverythingBeforeTheFirstSync() {
         var auth = new TokenReviewAuthenticator(client, AUDIENCE, Set.of());
-        var unsynced = new SvidIssuer(ca, auth, () -> dev.tessera.common.model.MeshSnapshot.EMPTY, "cluster.local",
+        var unsynced = new SvidIssuer(ca, auth, () -> dev.tessera.api.model.MeshSnapshot.EMPTY, "cluster.local",
                 SvidIssuer.DEFAULT_TTL);
         SpiffeId id = new SpiffeId("cluster.local", "shop", "web");
         assertThatThrownBy(() -> unsynced.issue(CertificateAuthority.csr(CertificateAuthority.newKeyPair(), id), id,

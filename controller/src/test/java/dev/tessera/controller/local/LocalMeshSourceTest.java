@@ -3,9 +3,9 @@ package dev.tessera.controller.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshConfig;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.controller.KubernetesController;
 import dev.tessera.controller.MockCluster;
 import dev.tessera.controller.identity.RefusalReason;

@@ -2,8 +2,8 @@ package dev.tessera.controller.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Workload;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;

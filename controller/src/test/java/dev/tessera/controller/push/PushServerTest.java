@@ -3,14 +3,14 @@ package dev.tessera.controller.push;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PolicySet;
-import dev.tessera.common.push.Frames;
-import dev.tessera.common.push.Message;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.Message;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
@@ -126,15 +126,17 @@ class PushServerTest {
         MeshConfig big = state(1, 40_000, "v1"); // ~4 MB: many slices, more than the write buffer holds
         source.publish(big);
         var c = config();
-        // ping every 300 ms: an agent that says nothing for 900 ms counts as gone
+        // ping every second: an agent that says nothing for 3 s counts as gone (wide enough that a loaded
+        // machine's scheduling gaps between two drained slices never look like silence)
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                c.helloTimeout(), Duration.ofMillis(300), c.serverCertTtl(), 1, 1));
+                c.helloTimeout(), Duration.ofSeconds(1), c.serverCertTtl(), 1, 1));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
             agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
             await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
             source.publish(state(2, 40_000, "v2")); // published while the snapshot is still going out
-            // ~2 s for the first 2 MB: twice the 900 ms of silence, but the server is the one still sending
-            byte[] snapshot = agent.readSlowly(16 * 1024, 15, 2 * 1024 * 1024);
+            // the whole ~4 MB at 16 KB per 15 ms: ~4 s (longer on a loaded machine), more than the 3 s of
+            // silence, but the server is the one still sending
+            byte[] snapshot = agent.readSlowly(16 * 1024, 15, 8 * 1024 * 1024);
             agent.send(new Message.Ack(1));
             Message next = agent.read(); // nothing came between the slices; the change (and pings) follow
             while (next instanceof Message.Ping p) {

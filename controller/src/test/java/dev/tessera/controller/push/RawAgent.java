@@ -1,8 +1,8 @@
 package dev.tessera.controller.push;
 
-import dev.tessera.common.push.Frames;
-import dev.tessera.common.push.Message;
-import dev.tessera.common.push.ProtocolException;
+import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.Message;
+import dev.tessera.api.push.ProtocolException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;

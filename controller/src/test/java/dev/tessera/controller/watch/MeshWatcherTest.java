@@ -3,8 +3,8 @@ package dev.tessera.controller.watch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;

@@ -37,11 +37,6 @@ public final class AgentContainer extends GenericContainer<AgentContainer> {
     private final String ip;
     private final Path pinDir;
 
-    /** A local-mode agent for {@code node} at {@code ip} on {@code network}, pinning under {@code pinDir} (test-unique). */
-    public AgentContainer(String name, TestNetwork network, String ip, LocalNode node, Path pinDir) {
-        this(name, network, ip, pinDir, node.dir(), node.agentFlags());
-    }
-
     /**
      * An agent of node {@link LocalNode#NODE} at {@code ip} on {@code network}, pinning under {@code pinDir}, with
      * {@code files} mounted read-only at {@link LocalNode#MOUNT} and {@code modeFlags} saying where its state and

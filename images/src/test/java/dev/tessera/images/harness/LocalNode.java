@@ -1,6 +1,6 @@
 package dev.tessera.images.harness;
 
-import dev.tessera.common.identity.CertificateAuthority;
+import dev.tessera.api.identity.CertificateAuthority;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,13 +8,13 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
 
 /**
- * The local-mode inputs of one agent container, as {@code tessera local up} writes them for a netns agent:
- * a folder of manifests (node {@code n1}, an ambient namespace {@code demo} with pod {@code web}), a
+ * The inputs of a local cluster of one node for the image tests, as {@code tessera local up} writes them: a
+ * folder of manifests (node {@code n1}, an ambient namespace {@code demo} with pod {@code web}), a
  * {@code network.json} with the node at the container's address and the pod in a real network namespace
- * on the host ({@code /var/run/netns/<prefix>-pod}), and a local CA directory. All of it is mounted into
- * the container at {@link #MOUNT}; {@link #close} removes the folder and the namespace. The same files feed
- * a controller container in local mode ({@link ControllerContainer}, with {@link #writeTokens}), whose agents
- * get only {@link #controllerAgentFiles}.
+ * on the host ({@code /var/run/netns/<prefix>-pod}), and a local CA directory. They feed a controller
+ * container in local mode ({@link ControllerContainer}, with {@link #writeTokens}); its agents get only
+ * {@link #controllerAgentFiles} (token, controller CA, network.json) mounted at {@link #MOUNT}. {@link #close}
+ * removes the folder and the namespace.
  */
 public final class LocalNode implements AutoCloseable {
 
@@ -142,11 +142,6 @@ public final class LocalNode implements AutoCloseable {
         Files.writeString(file, content);
     }
 
-    /** The agent's local-mode flags, as paths inside the container. */
-    public String[] agentFlags() {
-        return new String[] {"--local-cluster", MOUNT + "/manifests", "--network", MOUNT + "/network.json",
-                "--ca-dir", MOUNT + "/ca"};
-    }
 
     @Override
     public void close() throws IOException {

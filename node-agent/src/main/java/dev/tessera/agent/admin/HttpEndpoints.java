@@ -2,7 +2,7 @@ package dev.tessera.agent.admin;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.http.HttpEndpointServer;
+import dev.tessera.api.http.HttpEndpointServer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;

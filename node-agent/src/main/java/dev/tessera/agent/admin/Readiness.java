@@ -1,6 +1,6 @@
 package dev.tessera.agent.admin;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;

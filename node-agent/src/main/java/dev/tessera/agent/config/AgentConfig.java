@@ -1,102 +1,296 @@
 package dev.tessera.agent.config;
 
-import static java.util.Objects.requireNonNull;
-
-import dev.tessera.agent.control.ControllerAddress;
+import dev.tessera.api.config.Durations;
+import dev.tessera.api.config.Ports;
+import dev.tessera.api.net.Addresses;
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
 
 /**
- * Everything the node agent is started with. Built from the command line by
- * {@code dev.tessera.agent.AgentMain}; every listener and component is built from this one bundle.
+ * Everything the node agent is started with, defined once as its command-line options: the flags, their
+ * defaults and their help text all come from the {@link Option} annotations below ({@code tessera-node-agent
+ * --help} prints them; {@code node-agent/FLAGS.md} is generated from them and a test keeps it in sync). Every
+ * listener and component is built from this one object; {@link #parse} is the only way to make one, so a
+ * test configures an agent with the same flags an operator writes.
  *
- * <p>Command-line flags (defaults in brackets):
- * <pre>
- *   --node NAME                this node's name (required)
- *   --node-ip IP               the node's address: pods' redirect target and HBONE bind (required)
- *   --trust-domain TD          [cluster.local]
- *   --local-cluster PATH       local mode: Kubernetes manifests (a file or a folder), watched
- *   --network FILE             local mode: network.json written by `tessera local up`
- *   --ca-dir DIR               local mode: the local certificate authority (ca.crt, ca.key)
- *   --bpf-pin-dir DIR          [/sys/fs/bpf/tessera]
- *   --cgroup DIR               cgroup v2 directory the programs attach to [the cgroup2 mount]
- *   --mesh-cidr CIDR           destinations that are captured, repeatable [0.0.0.0/0]
- *   --outbound-port N          [15001]   --inbound-port N   [15008]
- *   --metrics-port N           [15020]   --ready-port N     [15021]   --admin-port N [15000]
- *   --netns-source local|cri   where pods' network namespaces come from [local]: network.json, or the
- *                              container runtime's sandbox specs (containerd, CRI-O)
- *   --host-root DIR            where the host's / is mounted, for --netns-source cri [/]
- *   --controller HOST:PORT     take state, policies and certificates from the controller (15012) instead of
- *                              --local-cluster / --ca-dir (--network still resolves pod netns in local clusters)
- *   --controller-token FILE    the agent's bearer token, re-read at every reconnect [/var/run/secrets/tessera/token]
- *   --controller-ca FILE       PEM roots the controller's certificate must chain to [/var/run/tessera/ca/root-cert.pem]
- * </pre>
+ * <p>Values are checked when parsed; a bad one fails naming the flag and the expected value.
  */
-public record AgentConfig(
-        String nodeName,
-        InetAddress nodeIp,
-        String trustDomain,
-        Path localCluster,
-        Path networkFile,
-        Path caDir,
-        Path bpfPinDir,
-        Path cgroupPath,
-        List<String> meshCidrs,
-        int outboundPort,
-        int inboundPort,
-        int metricsPort,
-        int readyPort,
-        int adminPort,
-        NetnsSource netnsSource,
-        Path hostRoot,
-        ControllerAddress controller,
-        Path controllerToken,
-        Path controllerCa) {
+public final class AgentConfig {
 
-    public static final int OUTBOUND_PORT = 15001;
-    public static final int INBOUND_PORT = 15008;
-    public static final int METRICS_PORT = 15020;
-    public static final int READY_PORT = 15021;
-    public static final int ADMIN_PORT = 15000;
     /** Default {@code --controller-token}: the projected, audience-bound service-account token. */
     public static final String CONTROLLER_TOKEN = "/var/run/secrets/tessera/token";
     /** Default {@code --controller-ca}: the controller's trust bundle (the {@code tessera-ca-root-cert} ConfigMap). */
     public static final String CONTROLLER_CA = "/var/run/tessera/ca/root-cert.pem";
-    /** {@code --host-root} default: the agent runs on the host itself. */
-    public static final String HOST_ROOT = "/";
+    /** Directory of the default listener handoff socket (a hostPath in the DaemonSet). */
+    public static final String HANDOFF_DIR = "/var/run/tessera/handoff";
 
-    public AgentConfig {
-        requireNonNull(nodeName, "nodeName");
-        requireNonNull(nodeIp, "nodeIp");
-        requireNonNull(trustDomain, "trustDomain");
-        requireNonNull(bpfPinDir, "bpfPinDir");
-        meshCidrs = List.copyOf(requireNonNull(meshCidrs, "meshCidrs"));
-        checkPort("outboundPort", outboundPort);
-        checkPort("inboundPort", inboundPort);
-        checkPort("metricsPort", metricsPort);
-        checkPort("readyPort", readyPort);
-        checkPort("adminPort", adminPort);
-        requireNonNull(netnsSource, "netnsSource");
-        requireNonNull(hostRoot, "hostRoot");
-        if (controller != null) {
-            requireNonNull(controllerToken, "controllerToken");
-            requireNonNull(controllerCa, "controllerCa");
+    @Option(names = "--node", paramLabel = "NAME", description = "This node's name (required).")
+    String nodeName;
+
+    @Option(names = "--node-ip", paramLabel = "IP", description = "The node's address: the pods' redirect target and"
+            + " the HBONE bind address (required).")
+    String nodeIpText;
+
+    @Option(names = "--trust-domain", paramLabel = "TD", defaultValue = "cluster.local",
+            description = "SPIFFE trust domain of the mesh. Default: ${DEFAULT-VALUE}.")
+    String trustDomain;
+
+    @Option(names = "--controller", paramLabel = "HOST:PORT", description = "The controller's agent endpoint (port "
+            + Ports.CONTROLLER_PUSH + "): state, policies and certificates come from it (required).")
+    String controllerText;
+
+    @Option(names = "--controller-token", paramLabel = "FILE", defaultValue = CONTROLLER_TOKEN,
+            description = "The agent's bearer token for the controller (projected service-account token), re-read at"
+                    + " every reconnect. Default: ${DEFAULT-VALUE}.")
+    Path controllerToken;
+
+    @Option(names = "--controller-ca", paramLabel = "FILE", defaultValue = CONTROLLER_CA,
+            description = "PEM roots the controller's certificate must chain to. Default: ${DEFAULT-VALUE}.")
+    Path controllerCa;
+
+    @Option(names = "--netns-source", paramLabel = "local|cri", defaultValue = "local",
+            converter = NetnsSourceConverter.class,
+            description = "Where pods' network namespaces come from: local (--network, a local cluster) or cri"
+                    + " (containerd/CRI-O sandbox specs under --host-root). Default: ${DEFAULT-VALUE}.")
+    NetnsSource netnsSource;
+
+    @Option(names = "--network", paramLabel = "FILE", description = "With --netns-source local: network.json written"
+            + " by `tessera local up`.")
+    Path networkFile;
+
+    @Option(names = "--host-root", paramLabel = "DIR", defaultValue = "/",
+            description = "Where the host's / is mounted (for --netns-source cri). Default: ${DEFAULT-VALUE}.")
+    Path hostRoot;
+
+    @Option(names = "--bpf-pin-dir", paramLabel = "DIR", defaultValue = "/sys/fs/bpf/tessera",
+            description = "bpffs directory of the programs' and maps' pins. Default: ${DEFAULT-VALUE}.")
+    Path bpfPinDir;
+
+    @Option(names = "--cgroup", paramLabel = "DIR", description = "cgroup v2 directory the programs attach to."
+            + " Default: the cgroup2 mount.")
+    Path cgroupPath;
+
+    @Option(names = "--mesh-cidr", paramLabel = "CIDR", defaultValue = "0.0.0.0/0", split = ",",
+            description = "Captured destinations (repeatable or comma-separated). Default: ${DEFAULT-VALUE}.")
+    List<String> meshCidrs;
+
+    @Option(names = "--outbound-port", paramLabel = "N", defaultValue = "" + Ports.OUTBOUND,
+            description = "Captured outbound connections. Default: ${DEFAULT-VALUE}.")
+    int outboundPort;
+
+    @Option(names = "--inbound-port", paramLabel = "N", defaultValue = "" + Ports.HBONE,
+            description = "HBONE (HTTP/2 CONNECT over mutual TLS) from other agents. Default: ${DEFAULT-VALUE}.")
+    int inboundPort;
+
+    @Option(names = "--metrics-port", paramLabel = "N", defaultValue = "" + Ports.METRICS,
+            description = "Prometheus metrics. Default: ${DEFAULT-VALUE}.")
+    int metricsPort;
+
+    @Option(names = "--ready-port", paramLabel = "N", defaultValue = "" + Ports.READY,
+            description = "Readiness (/healthz/ready). Default: ${DEFAULT-VALUE}.")
+    int readyPort;
+
+    @Option(names = "--admin-port", paramLabel = "N", defaultValue = "" + Ports.ADMIN,
+            description = "Admin API on 127.0.0.1. Default: ${DEFAULT-VALUE}.")
+    int adminPort;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "On SIGTERM, how long open connections may take to finish before they are cut (0s: at"
+                    + " once). Keep it below the pod's termination grace period. Default: ${DEFAULT-VALUE}.")
+    String drainTimeoutText;
+
+    @Option(names = "--handoff-socket", paramLabel = "PATH|none", description = "Unix socket of the listener handoff:"
+            + " a starting agent takes the listeners from the agent serving it (no connection refused during an"
+            + " upgrade), then serves it itself. 'none' disables. Default: " + HANDOFF_DIR + "/<node>.sock.")
+    String handoffSocketText;
+
+    @Option(names = "--coverage-interval", paramLabel = "DURATION", defaultValue = "5s",
+            description = "How often mesh coverage (captured and certified pods) is re-checked against the kernel"
+                    + " and the certificates. Default: ${DEFAULT-VALUE}.")
+    String coverageIntervalText;
+
+    @Option(names = "--metrics-eviction-grace", paramLabel = "DURATION", defaultValue = "5m",
+            description = "How long the workload series of a pod that left the node are kept. Default: ${DEFAULT-VALUE}.")
+    String evictionGraceText;
+
+    private InetAddress nodeIp;
+    private ControllerAddress controller;
+    private Duration drainTimeout;
+    private Duration coverageInterval;
+    private Duration evictionGrace;
+
+    /** Only through {@link #parse} or as picocli's mixin ({@link #validate} then runs before use). */
+    public AgentConfig() {}
+
+    /**
+     * The configuration the flags {@code args} describe, checked.
+     *
+     * @throws IllegalArgumentException naming the flag and the expected value
+     */
+    public static AgentConfig parse(String... args) {
+        var config = new AgentConfig();
+        var cl = new CommandLine(new Holder(config));
+        try {
+            cl.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        return config.validate();
+    }
+
+    @CommandLine.Command(name = "tessera-node-agent")
+    private static final class Holder {
+        @CommandLine.Mixin
+        final AgentConfig config;
+
+        Holder(AgentConfig config) {
+            this.config = config;
         }
     }
 
-    /** Local mode (no controller): state from {@code localCluster}, certificates from {@code caDir}, pods' netns from {@code networkFile}. */
-    public AgentConfig(String nodeName, InetAddress nodeIp, String trustDomain, Path localCluster, Path networkFile,
-            Path caDir, Path bpfPinDir, Path cgroupPath, List<String> meshCidrs, int outboundPort, int inboundPort,
-            int metricsPort, int readyPort, int adminPort) {
-        this(nodeName, nodeIp, trustDomain, localCluster, networkFile, caDir, bpfPinDir, cgroupPath, meshCidrs,
-                outboundPort, inboundPort, metricsPort, readyPort, adminPort, NetnsSource.LOCAL, Path.of(HOST_ROOT),
-                null, Path.of(CONTROLLER_TOKEN), Path.of(CONTROLLER_CA));
+    /**
+     * Checks the values and derives the typed ones; returns this.
+     *
+     * @throws IllegalArgumentException naming the flag and the expected value
+     */
+    public AgentConfig validate() {
+        if (nodeName == null || nodeName.isBlank()) {
+            throw new IllegalArgumentException("--node: missing (expected: this node's name)");
+        }
+        if (nodeIpText == null) {
+            throw new IllegalArgumentException("--node-ip: missing (expected: this node's address)");
+        }
+        nodeIp = Addresses.parse("--node-ip", nodeIpText);
+        if (controllerText == null) {
+            throw new IllegalArgumentException("--controller: missing (expected: HOST:PORT of the controller's agent"
+                    + " endpoint, e.g. tessera-controller.tessera-system.svc:" + Ports.CONTROLLER_PUSH + ")");
+        }
+        controller = ControllerAddress.parse(controllerText);
+        if (netnsSource == NetnsSource.LOCAL && networkFile == null) {
+            throw new IllegalArgumentException("--network: missing with --netns-source local (expected: network.json"
+                    + " written by `tessera local up`, or --netns-source cri on a Kubernetes node)");
+        }
+        checkPort("--outbound-port", outboundPort);
+        checkPort("--inbound-port", inboundPort);
+        checkPort("--metrics-port", metricsPort);
+        checkPort("--ready-port", readyPort);
+        checkPort("--admin-port", adminPort);
+        meshCidrs = List.copyOf(meshCidrs);
+        drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
+        coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
+        evictionGrace = Durations.parsePositive("--metrics-eviction-grace", evictionGraceText);
+        return this;
     }
 
-    private static void checkPort(String name, int port) {
+    private static void checkPort(String flag, int port) {
         if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException(name + ": " + port + " (expected: 1-65535)");
+            throw new IllegalArgumentException(flag + ": " + port + " (expected: 1-65535)");
+        }
+    }
+
+    public String nodeName() {
+        return nodeName;
+    }
+
+    public InetAddress nodeIp() {
+        return nodeIp;
+    }
+
+    public String trustDomain() {
+        return trustDomain;
+    }
+
+    public Path networkFile() {
+        return networkFile;
+    }
+
+    public Path bpfPinDir() {
+        return bpfPinDir;
+    }
+
+    /** The cgroup the programs attach to, or null for the cgroup2 mount. */
+    public Path cgroupPath() {
+        return cgroupPath;
+    }
+
+    public List<String> meshCidrs() {
+        return meshCidrs;
+    }
+
+    public int outboundPort() {
+        return outboundPort;
+    }
+
+    public int inboundPort() {
+        return inboundPort;
+    }
+
+    public int metricsPort() {
+        return metricsPort;
+    }
+
+    public int readyPort() {
+        return readyPort;
+    }
+
+    public int adminPort() {
+        return adminPort;
+    }
+
+    public NetnsSource netnsSource() {
+        return netnsSource;
+    }
+
+    public Path hostRoot() {
+        return hostRoot;
+    }
+
+    public ControllerAddress controller() {
+        return controller;
+    }
+
+    public Path controllerToken() {
+        return controllerToken;
+    }
+
+    public Path controllerCa() {
+        return controllerCa;
+    }
+
+    public Duration drainTimeout() {
+        return drainTimeout;
+    }
+
+    /** The handoff socket, or null when disabled ({@code --handoff-socket none}). */
+    public Path handoffSocket() {
+        if (handoffSocketText == null) {
+            return Path.of(HANDOFF_DIR, nodeName + ".sock");
+        }
+        return "none".equals(handoffSocketText) ? null : Path.of(handoffSocketText);
+    }
+
+    public Duration coverageInterval() {
+        return coverageInterval;
+    }
+
+    public Duration metricsEvictionGrace() {
+        return evictionGrace;
+    }
+
+    /** {@code local} or {@code cri}, lower case on the command line. */
+    static final class NetnsSourceConverter implements CommandLine.ITypeConverter<NetnsSource> {
+        @Override
+        public NetnsSource convert(String value) {
+            for (NetnsSource s : NetnsSource.values()) {
+                if (s.name().equalsIgnoreCase(value)) {
+                    return s;
+                }
+            }
+            throw new CommandLine.TypeConversionException("--netns-source: " + value + " (expected: local or cri)");
         }
     }
 }

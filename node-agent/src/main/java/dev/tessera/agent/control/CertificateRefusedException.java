@@ -1,6 +1,6 @@
 package dev.tessera.agent.control;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 
 /** The controller refused to sign a certificate; {@link #reason()} is its refusal reason (e.g. NO_POD_ON_NODE). */
 public final class CertificateRefusedException extends Exception {

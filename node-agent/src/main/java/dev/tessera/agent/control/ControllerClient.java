@@ -1,15 +1,16 @@
 package dev.tessera.agent.control;
 
+import dev.tessera.agent.config.ControllerAddress;
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.agent.proxy.EventLoops;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.push.FrameDecoder;
-import dev.tessera.common.push.FrameEncoder;
-import dev.tessera.common.push.Frames;
-import dev.tessera.common.push.Message;
+import dev.tessera.agent.netty.EventLoops;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.push.FrameDecoder;
+import dev.tessera.api.push.FrameEncoder;
+import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.Message;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -344,7 +345,7 @@ public final class ControllerClient implements AutoCloseable {
             lastError = describe(cause);
             log.warn("controller session {} failed: {}", settings.address(), lastError);
             if (cause instanceof io.netty.handler.codec.DecoderException
-                    && cause.getCause() instanceof dev.tessera.common.push.ProtocolException p) {
+                    && cause.getCause() instanceof dev.tessera.api.push.ProtocolException p) {
                 ctx.writeAndFlush(new Message.ErrorFrame("protocol error: " + p.getMessage()))
                         .addListener(ChannelFutureListener.CLOSE);
             } else {

@@ -3,7 +3,7 @@ package dev.tessera.agent.control;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.identity.CertificateSigner;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

@@ -2,7 +2,7 @@ package dev.tessera.agent.identity;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.tessera.agent.identity;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.cert.CertificateParsingException;

@@ -1,13 +1,13 @@
 package dev.tessera.agent.metrics;
 
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.ConnectionContext.RouteKind;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.ConnectionStats;
-import dev.tessera.agent.proxy.RelaySession;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.ConnectionStats;
+import dev.tessera.agent.connection.RelaySession;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.ArrayList;

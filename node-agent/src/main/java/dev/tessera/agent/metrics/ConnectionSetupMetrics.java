@@ -2,9 +2,9 @@ package dev.tessera.agent.metrics;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.ConnectionListener.SetupPhase;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.ConnectionListener.SetupPhase;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;

@@ -2,7 +2,7 @@ package dev.tessera.agent.metrics;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.Workload;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;

@@ -2,8 +2,8 @@ package dev.tessera.agent.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
 import java.net.InetAddress;
 
 /**

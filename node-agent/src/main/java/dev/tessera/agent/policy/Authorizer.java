@@ -2,15 +2,15 @@ package dev.tessera.agent.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.local.Ipv4Cidr;
-import dev.tessera.common.policy.AuthorizationPolicy;
-import dev.tessera.common.policy.AuthorizationPolicy.Action;
-import dev.tessera.common.policy.AuthorizationPolicy.Operation;
-import dev.tessera.common.policy.AuthorizationPolicy.Rule;
-import dev.tessera.common.policy.AuthorizationPolicy.Source;
-import dev.tessera.common.policy.PolicyScope;
-import dev.tessera.common.policy.PolicySet;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.policy.AuthorizationPolicy;
+import dev.tessera.api.policy.AuthorizationPolicy.Action;
+import dev.tessera.api.policy.AuthorizationPolicy.Operation;
+import dev.tessera.api.policy.AuthorizationPolicy.Rule;
+import dev.tessera.api.policy.AuthorizationPolicy.Source;
+import dev.tessera.api.policy.PolicyScope;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -2,16 +2,12 @@ package dev.tessera.agent.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.agent.proxy.CloseReason;
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.InboundGate;
-import dev.tessera.agent.proxy.RelaySession;
 import dev.tessera.agent.state.StateStore;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PeerAuthentication.Mode;
-import dev.tessera.common.policy.PolicyScope;
-import dev.tessera.common.policy.PolicySet;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PeerAuthentication.Mode;
+import dev.tessera.api.policy.PolicyScope;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import java.net.InetAddress;
@@ -23,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,7 +38,10 @@ public final class PolicyEnforcer implements InboundGate {
 
     private final StateStore state;
     private final PolicyMetrics metrics;
-    private final Map<Channel, RelaySession> live = new ConcurrentHashMap<>();
+    private final Map<Channel, Tracked> live = new ConcurrentHashMap<>();
+
+    /** An admitted connection, re-checked on every policy update until its channel closes. */
+    private record Tracked(Connection connection, Consumer<Decision> onRevoke) {}
     private final Set<String> reported = ConcurrentHashMap.newKeySet();
     private volatile PolicySet policies;
 
@@ -52,20 +52,19 @@ public final class PolicyEnforcer implements InboundGate {
     }
 
     @Override
-    public String admit(RelaySession session, Channel channel) {
-        Decision d = decide(session.context());
+    public Decision admit(Connection connection, Channel channel, Consumer<Decision> onRevoke) {
+        Decision d = decide(connection);
         metrics.decision(d, "connect");
-        session.context(session.context().withAuthorization(d));
-        logAudits(session.context(), d);
+        logAudits(connection, d);
         if (!d.allowed()) {
-            return d.toString();
+            return d;
         }
-        live.put(channel, session);
+        live.put(channel, new Tracked(connection, onRevoke));
         channel.closeFuture().addListener(f -> live.remove(channel));
-        return null;
+        return d;
     }
 
-    private Decision decide(ConnectionContext c) {
+    private Decision decide(Connection c) {
         PolicySet set = policies;
         if (set == null) {
             return new Decision(false, null, -1, "policies not loaded yet (fail closed)", List.of());
@@ -104,8 +103,8 @@ public final class PolicyEnforcer implements InboundGate {
         int closed = 0;
         for (var e : live.entrySet()) {
             Channel ch = e.getKey();
-            RelaySession session = e.getValue();
-            Decision d = decide(session.context());
+            Tracked tracked = e.getValue();
+            Decision d = decide(tracked.connection());
             if (d.allowed()) {
                 continue;
             }
@@ -113,8 +112,7 @@ public final class PolicyEnforcer implements InboundGate {
             metrics.decision(d, "recheck");
             live.remove(ch);
             ch.eventLoop().execute(() -> {
-                session.context(session.context().withAuthorization(d));
-                session.fail(CloseReason.POLICY_DENIED);
+                tracked.onRevoke().accept(d);
                 if (ch.isOpen()) {
                     if (ch.config().getOptions().containsKey(ChannelOption.SO_LINGER)) {
                         ch.config().setOption(ChannelOption.SO_LINGER, 0); // reset the application's connection
@@ -231,10 +229,10 @@ public final class PolicyEnforcer implements InboundGate {
         return rows;
     }
 
-    private static void logAudits(ConnectionContext c, Decision d) {
+    private static void logAudits(Connection c, Decision d) {
         if (!d.audits().isEmpty() && audit.isInfoEnabled()) {
             audit.info("audit {} src={} ({}) dst={} ({}) decision={}", d.audits(), c.sourceIdentity(), c.client(),
-                    c.destinationIdentity(), c.destination(), d.label());
+                    c.destinationWorkload() == null ? null : c.destinationWorkload().identity(), c.destination(), d.label());
         }
     }
 }

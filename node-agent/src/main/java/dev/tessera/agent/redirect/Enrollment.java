@@ -2,9 +2,9 @@ package dev.tessera.agent.redirect;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.netns.Netns;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;

@@ -1,6 +1,6 @@
 package dev.tessera.agent.redirect;
 
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.Workload;
 import java.nio.file.Path;
 import java.util.Optional;
 

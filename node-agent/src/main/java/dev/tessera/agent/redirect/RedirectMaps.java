@@ -1,6 +1,6 @@
 package dev.tessera.agent.redirect;
 
-import dev.tessera.common.local.Ipv4Cidr;
+import dev.tessera.api.net.Ipv4Cidr;
 
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.ADDR4_SIZE;
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.COOKIE_SIZE;

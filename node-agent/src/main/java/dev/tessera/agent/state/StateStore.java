@@ -2,7 +2,7 @@ package dev.tessera.agent.state;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.api.model.MeshSnapshot;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;

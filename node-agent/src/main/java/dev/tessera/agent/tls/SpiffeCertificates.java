@@ -1,6 +1,6 @@
 package dev.tessera.agent.tls;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;

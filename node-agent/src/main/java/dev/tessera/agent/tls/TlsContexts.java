@@ -4,7 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.identity.CertifiedKey;
 import dev.tessera.agent.identity.IdentityProvider;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;

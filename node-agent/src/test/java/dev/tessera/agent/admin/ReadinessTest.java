@@ -2,7 +2,7 @@ package dev.tessera.agent.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.SpiffeId;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

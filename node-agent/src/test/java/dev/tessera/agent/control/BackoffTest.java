@@ -1,5 +1,6 @@
 package dev.tessera.agent.control;
 
+import dev.tessera.agent.config.ControllerAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

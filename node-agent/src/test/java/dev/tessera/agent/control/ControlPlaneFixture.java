@@ -1,16 +1,17 @@
 package dev.tessera.agent.control;
 
+import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.agent.testing.HandSource;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshConfig;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Service;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PeerAuthentication;
-import dev.tessera.common.policy.PolicySet;
-import dev.tessera.common.policy.Translation;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Service;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PeerAuthentication;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;

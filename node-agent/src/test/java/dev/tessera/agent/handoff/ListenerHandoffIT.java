@@ -3,8 +3,8 @@ package dev.tessera.agent.handoff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.agent.proxy.EventLoops;
-import dev.tessera.agent.proxy.Listeners;
+import dev.tessera.agent.netty.EventLoops;
+import dev.tessera.agent.netty.Listeners;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

@@ -2,15 +2,15 @@ package dev.tessera.agent.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.agent.proxy.CloseReason;
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.ConnectionContext.RouteKind;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.RelaySession;
-import dev.tessera.agent.proxy.SessionBytes;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
+import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.RelaySession;
+import dev.tessera.agent.connection.SessionBytes;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
 import io.prometheus.metrics.expositionformats.OpenMetricsTextFormatWriter;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;

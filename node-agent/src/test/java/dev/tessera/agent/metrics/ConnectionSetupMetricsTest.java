@@ -2,10 +2,10 @@ package dev.tessera.agent.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.RelaySession;
-import dev.tessera.agent.proxy.SessionBytes;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.RelaySession;
+import dev.tessera.agent.connection.SessionBytes;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot;
 import java.net.InetSocketAddress;

@@ -2,9 +2,9 @@ package dev.tessera.agent.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
 import java.net.InetAddress;
 import java.security.cert.X509Certificate;
 import java.time.Clock;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PolicySet;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PolicySet;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -160,7 +160,7 @@ class AuthorizerTest {
     @MethodSource("cases")
     void decides(String name, List<GenericKubernetesResource> objects, Workload dst, SpiffeId src, String srcIp, int port,
             boolean allowed, String policy, int rule) throws UnknownHostException {
-        Decision d = Authorizer.authorize(PolicySet.translate(1, objects),
+        Decision d = Authorizer.authorize(dev.tessera.kube.policy.PolicyTranslator.translate(1, objects),
                 new AuthorizationRequest(dst, port, src, InetAddress.getByName(srcIp)));
         assertThat(d.allowed()).as("allowed: %s", d).isEqualTo(allowed);
         assertThat(d.policy()).as("deciding policy: %s", d).isEqualTo(policy);
@@ -174,7 +174,7 @@ class AuthorizerTest {
 
     @Test
     void auditMatchesAreReportedWithTheDecision() throws UnknownHostException {
-        var set = PolicySet.translate(1, List.of(ap("shop", "audit", "action: AUDIT\nrules: [{}]")));
+        var set = dev.tessera.kube.policy.PolicyTranslator.translate(1, List.of(ap("shop", "audit", "action: AUDIT\nrules: [{}]")));
         Decision d = Authorizer.authorize(set, new AuthorizationRequest(API, 8080, FRONT, InetAddress.getByName("198.18.1.2")));
         assertThat(d.allowed()).isTrue();
         assertThat(d.audits()).containsExactly("shop/audit#0");

@@ -1,17 +1,18 @@
 package dev.tessera.agent.policy;
 
+import dev.tessera.agent.connection.Admission;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.agent.proxy.CloseReason;
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.ConnectionContext.Direction;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.RelaySession;
+import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.state.StateStore;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.Workload;
-import dev.tessera.common.policy.PolicySet;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
+import dev.tessera.api.policy.PolicySet;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetAddress;
@@ -44,9 +45,9 @@ class PolicyEnforcerTest {
     @Test
     void deniesEverythingUntilPoliciesAreLoaded() throws Exception {
         RelaySession s = session();
-        assertThat(enforcer.admit(s, new EmbeddedChannel())).contains("not loaded");
+        assertThat(Admission.admit(enforcer, s, new EmbeddedChannel())).contains("not loaded");
         enforcer.update(PolicySet.EMPTY);
-        assertThat(enforcer.admit(session(), new EmbeddedChannel())).isNull();
+        assertThat(Admission.admit(enforcer, session(), new EmbeddedChannel())).isNull();
     }
 
     @Test
@@ -54,11 +55,11 @@ class PolicyEnforcerTest {
         enforcer.update(PolicySet.EMPTY);
         RelaySession s = session();
         var channel = new EmbeddedChannel();
-        assertThat(enforcer.admit(s, channel)).isNull();
+        assertThat(Admission.admit(enforcer, s, channel)).isNull();
         assertThat(s.context().authorization().allowed()).isTrue();
         assertThat(enforcer.liveConnections()).isEqualTo(1);
 
-        enforcer.update(PolicySet.translate(2, List.of(AuthorizerTest.ap("shop", "deny-front",
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(AuthorizerTest.ap("shop", "deny-front",
                 "action: DENY\nrules:\n- from:\n  - source:\n      principals: [\"cluster.local/ns/shop/sa/front\"]"))));
         channel.runPendingTasks();
 
@@ -72,8 +73,8 @@ class PolicyEnforcerTest {
     void connectionsThePolicyStillAllowsStayOpen() throws Exception {
         enforcer.update(PolicySet.EMPTY);
         var channel = new EmbeddedChannel();
-        assertThat(enforcer.admit(session(), channel)).isNull();
-        enforcer.update(PolicySet.translate(2, List.of(AuthorizerTest.ap("shop", "deny-ops",
+        assertThat(Admission.admit(enforcer, session(), channel)).isNull();
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(AuthorizerTest.ap("shop", "deny-ops",
                 "action: DENY\nrules:\n- from:\n  - source:\n      namespaces: [ops]"))));
         channel.runPendingTasks();
         assertThat(channel.isOpen()).isTrue();
@@ -83,13 +84,13 @@ class PolicyEnforcerTest {
 
     @Test
     void strictPodsFollowTheMostSpecificPeerAuthentication() throws Exception {
-        enforcer.update(PolicySet.translate(1, List.of()));
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(1, List.of()));
         assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), false);
         var pa = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
                 .withApiVersion("security.tessera.dev/v1alpha1").withKind("PeerAuthentication")
                 .withNewMetadata().withName("strict").withNamespace("shop").endMetadata()
                 .addToAdditionalProperties("spec", Map.of("mtls", Map.of("mode", "STRICT"))).build();
-        enforcer.update(PolicySet.translate(2, List.of(pa)));
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(pa)));
         assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), true);
         assertThat(enforcer.strictPods("node1")).isEmpty();
     }

@@ -1,6 +1,6 @@
 package dev.tessera.agent.redirect;
 
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

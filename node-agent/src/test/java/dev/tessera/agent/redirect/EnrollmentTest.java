@@ -3,10 +3,10 @@ package dev.tessera.agent.redirect;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.admin.Readiness;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Workload;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.HashSet;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.redirect.BpfRedirector.Attachment;
 import dev.tessera.agent.redirect.ffi.Bpf;
-import dev.tessera.common.netns.Netns;
+import dev.tessera.api.netns.Netns;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

@@ -34,8 +34,9 @@ class RedirectSettingsTest {
     @Test
     void fromAgentConfigExcludesTheNodeIpAndDefaultsToAllOfIpv4() throws Exception {
         InetAddress ip = InetAddress.getByName("198.18.0.1");
-        var config = new AgentConfig("node-1", ip, "cluster.local", null, null, null, PIN, CG, List.of(),
-                15001, 15008, 15020, 15021, 15000);
+        var config = AgentConfig.parse("--node", "node-1", "--node-ip", "198.18.0.1", "--bpf-pin-dir", PIN.toString(),
+                "--cgroup", CG.toString(), "--network", "/run/network.json",
+                "--controller", "controller:15012");
         RedirectSettings s = RedirectSettings.of(config);
         assertThat(s).isEqualTo(new RedirectSettings(PIN, CG, ip, 15001, List.of("0.0.0.0/0"), List.of(ip)));
     }

@@ -2,7 +2,7 @@ package dev.tessera.agent.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.common.model.MeshSnapshot;
+import dev.tessera.api.model.MeshSnapshot;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,6 @@
 package dev.tessera.agent.testing;
 
-import dev.tessera.common.model.MeshConfig;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.controller.watch.MeshSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;

@@ -2,18 +2,18 @@ package dev.tessera.agent.testing;
 
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.identity.IdentityProvider;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.EventLoops;
-import dev.tessera.agent.proxy.OutboundProxy;
-import dev.tessera.agent.proxy.ProxyCounters;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.netty.EventLoops;
+import dev.tessera.agent.outbound.OutboundProxy;
+import dev.tessera.agent.connection.ProxyCounters;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
-import dev.tessera.agent.tunnel.HboneServer;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.MeshSnapshot;
-import dev.tessera.common.model.NodeInfo;
-import dev.tessera.common.model.Workload;
+import dev.tessera.agent.inbound.HboneServer;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.NodeInfo;
+import dev.tessera.api.model.Workload;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -100,9 +100,9 @@ public final class LoopbackMesh implements AutoCloseable {
         configA = config("node-a", "127.0.0.2", outbound, inbound);
         configB = config("node-b", "127.0.0.3", outbound, inbound);
         configC = config("node-c", "127.0.0.4", outbound, inbound);
-        proxy = new OutboundProxy(configA, state, idsA, destinations, ConnectionListener.of(countersA, recordA, new dev.tessera.agent.proxy.JsonAccessLog()), loops);
-        hboneA = new HboneServer(configA, state, idsA, ConnectionListener.of(countersA, recordA, new dev.tessera.agent.proxy.JsonAccessLog()), loops);
-        hboneB = new HboneServer(configB, state, idsB, ConnectionListener.of(countersB, recordB, new dev.tessera.agent.proxy.JsonAccessLog()), loops);
+        proxy = new OutboundProxy(configA, state, idsA, destinations, ConnectionListener.of(countersA, recordA, new dev.tessera.agent.connection.JsonAccessLog()), loops);
+        hboneA = new HboneServer(configA, state, idsA, ConnectionListener.of(countersA, recordA, new dev.tessera.agent.connection.JsonAccessLog()), loops);
+        hboneB = new HboneServer(configB, state, idsB, ConnectionListener.of(countersB, recordB, new dev.tessera.agent.connection.JsonAccessLog()), loops);
         hboneC = new HboneServer(configC, state, idsC, ConnectionListener.NOOP, loops);
         proxy.start();
         hboneA.start();
@@ -142,8 +142,9 @@ public final class LoopbackMesh implements AutoCloseable {
     }
 
     private static AgentConfig config(String node, String ip, int outbound, int inbound) {
-        return new AgentConfig(node, ip(ip), TD, null, null, null, Path.of("/nonexistent"), null, List.of("0.0.0.0/0"),
-                outbound, inbound, 15020, 15021, 15000);
+        return AgentConfig.parse("--node", node, "--node-ip", ip, "--trust-domain", TD, "--bpf-pin-dir", "/nonexistent",
+                "--network", "/nonexistent/network.json", "--controller", "127.0.0.1:15012",
+                "--outbound-port", "" + outbound, "--inbound-port", "" + inbound);
     }
 
     private static InetAddress ip(String ip) {

@@ -1,8 +1,8 @@
 package dev.tessera.agent.testing;
 
-import dev.tessera.agent.proxy.ConnectionContext;
-import dev.tessera.agent.proxy.ConnectionListener;
-import dev.tessera.agent.proxy.ConnectionStats;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.ConnectionStats;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 

@@ -2,8 +2,8 @@ package dev.tessera.agent.testing;
 
 import dev.tessera.agent.identity.CertifiedKey;
 import dev.tessera.agent.identity.IdentityProvider;
-import dev.tessera.common.identity.CertificateAuthority;
-import dev.tessera.common.identity.SpiffeId;
+import dev.tessera.api.identity.CertificateAuthority;
+import dev.tessera.api.identity.SpiffeId;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.util.HashMap;

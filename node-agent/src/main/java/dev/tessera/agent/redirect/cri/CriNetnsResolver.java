@@ -3,7 +3,7 @@ package dev.tessera.agent.redirect.cri;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.redirect.PodNetnsResolver;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.model.Workload;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -29,7 +29,7 @@ public record Sandbox(CriLayout layout, String id, String namespace, String name
         requireNonNull(created, "created");
     }
 
-    /** {@code namespace/name}, as {@link dev.tessera.common.model.Workload#key()}. */
+    /** {@code namespace/name}, as {@link dev.tessera.api.model.Workload#key()}. */
     public String podKey() {
         return namespace + "/" + name;
     }

@@ -1,7 +1,6 @@
 package dev.tessera.agent.redirect.cri;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.api.json.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +12,6 @@ import java.util.Optional;
 /** Reads a pod sandbox out of an OCI runtime spec ({@code config.json}). */
 final class SandboxSpecs {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private SandboxSpecs() {}
 
     /**
@@ -25,17 +22,26 @@ final class SandboxSpecs {
      */
     static Optional<Sandbox> read(CriLayout layout, String id, Path spec) throws IOException {
         Instant created = Files.getLastModifiedTime(spec).toInstant();
-        return parse(layout, id, JSON.readTree(spec.toFile()), created);
+        Object root;
+        try {
+            root = Json.parse(Files.readString(spec));
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) { // not JSON (yet), or not UTF-8
+            throw new IOException(spec + ": " + e.getMessage(), e);
+        }
+        return parse(layout, id, root, created);
     }
 
-    static Optional<Sandbox> parse(CriLayout layout, String id, JsonNode root, Instant created) {
-        if (root == null || !root.isObject()) {
+    /** The sandbox of a parsed spec ({@link Json#parse}); anything but a pod sandbox's spec gives empty. */
+    @SuppressWarnings("unchecked")
+    static Optional<Sandbox> parse(CriLayout layout, String id, Object parsed, Instant created) {
+        if (!(parsed instanceof Map<?, ?> m)) {
             return Optional.empty();
         }
+        Map<String, Object> root = (Map<String, Object>) m;
         Map<String, String> annotations = new HashMap<>();
-        root.path("annotations").fields().forEachRemaining(e -> {
-            if (e.getValue().isTextual()) {
-                annotations.put(e.getKey(), e.getValue().asText());
+        Json.object(root, "annotations").forEach((k, v) -> {
+            if (v instanceof String s) {
+                annotations.put(k, s);
             }
         });
         if (!layout.isSandbox(annotations)) {
@@ -52,11 +58,12 @@ final class SandboxSpecs {
     }
 
     /** {@code linux.namespaces[type=network].path}, when set. */
-    private static Optional<String> networkNamespace(JsonNode root) {
-        for (JsonNode ns : root.path("linux").path("namespaces")) {
-            if ("network".equals(ns.path("type").asText())) {
-                String path = ns.path("path").asText("");
-                return path.isEmpty() ? Optional.empty() : Optional.of(path);
+    @SuppressWarnings("unchecked")
+    private static Optional<String> networkNamespace(Map<String, Object> root) {
+        for (Object o : Json.array(Json.object(root, "linux"), "namespaces")) {
+            if (o instanceof Map<?, ?> ns && "network".equals(ns.get("type"))) {
+                String path = Json.string((Map<String, Object>) ns, "path");
+                return path == null || path.isEmpty() ? Optional.empty() : Optional.of(path);
             }
         }
         return Optional.empty();

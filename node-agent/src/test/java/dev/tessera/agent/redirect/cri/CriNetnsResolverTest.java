@@ -1,10 +1,11 @@
 package dev.tessera.agent.redirect.cri;
 
+import dev.tessera.api.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tessera.common.identity.SpiffeId;
-import dev.tessera.common.model.Workload;
+import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.model.Workload;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -170,12 +171,11 @@ class CriNetnsResolverTest {
 
     @Test
     void parseIgnoresSpecsThatAreNotSandboxes() throws Exception {
-        var json = new com.fasterxml.jackson.databind.ObjectMapper();
-        assertThat(SandboxSpecs.parse(CriLayout.CONTAINERD, "x", json.readTree("{}"), Instant.EPOCH)).isEmpty();
-        assertThat(SandboxSpecs.parse(CriLayout.CONTAINERD, "x", json.readTree("[]"), Instant.EPOCH)).isEmpty();
+        assertThat(SandboxSpecs.parse(CriLayout.CONTAINERD, "x", Json.parse("{}"), Instant.EPOCH)).isEmpty();
+        assertThat(SandboxSpecs.parse(CriLayout.CONTAINERD, "x", Json.parse("[]"), Instant.EPOCH)).isEmpty();
         // a containerd sandbox read with the CRI-O layout is not a CRI-O sandbox
-        var containerdSpec = json.readTree(fixture("containerd").resolve(TASKS).resolve(CONTAINERD_SANDBOX)
-                .resolve("config.json").toFile());
+        var containerdSpec = Json.parse(Files.readString(fixture("containerd").resolve(TASKS).resolve(CONTAINERD_SANDBOX)
+                .resolve("config.json")));
         assertThat(SandboxSpecs.parse(CriLayout.CRIO, "x", containerdSpec, Instant.EPOCH)).isEmpty();
         assertThat(SandboxSpecs.parse(CriLayout.CONTAINERD, "x", containerdSpec, Instant.EPOCH)).isPresent();
     }

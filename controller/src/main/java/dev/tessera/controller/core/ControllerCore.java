@@ -1,0 +1,37 @@
+package dev.tessera.controller.core;
+
+import dev.tessera.controller.identity.AgentAuthenticator;
+import dev.tessera.controller.identity.IssuingCa;
+import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.watch.MeshSource;
+
+/**
+ * What the controller runs on, in either mode: the mesh state source, the CA, the agent authenticator
+ * and the SVID issuer, plus the facts its metrics and health report. What the config push server is
+ * built from.
+ */
+public interface ControllerCore extends AutoCloseable {
+
+    /** Where the mesh state comes from (started). */
+    MeshSource source();
+
+    /** The issuing CA (loaded). */
+    IssuingCa ca();
+
+    /** Authenticates agents' tokens. */
+    AgentAuthenticator authenticator();
+
+    /** Signs workload certificates with node authorization. */
+    SvidIssuer issuer();
+
+    /** Whether this replica performs the writes (always true in local mode, which writes nothing). */
+    boolean isLeader();
+
+    /** Invalid policies in the current state. */
+    default int invalidPolicies() {
+        return source().current().policies().rejected().size();
+    }
+
+    @Override
+    void close();
+}
