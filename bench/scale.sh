@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 if [ ! -f "$CONTROLLER_JAR" ] || [ ! -f "$AGENT_JAR" ]; then
   echo "== building the controller and agent jars"
-  (cd "$ROOT" && mvn -B -q -o -pl controller,node-agent -am package -DskipTests)
+  (cd "$ROOT" && mvn -B -q -o -pl controller,node-agent,bench -am package -DskipTests)
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -44,7 +44,7 @@ METRICS_PORT=$(free_port)
 while [ "$METRICS_PORT" = "$PORT" ]; do METRICS_PORT=$(free_port); done
 
 echo "== generating $NODES nodes x $PODS pods in $W"
-java -Xmx1g -cp "$AGENT_JAR" "$ROOT/bench/ScaleBench.java" gen "$W" "$NODES" "$PODS" "$NAMESPACES"
+java -Xmx1g -cp "$AGENT_JAR:$ROOT/bench/target/classes" dev.tessera.bench.ScaleBench gen "$W" "$NODES" "$PODS" "$NAMESPACES"
 
 # Timestamps with milliseconds in the controller's log: the benchmark reads its publish times from it.
 JVM_FLAGS=(-Xms256m -Xmx"$HEAP" -XX:+UseG1GC)
@@ -57,7 +57,7 @@ java "${JVM_FLAGS[@]}" "${LOG_FLAGS[@]}" -jar "$CONTROLLER_JAR" "${ARGS[@]}" >"$
 CONTROLLER_PID=$!
 
 echo "== running $NODES simulated agents ($FULL full-decoding), $CHANGES changes"
-java -Xms512m -Xmx"$SIM_HEAP" -XX:+UseG1GC -cp "$AGENT_JAR" "$ROOT/bench/ScaleBench.java" run "$W" "$PORT" "$METRICS_PORT" \
+java -Xms512m -Xmx"$SIM_HEAP" -XX:+UseG1GC -cp "$AGENT_JAR:$ROOT/bench/target/classes" dev.tessera.bench.ScaleBench run "$W" "$PORT" "$METRICS_PORT" \
   "$CONTROLLER_PID" "$W/controller.log" "$CHANGES" "$FULL" "$W/section.md" \
   || { echo "benchmark failed; controller log tail:" >&2; tail -20 "$W/controller.log" >&2; exit 1; }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private Docker engine for the image tests (images/, *DockerIT), separate from any engine the machine
+# A private Docker engine for the image tests (image-tests/, *DockerIT), separate from any engine the machine
 # already runs: its own socket, data root, exec root and pid file, no docker0 bridge, and no changes to
 # the host's firewall or forwarding. Root only.
 #

@@ -4,25 +4,27 @@
 # hand or on a schedule, NOT by `mvn verify` / .ci/run: it takes minutes and judges the tests, not the
 # product. One module at a time, one thread (the machines are small). Reports:
 #   <module>/target/pit-reports/index.html (and mutations.xml); the summary below is printed at the end.
-# Usage: scripts/mutation.sh [common|node-agent|controller ...]   (default: all three)
+# Usage: scripts/mutation.sh [mesh-api|kube|node-agent|controller ...]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 declare -A CLASSES=(
-  [common]="dev.tessera.kube.policy.PolicyTranslator*,dev.tessera.api.push.MeshDelta*,dev.tessera.api.push.Frames*,dev.tessera.api.push.MeshCodec*,dev.tessera.api.push.WireReader*,dev.tessera.api.push.WireWriter*"
+  [mesh-api]="dev.tessera.api.push.MeshDelta*,dev.tessera.api.push.Frames*,dev.tessera.api.push.MeshCodec*,dev.tessera.api.push.WireReader*,dev.tessera.api.push.WireWriter*"
+  [kube]="dev.tessera.kube.policy.PolicyTranslator*"
   [node-agent]="dev.tessera.agent.policy.Authorizer*,dev.tessera.agent.inbound.InboundRoute*,dev.tessera.agent.outbound.OutboundRoute*,dev.tessera.agent.admin.Readiness*"
   [controller]="dev.tessera.controller.identity.SvidIssuer*"
 )
 declare -A TESTS=(
-  [common]="dev.tessera.api.policy.*Test,dev.tessera.api.push.*Test"
+  [mesh-api]="dev.tessera.api.push.*Test"
+  [kube]="dev.tessera.kube.policy.*Test"
   [node-agent]="dev.tessera.agent.policy.AuthorizerTest,dev.tessera.agent.inbound.InboundRouteTest,dev.tessera.agent.outbound.OutboundRouteTest,dev.tessera.agent.admin.ReadinessTest"
   [controller]="dev.tessera.controller.identity.SvidIssuerTest"
 )
 modules=("$@")
-((${#modules[@]})) || modules=(common node-agent controller)
+((${#modules[@]})) || modules=(mesh-api kube node-agent controller)
 
 for m in "${modules[@]}"; do
-  [[ -n "${CLASSES[$m]:-}" ]] || { echo "mutation.sh: unknown module $m (expected: common, node-agent, controller)" >&2; exit 2; }
+  [[ -n "${CLASSES[$m]:-}" ]] || { echo "mutation.sh: unknown module $m (expected: mesh-api, kube, node-agent, controller)" >&2; exit 2; }
 done
 join() { local IFS=,; echo "$*"; }
 classes=() tests=()

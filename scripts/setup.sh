@@ -15,7 +15,7 @@ PACKAGES=(
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )
-# Image tests (images/, *DockerIT): a Docker engine that scripts/docker.sh starts privately. Debian's
+# Image tests (image-tests/, *DockerIT): a Docker engine that scripts/docker.sh starts privately. Debian's
 # docker.io conflicts with docker-ce, so a machine that already has a dockerd keeps its own.
 if ! command -v dockerd >/dev/null; then
   PACKAGES+=(docker.io)

@@ -6,14 +6,14 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 scripts/setup.sh
-# The image tests (images/, *DockerIT) use a private Docker engine, stopped by its pid when this script
+# The image tests (image-tests/, *DockerIT) use a private Docker engine, stopped by its pid when this script
 # ends, also on failure (unless it was already running); an engine the machine runs anyway is left alone.
 if ! scripts/docker.sh status; then
   trap 'scripts/docker.sh stop' EXIT
 fi
 scripts/docker.sh start
 eval "$(scripts/docker.sh env)"
-rm -rf tests/target/failsafe-reports images/target/failsafe-reports   # only this run's reports count below
+rm -rf tests/target/failsafe-reports image-tests/target/failsafe-reports   # only this run's reports count below
 mvn -B verify -Dtessera.netns.allowSkip=false
 
 # Belt and braces: the end-to-end and image reports must show tests that ran, none skipped.
@@ -37,4 +37,4 @@ check_reports() { # dir what
   echo "test.sh: $2: $total run, none skipped"
 }
 check_reports tests/target/failsafe-reports "end-to-end tests (*NetnsIT)"
-check_reports images/target/failsafe-reports "image tests (*DockerIT)"
+check_reports image-tests/target/failsafe-reports "image tests (*DockerIT)"

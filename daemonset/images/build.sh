@@ -56,7 +56,7 @@ build_agent() {
   local ctx=$work/node-agent
   stage_app node-agent tessera-node-agent.jar "$ctx"
   cp "$here/node-agent/Dockerfile" "$ctx/"
-  cp "$repo/cli/src/main/resources/dev/tessera/cli/local/agent-jvm.options" "$ctx/jvm.options"
+  cp "$repo/node-agent/src/main/jvm/agent-jvm.options" "$ctx/jvm.options"
   mkdir -p "$ctx/native"
   local lib path
   for lib in libbpf.so.1 libelf.so.1 libz.so.1; do

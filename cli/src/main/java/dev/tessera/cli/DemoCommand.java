@@ -1,19 +1,19 @@
 package dev.tessera.cli;
 
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
+import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import dev.tessera.cli.demo.AccessLogTail;
 import dev.tessera.cli.demo.DemoTraffic;
 import dev.tessera.cli.local.NetnsCluster;
-import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
-import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

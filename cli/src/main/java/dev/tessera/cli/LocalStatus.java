@@ -2,10 +2,10 @@ package dev.tessera.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.tessera.localcluster.ClusterDescription;
-import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.cli.local.NetnsCluster;
+import dev.tessera.localcluster.ClusterDescription;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;

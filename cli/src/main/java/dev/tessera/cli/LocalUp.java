@@ -1,8 +1,8 @@
 package dev.tessera.cli;
 
+import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
-import dev.tessera.api.netns.NetworkAttachments;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

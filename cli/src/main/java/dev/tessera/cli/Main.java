@@ -1,8 +1,8 @@
 package dev.tessera.cli;
 
 import java.io.PrintWriter;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * The {@code tessera} command line: {@code local up|exec|status|down} for a cluster of network

@@ -1,8 +1,8 @@
 package dev.tessera.controller;
 
-import dev.tessera.controller.core.ControllerCore;
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.controller.core.ControllerCore;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.CaStore;
 import dev.tessera.controller.identity.IssuingCa;

@@ -3,11 +3,11 @@ package dev.tessera.controller;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.api.push.MeshConfig;
-import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Service.Endpoint;
 import dev.tessera.api.model.Service.Port;
+import dev.tessera.api.model.Service;
 import dev.tessera.api.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.controller.kube.PolicyResources;
 import dev.tessera.controller.watch.MeshContent;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;

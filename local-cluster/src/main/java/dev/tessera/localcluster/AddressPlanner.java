@@ -1,13 +1,12 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.net.Ipv4Cidr;
-import dev.tessera.api.netns.NetworkAttachments;
-
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.localcluster.ClusterDescription.NodeAddress;
+import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.localcluster.ClusterDescription.NodeAddress;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,10 +1,9 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.net.Ipv4Cidr;
-import dev.tessera.api.netns.NetworkAttachments;
-
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.netns.NetworkAttachments;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;

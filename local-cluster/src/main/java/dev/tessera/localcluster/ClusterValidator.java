@@ -1,7 +1,6 @@
 package dev.tessera.localcluster;
 
 import dev.tessera.api.net.Ipv4Cidr;
-
 import dev.tessera.localcluster.ClusterDescription.NodeAddress;
 import dev.tessera.localcluster.ManifestReader.Manifest;
 import io.fabric8.kubernetes.api.model.HasMetadata;

@@ -1,9 +1,8 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.net.Ipv4Cidr;
-
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.kube.discovery.ServiceTranslator;
 import io.fabric8.kubernetes.api.model.Service;
 import java.net.InetAddress;

@@ -1,9 +1,9 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.kube.discovery.ServiceTranslator;
-import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Service.Endpoint;
+import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
+import dev.tessera.kube.discovery.ServiceTranslator;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.HasMetadata;

@@ -1,16 +1,15 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.net.Ipv4Cidr;
-import dev.tessera.api.netns.NetworkAttachments;
-
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
-import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
+import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,12 +1,11 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.netns.NetworkAttachments;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

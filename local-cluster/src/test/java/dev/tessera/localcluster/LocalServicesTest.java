@@ -1,12 +1,11 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.net.Ipv4Cidr;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.api.model.MeshSnapshot;
-import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Service.Port;
+import dev.tessera.api.model.Service;
+import dev.tessera.api.net.Ipv4Cidr;
 import java.net.InetAddress;
 import org.junit.jupiter.api.Test;
 

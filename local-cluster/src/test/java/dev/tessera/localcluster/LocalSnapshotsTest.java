@@ -1,13 +1,12 @@
 package dev.tessera.localcluster;
 
-import dev.tessera.api.netns.NetworkAttachments;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import org.junit.jupiter.api.Test;

@@ -3,10 +3,10 @@ package dev.tessera.agent;
 import dev.tessera.agent.config.AgentConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** Command line of the node agent: the {@link AgentConfig} options, and the uninstall mode. */
 @Command(name = "tessera-node-agent", mixinStandardHelpOptions = true, sortOptions = false,

@@ -3,22 +3,22 @@ package dev.tessera.agent;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.config.AgentConfig;
-import dev.tessera.agent.identity.IdentityProvider;
-import dev.tessera.agent.metrics.AgentMetrics;
-import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.JsonAccessLog;
+import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.inbound.HboneServer;
+import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.metrics.ConnectionMetrics;
 import dev.tessera.agent.netty.EventLoops;
-import dev.tessera.agent.connection.JsonAccessLog;
 import dev.tessera.agent.outbound.OutboundProxy;
-import dev.tessera.agent.connection.ProxyCounters;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.TlsContexts;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
-import dev.tessera.agent.inbound.HboneServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -61,19 +61,29 @@ final class DataPath implements AutoCloseable {
         registerCounters(metrics);
     }
 
-    /** Creates the listeners and binds them (a port in use fails here, before anything else started). */
-    static DataPath bind(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
-        return bind(config, state, identities, metrics, null);
+    /**
+     * What the data path is built from (ztunnel's {@code ProxyInputs}): the configuration, the state it routes
+     * by, the identities it presents and the metrics it reports to.
+     */
+    record Inputs(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
+        Inputs {
+            requireNonNull(config, "config");
+            requireNonNull(state, "state");
+            requireNonNull(identities, "identities");
+            requireNonNull(metrics, "metrics");
+        }
     }
 
     /**
-     * Like {@link #bind(AgentConfig, StateStore, IdentityProvider, AgentMetrics)}, but adopts the listening
-     * sockets received from the previous agent when {@code handoff} holds them (a missing one is bound).
+     * Creates the listeners and binds them (a port in use fails here, before anything else started), or adopts
+     * the listening sockets received from the previous agent when {@code handoff} holds them (a missing one is
+     * bound).
+     *
+     * @param handoff the previous agent's listeners, or null
      */
-    static DataPath bind(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics,
-            dev.tessera.agent.handoff.HandoffClient handoff) {
-        requireNonNull(config, "config");
-        var dp = new DataPath(config, state, identities, metrics);
+    static DataPath bind(Inputs in, dev.tessera.agent.handoff.HandoffClient handoff) {
+        AgentConfig config = in.config();
+        var dp = new DataPath(config, in.state(), in.identities(), in.metrics());
         try {
             dp.outbound.start(handoff == null ? -1 : handoff.take(config.outboundPort()));
             dp.inbound.start(handoff == null ? -1 : handoff.take(config.inboundPort()));
@@ -99,10 +109,6 @@ final class DataPath implements AutoCloseable {
     void useInboundGate(dev.tessera.agent.policy.InboundGate gate) {
         inbound.useInboundGate(gate);
         outbound.useInboundGate(gate);
-    }
-
-    InetSocketAddress outboundAddress() {
-        return outbound.localAddress();
     }
 
     private void registerCounters(AgentMetrics metrics) {
@@ -196,14 +202,10 @@ final class DataPath implements AutoCloseable {
     @Override
     public void close() {
         try {
-            inbound.closeConnections();
+            inbound.close();
             outbound.close();
         } finally {
-            try {
-                inbound.close();
-            } finally {
-                loops.close();
-            }
+            loops.close();
         }
     }
 }

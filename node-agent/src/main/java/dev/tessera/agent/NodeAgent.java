@@ -14,13 +14,13 @@ import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.metrics.NodeMetricsBinding;
 import dev.tessera.agent.policy.PolicyEnforcer;
 import dev.tessera.agent.policy.PolicyMetrics;
-import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
+import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.PodNetnsResolver;
-import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
+import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.policy.PolicySet;
 import java.util.ArrayList;
@@ -106,7 +106,7 @@ public final class NodeAgent implements AutoCloseable {
         var handoff = handoffSocket == null ? null
                 : dev.tessera.agent.handoff.HandoffClient.request(handoffSocket, java.time.Duration.ofSeconds(5));
         try {
-            dataPath = DataPath.bind(config, state, certificates, metrics, handoff);
+            dataPath = DataPath.bind(new DataPath.Inputs(config, state, certificates, metrics), handoff);
             closeables.add(dataPath);
             if (handoff != null) {
                 handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains

@@ -3,10 +3,10 @@ package dev.tessera.tests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.cli.Main;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.cli.local.Sh;
-import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.Exchange;
 import dev.tessera.tests.harness.NetnsSupport;

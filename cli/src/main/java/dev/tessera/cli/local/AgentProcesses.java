@@ -20,7 +20,8 @@ final class AgentProcesses {
 
     /**
      * JVM options of the agent process unless {@code tessera.agent.jvmOptions} / TESSERA_AGENT_JVM_OPTIONS say
-     * otherwise: the resource {@code agent-jvm.options} next to this class, which documents each option.
+     * otherwise: node-agent/src/main/jvm/agent-jvm.options (the image reads the same file), carried by the cli jar
+     * as the resource {@code agent-jvm.options} next to this class; it documents each option.
      */
     static final String DEFAULT_JVM_OPTIONS = DetachedProcess.jvmOptionsResource("agent-jvm.options");
 

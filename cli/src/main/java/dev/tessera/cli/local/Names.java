@@ -1,8 +1,8 @@
 package dev.tessera.cli.local;
 
+import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.localcluster.ClusterDescription;
 import dev.tessera.localcluster.NetnsNaming;
-import dev.tessera.api.netns.NetworkAttachments;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

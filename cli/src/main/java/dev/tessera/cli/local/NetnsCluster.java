@@ -3,9 +3,9 @@ package dev.tessera.cli.local;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.api.identity.CertificateAuthority;
-import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -278,12 +278,6 @@ public final class NetnsCluster implements AutoCloseable {
         return Path.of(pod(namespace, pod).netns());
     }
 
-    /** The name, inside the fabric namespace, of the veth that links {@code node} to the bridge. */
-    public String fabricVeth(String node) {
-        node(node);
-        return state.fabricVeths().get(node);
-    }
-
     public Path bpfPinDir(String node) {
         return BPF_ROOT.resolve(name()).resolve(node);
     }
@@ -461,9 +455,5 @@ public final class NetnsCluster implements AutoCloseable {
         } catch (IOException e) {
             errors.add("cannot delete " + root + ": " + e);
         }
-    }
-
-    Optional<ProcessHandle> agentHandle(String node) {
-        return agents.handle(node);
     }
 }

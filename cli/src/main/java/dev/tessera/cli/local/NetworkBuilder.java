@@ -1,8 +1,8 @@
 package dev.tessera.cli.local;
 
-import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

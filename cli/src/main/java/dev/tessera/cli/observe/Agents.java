@@ -1,8 +1,8 @@
 package dev.tessera.cli.observe;
 
+import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.cli.local.NodeHttp;
-import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,11 +1,11 @@
 package dev.tessera.cli.install;
 
-import dev.tessera.api.config.Ports;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.AgentMain;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.redirect.cri.CriLayout;
+import dev.tessera.api.config.Ports;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;

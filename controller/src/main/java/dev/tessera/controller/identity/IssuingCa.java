@@ -2,8 +2,8 @@ package dev.tessera.controller.identity;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
 import java.io.IOException;
 import java.security.GeneralSecurityException;

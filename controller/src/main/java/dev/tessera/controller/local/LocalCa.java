@@ -1,7 +1,7 @@
 package dev.tessera.controller.local;
 
-import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.controller.identity.IssuingCa;
 import java.io.IOException;
 import java.nio.file.Files;

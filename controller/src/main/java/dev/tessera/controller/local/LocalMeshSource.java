@@ -2,17 +2,17 @@ package dev.tessera.controller.local;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.controller.watch.MeshContent;
+import dev.tessera.controller.watch.MeshSource;
 import dev.tessera.localcluster.ClusterDescription;
 import dev.tessera.localcluster.LocalClusterWatcher;
 import dev.tessera.localcluster.LocalSnapshots;
 import dev.tessera.localcluster.NetnsNaming;
-import dev.tessera.api.netns.NetworkAttachments;
-import dev.tessera.api.push.MeshConfig;
-import dev.tessera.api.model.MeshSnapshot;
-import dev.tessera.api.policy.PolicySet;
-import dev.tessera.api.policy.Translation;
-import dev.tessera.controller.watch.MeshContent;
-import dev.tessera.controller.watch.MeshSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package dev.tessera.controller.model;
 
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.localcluster.ClusterDescription;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
+import dev.tessera.localcluster.ClusterDescription;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.api.model.Pod;

@@ -2,13 +2,13 @@ package dev.tessera.controller.model;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.kube.discovery.ServiceTranslator;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
 import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.push.MeshConfig;
+import dev.tessera.kube.discovery.ServiceTranslator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import java.net.InetAddress;
 import java.util.ArrayList;

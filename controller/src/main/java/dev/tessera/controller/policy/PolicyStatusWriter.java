@@ -2,9 +2,9 @@ package dev.tessera.controller.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.kube.policy.PolicyTranslator;
 import dev.tessera.api.policy.Translation;
 import dev.tessera.controller.kube.PolicyResources;
+import dev.tessera.kube.policy.PolicyTranslator;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;

@@ -2,10 +2,10 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Frames;
-import dev.tessera.api.push.Message;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.MeshDelta;
+import dev.tessera.api.push.Message;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.security.cert.X509Certificate;

@@ -2,9 +2,9 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.FrameDecoder;
 import dev.tessera.api.push.FrameEncoder;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.SvidIssuer;

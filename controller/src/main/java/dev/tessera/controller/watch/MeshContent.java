@@ -1,12 +1,12 @@
 package dev.tessera.controller.watch;
 
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
 import java.util.Comparator;
 import java.util.List;
 

@@ -2,13 +2,13 @@ package dev.tessera.controller.watch;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.kube.discovery.ServiceTranslator;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.controller.kube.PolicyResources;
 import dev.tessera.controller.model.KubernetesObjects;
 import dev.tessera.controller.model.MeshModel;
 import dev.tessera.controller.model.NodeState;
+import dev.tessera.kube.discovery.ServiceTranslator;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;

@@ -3,8 +3,8 @@ package dev.tessera.controller.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.CertificateAuthority.Pem;
+import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertificateFactory;

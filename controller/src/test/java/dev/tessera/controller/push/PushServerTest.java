@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Message;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
@@ -126,17 +126,19 @@ class PushServerTest {
         MeshConfig big = state(1, 40_000, "v1"); // ~4 MB: many slices, more than the write buffer holds
         source.publish(big);
         var c = config();
-        // ping every second: an agent that says nothing for 3 s counts as gone (wide enough that a loaded
-        // machine's scheduling gaps between two drained slices never look like silence)
+        // ping every 2 s: an agent that says nothing for 6 s counts as gone (wide enough that a loaded machine's
+        // scheduling gaps between two drained 256 KB slices, ~0.6 s apart here, never look like silence)
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                c.helloTimeout(), Duration.ofSeconds(1), c.serverCertTtl(), 1, 1));
+                c.helloTimeout(), Duration.ofSeconds(2), c.serverCertTtl(), 1, 1));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
             agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
             await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
             source.publish(state(2, 40_000, "v2")); // published while the snapshot is still going out
-            // the whole ~4 MB at 16 KB per 15 ms: ~4 s (longer on a loaded machine), more than the 3 s of
-            // silence, but the server is the one still sending
-            byte[] snapshot = agent.readSlowly(16 * 1024, 15, 8 * 1024 * 1024);
+            // the first 3 MB at 16 KB per 40 ms: ~7.7 s (longer on a loaded machine), more than the 6 s of silence,
+            // but the server is the one still sending: every slice it hands on counts as progress. (The rest is
+            // read at once: once the last slice is in the kernel's buffers, the server sees no more progress, and
+            // a reader slow on that tail would be silent as far as it can tell.)
+            byte[] snapshot = agent.readSlowly(16 * 1024, 40, 3 * 1024 * 1024);
             agent.send(new Message.Ack(1));
             Message next = agent.read(); // nothing came between the slices; the change (and pings) follow
             while (next instanceof Message.Ping p) {

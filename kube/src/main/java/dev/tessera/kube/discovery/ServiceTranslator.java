@@ -2,9 +2,9 @@ package dev.tessera.kube.discovery;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Service.Endpoint;
 import dev.tessera.api.model.Service.Port;
+import dev.tessera.api.model.Service;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ServicePort;

@@ -1,10 +1,5 @@
 package dev.tessera.kube.policy;
 
-import dev.tessera.api.policy.AuthorizationPolicy;
-import dev.tessera.api.policy.PeerAuthentication;
-import dev.tessera.api.policy.PolicyScope;
-import dev.tessera.api.policy.PolicySet;
-import dev.tessera.api.policy.Translation;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,7 +7,12 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.Workload;
 import dev.tessera.api.policy.AuthorizationPolicy.Action;
+import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication.Mode;
+import dev.tessera.api.policy.PeerAuthentication;
+import dev.tessera.api.policy.PolicyScope;
+import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import java.net.InetAddress;
 import java.util.List;

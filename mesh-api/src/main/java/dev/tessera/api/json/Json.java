@@ -2,7 +2,6 @@ package dev.tessera.api.json;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -345,18 +344,18 @@ public final class Json {
     /** One line of JSON: maps, iterables, strings, numbers, booleans and null ({@code toString()} otherwise). */
     public static String write(Object value) {
         var b = new StringBuilder(128);
-        write(b, value, -1);
+        write(b, value, false, 0);
         return b.toString();
     }
 
     /** Indented JSON (two spaces), for people. */
     public static String writePretty(Object value) {
         var b = new StringBuilder(256);
-        write(b, value, 0);
+        write(b, value, true, 0);
         return b.toString();
     }
 
-    private static void write(StringBuilder b, Object v, int indent) {
+    private static void write(StringBuilder b, Object v, boolean pretty, int level) {
         if (v == null) {
             b.append("null");
         } else if (v instanceof String s) {
@@ -373,13 +372,13 @@ public final class Json {
             for (var e : m.entrySet()) {
                 b.append(first ? "" : ",");
                 first = false;
-                newline(b, indent + 1);
+                newline(b, pretty, level + 1);
                 quote(b, String.valueOf(e.getKey()));
-                b.append(indent < 0 ? ":" : " : ");
-                write(b, e.getValue(), indent < 0 ? -1 : indent + 1);
+                b.append(pretty ? " : " : ":");
+                write(b, e.getValue(), pretty, level + 1);
             }
-            if (!m.isEmpty()) {
-                newline(b, indent);
+            if (!first) {
+                newline(b, pretty, level);
             }
             b.append('}');
         } else if (v instanceof Iterable<?> it) {
@@ -388,26 +387,23 @@ public final class Json {
             for (Object o : it) {
                 b.append(first ? "" : ",");
                 first = false;
-                newline(b, indent + 1);
-                write(b, o, indent < 0 ? -1 : indent + 1);
+                newline(b, pretty, level + 1);
+                write(b, o, pretty, level + 1);
             }
             if (!first) {
-                newline(b, indent);
+                newline(b, pretty, level);
             }
             b.append(']');
         } else if (v instanceof Object[] arr) {
-            write(b, List.of(arr), indent);
-        } else if (v instanceof Collection<?> c) {
-            write(b, new ArrayList<>(c), indent);
+            write(b, java.util.Arrays.asList(arr), pretty, level);
         } else {
             quote(b, v.toString());
         }
     }
 
-    private static void newline(StringBuilder b, int indent) {
-        if (indent >= 0) {
-            b.append('\n');
-            b.append("  ".repeat(indent));
+    private static void newline(StringBuilder b, boolean pretty, int level) {
+        if (pretty) {
+            b.append('\n').append("  ".repeat(level));
         }
     }
 

@@ -1,16 +1,16 @@
 package dev.tessera.api.push;
 
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.net.Ipv4Cidr;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
 import java.util.List;
 import java.util.function.Supplier;
 

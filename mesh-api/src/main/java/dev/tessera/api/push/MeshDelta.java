@@ -2,7 +2,6 @@ package dev.tessera.api.push;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
@@ -11,6 +10,7 @@ import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.policy.Translation;
+import dev.tessera.api.push.MeshConfig;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.push.MeshConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;

@@ -3,13 +3,13 @@ package dev.tessera.agent.admin;
 
 import dev.tessera.agent.admin.HttpEndpoints;
 import dev.tessera.agent.admin.LogLevels;
-import dev.tessera.agent.identity.CertifiedKey;
 import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.RelaySession;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
+import dev.tessera.agent.identity.CertifiedKey;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Workload;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

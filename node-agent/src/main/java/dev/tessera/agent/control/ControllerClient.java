@@ -1,15 +1,15 @@
 package dev.tessera.agent.control;
 
-import dev.tessera.agent.config.ControllerAddress;
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.FrameDecoder;
 import dev.tessera.api.push.FrameEncoder;
 import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Message;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;

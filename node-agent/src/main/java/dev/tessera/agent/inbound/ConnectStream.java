@@ -1,20 +1,19 @@
 package dev.tessera.agent.inbound;
 
-import dev.tessera.agent.connection.Admission;
-import dev.tessera.agent.hbone.Hbone;
-
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.connection.Admission;
 import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionListener;
-import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.connection.RelayEndpoint;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.StreamEndpoint;
 import dev.tessera.agent.connection.TcpEndpoint;
+import dev.tessera.agent.hbone.Hbone;
+import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;

@@ -1,18 +1,17 @@
 package dev.tessera.agent.inbound;
 
-import dev.tessera.agent.hbone.Hbone;
-import dev.tessera.agent.hbone.HbonePool;
-
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.config.AgentConfig;
-import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionListener;
-import dev.tessera.agent.policy.InboundGate;
+import dev.tessera.agent.hbone.Hbone;
+import dev.tessera.agent.hbone.HbonePool;
+import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.netty.Listener;
 import dev.tessera.agent.netty.Listeners;
+import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.SpiffeCertificates;
 import dev.tessera.agent.tls.TlsContexts;
@@ -205,7 +204,7 @@ public final class HboneServer implements AutoCloseable {
      * open or on its way keeps running. Then call {@link #drainStep} periodically.
      */
     public void stopAcceptingAndGoAway() {
-        close();
+        stopAccepting();
         draining = true;
         drainStep();
     }
@@ -264,15 +263,19 @@ public final class HboneServer implements AutoCloseable {
     /** How long after the drain notice the final GOAWAY follows and idle connections are closed. */
     private static final long DRAIN_NOTICE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    /** Closes every connection, cutting the streams still open on them (the end of a drain). */
-    public void closeConnections() {
-        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    /** Stops accepting; established tunnels keep running (see {@link #stopAcceptingAndGoAway}). */
+    public void stopAccepting() {
+        socket.close();
     }
 
-    /** Stops accepting; established tunnels keep running (see {@link #stopAcceptingAndGoAway}). */
+    /**
+     * Stops accepting and closes every connection, cutting the streams still open on them (the end of a
+     * drain), as {@code OutboundProxy.close()} does for its side.
+     */
     @Override
     public void close() {
-        socket.close();
+        stopAccepting();
+        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
     }
 
     /** Verifies the client after the TLS handshake and switches the pipeline to HTTP/2. */

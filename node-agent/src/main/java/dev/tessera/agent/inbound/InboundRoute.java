@@ -1,10 +1,9 @@
 package dev.tessera.agent.inbound;
 
-import dev.tessera.agent.hbone.Hbone;
-
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.hbone.Hbone;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Workload;

@@ -1,8 +1,8 @@
 package dev.tessera.agent.metrics;
 
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.connection.ConnectionStats;
 import dev.tessera.agent.connection.RelaySession;

@@ -3,8 +3,8 @@ package dev.tessera.agent.metrics;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.connection.ConnectionContext.Direction;
-import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.connection.ConnectionListener.SetupPhase;
+import dev.tessera.agent.connection.ConnectionListener;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;

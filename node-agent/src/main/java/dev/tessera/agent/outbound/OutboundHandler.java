@@ -1,24 +1,23 @@
 package dev.tessera.agent.outbound;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.tessera.agent.connection.Admission;
 import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.connection.RelayEndpoint;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.StreamEndpoint;
 import dev.tessera.agent.connection.TcpEndpoint;
-import dev.tessera.agent.policy.InboundGate;
-
-import static java.util.Objects.requireNonNull;
-
-import dev.tessera.agent.connection.ConnectionContext.Direction;
-import dev.tessera.agent.redirect.OriginalDestinations;
-import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.hbone.EarlyData;
 import dev.tessera.agent.hbone.HbonePool;
 import dev.tessera.agent.hbone.PoolKey;
 import dev.tessera.agent.hbone.TunnelException;
+import dev.tessera.agent.policy.InboundGate;
+import dev.tessera.agent.redirect.OriginalDestinations;
+import dev.tessera.agent.state.StateStore;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -28,9 +27,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;

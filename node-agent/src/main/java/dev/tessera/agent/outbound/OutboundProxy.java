@@ -1,19 +1,18 @@
 package dev.tessera.agent.outbound;
 
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.hbone.HbonePool;
+import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.netty.Listener;
 import dev.tessera.agent.netty.Listeners;
 import dev.tessera.agent.policy.InboundGate;
-
-import static java.util.Objects.requireNonNull;
-
-import dev.tessera.agent.config.AgentConfig;
-import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.TlsContexts;
-import dev.tessera.agent.hbone.HbonePool;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;

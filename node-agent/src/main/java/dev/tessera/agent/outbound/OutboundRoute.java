@@ -1,12 +1,11 @@
 package dev.tessera.agent.outbound;
 
-import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.connection.ConnectionContext;
-
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;

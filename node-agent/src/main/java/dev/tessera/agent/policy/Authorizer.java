@@ -3,11 +3,11 @@ package dev.tessera.agent.policy;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.api.net.Ipv4Cidr;
-import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.AuthorizationPolicy.Action;
 import dev.tessera.api.policy.AuthorizationPolicy.Operation;
 import dev.tessera.api.policy.AuthorizationPolicy.Rule;
 import dev.tessera.api.policy.AuthorizationPolicy.Source;
+import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PolicyScope;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.policy.Translation;

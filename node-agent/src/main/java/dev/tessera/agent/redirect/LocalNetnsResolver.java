@@ -2,8 +2,8 @@ package dev.tessera.agent.redirect;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.netns.NetworkAttachments;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,7 +1,5 @@
 package dev.tessera.agent.redirect;
 
-import dev.tessera.api.net.Ipv4Cidr;
-
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.ADDR4_SIZE;
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.COOKIE_SIZE;
 import static dev.tessera.agent.redirect.ffi.RedirectStructs.LPM_KEY4_SIZE;
@@ -11,6 +9,7 @@ import static dev.tessera.agent.redirect.ffi.RedirectStructs.U64_SIZE;
 import dev.tessera.agent.redirect.ffi.Bpf;
 import dev.tessera.agent.redirect.ffi.BpfMap;
 import dev.tessera.agent.redirect.ffi.RedirectStructs;
+import dev.tessera.api.net.Ipv4Cidr;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashSet;

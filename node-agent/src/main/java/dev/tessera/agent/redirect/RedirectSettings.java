@@ -1,10 +1,9 @@
 package dev.tessera.agent.redirect;
 
-import dev.tessera.api.net.Ipv4Cidr;
-
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.agent.config.AgentConfig;
+import dev.tessera.api.net.Ipv4Cidr;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.file.Path;

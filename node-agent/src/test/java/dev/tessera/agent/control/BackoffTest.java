@@ -1,9 +1,9 @@
 package dev.tessera.agent.control;
 
-import dev.tessera.agent.config.ControllerAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tessera.agent.config.ControllerAddress;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

@@ -1,15 +1,15 @@
 package dev.tessera.agent.control;
 
-import dev.tessera.agent.config.ControllerAddress;
 import static dev.tessera.agent.control.ControlPlaneFixture.content;
 import static dev.tessera.agent.control.ControlPlaneFixture.state;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Frames;
+import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.MeshDelta;
 import dev.tessera.api.push.Message;
 import io.netty.buffer.ByteBuf;

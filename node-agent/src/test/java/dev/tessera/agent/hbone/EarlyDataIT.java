@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.testing.LoopbackMesh;
 import dev.tessera.agent.tls.TlsContexts;
 import io.netty.buffer.ByteBuf;

@@ -1,11 +1,10 @@
 package dev.tessera.agent.inbound;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.tessera.agent.hbone.ConnectRequest;
 import dev.tessera.agent.hbone.Hbone;
 import dev.tessera.agent.hbone.TunnelException;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;

@@ -1,9 +1,5 @@
 package dev.tessera.agent.inbound;
 
-import dev.tessera.agent.hbone.HbonePool;
-import dev.tessera.agent.hbone.PoolKey;
-import dev.tessera.agent.hbone.TunnelException;
-
 import static dev.tessera.agent.testing.LoopbackMesh.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -11,6 +7,9 @@ import static org.awaitility.Awaitility.await;
 import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.hbone.HbonePool;
+import dev.tessera.agent.hbone.PoolKey;
+import dev.tessera.agent.hbone.TunnelException;
 import dev.tessera.agent.testing.LoopbackMesh;
 import dev.tessera.agent.testing.TestIdentities;
 import dev.tessera.agent.tls.TlsContexts;

@@ -1,9 +1,5 @@
 package dev.tessera.agent.inbound;
 
-import dev.tessera.agent.hbone.HbonePool;
-import dev.tessera.agent.hbone.PoolKey;
-import dev.tessera.agent.hbone.TunnelException;
-
 import static dev.tessera.agent.testing.LoopbackMesh.CACHE;
 import static dev.tessera.agent.testing.LoopbackMesh.CLIENT;
 import static dev.tessera.agent.testing.LoopbackMesh.CLIENT_IP;
@@ -12,10 +8,13 @@ import static dev.tessera.agent.testing.LoopbackMesh.addr;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.tessera.agent.policy.PolicyEnforcer;
-import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.hbone.HbonePool;
+import dev.tessera.agent.hbone.PoolKey;
+import dev.tessera.agent.hbone.TunnelException;
+import dev.tessera.agent.policy.PolicyEnforcer;
+import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.testing.LoopbackMesh;
 import dev.tessera.agent.testing.RecordingListener;
 import dev.tessera.agent.tls.TlsContexts;

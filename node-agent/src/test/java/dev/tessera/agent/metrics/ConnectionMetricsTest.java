@@ -3,9 +3,9 @@ package dev.tessera.agent.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.SessionBytes;

@@ -2,12 +2,12 @@ package dev.tessera.agent.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.SessionBytes;
-import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import java.net.InetSocketAddress;
 import org.junit.jupiter.api.Test;
 

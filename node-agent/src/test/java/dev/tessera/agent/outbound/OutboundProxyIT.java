@@ -1,11 +1,10 @@
 package dev.tessera.agent.outbound;
 
-import dev.tessera.agent.connection.CloseReason;
-
 import static dev.tessera.agent.testing.LoopbackMesh.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
 import dev.tessera.agent.testing.LoopbackMesh;

@@ -1,9 +1,8 @@
 package dev.tessera.agent.outbound;
 
-import dev.tessera.agent.connection.CloseReason;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;

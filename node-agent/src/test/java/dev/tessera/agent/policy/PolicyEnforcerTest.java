@@ -1,11 +1,11 @@
 package dev.tessera.agent.policy;
 
-import dev.tessera.agent.connection.Admission;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.agent.connection.Admission;
 import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
+import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.state.StateStore;

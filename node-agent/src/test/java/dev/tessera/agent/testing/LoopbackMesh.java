@@ -1,14 +1,14 @@
 package dev.tessera.agent.testing;
 
 import dev.tessera.agent.config.AgentConfig;
-import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.inbound.HboneServer;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.outbound.OutboundProxy;
-import dev.tessera.agent.connection.ProxyCounters;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
-import dev.tessera.agent.inbound.HboneServer;
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;

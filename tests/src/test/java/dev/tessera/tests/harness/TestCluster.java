@@ -2,10 +2,10 @@ package dev.tessera.tests.harness;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.netns.Netns;
+import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
-import dev.tessera.api.netns.NetworkAttachments;
-import dev.tessera.api.netns.Netns;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,10 +1,10 @@
 package dev.tessera.agent.redirect.cri;
 
-import dev.tessera.api.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.json.Json;
 import dev.tessera.api.model.Workload;
 import java.io.IOException;
 import java.io.UncheckedIOException;

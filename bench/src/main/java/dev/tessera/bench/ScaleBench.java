@@ -1,14 +1,16 @@
 // Controller scale benchmark for bench/scale.sh: 1,000 simulated agents on one controller.
-// Runs with the JDK's single-file launcher and the built agent jar on the class path (it brings Netty, the
-// wire protocol of dev.tessera.api.push and the agent's real ControllerClient):
-//   java -cp node-agent/target/tessera-node-agent.jar bench/ScaleBench.java gen DIR NODES PODS_PER_NODE NAMESPACES
-//   java -cp ... bench/ScaleBench.java run DIR PORT METRICS_PORT CONTROLLER_PID CONTROLLER_LOG CHANGES FULL OUT
+// Compiled as the bench module; runs with the built agent jar on the class path (it brings Netty, the wire
+// protocol of dev.tessera.api.push and the agent's real ControllerClient):
+//   java -cp node-agent/target/tessera-node-agent.jar:bench/target/classes dev.tessera.bench.ScaleBench gen DIR NODES PODS_PER_NODE NAMESPACES
+//   java -cp ... dev.tessera.bench.ScaleBench run DIR PORT METRICS_PORT CONTROLLER_PID CONTROLLER_LOG CHANGES FULL OUT
 //
 // gen writes a local-mode cluster (Kubernetes manifests, one pods file per node), the agents' token file and
 // a CA. run connects one simulated agent per node (FULL of them are the agent's real ControllerClient, which
 // decodes and applies every frame; the others are ScaleBench's light client, see LightAgent), measures the
 // first full sync, then edits one pod per change by rewriting one manifest file and measures how long each
 // change takes to reach every agent. It prints a Markdown section to OUT.
+package dev.tessera.bench;
+
 import dev.tessera.agent.config.ControllerAddress;
 import dev.tessera.agent.control.ControllerClient;
 import dev.tessera.agent.netty.EventLoops;
