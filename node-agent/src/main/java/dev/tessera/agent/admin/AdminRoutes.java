@@ -124,6 +124,7 @@ public final class AdminRoutes {
         out.put("node", c.nodeName());
         out.put("nodeIp", c.nodeIp().getHostAddress());
         out.put("trustDomain", c.trustDomain());
+        out.put("localCluster", "null"); // kept for the shape of earlier dumps: the agent has no local mode any more
         out.put("controller", String.valueOf(c.controller()));
         out.put("bpfPinDir", c.bpfPinDir().toString());
         out.put("meshCidrs", c.meshCidrs());
