@@ -22,6 +22,7 @@ import dev.tessera.agent.redirect.PodNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
 import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.state.StateStore;
+import dev.tessera.agent.warmup.DataPathWarmUp;
 import dev.tessera.api.policy.PolicySet;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,7 +92,16 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
+    /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
+    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(5);
+
     private void doStart() throws Exception {
+        // 0. Warm the data path up before anything else, while the running agent (if any) still serves.
+        var warm = DataPathWarmUp.run(config.warmUpConnections(), WARM_UP_BUDGET);
+        if (warm.connections() > 0) {
+            log.info("data path warmed up: {} connections over loopback in {} ms ({} failed)", warm.connections(),
+                    warm.millis(), warm.failed());
+        }
         // State, policies and certificates come from the controller.
         controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
                 config.controllerToken(), config.controllerCa()), this::onControllerConfig,

@@ -117,6 +117,12 @@ public final class AgentConfig {
             description = "How long the workload series of a pod that left the node are kept. Default: ${DEFAULT-VALUE}.")
     String evictionGraceText;
 
+    @Option(names = "--warm-up", paramLabel = "N", defaultValue = "1000",
+            description = "Connections run through a private copy of the data path on loopback before the agent"
+                    + " takes any traffic (or the running agent's listeners), so the first seconds are not"
+                    + " interpreted code; at most 5 s. 0 disables. Default: ${DEFAULT-VALUE}.")
+    int warmUpConnections;
+
     private InetAddress nodeIp;
     private ControllerAddress controller;
     private Duration drainTimeout;
@@ -179,6 +185,9 @@ public final class AgentConfig {
         checkPort("--metrics-port", metricsPort);
         checkPort("--ready-port", readyPort);
         checkPort("--admin-port", adminPort);
+        if (warmUpConnections < 0) {
+            throw new IllegalArgumentException("--warm-up: " + warmUpConnections + " (expected: 0 or more connections)");
+        }
         meshCidrs = List.copyOf(meshCidrs);
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
@@ -275,6 +284,11 @@ public final class AgentConfig {
 
     public Duration coverageInterval() {
         return coverageInterval;
+    }
+
+    /** Connections of the start-up warm-up ({@code --warm-up}); 0: none. */
+    public int warmUpConnections() {
+        return warmUpConnections;
     }
 
     public Duration metricsEvictionGrace() {
