@@ -128,7 +128,7 @@ class PushServerTest {
         var c = config();
         // ping every 300 ms: an agent that says nothing for 900 ms counts as gone
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                c.helloTimeout(), Duration.ofMillis(300), c.serverCertTtl(), 1, 1));
+                c.helloTimeout(), Duration.ofMillis(300), c.serverCertTtl(), 1, PushLimits.defaults()));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
             agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
             await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
@@ -210,7 +210,7 @@ class PushServerTest {
     void aPeerThatNeverSaysHelloIsDropped() throws Exception {
         var c = config();
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                Duration.ofMillis(300), c.pingInterval(), c.serverCertTtl(), 1, 1));
+                Duration.ofMillis(300), c.pingInterval(), c.serverCertTtl(), 1, PushLimits.defaults()));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
             agent.socket.startHandshake();
             var error = (Message.ErrorFrame) agent.read();
