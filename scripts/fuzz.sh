@@ -31,7 +31,8 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$module/target"
   echo "fuzz.sh: $module $test (bounded by its @FuzzTest maxDuration)"
   # surefire:test alone: the test classes were compiled by the build before; -am would run the whole reactor.
-  if ! JAZZER_FUZZ=1 mvn -B -o -q -pl "$module" surefire:test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
+  # a bounded heap: libFuzzer counts the JVM's RSS against its 2 GB limit (-rss_limit_mb)
+  if ! JAVA_TOOL_OPTIONS="-Xmx768m" JAZZER_FUZZ=1 mvn -B -o -q -pl "$module" surefire:test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
         -DtrimStackTrace=false >"$log" 2>&1; then
     failed+=("$module $test")
     echo "fuzz.sh: FINDING in $module $test; log: $log" >&2
