@@ -53,8 +53,7 @@ public final class TestCluster implements AutoCloseable {
         requireNonNull(spec, "spec");
         // -Dtessera.test.clusterPrefix=h12- keeps concurrent runs from several checkouts on one machine apart
         // (a leftover of the same name is destroyed below: without a prefix that could be another run's cluster).
-        name = System.getProperty("tessera.test.clusterPrefix", System.getenv().getOrDefault("TESSERA_TEST_CLUSTER_PREFIX", ""))
-                + requireNonNull(name, "name");
+        name = System.getProperty("tessera.test.clusterPrefix", "") + requireNonNull(name, "name");
         NetnsCluster.destroyIfExists(name);
         Path dir = Files.createTempDirectory("tessera-e2e-" + name + "-");
         Files.writeString(dir.resolve("cluster.yaml"), spec.toYaml());
