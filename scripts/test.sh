@@ -38,3 +38,6 @@ check_reports() { # dir what
 }
 check_reports tests/target/failsafe-reports "end-to-end tests (*NetnsIT)"
 check_reports image-tests/target/failsafe-reports "image tests (*DockerIT)"
+
+# Bounded fuzzing of every decoder of another process's bytes (~2 min; a finding fails and names its kept input).
+scripts/fuzz.sh

@@ -7,6 +7,7 @@ import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.CaStore;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.identity.CachingAuthenticator;
 import dev.tessera.controller.identity.TokenReviewAuthenticator;
 import dev.tessera.controller.identity.TrustBundlePublisher;
 import dev.tessera.controller.leader.Leadership;
@@ -73,7 +74,10 @@ public final class KubernetesController implements ControllerCore {
         watcher = new MeshWatcher(client, o.trustDomain(), 0);
         statusWriter = new PolicyStatusWriter(client, leadership::isLeader);
         bundle = new TrustBundlePublisher(client, o.namespace(), leadership::isLeader);
-        authenticator = new TokenReviewAuthenticator(client, o.tokenAudience(), o.agentServiceAccounts());
+        // One TokenReview per token and 2 minutes, not one per HELLO and per CSR (bounded: 4,096 tokens).
+        authenticator = new CachingAuthenticator(
+                new TokenReviewAuthenticator(client, o.tokenAudience(), o.agentServiceAccounts()), 4096,
+                Duration.ofMinutes(2), java.time.Clock.systemUTC());
         watcher.addPolicyListener(statusWriter::submit);
         leadership.onChange(this::leadershipChanged);
     }

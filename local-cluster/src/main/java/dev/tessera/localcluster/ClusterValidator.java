@@ -88,7 +88,7 @@ final class ClusterValidator {
         if (nodes.size() > ClusterDescription.MAX_NODES) { // beyond the default plan, every Node says where it is
             for (Node node : nodes) {
                 String cidr = node.getSpec() == null ? null : node.getSpec().getPodCIDR();
-                if (internalIp(node) == null || cidr == null || cidr.isEmpty()) {
+                if (internalIp(sources.get(node), node) == null || cidr == null || cidr.isEmpty()) {
                     throw new InvalidClusterException(sources.get(node) + ": " + label(node) + ": " + nodes.size()
                             + " Nodes (expected: at most " + ClusterDescription.MAX_NODES
                             + ", or status.addresses[InternalIP] and spec.podCIDR on every Node)");
@@ -101,7 +101,7 @@ final class ClusterValidator {
             Node node = nodes.get(i);
             String src = sources.get(node);
             int index = i + 1;
-            String internal = internalIp(node);
+            String internal = internalIp(src, node);
             int ip = internal != null ? parseIp(src, node, "status.addresses[InternalIP]", internal)
                     : Ipv4Cidr.parseAddress("198.18.0." + index);
             String other = byIp.putIfAbsent(ip, node.getMetadata().getName());
@@ -134,12 +134,22 @@ final class ClusterValidator {
         return out;
     }
 
-    private static String internalIp(Node node) {
+    private static String internalIp(String src, Node node) {
         if (node.getStatus() == null || node.getStatus().getAddresses() == null) {
             return null;
         }
-        return node.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType()))
-                .map(a -> a.getAddress()).findFirst().orElse(null);
+        var addresses = node.getStatus().getAddresses();
+        for (int i = 0; i < addresses.size(); i++) {
+            var a = addresses.get(i);
+            if (a != null && "InternalIP".equals(a.getType())) {
+                // found by fuzzing: an InternalIP entry without an address was a NullPointerException
+                if (a.getAddress() == null || a.getAddress().isBlank()) {
+                    throw error(src, node, "status.addresses[" + i + "].address", "missing", "an IPv4 address such as 198.18.0.1");
+                }
+                return a.getAddress();
+            }
+        }
+        return null;
     }
 
     private static void checkPod(Pod pod, String src, Map<String, NodeAddress> addresses, Map<Integer, Pod> podIps) {

@@ -125,6 +125,7 @@ class ClusterDescriptionTest {
             overlapping CIDR    | {kind: Node, apiVersion: v1, metadata: {name: node3}, spec: {podCIDR: 198.18.0.0/16}}                   | cluster.yaml: Node node3: pod CIDR: '198.18.0.0/16' (expected: no overlap with other Nodes; Node node1 has 198.18.1.0/24)
             node IP taken       | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: InternalIP, address: 198.18.0.1}]}} | cluster.yaml: Node node3: node address: '198.18.0.1' (expected: unique; Node node1 has it already)
             bad node IP         | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: InternalIP, address: 300.1.1.1}]}}  | cluster.yaml: Node node3: status.addresses[InternalIP]: '300.1.1.1' (expected: an IPv4 address a.b.c.d)
+            node IP missing     | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: Hostname, address: n3}, {type: InternalIP}]}}  | cluster.yaml: Node node3: status.addresses[1].address: missing (expected: an IPv4 address such as 198.18.0.1)
             not an object       | [1, 2]                                                                                                  | cluster.yaml (document 4): array (expected: a Kubernetes object with apiVersion, kind and metadata)
             """)
     void rejectsInvalidDescriptions(String scenario, String document, String message) {

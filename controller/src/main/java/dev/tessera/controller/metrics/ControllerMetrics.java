@@ -69,6 +69,15 @@ public final class ControllerMetrics {
         GaugeWithCallback.builder().name("tessera_controller_is_leader")
                 .help("1 when this replica is the leader (performs the writes)")
                 .callback(cb -> cb.call(core.isLeader() ? 1 : 0)).register(registry);
+        if (core.authenticator() instanceof dev.tessera.controller.identity.CachingAuthenticator cache) {
+            CounterWithCallback.builder().name("tessera_controller_token_authentications_total")
+                    .help("Agent token authentications (HELLO and CSR), by result: cached or reviewed (a TokenReview)")
+                    .labelNames("result")
+                    .callback(cb -> {
+                        cb.call(cache.hits(), "cached");
+                        cb.call(cache.misses(), "reviewed");
+                    }).register(registry);
+        }
         reconcile = Histogram.builder().name("tessera_controller_reconcile_duration_seconds")
                 .help("Time to reconcile one batch of changed objects into a new mesh state")
                 .classicUpperBounds(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
@@ -88,6 +97,20 @@ public final class ControllerMetrics {
         CounterWithCallback.builder().name("tessera_controller_push_rejected_total")
                 .help("Agent connections refused before streaming, by reason").labelNames("reason")
                 .callback(cb -> c.rejectedHandshakes().forEach((r, n) -> cb.call(n, r))).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_refused_total")
+                .help("Connections and requests refused for overload (limits on strangers, full HELLO/CSR queues), by reason")
+                .labelNames("reason")
+                .callback(cb -> c.refusals().forEach((r, n) -> cb.call(n, r))).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_push_unauthenticated_connections")
+                .help("Connections on the config push port that have not authenticated yet")
+                .callback(cb -> cb.call(server.unauthenticatedConnections())).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_push_queued")
+                .help("HELLOs waiting for authentication and CSRs waiting for signing (both bounded), by queue")
+                .labelNames("queue")
+                .callback(cb -> {
+                    cb.call(server.queuedHellos(), "hello");
+                    cb.call(server.queuedCsrs(), "csr");
+                }).register(registry);
         CounterWithCallback.builder().name("tessera_controller_push_malformed_frames_total")
                 .help("Connections closed for a malformed frame").callback(cb -> cb.call(c.malformedFrames()))
                 .register(registry);

@@ -30,10 +30,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One agent's connection: HELLO and token authentication (off the event loop), the initial sync (snapshot,
+ * One agent's connection: HELLO and token authentication (off the event loop, on the HELLO threads), the initial sync (snapshot,
  * or the deltas since the agent's version), then every published delta while the channel is writable; a
  * connection that falls behind skips ahead with one catch-up (deltas or a snapshot) when it drains. CSRs
- * are signed off the event loop. A malformed frame closes only this connection.
+ * are signed off the event loop, on the CSR threads. A malformed frame closes only this connection.
  */
 final class AgentSession extends ChannelInboundHandlerAdapter {
 
@@ -55,7 +55,9 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private final PushCounters counters;
     private final AgentAuthenticator authenticator;
     private final SvidIssuer issuer;
-    private final Executor blocking;
+    private final Executor hellos;
+    private final Executor csrs;
+    private final Runnable authenticatedCallback;
     private final PushServerConfig config;
     private final List<Message> queued = new ArrayList<>();
     private final AtomicInteger csrsInFlight = new AtomicInteger();
@@ -71,12 +73,14 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private volatile long ackedVersion = -1;
 
     AgentSession(ConfigHub hub, PushCounters counters, AgentAuthenticator authenticator, SvidIssuer issuer,
-            Executor blocking, PushServerConfig config) {
+            Executor hellos, Executor csrs, PushServerConfig config, Runnable onAuthenticated) {
         this.hub = hub;
         this.counters = counters;
         this.authenticator = authenticator;
         this.issuer = issuer;
-        this.blocking = blocking;
+        this.hellos = hellos;
+        this.csrs = csrs;
+        this.authenticatedCallback = onAuthenticated;
         this.config = config;
     }
 
@@ -150,7 +154,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         state = State.AUTHENTICATING;
         channel.config().setAutoRead(false);
         try {
-            blocking.execute(() -> {
+            hellos.execute(() -> {
                 try {
                     AgentAuthenticator.Agent agent = authenticator.authenticate(h.token());
                     channel.eventLoop().execute(() -> authenticated(h, agent));
@@ -162,8 +166,16 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
                 }
             });
         } catch (RejectedExecutionException e) {
-            reject("SHUTTING_DOWN", "the controller is shutting down");
+            if (shutDown(hellos)) {
+                reject("SHUTTING_DOWN", "the controller is shutting down");
+            } else {
+                refuse("HELLO_QUEUE_FULL", "too many agents authenticating at once (expected: reconnect with backoff)");
+            }
         }
+    }
+
+    private static boolean shutDown(Executor e) {
+        return e instanceof java.util.concurrent.ExecutorService s && s.isShutdown();
     }
 
     private void authenticated(Message.Hello h, AgentAuthenticator.Agent agent) {
@@ -176,6 +188,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             return;
         }
         cancelHelloTimeout();
+        authenticatedCallback.run(); // no longer a stranger: its place among the unauthenticated is free
         var decoder = channel.pipeline().get(dev.tessera.api.push.FrameDecoder.class);
         if (decoder != null) {
             decoder.maxFrameSize(AUTHENTICATED_MAX_FRAME);
@@ -220,13 +233,14 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         counters.csr();
         if (csrsInFlight.incrementAndGet() > MAX_CSRS_IN_FLIGHT) {
             csrsInFlight.decrementAndGet();
+            counters.refused("CSR_PER_AGENT_LIMIT");
             channel.writeAndFlush(new Message.Refused(c.requestId(), "TOO_MANY_REQUESTS",
                     "more than " + MAX_CSRS_IN_FLIGHT + " certificate requests in flight (expected: retry later)"));
             return;
         }
         String bearer = token;
         try {
-            blocking.execute(() -> {
+            csrs.execute(() -> {
                 Message answer;
                 try {
                     SvidIssuer.Issued issued = issuer.issue(c.csr(), c.id(), bearer);
@@ -251,6 +265,11 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             });
         } catch (RejectedExecutionException e) {
             csrsInFlight.decrementAndGet();
+            if (!shutDown(csrs)) {
+                counters.refused("CSR_QUEUE_FULL");
+                channel.writeAndFlush(new Message.Refused(c.requestId(), "TOO_MANY_REQUESTS",
+                        "the controller's certificate queue is full (expected: retry later)"));
+            }
         }
     }
 
@@ -368,6 +387,16 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         counters.rejected(reason);
         log.warn("refused agent connection from {}: {}: {}", channel.remoteAddress(), reason, message);
         close(new Message.ErrorFrame(reason + ": " + message));
+    }
+
+    /** Overload, not a bad peer: counted apart from rejections, answered {@code OVERLOADED} and closed. */
+    private void refuse(String reason, String message) {
+        if (state == State.CLOSED || state == State.ACTIVE) {
+            return;
+        }
+        counters.refused(reason);
+        log.info("refused agent connection from {}: {}: {}", channel.remoteAddress(), reason, message);
+        close(new Message.ErrorFrame("OVERLOADED: " + reason + ": " + message));
     }
 
     private void close(Message last) {

@@ -15,6 +15,7 @@ public final class PushCounters {
     private final LongAdder nacks = new LongAdder();
     private final LongAdder csrs = new LongAdder();
     private final ConcurrentHashMap<String, LongAdder> rejected = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> refused = new ConcurrentHashMap<>();
 
     void connection() {
         connections.increment();
@@ -42,6 +43,20 @@ public final class PushCounters {
 
     void rejected(String reason) {
         rejected.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    void refused(String reason) {
+        refused.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    /**
+     * Work refused for overload, by reason: {@code UNAUTHENTICATED_LIMIT}, {@code UNAUTHENTICATED_PER_SOURCE}
+     * (connections closed at accept), {@code HELLO_QUEUE_FULL}, {@code CSR_QUEUE_FULL}, {@code CSR_PER_AGENT_LIMIT}.
+     */
+    public Map<String, Long> refusals() {
+        var out = new TreeMap<String, Long>();
+        refused.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
     }
 
     /** TCP connections accepted. */

@@ -33,11 +33,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * file in local mode); each agent gets a snapshot, or the deltas since the version it holds when it resumes
  * within the same epoch, then one delta per published {@link MeshConfig}, encoded once for all agents.
  * CSRs are answered through the node-authorizing {@link SvidIssuer}. Protocol: {@code dev.tessera.api.push}.
+ *
+ * <p>Strangers are bounded ({@link PushLimits}): unauthenticated connections in all and per source address
+ * (refused at accept), frames before HELLO (16 KiB), HELLO authentication and CSR signing each on their own
+ * threads with a bounded queue; every refusal is counted by reason ({@link PushCounters#refusals()}).
  */
 public final class PushServer implements AutoCloseable {
 
@@ -71,7 +73,9 @@ public final class PushServer implements AutoCloseable {
     private final ServerCertificate certificate;
     private final EventLoopGroup group;
     private final boolean epoll;
-    private final ExecutorService blocking;
+    private final ThreadPoolExecutor hellos;
+    private final ThreadPoolExecutor csrs;
+    private final UnauthenticatedLimiter unauthenticated;
     private Channel server;
     private ScheduledFuture<?> renewal;
 
@@ -95,12 +99,10 @@ public final class PushServer implements AutoCloseable {
         this.epoll = Epoll.isAvailable();
         this.group = new MultiThreadIoEventLoopGroup(config.workerThreads(),
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
-        var n = new AtomicInteger();
-        this.blocking = Executors.newFixedThreadPool(config.csrThreads(), r -> {
-            Thread t = new Thread(r, "push-csr-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        PushLimits limits = config.limits();
+        this.hellos = BoundedExecutor.create("push-hello", limits.helloThreads(), limits.helloQueue());
+        this.csrs = BoundedExecutor.create("push-csr", limits.csrThreads(), limits.csrQueue());
+        this.unauthenticated = new UnauthenticatedLimiter(limits.maxUnauthenticated(), limits.maxUnauthenticatedPerSource());
     }
 
     /** Binds the port (a bind error fails here) and starts distributing the source's states. */
@@ -114,6 +116,16 @@ public final class PushServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        // Admission before TLS: a refused stranger costs an accept and a close, no handshake state.
+                        var admission = unauthenticated.admit(ch.remoteAddress().getAddress());
+                        if (admission.permit() == null) {
+                            counters.refused(admission.refusal());
+                            log.debug("refused connection from {}: {} ({})", ch.remoteAddress(), admission.refusal(),
+                                    unauthenticated.describe(admission.refusal()));
+                            ch.close();
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> admission.permit().release());
                         var tls = certificate.context().newHandler(ch.alloc());
                         // Generous: with 1,000 agents (re)connecting at once the handshakes queue behind snapshot
                         // writes on the same event loops; the HELLO deadline starts after the handshake.
@@ -123,7 +135,8 @@ public final class PushServer implements AutoCloseable {
                                 .addLast("slices", new ChunkedWriteHandler()) // snapshots go out as the socket drains
                                 .addLast("decoder", new FrameDecoder(AgentSession.PRE_HELLO_MAX_FRAME))
                                 .addLast("encoder", FrameEncoder.INSTANCE)
-                                .addLast("session", new AgentSession(hub, counters, authenticator, issuer, blocking, config));
+                                .addLast("session", new AgentSession(hub, counters, authenticator, issuer, hellos, csrs, config,
+                                        admission.permit()::release));
                     }
                 })
                 .bind(new InetSocketAddress(config.bindAddress(), config.port())).sync().channel();
@@ -174,6 +187,21 @@ public final class PushServer implements AutoCloseable {
         return out;
     }
 
+    /** Connections accepted that have not authenticated yet (bounded by {@link PushLimits}). */
+    public int unauthenticatedConnections() {
+        return unauthenticated.held();
+    }
+
+    /** HELLOs waiting for an authentication thread (bounded by {@link PushLimits#helloQueue()}). */
+    public int queuedHellos() {
+        return hellos.getQueue().size();
+    }
+
+    /** CSRs waiting for a signing thread (bounded by {@link PushLimits#csrQueue()}). */
+    public int queuedCsrs() {
+        return csrs.getQueue().size();
+    }
+
     public PushCounters counters() {
         return counters;
     }
@@ -210,7 +238,8 @@ public final class PushServer implements AutoCloseable {
             server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         hub.sessions().forEach(s -> s.goAway("controller shutting down"));
-        blocking.shutdownNow();
+        hellos.shutdownNow();
+        csrs.shutdownNow();
         group.shutdownGracefully(100, 2000, TimeUnit.MILLISECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         hub.close();
     }

@@ -20,11 +20,11 @@ import java.util.List;
  * @param pingInterval idle time after which the server pings an agent (an agent silent for 3 intervals is dropped)
  * @param serverCertTtl lifetime of the server certificate (renewed at half life)
  * @param workerThreads event-loop threads (0: one per core)
- * @param csrThreads threads that authenticate tokens and sign CSRs (off the event loops)
+ * @param limits unauthenticated connections, HELLO and CSR threads and queues ({@link PushLimits#defaults()})
  */
 public record PushServerConfig(InetAddress bindAddress, int port, String trustDomain, String namespace,
         List<String> dnsNames, List<InetAddress> ips, int historySize, Duration helloTimeout, Duration pingInterval,
-        Duration serverCertTtl, int workerThreads, int csrThreads) {
+        Duration serverCertTtl, int workerThreads, PushLimits limits) {
 
     /** The agents' port of the controller. */
     public static final int PORT = dev.tessera.api.config.Ports.CONTROLLER_PUSH;
@@ -46,10 +46,10 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
         positive("helloTimeout", helloTimeout);
         positive("pingInterval", pingInterval);
         positive("serverCertTtl", serverCertTtl);
-        if (workerThreads < 0 || csrThreads < 1) {
-            throw new IllegalArgumentException("workerThreads/csrThreads: " + workerThreads + "/" + csrThreads
-                    + " (expected: >= 0 / >= 1)");
+        if (workerThreads < 0) {
+            throw new IllegalArgumentException("workerThreads: " + workerThreads + " (expected: >= 0)");
         }
+        requireNonNull(limits, "limits");
     }
 
     /** Port 15012 on every address, {@code localhost} as extra SAN, 64 deltas of history. */
@@ -57,7 +57,7 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
         try {
             return new PushServerConfig(InetAddress.getByName("0.0.0.0"), PORT, trustDomain, namespace,
                     List.of("localhost"), List.of(InetAddress.getByName("127.0.0.1")), 64, Duration.ofSeconds(10),
-                    Duration.ofSeconds(15), Duration.ofHours(24), 0, 2);
+                    Duration.ofSeconds(15), Duration.ofHours(24), 0, PushLimits.defaults());
         } catch (java.net.UnknownHostException e) {
             throw new AssertionError(e);
         }
@@ -65,17 +65,22 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
 
     public PushServerConfig withBind(InetAddress address, int port) {
         return new PushServerConfig(address, port, trustDomain, namespace, dnsNames, ips, historySize, helloTimeout,
-                pingInterval, serverCertTtl, workerThreads, csrThreads);
+                pingInterval, serverCertTtl, workerThreads, limits);
     }
 
     public PushServerConfig withHistorySize(int size) {
         return new PushServerConfig(bindAddress, port, trustDomain, namespace, dnsNames, ips, size, helloTimeout,
-                pingInterval, serverCertTtl, workerThreads, csrThreads);
+                pingInterval, serverCertTtl, workerThreads, limits);
     }
 
     public PushServerConfig withSans(List<String> dns, List<InetAddress> addresses) {
         return new PushServerConfig(bindAddress, port, trustDomain, namespace, dns, addresses, historySize,
-                helloTimeout, pingInterval, serverCertTtl, workerThreads, csrThreads);
+                helloTimeout, pingInterval, serverCertTtl, workerThreads, limits);
+    }
+
+    public PushServerConfig withLimits(PushLimits l) {
+        return new PushServerConfig(bindAddress, port, trustDomain, namespace, dnsNames, ips, historySize,
+                helloTimeout, pingInterval, serverCertTtl, workerThreads, l);
     }
 
     /** The service DNS names the certificate always carries. */

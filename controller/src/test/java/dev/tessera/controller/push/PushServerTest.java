@@ -129,7 +129,7 @@ class PushServerTest {
         // ping every 2 s: an agent that says nothing for 6 s counts as gone (wide enough that a loaded machine's
         // scheduling gaps between two drained 256 KB slices, ~0.6 s apart here, never look like silence)
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                c.helloTimeout(), Duration.ofSeconds(2), c.serverCertTtl(), 1, 1));
+                c.helloTimeout(), Duration.ofSeconds(2), c.serverCertTtl(), 1, PushLimits.defaults()));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
             agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
             await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
@@ -214,7 +214,7 @@ class PushServerTest {
     void aPeerThatNeverSaysHelloIsDropped() throws Exception {
         var c = config();
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
-                Duration.ofMillis(300), c.pingInterval(), c.serverCertTtl(), 1, 1));
+                Duration.ofMillis(300), c.pingInterval(), c.serverCertTtl(), 1, PushLimits.defaults()));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
             agent.socket.startHandshake();
             var error = (Message.ErrorFrame) agent.read();

@@ -26,6 +26,12 @@ final class RawAgent implements AutoCloseable {
     private final DataOutputStream out;
 
     RawAgent(int port, List<X509Certificate> roots, int receiveBuffer) throws IOException, GeneralSecurityException {
+        this(port, roots, receiveBuffer, "127.0.0.1");
+    }
+
+    /** A peer dialling from {@code localAddress} (any 127.x address: a different source to the server). */
+    RawAgent(int port, List<X509Certificate> roots, int receiveBuffer, String localAddress)
+            throws IOException, GeneralSecurityException {
         var ks = KeyStore.getInstance(KeyStore.getDefaultType());
         ks.load(null, null);
         for (int i = 0; i < roots.size(); i++) {
@@ -39,6 +45,7 @@ final class RawAgent implements AutoCloseable {
         if (receiveBuffer > 0) {
             socket.setReceiveBufferSize(receiveBuffer);
         }
+        socket.bind(new InetSocketAddress(localAddress, 0));
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         socket.setSoTimeout(20_000);
         in = new DataInputStream(socket.getInputStream());

@@ -51,6 +51,9 @@ public final class TestCluster implements AutoCloseable {
      */
     public static TestCluster create(String name, ClusterSpec spec, boolean agents) throws IOException {
         requireNonNull(spec, "spec");
+        // -Dtessera.test.clusterPrefix=h12- keeps concurrent runs from several checkouts on one machine apart
+        // (a leftover of the same name is destroyed below: without a prefix that could be another run's cluster).
+        name = System.getProperty("tessera.test.clusterPrefix", "") + requireNonNull(name, "name");
         NetnsCluster.destroyIfExists(name);
         Path dir = Files.createTempDirectory("tessera-e2e-" + name + "-");
         Files.writeString(dir.resolve("cluster.yaml"), spec.toYaml());
