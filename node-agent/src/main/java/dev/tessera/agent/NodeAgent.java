@@ -266,11 +266,6 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
-    /** The controller session. */
-    ControllerClient controller() {
-        return controller;
-    }
-
     /** Unmet readiness conditions; empty when ready. */
     List<String> unmetReadiness() {
         if (draining) {
@@ -346,40 +341,9 @@ public final class NodeAgent implements AutoCloseable {
         };
     }
 
-    AgentConfig config() {
-        return config;
-    }
-
-    StateStore state() {
-        return state;
-    }
-
-    BpfRedirector redirector() {
-        return redirector;
-    }
-
-    Enrollment enrollment() {
-        return enrollment;
-    }
-
+    /** The certificate manager (tests). */
     CertificateManager certificates() {
         return certificates;
-    }
-
-    PolicyEnforcer policies() {
-        return policies;
-    }
-
-    DataPath dataPath() {
-        return dataPath;
-    }
-
-    AgentMetrics metrics() {
-        return metrics;
-    }
-
-    CoverageCheck coverage() {
-        return coverage;
     }
 
     /** Blocks until {@link #close()}. */

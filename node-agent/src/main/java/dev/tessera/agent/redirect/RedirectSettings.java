@@ -53,13 +53,49 @@ public record RedirectSettings(
 
     /**
      * The agent's settings: its pin dir, {@code --cgroup} or the cgroup v2 mount, node IP and outbound
-     * port, {@code --mesh-cidr}s (all of IPv4 when none), with the node IP excluded.
+     * port, {@code --mesh-cidr}s (all of IPv4 when none), with the node's own addresses excluded (the node
+     * IP and every IPv4 address of the agent's network namespace, i.e. the node's; link-local and loopback
+     * are never captured by the programs themselves).
      */
     public static RedirectSettings of(AgentConfig config) {
+        return of(config, nodeAddresses());
+    }
+
+    /** Like {@link #of(AgentConfig)} with the node's other addresses given. */
+    static RedirectSettings of(AgentConfig config, List<InetAddress> nodeAddresses) {
         Path cgroup = config.cgroupPath() != null ? config.cgroupPath() : Cgroups.v2Root();
         List<String> cidrs = config.meshCidrs().isEmpty() ? List.of("0.0.0.0/0") : config.meshCidrs();
+        var excluded = new java.util.LinkedHashSet<InetAddress>();
+        excluded.add(config.nodeIp());
+        for (InetAddress a : nodeAddresses) {
+            if (a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
+                excluded.add(a);
+            }
+        }
         return new RedirectSettings(config.bpfPinDir(), cgroup, config.nodeIp(), config.outboundPort(), cidrs,
-                List.of(config.nodeIp()));
+                List.copyOf(excluded).subList(0, Math.min(excluded.size(), MAX_EXCLUDED)));
+    }
+
+    /** Capacity of the kernel's {@code tsr_excluded} map. */
+    static final int MAX_EXCLUDED = 256;
+
+    /** Every IPv4 address of this network namespace's interfaces (the node's, for a host-network agent). */
+    static List<InetAddress> nodeAddresses() {
+        var out = new ArrayList<InetAddress>();
+        try {
+            var ifs = java.net.NetworkInterface.getNetworkInterfaces();
+            while (ifs != null && ifs.hasMoreElements()) {
+                for (var a : java.util.Collections.list(ifs.nextElement().getInetAddresses())) {
+                    if (a instanceof Inet4Address) {
+                        out.add(a);
+                    }
+                }
+            }
+        } catch (java.net.SocketException e) { // the node IP alone is still excluded
+            org.slf4j.LoggerFactory.getLogger(RedirectSettings.class).warn("cannot list the node's addresses: {}",
+                    e.toString());
+        }
+        return out;
     }
 
     /** The mesh CIDRs, parsed. */

@@ -37,7 +37,18 @@ class RedirectSettingsTest {
         var config = AgentConfig.parse("--node", "node-1", "--node-ip", "198.18.0.1", "--bpf-pin-dir", PIN.toString(),
                 "--cgroup", CG.toString(), "--network", "/run/network.json",
                 "--controller", "controller:15012");
-        RedirectSettings s = RedirectSettings.of(config);
+        RedirectSettings s = RedirectSettings.of(config, List.of());
         assertThat(s).isEqualTo(new RedirectSettings(PIN, CG, ip, 15001, List.of("0.0.0.0/0"), List.of(ip)));
+    }
+
+    @Test
+    void theNodesOtherAddressesAreExcludedButNotLoopbackOrLinkLocal() throws Exception {
+        InetAddress ip = InetAddress.getByName("198.18.0.1");
+        var config = AgentConfig.parse("--node", "node-1", "--node-ip", "198.18.0.1", "--bpf-pin-dir", PIN.toString(),
+                "--cgroup", CG.toString(), "--netns-source", "cri", "--controller", "controller:15012");
+        RedirectSettings s = RedirectSettings.of(config, List.of(InetAddress.getByName("127.0.0.1"),
+                InetAddress.getByName("198.18.0.1"), InetAddress.getByName("198.18.9.1"),
+                InetAddress.getByName("169.254.1.1"), InetAddress.getByName("2001:db8::1")));
+        assertThat(s.excludedAddresses()).containsExactly(ip, InetAddress.getByName("198.18.9.1"));
     }
 }
