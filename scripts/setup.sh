@@ -15,6 +15,13 @@ PACKAGES=(
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )
+# Install tests (cli/, ChartParityTest): `kubectl kustomize` renders daemonset/. Debian's kubectl is the
+# kubernetes-client package (1.20, kustomize v2: daemonset/ lists files, not directories, for it); a
+# machine with another kubectl (e.g. 1.32 from Kubernetes' own repository) keeps it. promtool (the Prometheus
+# rule checks) comes with the prometheus package above.
+if ! command -v kubectl >/dev/null; then
+  PACKAGES+=(kubernetes-client)
+fi
 # Image tests (image-tests/, *DockerIT): a Docker engine that scripts/docker.sh starts privately. Debian's
 # docker.io conflicts with docker-ce, so a machine that already has a dockerd keeps its own.
 if ! command -v dockerd >/dev/null; then

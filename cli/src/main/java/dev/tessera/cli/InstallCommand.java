@@ -12,10 +12,12 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code tessera install}: prints the Kubernetes manifests (the same files as {@code kubectl apply -k
- * daemonset/}) with the given options applied, for {@code tessera install | kubectl apply -f -}.
+ * daemonset/}, which are the Helm chart rendered with its defaults) with the given options applied, for
+ * {@code tessera install | kubectl apply -f -}.
  */
 @Command(name = "install", mixinStandardHelpOptions = true,
-        description = {"Print the Kubernetes manifests (CRDs, namespace, RBAC, controller, agent DaemonSet, PodMonitor).",
+        description = {"Print the Kubernetes manifests (CRDs, namespace, RBAC, controller, its PodDisruptionBudget, agent DaemonSet):",
+            "the Helm chart daemonset/chart/tessera with its defaults. Prometheus Operator objects: daemonset/observability/.",
             "Use: tessera install | kubectl apply -f -   Uninstall: see daemonset/README.md.",
             "Exit codes: 0 ok, 2 usage error (a bad option value)."})
 final class InstallCommand implements Callable<Integer> {

@@ -3,7 +3,6 @@ package dev.tessera.cli.install;
 import static java.util.Objects.requireNonNull;
 
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
@@ -14,13 +13,13 @@ import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Applies {@link InstallOptions} to the shipped manifests by editing fabric8 model objects (never the
  * text): the namespace everywhere it appears (objects, binding subjects, the controller's
- * {@code --namespace}, the agents' {@code --controller} address, the PodMonitor's namespace selector), the
- * trust domain in both programs' flags, images, controller replicas and the agents' {@code --mesh-cidr}s.
+ * {@code --namespace}, the agents' {@code --controller} address), the trust domain in both programs' flags,
+ * images, controller replicas and the agents' {@code --mesh-cidr}s. Each option does what the chart value
+ * of the same meaning does ({@code ChartParityTest} renders both and compares them).
  */
 public final class ManifestRenderer {
 
@@ -74,8 +73,6 @@ public final class ManifestRenderer {
                     c.getArgs().removeIf(a -> a.startsWith("--mesh-cidr="));
                     options.meshCidrs().forEach(cidr -> c.getArgs().add("--mesh-cidr=" + cidr));
                 }
-            } else if (o instanceof GenericKubernetesResource g && "PodMonitor".equals(g.getKind())) {
-                movePodMonitor(g, from, ns);
             }
             out.add(o);
         }
@@ -110,17 +107,6 @@ public final class ManifestRenderer {
             if (from.equals(s.getNamespace())) {
                 s.setNamespace(to);
             }
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static void movePodMonitor(GenericKubernetesResource g, String from, String to) {
-        Object spec = g.getAdditionalProperties().get("spec");
-        if (spec instanceof Map<?, ?> m && m.get("namespaceSelector") instanceof Map<?, ?> sel
-                && sel.get("matchNames") instanceof List<?> names) {
-            List<Object> moved = new ArrayList<>();
-            names.forEach(n -> moved.add(from.equals(n) ? to : n));
-            ((Map<String, Object>) sel).put("matchNames", moved);
         }
     }
 }

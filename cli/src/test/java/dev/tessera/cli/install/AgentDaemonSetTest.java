@@ -64,7 +64,8 @@ class AgentDaemonSetTest {
 
     @Test
     void thePodMonitorScrapesTheMetricsPort() {
-        GenericKubernetesResource pm = Manifests.load().stream().filter(o -> "PodMonitor".equals(o.getKind()))
+        GenericKubernetesResource pm = HelmChart.objects(HelmChart.forKustomize(HelmChart.MONITORING)).stream()
+                .filter(o -> "PodMonitor".equals(o.getKind()) && o.getMetadata().getName().equals("tessera-node-agents"))
                 .map(o -> (GenericKubernetesResource) o).findFirst().orElseThrow();
         @SuppressWarnings("unchecked")
         var endpoints = (List<Map<String, Object>>) ((Map<String, Object>) pm.getAdditionalProperties().get("spec"))
@@ -131,6 +132,11 @@ class AgentDaemonSetTest {
         assertThat(sc.getCapabilities().getAdd()).containsExactly("BPF", "NET_ADMIN", "SYS_ADMIN");
         assertThat(sc.getReadOnlyRootFilesystem()).isTrue();
         assertThat(sc.getAllowPrivilegeEscalation()).isFalse();
+        // pinning writes under /sys/fs/bpf, which the runtimes' default AppArmor profile denies: the field, not
+        // the annotation deprecated since Kubernetes 1.30
+        assertThat(sc.getAppArmorProfile().getType()).isEqualTo("Unconfined");
+        assertThat(daemonSet.getSpec().getTemplate().getMetadata().getAnnotations())
+                .doesNotContainKey("container.apparmor.security.beta.kubernetes.io/agent");
         assertThat(pod.getHostNetwork()).isTrue();
         assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
         assertThat(pod.getPriorityClassName()).isEqualTo("system-node-critical");

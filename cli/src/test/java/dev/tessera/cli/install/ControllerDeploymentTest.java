@@ -47,8 +47,11 @@ class ControllerDeploymentTest {
                 "--ca-secret=tessera-ca", "--port=15012", "--metrics-port=15014",
                 "--token-audience=tessera-controller", "--leader-election", "--pod-name=$(POD_NAME)",
                 "--pod-namespace=$(POD_NAMESPACE)");
-        assertThat(controller.getEnv()).extracting(e -> e.getName() + "=" + e.getValueFrom().getFieldRef().getFieldPath())
-                .containsExactly("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace");
+        assertThat(controller.getEnv()).extracting(e -> e.getName() + "="
+                + (e.getValueFrom() == null ? e.getValue() : e.getValueFrom().getFieldRef().getFieldPath()))
+                .containsExactly("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace",
+                        // the chart's logLevel, for slf4j-simple (read by the image's java launcher)
+                        "JDK_JAVA_OPTIONS=-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
     }
 
     @Test

@@ -3,7 +3,6 @@ package dev.tessera.cli.install;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.cli.Main;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
@@ -12,7 +11,6 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** {@code tessera install}: its output parses, carries the options, and bad options are usage errors. */
@@ -64,12 +62,6 @@ class InstallCommandTest {
                 "--controller=tessera-controller.mesh-system.svc:15012");
         assertThat(a.getArgs()).filteredOn(x -> x.startsWith("--mesh-cidr="))
                 .containsExactly("--mesh-cidr=10.0.0.0/8", "--mesh-cidr=172.16.0.0/12");
-
-        GenericKubernetesResource podMonitor = only(objects, GenericKubernetesResource.class);
-        @SuppressWarnings("unchecked")
-        var selector = (Map<String, Object>) ((Map<String, Object>) podMonitor.getAdditionalProperties().get("spec"))
-                .get("namespaceSelector");
-        assertThat(selector.get("matchNames")).isEqualTo(List.of("mesh-system"));
     }
 
     @Test

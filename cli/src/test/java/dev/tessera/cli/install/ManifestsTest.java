@@ -9,7 +9,6 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +27,9 @@ class ManifestsTest {
         assertThat(Manifests.files()).contains("crds/authorizationpolicies.security.tessera.dev.yaml",
                 "crds/peerauthentications.security.tessera.dev.yaml", "base/namespace.yaml",
                 "base/agent-daemonset.yaml", "base/controller-deployment.yaml", "base/controller-rbac.yaml",
-                "observability/podmonitor.yaml");
+                "base/controller-pdb.yaml");
+        // Prometheus Operator objects are opt-in (daemonset/observability/), as in the chart
+        assertThat(Manifests.files()).noneMatch(f -> f.startsWith("observability/"));
         for (String f : Manifests.files()) {
             assertThat(Manifests.read(f)).as(f).isEqualTo(Files.readString(daemonset.resolve(f)));
         }
@@ -39,14 +40,11 @@ class ManifestsTest {
         List<HasMetadata> objects = Manifests.load();
         assertThat(objects).extracting(HasMetadata::getKind).contains("CustomResourceDefinition", "Namespace",
                 "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "DaemonSet",
-                "PodMonitor");
+                "PodDisruptionBudget");
         for (HasMetadata o : objects) {
             assertThat(o.getMetadata().getName()).as(o.getKind()).isNotBlank();
-            if (!(o instanceof GenericKubernetesResource)) {
-                continue;
-            }
-            // only the Prometheus Operator's kind is outside fabric8's model
-            assertThat(o.getKind()).isEqualTo("PodMonitor");
+            // every kind is in fabric8's model: nothing needs the Prometheus Operator's CRDs
+            assertThat(o).as(o.getKind()).isNotInstanceOf(GenericKubernetesResource.class);
         }
         assertThat(objects).filteredOn(o -> o instanceof CustomResourceDefinition).hasSize(2);
         assertThat(objects).filteredOn(o -> o instanceof Namespace).hasSize(1);
@@ -69,8 +67,8 @@ class ManifestsTest {
         assertThat(client.apps().deployments().inNamespace("tessera-system").withName("tessera-controller").get()
                 .getSpec().getReplicas()).isEqualTo(2);
         assertThat(client.apiextensions().v1().customResourceDefinitions().list().getItems()).hasSize(2);
-        assertThat(client.genericKubernetesResources(podMonitors()).inNamespace("tessera-system").list().getItems())
-                .hasSize(1);
+        assertThat(client.resources(io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget.class).inNamespace("tessera-system").withName("tessera-controller")
+                .get()).isNotNull();
     }
 
     @Test
@@ -84,20 +82,9 @@ class ManifestsTest {
 
     private void createAll(List<HasMetadata> objects) {
         for (HasMetadata o : objects) {
-            HasMetadata created;
-            if (o instanceof GenericKubernetesResource g) {
-                created = client.genericKubernetesResources(podMonitors()).inNamespace(g.getMetadata().getNamespace())
-                        .resource(g).create();
-            } else {
-                created = client.resource(o).create();
-            }
+            HasMetadata created = client.resource(o).create();
             assertThat(created.getMetadata().getUid()).as(o.getKind() + " " + o.getMetadata().getName()).isNotBlank();
         }
-    }
-
-    private static ResourceDefinitionContext podMonitors() {
-        return new ResourceDefinitionContext.Builder().withGroup("monitoring.coreos.com").withVersion("v1")
-                .withKind("PodMonitor").withPlural("podmonitors").withNamespaced(true).build();
     }
 
     private static int indexOf(List<HasMetadata> objects, String kind) {

@@ -31,6 +31,7 @@ class NodeCleanupTest {
             assertThat((Object) parsed.matchedOptionValue("--bpf-pin-dir", null)).hasToString(agentPinDir);
             assertThat(c.getSecurityContext().getCapabilities().getAdd()).containsExactly("BPF", "NET_ADMIN", "SYS_ADMIN");
             assertThat(c.getSecurityContext().getPrivileged()).isNull();
+            assertThat(c.getSecurityContext().getAppArmorProfile().getType()).isEqualTo("Unconfined");
         }
         assertThat(ds.getSpec().getTemplate().getSpec().getAutomountServiceAccountToken()).isFalse();
     }
