@@ -92,16 +92,23 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
-    /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
-    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(5);
+    /** Done once the start-up warm-up ran ({@link DataPathWarmUp}). */
+    private final java.util.concurrent.CompletableFuture<DataPathWarmUp.Result> warmUp =
+            new java.util.concurrent.CompletableFuture<>();
 
-    private void doStart() throws Exception {
-        // 0. Warm the data path up before anything else, while the running agent (if any) still serves.
+    private DataPathWarmUp.Result warmUp() {
         var warm = DataPathWarmUp.run(config.warmUpConnections(), WARM_UP_BUDGET);
         if (warm.connections() > 0) {
             log.info("data path warmed up: {} connections over loopback in {} ms ({} failed)", warm.connections(),
                     warm.millis(), warm.failed());
         }
+        return warm;
+    }
+
+    /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
+    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(5);
+
+    private void doStart() throws Exception {
         // State, policies and certificates come from the controller.
         controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
                 config.controllerToken(), config.controllerCa()), this::onControllerConfig,
@@ -119,7 +126,15 @@ public final class NodeAgent implements AutoCloseable {
             dataPath = DataPath.bind(new DataPath.Inputs(config, state, certificates, metrics), handoff);
             closeables.add(dataPath);
             if (handoff != null) {
+                // An upgrade: warm up while the running agent still serves (it accepts until we acknowledge).
+                warmUp.complete(warmUp());
                 handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
+            } else {
+                // First start or after a crash: the listeners are bound (connections wait in the backlog, none
+                // is refused); warm up beside the controller sync, readiness waits for it, the gate does not.
+                var t = new Thread(() -> warmUp.complete(warmUp()), "tessera-warmup");
+                t.setDaemon(true);
+                t.start();
             }
         } finally {
             if (handoff != null) {
@@ -278,10 +293,17 @@ public final class NodeAgent implements AutoCloseable {
                 programs.put(a.program(), a.effective());
             }
         }
-        return Readiness.unmet(programs, state.synced(),
+        List<String> unmet = Readiness.unmet(programs, state.synced(),
                 certificates == null ? List.of() : certificates.expected(),
                 certificates == null ? java.util.Set.of() : certificates.certificates().keySet(),
                 enrollment == null ? Map.of() : enrollment.refused());
+        if (warmUp.isDone()) {
+            return unmet;
+        }
+        var out = new ArrayList<String>();
+        out.add("warming up the data path (at most " + WARM_UP_BUDGET.toSeconds() + " s)");
+        out.addAll(unmet);
+        return out;
     }
 
     /** The admin API's view of this agent. */
