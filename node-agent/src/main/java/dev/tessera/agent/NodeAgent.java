@@ -129,12 +129,6 @@ public final class NodeAgent implements AutoCloseable {
                 // An upgrade: warm up while the running agent still serves (it accepts until we acknowledge).
                 warmUp.complete(warmUp());
                 handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
-            } else {
-                // First start or after a crash: the listeners are bound (connections wait in the backlog, none
-                // is refused); warm up beside the controller sync, readiness waits for it, the gate does not.
-                var t = new Thread(() -> warmUp.complete(warmUp()), "tessera-warmup");
-                t.setDaemon(true);
-                t.start();
             }
         } finally {
             if (handoff != null) {
@@ -180,6 +174,13 @@ public final class NodeAgent implements AutoCloseable {
 
         http.start();
         openTheGate();
+        if (!warmUp.isDone()) {
+            // First start or after a crash: pods' connections flow from here on; the warm-up runs behind them
+            // (never delaying a recovery) and readiness waits for it.
+            var t = new Thread(() -> warmUp.complete(warmUp()), "tessera-warmup");
+            t.setDaemon(true);
+            t.start();
+        }
         if (handoffSocket != null) { // the next agent of this node takes the listeners from us
             try {
                 var server = dev.tessera.agent.handoff.HandoffServer.serve(handoffSocket, dataPath::listenerFds,
