@@ -122,7 +122,8 @@ final class DataPath implements AutoCloseable {
         CounterWithCallback.builder().name("tessera_hbone_server_closed_total")
                 .help("HBONE connections the server refused or ended itself, by reason: peer_limit (over the"
                         + " per-peer connection cap), idle (no stream for the idle timeout), peer_silent (no answer"
-                        + " to a keepalive PING)")
+                        + " to a keepalive PING), trust_domain (client certificate of another trust domain), flood"
+                        + " (HTTP/2 flood guard, e.g. rapid reset), protocol_error (other HTTP/2 connection errors)")
                 .labelNames("reason")
                 .callback(cb -> inbound.refusals().forEach((reason, n) -> cb.call(n, reason))).register(registry);
         CounterWithCallback.builder().name("tessera_drain_cut_connections_total")

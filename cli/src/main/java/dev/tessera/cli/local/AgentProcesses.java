@@ -26,6 +26,7 @@ final class AgentProcesses {
     static final String DEFAULT_JVM_OPTIONS = DetachedProcess.jvmOptionsResource("agent-jvm.options");
 
     private final NetnsCluster cluster;
+    private volatile List<String> extraFlags = List.of();
 
     AgentProcesses(NetnsCluster cluster) {
         this.cluster = cluster;
@@ -45,7 +46,13 @@ final class AgentProcesses {
                 "--bpf-pin-dir", cluster.bpfPinDir(node.name()).toString(),
                 "--mesh-cidr", NetnsCluster.MESH_CIDR,
                 "--handoff-socket", handoffSocket(node.name()).toString()));
+        cmd.addAll(extraFlags);
         return cmd;
+    }
+
+    /** Flags appended to the agents' command lines (see {@link NetnsCluster#agentFlags}). */
+    void extraFlags(List<String> flags) {
+        this.extraFlags = List.copyOf(flags);
     }
 
     static Path agentJar() {

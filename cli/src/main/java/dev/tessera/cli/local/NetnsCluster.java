@@ -286,6 +286,15 @@ public final class NetnsCluster implements AutoCloseable {
         return stateDir.resolve("agent-" + node + ".log");
     }
 
+    /**
+     * Flags appended to every agent's command line from now on (e.g. a test's short {@code --hbone-idle-timeout});
+     * held by this object only, so agents started through another {@code NetnsCluster} of the same cluster (the
+     * {@code tessera local} commands) keep the defaults. Empty unless set.
+     */
+    public void agentFlags(List<String> flags) {
+        agents.extraFlags(flags);
+    }
+
     /** The command line (java ... -jar ... flags) the agent of {@code node} is started with. */
     public List<String> agentCommand(String node) {
         return agents.command(node(node));

@@ -123,8 +123,15 @@ public final class AgentConfig {
                     + " interpreted code; at most 5 s. 0 disables. Default: ${DEFAULT-VALUE}.")
     int warmUpConnections;
 
+    @Option(names = "--hbone-idle-timeout", paramLabel = "DURATION", defaultValue = "10m",
+            description = "An HBONE server connection (from another agent) that carries no stream this long gets a"
+                    + " drain notice (GOAWAY) and is closed, so unused pooled connections hold no resources."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String hboneIdleTimeoutText;
+
     private InetAddress nodeIp;
     private ControllerAddress controller;
+    private Duration hboneIdleTimeout;
     private Duration drainTimeout;
     private Duration coverageInterval;
     private Duration evictionGrace;
@@ -192,6 +199,7 @@ public final class AgentConfig {
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
         evictionGrace = Durations.parsePositive("--metrics-eviction-grace", evictionGraceText);
+        hboneIdleTimeout = Durations.parsePositive("--hbone-idle-timeout", hboneIdleTimeoutText);
         return this;
     }
 
@@ -293,6 +301,11 @@ public final class AgentConfig {
 
     public Duration metricsEvictionGrace() {
         return evictionGrace;
+    }
+
+    /** How long an HBONE server connection may carry no stream before it is drained and closed. */
+    public Duration hboneIdleTimeout() {
+        return hboneIdleTimeout;
     }
 
     /** {@code local} or {@code cri}, lower case on the command line. */

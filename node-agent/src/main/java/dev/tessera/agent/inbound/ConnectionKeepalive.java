@@ -21,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * {@code pingAfter} it sends an HTTP/2 PING; if still nothing arrives within the next {@code pingAfter} the
  * peer is gone (a node that vanished without a FIN or RST would otherwise keep its relays and pod sockets
  * open forever) and the connection is closed. A connection that carried no stream for {@code idleTimeout}
- * gets the drain notice and is closed once the notice is a round trip old: pooled client connections left
- * unused do not hold server resources indefinitely.
+ * gets the drain notice and is closed one check later (checks run every half idle timeout, at most every
+ * {@code pingAfter}, whatever the peer sends: PINGs or SETTINGS do not keep a connection without streams
+ * open), so pooled client connections left unused, or held open on purpose, do not hold server resources
+ * for longer than about twice the idle timeout.
  */
 final class ConnectionKeepalive extends IdleStateHandler {
 
@@ -38,6 +40,8 @@ final class ConnectionKeepalive extends IdleStateHandler {
     private boolean pingOutstanding;
     private long idleSince;
     private boolean noticeSent;
+    private final long checkEveryNanos;
+    private java.util.concurrent.ScheduledFuture<?> idleCheck;
 
     ConnectionKeepalive(Http2Connection connection, Duration pingAfter, Duration idleTimeout,
             java.util.function.Consumer<Closed> onClose) {
@@ -52,6 +56,8 @@ final class ConnectionKeepalive extends IdleStateHandler {
         this.onClose = requireNonNull(onClose, "onClose");
         this.clock = requireNonNull(clock, "clock");
         this.idleSince = clock.getAsLong();
+        this.checkEveryNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(50),
+                Math.min(pingAfter.toNanos(), idleTimeout.toNanos() / 2));
         connection.addListener(new Http2ConnectionAdapter() {
             @Override
             public void onStreamActive(Http2Stream stream) {
@@ -65,6 +71,49 @@ final class ConnectionKeepalive extends IdleStateHandler {
                 }
             }
         });
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        super.handlerAdded(ctx);
+        idleCheck = ctx.executor().scheduleAtFixedRate(() -> checkIdle(ctx), checkEveryNanos, checkEveryNanos,
+                TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) throws Exception {
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
+        super.handlerRemoved(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
+        super.channelInactive(ctx);
+    }
+
+    /**
+     * The idle rule, on the connection's event loop: without a stream for the idle timeout the drain notice
+     * goes out (the client stops opening streams here; any in flight are still served); at the next check,
+     * still without a stream, the connection is closed.
+     */
+    void checkIdle(ChannelHandlerContext ctx) {
+        if (!ctx.channel().isActive() || connection.numActiveStreams() != 0
+                || clock.getAsLong() - idleSince < idleTimeoutNanos) {
+            return;
+        }
+        if (noticeSent) {
+            log.debug("HBONE connection {}: idle; closing", ctx.channel().remoteAddress());
+            onClose.accept(Closed.IDLE);
+            ctx.close();
+            return;
+        }
+        noticeSent = true;
+        ctx.writeAndFlush(HboneServer.drainNotice());
     }
 
     @Override
@@ -83,16 +132,6 @@ final class ConnectionKeepalive extends IdleStateHandler {
             onClose.accept(Closed.PEER_SILENT);
             ctx.close();
             return;
-        }
-        if (connection.numActiveStreams() == 0 && clock.getAsLong() - idleSince >= idleTimeoutNanos) {
-            if (noticeSent) {
-                log.debug("HBONE connection {}: idle; closing", ctx.channel().remoteAddress());
-                onClose.accept(Closed.IDLE);
-                ctx.close();
-                return;
-            }
-            noticeSent = true; // the client stops opening streams here; in flight ones are still served
-            ctx.writeAndFlush(HboneServer.drainNotice());
         }
         pingOutstanding = true;
         ctx.writeAndFlush(new DefaultHttp2PingFrame(clock.getAsLong()));

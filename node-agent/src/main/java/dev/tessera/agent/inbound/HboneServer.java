@@ -27,6 +27,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -62,6 +63,17 @@ public final class HboneServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HboneServer.class);
     private static final long HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+    /**
+     * HTTP/2 rapid reset guard (CVE-2023-44487): a connection on which the peer resets more streams than this
+     * within {@link #RST_WINDOW_SECONDS} is closed with GOAWAY(ENHANCE_YOUR_CALM). Netty's default (200 per 30 s)
+     * is tighter, but an agent resets a stream whenever its pod aborts a connection, and one pooled tunnel
+     * carries a whole node's connections to one identity: tripping the guard cuts every stream on it. An attack
+     * sends thousands per second and is still cut within its first second. The same bound applies to the resets
+     * this server sends (Netty's "made you reset" guard, also 200 per 30 s by default), which every pod abort
+     * or refused CONNECT costs.
+     */
+    static final int MAX_RST_PER_WINDOW = 1000;
+    static final int RST_WINDOW_SECONDS = 10;
 
     private final AgentConfig config;
     private final StateStore state;
@@ -86,6 +98,9 @@ public final class HboneServer implements AutoCloseable {
     private final AtomicLong refusedPeerLimit = new AtomicLong();
     private final AtomicLong closedIdle = new AtomicLong();
     private final AtomicLong closedSilent = new AtomicLong();
+    private final AtomicLong refusedTrustDomain = new AtomicLong();
+    private final AtomicLong closedFlood = new AtomicLong();
+    private final AtomicLong closedProtocolError = new AtomicLong();
 
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
             ConnectionListener listener, EventLoops loops) {
@@ -101,6 +116,7 @@ public final class HboneServer implements AutoCloseable {
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
         this.upstream = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
+        this.idleTimeout = config.hboneIdleTimeout();
     }
 
     /** The policy stage CONNECTs pass before the pod is dialled (default: {@link InboundGate#OPEN}). */
@@ -169,11 +185,15 @@ public final class HboneServer implements AutoCloseable {
 
     /**
      * Connections this server ended or refused, by reason: {@code peer_limit} (over the per-peer cap),
-     * {@code idle} (no stream for the idle timeout), {@code peer_silent} (no answer to a keepalive PING).
+     * {@code idle} (no stream for the idle timeout), {@code peer_silent} (no answer to a keepalive PING),
+     * {@code trust_domain} (a client certificate of another trust domain), {@code flood} (an HTTP/2 flood guard
+     * answered ENHANCE_YOUR_CALM, e.g. rapid reset: too many RST_STREAM per window), {@code protocol_error} (any
+     * other HTTP/2 connection error from the peer).
      */
     public Map<String, Long> refusals() {
         return Map.of("peer_limit", refusedPeerLimit.get(), "idle", closedIdle.get(),
-                "peer_silent", closedSilent.get());
+                "peer_silent", closedSilent.get(), "trust_domain", refusedTrustDomain.get(),
+                "flood", closedFlood.get(), "protocol_error", closedProtocolError.get());
     }
 
     /** Open connections per peer (source identity and address), capped at {@link #maxConnectionsPerPeer}. */
@@ -312,6 +332,7 @@ public final class HboneServer implements AutoCloseable {
                 // A certificate the mesh CA signed for another trust domain names no workload of ours.
                 log.debug("HBONE client {} presented {} (expected trust domain: {})", ctx.channel().remoteAddress(),
                         peer.get(), config.trustDomain());
+                refusedTrustDomain.incrementAndGet();
                 fail(ctx);
                 return;
             }
@@ -327,7 +348,9 @@ public final class HboneServer implements AutoCloseable {
             ch.attr(PEER_IDENTITY).set(peer.get());
             SpiffeId local = ch.attr(LOCAL_IDENTITY).get();
             InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
-            var h2 = Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings()).build();
+            var h2 = Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings())
+                    .decoderEnforceMaxRstFramesPerWindow(MAX_RST_PER_WINDOW, RST_WINDOW_SECONDS)
+                    .encoderEnforceMaxRstFramesPerWindow(MAX_RST_PER_WINDOW, RST_WINDOW_SECONDS).build();
             ctx.pipeline().addLast("h2", h2);
             ctx.pipeline().addLast("keepalive", new ConnectionKeepalive(h2.connection(), keepaliveAfter, idleTimeout,
                     why -> (why == ConnectionKeepalive.Closed.IDLE ? closedIdle : closedSilent).incrementAndGet()));
@@ -358,8 +381,13 @@ public final class HboneServer implements AutoCloseable {
         }
     }
 
-    /** Connection-level frames (SETTINGS, PING, GOAWAY) need nothing beyond the codec's own handling. */
-    private static final class ConnectionFrames extends ChannelInboundHandlerAdapter {
+    /**
+     * Connection-level frames (SETTINGS, PING, GOAWAY) need nothing beyond the codec's own handling. A connection
+     * error the codec raised (it has sent GOAWAY already) is counted once per connection by its kind.
+     */
+    private final class ConnectionFrames extends ChannelInboundHandlerAdapter {
+        private boolean counted;
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ReferenceCountUtil.release(msg);
@@ -367,6 +395,16 @@ public final class HboneServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!counted && cause instanceof Http2Exception h2) {
+                counted = true;
+                if (h2.error() == Http2Error.ENHANCE_YOUR_CALM) {
+                    closedFlood.incrementAndGet();
+                    log.info("HBONE connection {} as {} closed: {}", ctx.channel().remoteAddress(),
+                            ctx.channel().attr(PEER_IDENTITY).get(), h2.getMessage());
+                } else {
+                    closedProtocolError.incrementAndGet();
+                }
+            }
             log.debug("HBONE connection {} failed", ctx.channel().remoteAddress(), cause);
             ctx.close();
         }

@@ -50,7 +50,18 @@ public final class TestCluster implements AutoCloseable {
      * run is removed first) and, if {@code agents}, starts and awaits every node's agent.
      */
     public static TestCluster create(String name, ClusterSpec spec, boolean agents) throws IOException {
+        return create(name, spec, agents, List.of());
+    }
+
+    /**
+     * As {@link #create(String, ClusterSpec, boolean)}, every agent (also those started later by
+     * {@link #startAgent}) started with {@code agentFlags} after the usual ones, e.g. {@code
+     * List.of("--hbone-idle-timeout", "3s")}.
+     */
+    public static TestCluster create(String name, ClusterSpec spec, boolean agents, List<String> agentFlags)
+            throws IOException {
         requireNonNull(spec, "spec");
+        requireNonNull(agentFlags, "agentFlags");
         // -Dtessera.test.clusterPrefix=h12- keeps concurrent runs from several checkouts on one machine apart
         // (a leftover of the same name is destroyed below: without a prefix that could be another run's cluster).
         name = System.getProperty("tessera.test.clusterPrefix", "") + requireNonNull(name, "name");
@@ -65,6 +76,7 @@ public final class TestCluster implements AutoCloseable {
             deleteDir(dir);
             throw e;
         }
+        cluster.agentFlags(agentFlags);
         var tc = new TestCluster(cluster, dir, spec);
         if (agents) {
             try {
