@@ -157,8 +157,9 @@ if nmt:
     p("")
     p("| NMT category | committed, MB |")
     p("|---|---|")
+    always = ("Java Heap", "Class", "Metaspace", "Code", "Thread", "GC", "Other")  # Other: direct buffers
     for name, v in sorted(nmt.items(), key=lambda kv: -kv[1]):
-        if v >= 256:
+        if v >= 256 or name in always:
             p(f"| {name} | {v / MB:.1f} |")
     p("")
 

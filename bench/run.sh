@@ -396,6 +396,8 @@ if [ -n "$ONLY" ]; then
   exit 0
 fi
 python3 "$ROOT/bench/report.py" "$DATA" "$META" > "$OUT.tmp"
+# the raw figures of the run, so the table can be regenerated: python3 bench/report.py bench/RESULTS.data.tsv bench/RESULTS.meta
+cp "$DATA" "$ROOT/bench/RESULTS.data.tsv"; cp "$META" "$ROOT/bench/RESULTS.meta"
 # keep every hand-written section below the generated part (controller scale, history, notes)
 if [ -f "$OUT" ]; then echo >> "$OUT.tmp"; sed -n '/^## /,$p' "$OUT" >> "$OUT.tmp"; fi
 mv "$OUT.tmp" "$OUT"
