@@ -72,7 +72,7 @@ p("CPU = utime+stime from /proc/PID/stat of BOTH proxies of a path (the two agen
 if extra:
     p(f"**Not the shipped agent options:** every agent of this run also had `{extra}`.")
 else:
-    p("The agents ran with the shipped options (`cli/src/main/resources/dev/tessera/cli/local/agent-jvm.options`, "
+    p("The agents ran with the shipped options (`node-agent/src/main/jvm/agent-jvm.options`, "
       "the image's `jvm.options`); only the NMT section below adds `-XX:NativeMemoryTracking=summary`.")
 p("")
 

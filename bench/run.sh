@@ -21,7 +21,7 @@
 #   BENCH_REPS=n     repetitions of each measurement (default 3)
 #   BENCH_JAVA_HOME  run the CLI, controller and agents on another JDK (default: the `java` on PATH)
 #   BENCH_AGENT_JVM_EXTRA  options appended to the shipped agent options for EVERY agent of the run (experiments;
-#                    RESULTS.md then says so). The shipped options (cli/.../agent-jvm.options) are what is measured
+#                    RESULTS.md then says so). The shipped options (node-agent/src/main/jvm/agent-jvm.options) are what is measured
 #                    otherwise; only the NMT section adds -XX:NativeMemoryTracking=summary, on a restarted node1 agent.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +40,7 @@ want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 if [ -n "${BENCH_JAVA_HOME:-}" ]; then export PATH="$BENCH_JAVA_HOME/bin:$PATH"; fi
 # The shipped agent options, exactly as `tessera local` reads them (comments dropped), so that the NMT restart
 # and BENCH_AGENT_JVM_EXTRA can add to them without changing what is measured elsewhere.
-SHIPPED_OPTS=$(grep -v '^[[:space:]]*#' "$ROOT/cli/src/main/resources/dev/tessera/cli/local/agent-jvm.options" | xargs)
+SHIPPED_OPTS=$(grep -v '^[[:space:]]*#' "$ROOT/node-agent/src/main/jvm/agent-jvm.options" | xargs)
 AGENT_OPTS="$SHIPPED_OPTS ${BENCH_AGENT_JVM_EXTRA:-}"
 export TESSERA_AGENT_JVM_OPTIONS="$AGENT_OPTS"
 
