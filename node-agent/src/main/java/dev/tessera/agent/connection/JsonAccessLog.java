@@ -1,5 +1,6 @@
 package dev.tessera.agent.connection;
 
+import dev.tessera.api.json.Json;
 import dev.tessera.api.model.Workload;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
@@ -128,24 +129,7 @@ public final class JsonAccessLog implements ConnectionListener {
             b.append("null,");
             return;
         }
-        b.append('"');
-        for (int i = 0; i < value.length(); i++) {
-            char ch = value.charAt(i);
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (ch < 0x20) {
-                        b.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        b.append(ch);
-                    }
-                }
-            }
-        }
-        b.append("\",");
+        Json.quote(b, value);
+        b.append(',');
     }
 }

@@ -50,6 +50,7 @@ class AgentFlagsDocTest {
         assertThat(c.metricsEvictionGrace()).isEqualTo(Duration.ofMinutes(5));
         assertThat(c.handoffSocket()).isEqualTo(Path.of("/var/run/tessera/handoff/n1.sock"));
         assertThat(c.controller()).isEqualTo(new ControllerAddress("c", 15012));
+        assertThat(c.warmUpConnections()).isEqualTo(1000);
     }
 
     @Test
@@ -68,6 +69,8 @@ class AgentFlagsDocTest {
                 .hasMessageContaining("--ready-port: 70000 (expected: 1-65535)");
         assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--netns-source", "docker")))
                 .hasMessageContaining("--netns-source: docker (expected: local or cri)");
+        assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--warm-up", "-1")))
+                .hasMessageContaining("--warm-up: -1 (expected: 0 or more connections)");
         assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--no-such-flag")))
                 .hasMessageContaining("--no-such-flag");
     }
