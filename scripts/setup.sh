@@ -11,7 +11,8 @@ PACKAGES=(
   openjdk-17-jdk-headless maven            # build
   clang llvm libbpf-dev bpftool make libc6-dev linux-libc-dev   # eBPF programs
   iproute2 util-linux procps               # ip netns / veth, nsenter / setsid, sysctl
-  tcpdump socat curl prometheus            # end-to-end tests (prometheus: a real server scrapes the agents)
+  tcpdump socat curl prometheus iptables   # end-to-end tests (prometheus: a real server scrapes the agents;
+                                           # iptables: node FORWARD rules in the egress tests)
   iperf3 wrk haproxy                       # benchmark (bench/)
   ca-certificates
 )

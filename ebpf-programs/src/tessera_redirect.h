@@ -101,6 +101,24 @@ struct {
 } tsr_excluded SEC(".maps") __weak;
 
 /*
+ * tsr_mesh_dsts  HASH  key: __u32 IPv4 address (network order)  value: __u32 1
+ *   writer: agent (every meshed workload's address and every Service VIP, from the controller's state)
+ *   readers: connect4, connect6
+ *   Once it holds the key 0 (0.0.0.0, written after the first complete set), a destination inside the
+ *   mesh CIDRs is captured only when it is in here: a connection to anything else (a non-meshed pod, a
+ *   node, the controller, a host outside the cluster) leaves from the pod's own namespace with the pod's
+ *   address, exactly as an opted-out pod's would. Without key 0 (an agent that has not synced yet, or a
+ *   set that did not fit) the mesh CIDRs alone decide, as before.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u32);
+} tsr_mesh_dsts SEC(".maps") __weak;
+
+/*
  * tsr_config  ARRAY[1]  key: __u32 0  value: struct tsr_addr4 (the agent's outbound listener)
  *   writer: agent (install, refreshed on re-adopt)   readers: connect4, connect6
  *   ip4 == 0 means "not configured": enrolled connects are refused (fail closed).
@@ -157,6 +175,16 @@ static __always_inline void tsr_count(__u32 stat)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* Whether dst_ip (network order) is a meshed destination: in tsr_mesh_dsts, or no authoritative set yet. */
+static __always_inline int tsr_is_mesh_dst(__u32 dst_ip)
+{
+	__u32 complete = 0;
+
+	if (!bpf_map_lookup_elem(&tsr_mesh_dsts, &complete))
+		return 1;
+	return bpf_map_lookup_elem(&tsr_mesh_dsts, &dst_ip) != 0;
+}
+
 /* Result of tsr_connect_core. */
 #define TSR_DIRECT 0   /* leave the connect alone */
 #define TSR_REWRITE 1  /* *target holds the new destination */
@@ -187,8 +215,13 @@ static __always_inline int tsr_connect_core(struct bpf_sock_addr *ctx, __u32 dst
 		tsr_count(TSR_STAT_NO_CONFIG);
 		return TSR_REFUSE;
 	}
-	if ((bpf_ntohl(dst_ip) >> 24) == 127 || dst_ip == cfg->ip4 ||
-	    bpf_map_lookup_elem(&tsr_excluded, &dst_ip) || !bpf_map_lookup_elem(&tsr_mesh_cidrs, &lpm)) {
+	/* Never captured: 0.0.0.0 and loopback (this namespace), link-local (169.254.0.0/16: cloud metadata,
+	 * node-local DNS caches; captured it would be dialled from the node, with the node's credentials),
+	 * the agent itself, the node's own addresses, anything outside the mesh CIDRs, and, once the agent
+	 * has written its set, anything that is not a meshed workload or a Service VIP. */
+	if (dst_ip == 0 || (bpf_ntohl(dst_ip) >> 24) == 127 || (bpf_ntohl(dst_ip) >> 16) == 0xa9fe ||
+	    dst_ip == cfg->ip4 || bpf_map_lookup_elem(&tsr_excluded, &dst_ip) ||
+	    !bpf_map_lookup_elem(&tsr_mesh_cidrs, &lpm) || !tsr_is_mesh_dst(dst_ip)) {
 		bpf_sk_storage_delete(&tsr_orig_dst, sk);
 		return TSR_DIRECT;
 	}

@@ -43,7 +43,8 @@ final class InstallCommand implements Callable<Integer> {
     int controllerReplicas;
 
     @Option(names = "--mesh-cidr", paramLabel = "CIDR",
-            description = "Captured destination CIDR, repeatable (default: all of IPv4).")
+            description = "The cluster's pod and service CIDRs, repeatable: meshed workloads and Service VIPs inside"
+                    + " them are captured (default: the chart's, 10.244.0.0/16 and 10.96.0.0/12).")
     List<String> meshCidrs = new ArrayList<>();
 
     @CommandLine.Spec

@@ -163,6 +163,8 @@ public final class NodeAgent implements AutoCloseable {
         coverage = nodeMetrics.coverage();
 
         certificates.attach(state);
+        BpfRedirector capture = redirector;
+        state.addListener(capture::syncDestinations); // before enrollment: a new pod's peers are captured
         state.addListener(snapshot -> enrollment.reconcile(snapshot));
         state.addListener(snapshot -> lastStateUpdate = java.time.Instant.now());
         closeables.add(controller); // closed before the certificate manager that uses it
@@ -298,6 +300,10 @@ public final class NodeAgent implements AutoCloseable {
                 certificates == null ? List.of() : certificates.expected(),
                 certificates == null ? java.util.Set.of() : certificates.certificates().keySet(),
                 enrollment == null ? Map.of() : enrollment.refused());
+        if (redirector != null && redirector.captureGap().isPresent()) {
+            unmet = new ArrayList<>(unmet);
+            unmet.add(redirector.captureGap().get());
+        }
         if (warmUp.isDone()) {
             return unmet;
         }

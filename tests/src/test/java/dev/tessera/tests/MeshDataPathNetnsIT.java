@@ -5,6 +5,7 @@ import static dev.tessera.tests.harness.AgentMetrics.ORIGINAL_DST_LOOKUPS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.Exchange;
 import dev.tessera.tests.harness.NetnsSupport;
@@ -22,6 +23,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -72,6 +74,7 @@ class MeshDataPathNetnsIT {
         c.server(MESH, "server", 7002, MeshDataPathNetnsIT::oneLineThenClose);
         c.server(MESH, "local", 7000, PodServer.lineEcho("local:7000"));
         c.server(PLAIN, "plain-b", 7000, PodServer.lineEcho("plain-b:7000"));
+        c.server(PLAIN, "plain-b", 7003, MeshDataPathNetnsIT::tellThePeer);
         c.server(MESH, "bulk-server", 7100, MeshDataPathNetnsIT::bulkServer);
     }
 
@@ -155,12 +158,82 @@ class MeshDataPathNetnsIT {
         assertThat(server7000.accepted()).isEqualTo(before + 1);
     }
 
+    /**
+     * A destination that is not a meshed workload or a Service VIP is not captured: the connection leaves
+     * from the meshed pod's own namespace with the pod's address, as an opted-out pod's would (never from
+     * the node, with the node's address and its reach).
+     */
     @Test
-    void meshedToNonMeshedPodPassesThroughTheAgent() throws IOException {
+    void meshedToNonMeshedPodLeavesFromThePodsOwnAddress() throws IOException {
         double before = c.metrics("node1").sum(CONNECTIONS_OPENED);
         assertThat(roundTrip(MESH, "client", c.podIp(PLAIN, "plain-b"), 7000, "hi")).isEqualTo("plain-b:7000 hi");
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(
-                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
+        assertThat(roundTrip(MESH, "client", c.podIp(PLAIN, "plain-b"), 7003, "who"))
+                .as("the non-meshed server's getpeername()").isEqualTo(c.podIp(MESH, "client"));
+        assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).as("the agent never saw it").isEqualTo(before);
+    }
+
+    /**
+     * The node's egress rules apply to a meshed pod's traffic to non-mesh destinations exactly as to an
+     * opted-out pod's: a FORWARD-chain DROP for the pod on its node stops both. And what a plain pod cannot
+     * reach (the controller's 15014: pods have no route back from it here), a meshed pod cannot reach either;
+     * it used to, dialled by its agent from the node's namespace.
+     */
+    @Test
+    void aMeshedPodMeetsTheNodesEgressRulesLikeAPlainOne() throws Exception {
+        var controller = new InetSocketAddress(NetnsCluster.CONTROLLER_IP, 15014);
+        var plainB = new InetSocketAddress(c.podIp(PLAIN, "plain-b"), 7000);
+        String[][] pods = {{MESH, "client"}, {PLAIN, "plain-a"}};
+        for (String[] pod : pods) {
+            assertThat(reaches(pod[0], pod[1], controller)).as("%s/%s reaches the controller", pod[0], pod[1])
+                    .isFalse();
+            assertThat(reaches(pod[0], pod[1], plainB)).as("%s/%s reaches plain-b", pod[0], pod[1]).isTrue();
+        }
+        List<String> rules = new ArrayList<>();
+        try {
+            for (String[] pod : pods) {
+                String rule = "FORWARD -s " + c.podIp(pod[0], pod[1]) + "/32 -p tcp -j DROP";
+                iptables(c.nodeNetns("node1"), "-I " + rule);
+                rules.add(rule);
+            }
+            for (String[] pod : pods) {
+                assertThat(reaches(pod[0], pod[1], plainB)).as("%s/%s reaches plain-b past a FORWARD DROP", pod[0],
+                        pod[1]).isFalse();
+            }
+        } finally {
+            for (String rule : rules) {
+                iptables(c.nodeNetns("node1"), "-D " + rule);
+            }
+        }
+        // Meshed traffic is the agent's, sent from the node: the pod's FORWARD rule does not apply to it.
+        assertThat(roundTrip(MESH, "client", c.podIp(MESH, "server"), 7000, "m")).isEqualTo("server:7000 m");
+    }
+
+    /** Whether a TCP connect from the pod completes within 1.5 s (a dropped SYN never does). */
+    private static boolean reaches(String ns, String pod, InetSocketAddress dst) throws IOException {
+        return c.inPod(ns, pod, () -> {
+            try (Socket s = new Socket()) {
+                s.connect(dst, 1500);
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    private static void iptables(java.nio.file.Path netns, String rule) throws IOException, InterruptedException {
+        var cmd = new ArrayList<>(List.of("nsenter", "--net=" + netns, "iptables", "-w"));
+        cmd.addAll(List.of(rule.split(" ")));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + out);
+        }
+    }
+
+    /** Reads a line and answers with the address the connection came from, as the server's getpeername() sees it. */
+    private static void tellThePeer(Socket s) throws IOException {
+        new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        s.getOutputStream().write((s.getInetAddress().getHostAddress() + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     @Test

@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
  * @param agentImage the node agent's image
  * @param controllerImage the controller's image
  * @param controllerReplicas controller replicas (one leader, the others serve agents)
- * @param meshCidrs captured destination CIDRs; empty keeps the agent's default (all of IPv4)
+ * @param meshCidrs the cluster's pod and service CIDRs (captured destinations); empty keeps the chart's
+ *     defaults
  */
 public record InstallOptions(String namespace, String trustDomain, String agentImage, String controllerImage,
         int controllerReplicas, List<String> meshCidrs) {

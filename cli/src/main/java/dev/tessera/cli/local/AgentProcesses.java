@@ -44,7 +44,7 @@ final class AgentProcesses {
                 "--controller-ca", cluster.caDir().resolve("ca.crt").toString(),
                 "--network", cluster.networkFile().toString(),
                 "--bpf-pin-dir", cluster.bpfPinDir(node.name()).toString(),
-                "--mesh-cidr", NetnsCluster.MESH_CIDR,
+                "--mesh-cidr", String.join(",", cluster.meshCidrs()),
                 "--handoff-socket", handoffSocket(node.name()).toString()));
         cmd.addAll(extraFlags);
         return cmd;

@@ -40,8 +40,6 @@ public final class NetnsCluster implements AutoCloseable {
     public static final String DEFAULT_NAME = "tessera";
     /** Trust domain of the local CA. */
     public static final String TRUST_DOMAIN = "cluster.local";
-    /** Destinations the agents capture. */
-    public static final String MESH_CIDR = "198.18.0.0/15";
     /** The controller's address on the fabric bridge (node addresses are 198.18.0.1 and up). */
     public static final String CONTROLLER_IP = "198.18.0.254";
     /** The name, inside the fabric namespace, of the veth that links the controller to the bridge. */
@@ -198,6 +196,17 @@ public final class NetnsCluster implements AutoCloseable {
 
     public ClusterState state() {
         return state;
+    }
+
+    /**
+     * The agents' {@code --mesh-cidr}s: the cluster's pod CIDRs (one per node) and the Service CIDR, as a
+     * real cluster's install carries them. Nodes and the controller lie outside.
+     */
+    public List<String> meshCidrs() {
+        List<String> out = new ArrayList<>();
+        network.nodes().forEach(n -> out.add(n.podCidr()));
+        out.add(dev.tessera.localcluster.LocalServiceVips.SERVICE_CIDR);
+        return out;
     }
 
     public NetworkAttachments network() {

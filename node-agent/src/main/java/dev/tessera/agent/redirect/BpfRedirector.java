@@ -32,15 +32,19 @@ public final class BpfRedirector implements Redirector {
     /** Occupancy reads stop counting here (bounded time per scrape). */
     private static final int OCCUPANCY_LIMIT = 1 << 20;
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(BpfRedirector.class);
+
     private final RedirectSettings settings;
     private final RedirectMaps maps;
     private final LongAdder lookups = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final MeshDestinations destinations;
 
     private BpfRedirector(RedirectSettings settings, RedirectMaps maps) {
         this.settings = settings;
         this.maps = maps;
+        this.destinations = new MeshDestinations(maps.meshDsts, MeshDestinations.CAPACITY);
     }
 
     /**
@@ -85,6 +89,55 @@ public final class BpfRedirector implements Redirector {
     @Override
     public void unenroll(long netnsCookie) {
         maps.enrolled.delete(RedirectStructs.cookie(netnsCookie));
+    }
+
+    /**
+     * Captures only the meshed destinations of {@code snapshot} (meshed workloads and Service VIPs) from
+     * now on; run it before pods are enrolled from the same snapshot. Returns whether the kernel set is
+     * complete (otherwise the mesh CIDRs alone decide, see {@link MeshDestinations}).
+     */
+    public boolean syncDestinations(dev.tessera.api.model.MeshSnapshot snapshot) {
+        String gap = captureGap(snapshot, settings.parsedMeshCidrs());
+        if (gap != null && !gap.equals(captureGap)) {
+            log.warn("{}", gap);
+        }
+        captureGap = gap;
+        return destinations.sync(MeshDestinations.of(snapshot));
+    }
+
+    private volatile String captureGap;
+
+    /**
+     * Why meshed workloads would not be captured: their addresses lie outside {@code --mesh-cidr} (set to
+     * ranges that miss the cluster's pods), or {@code null} when every meshed workload is inside.
+     */
+    public java.util.Optional<String> captureGap() {
+        return java.util.Optional.ofNullable(captureGap);
+    }
+
+    static String captureGap(dev.tessera.api.model.MeshSnapshot snapshot, List<dev.tessera.api.net.Ipv4Cidr> cidrs) {
+        int outside = 0;
+        String example = null;
+        for (var w : snapshot.workloads()) {
+            if (!w.meshed() || !(w.ip() instanceof Inet4Address)) {
+                continue;
+            }
+            int ip = java.nio.ByteBuffer.wrap(w.ip().getAddress()).getInt();
+            if (cidrs.stream().noneMatch(c -> c.contains(ip))) {
+                outside++;
+                if (example == null) {
+                    example = w.key() + " at " + w.ip().getHostAddress();
+                }
+            }
+        }
+        return outside == 0 ? null : outside + " meshed workload(s) outside --mesh-cidr " + cidrs.stream()
+                .map(Object::toString).toList() + " (e.g. " + example + "): their traffic is not captured"
+                + " (expected: --mesh-cidr set to the cluster's pod and service CIDRs)";
+    }
+
+    /** The kernel's set of captured destinations. */
+    public MeshDestinations destinations() {
+        return destinations;
     }
 
     @Override
@@ -143,6 +196,7 @@ public final class BpfRedirector implements Redirector {
         Map<String, Integer> out = new LinkedHashMap<>();
         out.put("enrolled", maps.enrolled.count(OCCUPANCY_LIMIT));
         out.put("client_dst", maps.clientDst.count(OCCUPANCY_LIMIT));
+        out.put("mesh_dsts", destinations.size());
         return out;
     }
 

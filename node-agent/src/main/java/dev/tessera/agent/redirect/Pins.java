@@ -12,6 +12,7 @@ final class Pins {
     static final String ENROLLED = "tsr_enrolled";
     static final String MESH_CIDRS = "tsr_mesh_cidrs";
     static final String EXCLUDED = "tsr_excluded";
+    static final String MESH_DSTS = "tsr_mesh_dsts";
     static final String CONFIG = "tsr_config";
     static final String ORIG_DST = "tsr_orig_dst";
     static final String CLIENT_DST = "tsr_client_dst";
@@ -19,7 +20,7 @@ final class Pins {
     /** Kernel TCP health (observability, tessera_tcp_health.h). */
     static final String TCP_HEALTH = "tsr_tcp_health";
     static final String TCP_SELF = "tsr_tcp_self";
-    static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, CONFIG, ORIG_DST, CLIENT_DST, STATS,
+    static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, MESH_DSTS, CONFIG, ORIG_DST, CLIENT_DST, STATS,
             TCP_HEALTH, TCP_SELF);
 
     private final Path root;

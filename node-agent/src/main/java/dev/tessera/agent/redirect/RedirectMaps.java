@@ -25,6 +25,7 @@ final class RedirectMaps implements AutoCloseable {
     final BpfMap enrolled;
     final BpfMap meshCidrs;
     final BpfMap excluded;
+    final BpfMap meshDsts;
     final BpfMap config;
     final BpfMap clientDst;
     final BpfMap stats;
@@ -35,6 +36,7 @@ final class RedirectMaps implements AutoCloseable {
             enrolled = open(opened, pins, Pins.ENROLLED, COOKIE_SIZE, U32_SIZE);
             meshCidrs = open(opened, pins, Pins.MESH_CIDRS, LPM_KEY4_SIZE, U32_SIZE);
             excluded = open(opened, pins, Pins.EXCLUDED, U32_SIZE, U32_SIZE);
+            meshDsts = open(opened, pins, Pins.MESH_DSTS, U32_SIZE, U32_SIZE);
             config = open(opened, pins, Pins.CONFIG, U32_SIZE, ADDR4_SIZE);
             clientDst = open(opened, pins, Pins.CLIENT_DST, ADDR4_SIZE, ADDR4_SIZE);
             stats = open(opened, pins, Pins.STATS, U32_SIZE, U64_SIZE * cpus);
@@ -89,7 +91,7 @@ final class RedirectMaps implements AutoCloseable {
 
     @Override
     public void close() {
-        for (BpfMap m : List.of(enrolled, meshCidrs, excluded, config, clientDst, stats)) {
+        for (BpfMap m : List.of(enrolled, meshCidrs, excluded, meshDsts, config, clientDst, stats)) {
             m.close();
         }
     }

@@ -58,6 +58,8 @@ final class NetnsFixture implements AutoCloseable {
         ip("-n", POD, "addr", "add", "198.18.200.2/24", "dev", "tsE-p0");
         ip("-n", POD, "link", "set", "tsE-p0", "up");
         ip("-n", POD, "route", "add", "default", "via", "198.18.200.1");
+        // Link-local is unreachable from the pod: an escaped connect fails at once, and no packet leaves.
+        ip("-n", POD, "route", "add", "unreachable", "169.254.0.0/16");
         ip("-n", POD2, "addr", "add", "198.18.202.2/24", "dev", "tsE-p1");
         ip("-n", POD2, "link", "set", "tsE-p1", "up");
         ip("-n", POD2, "route", "add", "default", "via", "198.18.202.1");

@@ -67,7 +67,7 @@ class RedirectNetnsIT {
         podLoopback = new Acceptor("pod-loopback", pod, POD_LOOPBACK);
         Path pinDir = PIN_ROOT.resolve("redirect-" + ProcessHandle.current().pid());
         settings = new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(),
-                List.of("198.18.0.0/16", "127.0.0.0/8"), List.of(InetAddress.getByName("198.18.200.1")));
+                List.of("198.18.0.0/16", "127.0.0.0/8", "169.254.0.0/16"), List.of(InetAddress.getByName("198.18.200.1")));
         redirector = BpfRedirector.install(settings);
         podCookie = Netns.cookie(pod);
         redirector.enroll(podCookie);
@@ -182,6 +182,74 @@ class RedirectNetnsIT {
             }
         }
         assertThat(redirector.stats().redirected()).isEqualTo(before);
+    }
+
+    /**
+     * Link-local (cloud metadata, node-local DNS) is never captured, even inside the mesh CIDRs: dialled by
+     * the agent it would leave with the node's credentials. The pod has no route there, so an uncaptured
+     * connect fails at once (a captured one would reach the agent).
+     */
+    @Test
+    @Order(4)
+    void linkLocalIsNeverCaptured() throws Exception {
+        long before = redirector.stats().redirected();
+        for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
+            RawTcp.Result c = connectFrom(pod, family, new InetSocketAddress("169.254.169.254", 80));
+            assertThat(c.errno()).as("connect to 169.254.169.254 went to the pod's own routing").isNotZero();
+        }
+        assertThat(redirector.stats().redirected()).isEqualTo(before);
+    }
+
+    /**
+     * Once the agent wrote its set of meshed destinations, only those are captured: a connection to anything
+     * else in the mesh CIDRs (a non-meshed pod, the controller) leaves from the pod with the pod's address.
+     */
+    @Test
+    @Order(5)
+    void onlyMeshedDestinationsAreCapturedOnceTheSetIsWritten() throws Exception {
+        InetSocketAddress meshed = new InetSocketAddress("198.18.201.2", 80); // nothing listens: only the agent
+        var node = new dev.tessera.api.model.NodeInfo("n1", InetAddress.getByName("198.18.200.1"), "198.18.201.0/24");
+        var snapshot = new dev.tessera.api.model.MeshSnapshot(1, List.of(node), List.of(
+                meshedWorkload("p1", meshed.getAddress(), "n1")));
+        try {
+            assertThat(redirector.syncDestinations(snapshot)).isTrue();
+            assertThat(redirector.destinations().complete()).isTrue();
+            assertThat(redirector.occupancy()).containsEntry("mesh_dsts", 1);
+            long before = redirector.stats().redirected();
+            for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
+                assertRedirected(redirector, family, meshed);
+                RawTcp.Result c = connectFrom(pod, family, SERVER); // in the CIDRs, not a meshed destination
+                assertThat(c.errno()).isZero();
+                assertThat(server.awaitFrom(c.local())).as("arrives from the pod's own address")
+                        .isEqualTo(c.local());
+                assertThat(c.local().getAddress()).isEqualTo(InetAddress.getByName("198.18.200.2"));
+            }
+            assertThat(redirector.stats().redirected()).isEqualTo(before + 2);
+            // A re-adopting agent reads the set back (it survives restarts with the pins).
+            try (var map = redirectorMap()) {
+                var readopted = new MeshDestinations(map, MeshDestinations.CAPACITY);
+                assertThat(readopted.size()).isEqualTo(1);
+                assertThat(readopted.complete()).isTrue();
+            }
+        } finally {
+            // SERVER becomes a meshed destination again for the tests that follow.
+            var withServer = new dev.tessera.api.model.MeshSnapshot(2, List.of(node), List.of(
+                    meshedWorkload("p1", meshed.getAddress(), "n1"),
+                    meshedWorkload("server", SERVER.getAddress(), "n1")));
+            assertThat(redirector.syncDestinations(withServer)).isTrue();
+        }
+        assertRedirected(redirector, RawTcp.AF_INET);
+        assertThat(redirector.occupancy()).containsEntry("mesh_dsts", 2);
+    }
+
+    private static dev.tessera.api.model.Workload meshedWorkload(String name, InetAddress ip, String node) {
+        var id = new dev.tessera.api.identity.SpiffeId("cluster.local", "default", "default");
+        return new dev.tessera.api.model.Workload("default", name, node, ip, "default", Map.of(), true, id);
+    }
+
+    private static dev.tessera.agent.redirect.ffi.BpfMap redirectorMap() {
+        return dev.tessera.agent.redirect.ffi.BpfMap.openPinned(Pins.MESH_DSTS,
+                new Pins(settings.pinDir()).map(Pins.MESH_DSTS).toString(), 4, 4);
     }
 
     @Test
