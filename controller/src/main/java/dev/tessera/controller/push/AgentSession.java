@@ -206,7 +206,8 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         state = State.ACTIVE;
         if (protocolVersion >= 2) { // a version-1 agent gets exactly the frames it always got: no WELCOME
             ProtocolVersions.Range served = config.protocolVersions();
-            channel.write(new Message.Welcome(protocolVersion, served.min(), served.max()));
+            // flushed on its own: the catch-up below writes (and flushes) nothing while no state exists yet
+            channel.writeAndFlush(new Message.Welcome(protocolVersion, served.min(), served.max()));
         }
         write(hub.register(this, h.epoch() == hub.epoch(), h.version()));
         log.info("agent of node {} connected from {} (protocol {} of the agent's {}, resume epoch {} version {}, now at {})",
