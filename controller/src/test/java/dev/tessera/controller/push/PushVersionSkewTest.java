@@ -9,12 +9,20 @@ import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Message;
 import dev.tessera.api.push.ProtocolException;
 import dev.tessera.api.push.ProtocolVersions;
+import dev.tessera.controller.core.ControllerCore;
+import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
 import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.metrics.ControllerMetrics;
+import dev.tessera.controller.watch.MeshSource;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
@@ -48,11 +56,58 @@ class PushVersionSkewTest {
         }
     }
 
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+
     private void start(ProtocolVersions.Range served) throws Exception {
         var issuer = new SvidIssuer(ca, tokens, () -> source.current().mesh(), "cluster.local", Duration.ofHours(1));
         var config = PushServerConfig.defaults("cluster.local", "tessera-system")
                 .withBind(InetAddress.getByName("127.0.0.1"), 0).withHistorySize(8).withProtocolVersions(served);
         server = new PushServer(config, source, tokens, issuer, ca).start();
+        new ControllerMetrics(registry, new ControllerCore() {
+            @Override
+            public MeshSource source() {
+                return source;
+            }
+
+            @Override
+            public IssuingCa ca() {
+                return ca;
+            }
+
+            @Override
+            public AgentAuthenticator authenticator() {
+                return tokens;
+            }
+
+            @Override
+            public SvidIssuer issuer() {
+                return issuer;
+            }
+
+            @Override
+            public boolean isLeader() {
+                return true;
+            }
+
+            @Override
+            public void close() {}
+        }).push(server);
+    }
+
+    /** The value of {@code name}'s series whose labels include {@code label}={@code value}, or null. */
+    private Double metric(String name, String label, String value) {
+        for (MetricSnapshot s : registry.scrape()) {
+            if (!s.getMetadata().getPrometheusName().equals(name)) {
+                continue;
+            }
+            for (var p : s.getDataPoints()) {
+                if (value.equals(p.getLabels().get(label))) {
+                    return p instanceof CounterSnapshot.CounterDataPointSnapshot c ? c.getValue()
+                            : ((GaugeSnapshot.GaugeDataPointSnapshot) p).getValue();
+                }
+            }
+        }
+        return null;
     }
 
     private RawAgent agent() throws Exception {
@@ -110,6 +165,8 @@ class PushVersionSkewTest {
                 assertThat(server.connectedAgents()).singleElement()
                         .satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(1));
             });
+            assertThat(metric("tessera_controller_connected_agents_by_protocol", "protocol_version", "1")).isEqualTo(1.0);
+            assertThat(metric("tessera_controller_connected_agents_by_protocol", "protocol_version", "2")).isNull();
 
             MeshConfig next = PushServerTest.state(2, 20, "v2");
             source.publish(next);
@@ -165,6 +222,8 @@ class PushVersionSkewTest {
             assertThat(server.counters().rejectedHandshakes()).containsEntry("PROTOCOL_VERSION", 1L);
             assertThat(server.counters().versionRefusals()).containsExactlyEntriesOf(java.util.Map.of("newer", 1L));
         });
+        assertThat(metric("tessera_controller_push_version_refused", "agent", "newer")).isEqualTo(1.0);
+        assertThat(metric("tessera_controller_push_rejected", "reason", "PROTOCOL_VERSION")).isEqualTo(1.0);
         assertThat(server.connectedAgents()).isEmpty();
     }
 
