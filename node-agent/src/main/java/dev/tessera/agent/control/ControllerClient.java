@@ -50,10 +50,11 @@ import org.slf4j.LoggerFactory;
  * {@code --controller-token} at every (re)connect, the resume point (epoch, version) and the push-protocol
  * versions this agent speaks ({@link ProtocolVersions#AGENT}); the controller answers with WELCOME (the
  * version chosen, which the agent checks) then snapshots and deltas, applied in order and acknowledged. A
- * version skew (refused by either side) is kept in {@link #versionSkew()} until a session is welcomed. A delta that does not apply is NACKed and the controller sends
- * a snapshot. On any disconnect it reconnects with exponential backoff and full jitter, keeping the last
- * state meanwhile. Certificate requests ({@link ControllerSigner}) travel over the current session and are
- * re-sent after a reconnect until answered. All state lives on one event loop.
+ * version skew (refused by either side) is kept in {@link #versionSkew()} until a session is welcomed. A
+ * delta that does not apply is NACKed and the controller sends a snapshot. On any disconnect it
+ * reconnects with exponential backoff and full jitter, keeping the last state meanwhile. Certificate
+ * requests ({@link ControllerSigner}) travel over the current session and are re-sent after a reconnect
+ * until answered. All state lives on one event loop.
  */
 public final class ControllerClient implements AutoCloseable {
 
