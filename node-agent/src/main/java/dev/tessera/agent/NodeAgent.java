@@ -117,6 +117,7 @@ public final class NodeAgent implements AutoCloseable {
         certificates = new CertificateManager(config.nodeName(), signer);
         closeables.add(certificates);
         metrics = new AgentMetrics();
+        metrics.controllerSession(controller::protocolVersion, controller::versionSkewRefusals);
 
         // 1. Bind every listener before anything else runs, or adopt those of the running agent (handoff:
         // the kernel sockets and their backlogs pass from one process to the other, no connection refused).
@@ -299,7 +300,8 @@ public final class NodeAgent implements AutoCloseable {
         List<String> unmet = Readiness.unmet(programs, state.synced(),
                 certificates == null ? List.of() : certificates.expected(),
                 certificates == null ? java.util.Set.of() : certificates.certificates().keySet(),
-                enrollment == null ? Map.of() : enrollment.refused());
+                enrollment == null ? Map.of() : enrollment.refused(),
+                controller == null ? null : controller.versionSkew());
         if (redirector != null && redirector.captureGap().isPresent()) {
             unmet = new ArrayList<>(unmet);
             unmet.add(redirector.captureGap().get());

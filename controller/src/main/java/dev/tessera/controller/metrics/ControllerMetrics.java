@@ -101,6 +101,21 @@ public final class ControllerMetrics {
                 .help("Connections and requests refused for overload (limits on strangers, full HELLO/CSR queues), by reason")
                 .labelNames("reason")
                 .callback(cb -> c.refusals().forEach((r, n) -> cb.call(n, r))).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_push_version_refused_total")
+                .help("Agents refused for sharing no push-protocol version with this controller (also in"
+                        + " tessera_controller_push_rejected_total{reason=\"PROTOCOL_VERSION\"}), by agent: newer"
+                        + " (upgrade the controller first) or older (upgrade the agent)")
+                .labelNames("agent")
+                .callback(cb -> c.versionRefusals().forEach((r, n) -> cb.call(n, r))).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_connected_agents_by_protocol")
+                .help("Agents connected on the config push port, by negotiated push-protocol version (agents of"
+                        + " the previous version must reach 0 before the next controller drops it)")
+                .labelNames("protocol_version")
+                .callback(cb -> {
+                    var byVersion = new java.util.TreeMap<Integer, Integer>();
+                    server.connectedAgents().forEach(a -> byVersion.merge(a.protocolVersion(), 1, Integer::sum));
+                    byVersion.forEach((v, n) -> cb.call(n, String.valueOf(v)));
+                }).register(registry);
         GaugeWithCallback.builder().name("tessera_controller_push_unauthenticated_connections")
                 .help("Connections on the config push port that have not authenticated yet")
                 .callback(cb -> cb.call(server.unauthenticatedConnections())).register(registry);

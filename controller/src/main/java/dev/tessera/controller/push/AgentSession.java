@@ -1,8 +1,8 @@
 package dev.tessera.controller.push;
 
-import dev.tessera.api.push.Frames;
 import dev.tessera.api.push.Message;
 import dev.tessera.api.push.ProtocolException;
+import dev.tessera.api.push.ProtocolVersions;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.RefusalReason;
 import dev.tessera.controller.identity.SvidIssuer;
@@ -71,6 +71,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private volatile String node;
     private volatile Instant since;
     private volatile long ackedVersion = -1;
+    private volatile int protocolVersion; // negotiated at HELLO
 
     AgentSession(ConfigHub hub, PushCounters counters, AgentAuthenticator authenticator, SvidIssuer issuer,
             Executor hellos, Executor csrs, PushServerConfig config, Runnable onAuthenticated) {
@@ -86,7 +87,8 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
 
     /** What the server reports about this connection. */
     PushServer.ConnectedAgent describe() {
-        return new PushServer.ConnectedAgent(node, (InetSocketAddress) channel.remoteAddress(), since, ackedVersion);
+        return new PushServer.ConnectedAgent(node, (InetSocketAddress) channel.remoteAddress(), since, ackedVersion,
+                protocolVersion);
     }
 
     boolean active() {
@@ -147,10 +149,15 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             protocolError("first frame: " + m.type() + " (expected: HELLO)");
             return;
         }
-        if (h.protocolVersion() != Frames.PROTOCOL_VERSION) {
-            reject("PROTOCOL_VERSION", "protocol version: " + h.protocolVersion() + " (expected: " + Frames.PROTOCOL_VERSION + ")");
+        ProtocolVersions.Range served = config.protocolVersions();
+        int chosen = ProtocolVersions.negotiate(served, h.versions());
+        if (chosen < 0) {
+            // before authenticating: cheap, and what each side speaks is no secret
+            counters.versionRefused(h.versions().min() > served.max() ? "newer" : "older");
+            reject("PROTOCOL_VERSION", ProtocolVersions.refusal(served, h.versions()));
             return;
         }
+        protocolVersion = chosen;
         state = State.AUTHENTICATING;
         channel.config().setAutoRead(false);
         try {
@@ -197,9 +204,14 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         node = h.node();
         since = Instant.now();
         state = State.ACTIVE;
+        if (protocolVersion >= 2) { // a version-1 agent gets exactly the frames it always got: no WELCOME
+            ProtocolVersions.Range served = config.protocolVersions();
+            // flushed on its own: the catch-up below writes (and flushes) nothing while no state exists yet
+            channel.writeAndFlush(new Message.Welcome(protocolVersion, served.min(), served.max()));
+        }
         write(hub.register(this, h.epoch() == hub.epoch(), h.version()));
-        log.info("agent of node {} connected from {} (resume epoch {} version {}, now at {})", node,
-                channel.remoteAddress(), h.epoch(), h.version(), sentVersion);
+        log.info("agent of node {} connected from {} (protocol {} of the agent's {}, resume epoch {} version {}, now at {})",
+                node, channel.remoteAddress(), protocolVersion, h.versions(), h.epoch(), h.version(), sentVersion);
         channel.config().setAutoRead(true);
         var pending = new ArrayList<>(queued);
         queued.clear();

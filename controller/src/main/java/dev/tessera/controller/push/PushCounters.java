@@ -16,6 +16,7 @@ public final class PushCounters {
     private final LongAdder csrs = new LongAdder();
     private final ConcurrentHashMap<String, LongAdder> rejected = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, LongAdder> refused = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> versionRefused = new ConcurrentHashMap<>();
 
     void connection() {
         connections.increment();
@@ -43,6 +44,21 @@ public final class PushCounters {
 
     void rejected(String reason) {
         rejected.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    void versionRefused(String agent) {
+        versionRefused.computeIfAbsent(agent, r -> new LongAdder()).increment();
+    }
+
+    /**
+     * Agents refused because they share no protocol version with this controller (also counted among the
+     * PROTOCOL_VERSION {@link #rejectedHandshakes()}), by which side is ahead: {@code newer} (the agent: upgrade
+     * the controller first) or {@code older} (the agent: upgrade it).
+     */
+    public Map<String, Long> versionRefusals() {
+        var out = new TreeMap<String, Long>();
+        versionRefused.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
     }
 
     void refused(String reason) {

@@ -61,8 +61,10 @@ public final class PushServer implements AutoCloseable {
      * @param remote its address
      * @param connectedSince when it authenticated
      * @param ackedVersion the last version it acknowledged (-1: none yet)
+     * @param protocolVersion the push-protocol version negotiated with it
      */
-    public record ConnectedAgent(String node, InetSocketAddress remote, Instant connectedSince, long ackedVersion) {}
+    public record ConnectedAgent(String node, InetSocketAddress remote, Instant connectedSince, long ackedVersion,
+            int protocolVersion) {}
 
     private final PushServerConfig config;
     private final MeshSource source;

@@ -2,6 +2,7 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.push.ProtocolVersions;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
@@ -21,10 +22,12 @@ import java.util.List;
  * @param serverCertTtl lifetime of the server certificate (renewed at half life)
  * @param workerThreads event-loop threads (0: one per core)
  * @param limits unauthenticated connections, HELLO and CSR threads and queues ({@link PushLimits#defaults()})
+ * @param protocolVersions the push-protocol versions served ({@link ProtocolVersions#CONTROLLER}: this build's and
+ *     the one before); narrower only in tests, to stand in for a controller of another version
  */
 public record PushServerConfig(InetAddress bindAddress, int port, String trustDomain, String namespace,
         List<String> dnsNames, List<InetAddress> ips, int historySize, Duration helloTimeout, Duration pingInterval,
-        Duration serverCertTtl, int workerThreads, PushLimits limits) {
+        Duration serverCertTtl, int workerThreads, PushLimits limits, ProtocolVersions.Range protocolVersions) {
 
     /** The agents' port of the controller. */
     public static final int PORT = dev.tessera.api.config.Ports.CONTROLLER_PUSH;
@@ -50,6 +53,20 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
             throw new IllegalArgumentException("workerThreads: " + workerThreads + " (expected: >= 0)");
         }
         requireNonNull(limits, "limits");
+        requireNonNull(protocolVersions, "protocolVersions");
+        if (!ProtocolVersions.CONTROLLER.contains(protocolVersions.min())
+                || !ProtocolVersions.CONTROLLER.contains(protocolVersions.max())) {
+            throw new IllegalArgumentException("protocolVersions: " + protocolVersions + " (expected: within "
+                    + ProtocolVersions.CONTROLLER + ", the versions this build speaks)");
+        }
+    }
+
+    /** A configuration serving every version this build speaks. */
+    public PushServerConfig(InetAddress bindAddress, int port, String trustDomain, String namespace,
+            List<String> dnsNames, List<InetAddress> ips, int historySize, Duration helloTimeout, Duration pingInterval,
+            Duration serverCertTtl, int workerThreads, PushLimits limits) {
+        this(bindAddress, port, trustDomain, namespace, dnsNames, ips, historySize, helloTimeout, pingInterval,
+                serverCertTtl, workerThreads, limits, ProtocolVersions.CONTROLLER);
     }
 
     /** Port 15012 on every address, {@code localhost} as extra SAN, 64 deltas of history. */
@@ -65,22 +82,28 @@ public record PushServerConfig(InetAddress bindAddress, int port, String trustDo
 
     public PushServerConfig withBind(InetAddress address, int port) {
         return new PushServerConfig(address, port, trustDomain, namespace, dnsNames, ips, historySize, helloTimeout,
-                pingInterval, serverCertTtl, workerThreads, limits);
+                pingInterval, serverCertTtl, workerThreads, limits, protocolVersions);
     }
 
     public PushServerConfig withHistorySize(int size) {
         return new PushServerConfig(bindAddress, port, trustDomain, namespace, dnsNames, ips, size, helloTimeout,
-                pingInterval, serverCertTtl, workerThreads, limits);
+                pingInterval, serverCertTtl, workerThreads, limits, protocolVersions);
     }
 
     public PushServerConfig withSans(List<String> dns, List<InetAddress> addresses) {
         return new PushServerConfig(bindAddress, port, trustDomain, namespace, dns, addresses, historySize,
-                helloTimeout, pingInterval, serverCertTtl, workerThreads, limits);
+                helloTimeout, pingInterval, serverCertTtl, workerThreads, limits, protocolVersions);
     }
 
     public PushServerConfig withLimits(PushLimits l) {
         return new PushServerConfig(bindAddress, port, trustDomain, namespace, dnsNames, ips, historySize,
-                helloTimeout, pingInterval, serverCertTtl, workerThreads, l);
+                helloTimeout, pingInterval, serverCertTtl, workerThreads, l, protocolVersions);
+    }
+
+    /** Serves only {@code versions} (tests: a controller that dropped a version, or one not upgraded yet). */
+    public PushServerConfig withProtocolVersions(ProtocolVersions.Range versions) {
+        return new PushServerConfig(bindAddress, port, trustDomain, namespace, dnsNames, ips, historySize,
+                helloTimeout, pingInterval, serverCertTtl, workerThreads, limits, versions);
     }
 
     /** The service DNS names the certificate always carries. */

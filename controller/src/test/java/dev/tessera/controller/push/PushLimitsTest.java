@@ -106,13 +106,13 @@ class PushLimitsTest {
             }
             await().atMost(Duration.ofSeconds(5)).until(() -> server.unauthenticatedConnections() == 2);
 
-            a1.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", token(1), 0, 0));
+            a1.hello("node1", token(1));
             assertThat(a1.read()).isInstanceOf(Message.Snapshot.class);
             assertThat(server.unauthenticatedConnections()).as("an authenticated agent is no stranger").isEqualTo(1);
             try (var a4 = peer("127.0.0.1")) {
                 a4.socket.startHandshake(); // its place is free again
                 await().atMost(Duration.ofSeconds(5)).until(() -> server.unauthenticatedConnections() == 2);
-                a4.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node2", token(2), 0, 0));
+                a4.hello("node2", token(2));
                 assertThat(a4.read()).isInstanceOf(Message.Snapshot.class);
             }
         }
@@ -136,7 +136,9 @@ class PushLimitsTest {
             assertThat(server.counters().rejectedHandshakes()).as("overload is not a bad credential").isEmpty();
 
             gate.countDown();
+            a1.expectWelcome();
             assertThat(a1.read()).isInstanceOf(Message.Snapshot.class);
+            a2.expectWelcome();
             assertThat(a2.read()).isInstanceOf(Message.Snapshot.class);
         }
     }
@@ -150,7 +152,7 @@ class PushLimitsTest {
         var id = new SpiffeId("cluster.local", "shop", "sa");
         var csr = CertificateAuthority.csr(CertificateAuthority.newKeyPair(), id);
         try (var a1 = peer("127.0.0.1")) {
-            a1.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", token(1), 0, 0));
+            a1.hello("node1", token(1));
             assertThat(a1.read()).isInstanceOf(Message.Snapshot.class);
             a1.send(new Message.Csr(1, id, csr));
             assertThat(entered.tryAcquire(10, TimeUnit.SECONDS)).as("CSR 1 holds the only signing thread").isTrue();
@@ -164,7 +166,7 @@ class PushLimitsTest {
 
             // signing is stuck, yet another agent connects: HELLOs have their own thread
             try (var a2 = peer("127.0.0.1")) {
-                a2.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node2", token(2), 0, 0));
+                a2.hello("node2", token(2));
                 assertThat(a2.read()).isInstanceOf(Message.Snapshot.class);
             }
 

@@ -97,7 +97,7 @@ class PushServerTest {
         source.publish(state(1, 2000, "v1"));
         start(config());
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
-            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            agent.hello("node1", TOKEN);
             var first = (Message.Snapshot) agent.read();
             assertThat(first.config().version()).isEqualTo(1);
             // the agent stops reading while 60 versions of ~200 KB deltas are published
@@ -131,7 +131,7 @@ class PushServerTest {
         start(new PushServerConfig(c.bindAddress(), 0, c.trustDomain(), c.namespace(), c.dnsNames(), c.ips(), 8,
                 c.helloTimeout(), Duration.ofSeconds(2), c.serverCertTtl(), 1, PushLimits.defaults()));
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 4096)) {
-            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            agent.hello("node1", TOKEN);
             await().atMost(Duration.ofSeconds(5)).until(() -> server.connectedAgents().size() == 1);
             source.publish(state(2, 40_000, "v2")); // published while the snapshot is still going out
             // the first 3 MB at 16 KB per 40 ms: ~7.7 s (longer on a loaded machine), more than the 6 s of silence,
@@ -177,7 +177,7 @@ class PushServerTest {
         }
         // An authenticated agent may send frames up to 1 MiB (its HELLO raised the limit).
         try (var agent = new RawAgent(server.port(), ca.trustBundle(), 0)) {
-            agent.send(new Message.Hello(Frames.PROTOCOL_VERSION, "node1", TOKEN, 0, 0));
+            agent.hello("node1", TOKEN);
             assertThat(agent.read()).isInstanceOf(Message.Snapshot.class);
             var out = new java.io.DataOutputStream(agent.socket.getOutputStream());
             out.writeInt(64 * 1024);

@@ -63,6 +63,34 @@ final class RawAgent implements AutoCloseable {
         }
     }
 
+    /** Sends this build's HELLO (protocol {@link Frames#PROTOCOL_VERSION}) and reads the WELCOME that answers it. */
+    void hello(String node, String token) throws IOException {
+        send(new Message.Hello(Frames.PROTOCOL_VERSION, node, token, 0, 0));
+        expectWelcome();
+    }
+
+    /** Reads one frame: the WELCOME of this build's protocol version. */
+    void expectWelcome() throws IOException {
+        Message m = read();
+        if (!(m instanceof Message.Welcome w) || w.protocolVersion() != Frames.PROTOCOL_VERSION) {
+            throw new AssertionError("expected: WELCOME of protocol " + Frames.PROTOCOL_VERSION + ", got " + m);
+        }
+    }
+
+    /** Writes bytes as they are (frames of another protocol version, malformed frames). */
+    void sendRaw(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
+    /** Reads one frame undecoded: type and payload, without the length field. */
+    byte[] readRaw() throws IOException {
+        int length = in.readInt();
+        byte[] frame = new byte[length];
+        in.readFully(frame);
+        return frame;
+    }
+
     Message read() throws IOException {
         int length = in.readInt();
         byte[] frame = new byte[length];

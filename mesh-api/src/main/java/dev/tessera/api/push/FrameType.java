@@ -1,7 +1,9 @@
 package dev.tessera.api.push;
 
 /**
- * The type byte of a frame. Codes are part of the wire format: never renumber, only add.
+ * The type byte of a frame. Codes are part of the wire format: never renumber, only add. A type added in
+ * protocol version N ({@link #since()}) is only ever sent on a session that negotiated N or later: a peer of
+ * an older version would not decode it.
  */
 public enum FrameType {
     /** agent -> controller: protocol version, node, bearer token, resume point. */
@@ -27,7 +29,9 @@ public enum FrameType {
     /** controller -> agent: the controller is going away; reconnect (elsewhere) later. */
     GOAWAY(11),
     /** either way: the connection is closed because of this error. */
-    ERROR(12);
+    ERROR(12),
+    /** controller -> agent, protocol version 2 on: the version chosen for the session (answers HELLO). */
+    WELCOME(13, 2);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 
@@ -38,9 +42,20 @@ public enum FrameType {
     }
 
     private final int code;
+    private final int since;
 
     FrameType(int code) {
+        this(code, 1);
+    }
+
+    FrameType(int code, int since) {
         this.code = code;
+        this.since = since;
+    }
+
+    /** The protocol version that introduced this type. */
+    public int since() {
+        return since;
     }
 
     /** The byte on the wire. */

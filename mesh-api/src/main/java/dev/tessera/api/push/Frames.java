@@ -18,8 +18,8 @@ import org.bouncycastle.pkcs.PKCS10CertificationRequest;
  */
 public final class Frames {
 
-    /** The protocol version an agent announces in HELLO. */
-    public static final int PROTOCOL_VERSION = 1;
+    /** The highest protocol version this build speaks ({@link ProtocolVersions#CURRENT}). */
+    public static final int PROTOCOL_VERSION = ProtocolVersions.CURRENT;
     /** Length prefix size. */
     public static final int LENGTH_FIELD = 4;
     /** Largest accepted {@code length} (type + payload): 64 MiB, room for a snapshot of ~300,000 pods. */
@@ -53,6 +53,9 @@ public final class Frames {
         var w = new WireWriter(out);
         if (m instanceof Message.Hello h) {
             w.u16(h.protocolVersion()).string(h.node()).string(h.token()).u64(h.epoch()).u64(h.version());
+            if (h.protocolVersion() >= 2) { // version 1's HELLO ends here, and its decoders allow no trailing byte
+                w.u16(h.minProtocolVersion());
+            }
         } else if (m instanceof Message.Snapshot s) {
             w.u64(s.epoch()).u64(s.config().version()).certificates(s.trustBundle());
             MeshCodec.config(w, s.config());
@@ -89,6 +92,8 @@ public final class Frames {
             w.string(g.reason());
         } else if (m instanceof Message.ErrorFrame e) {
             w.string(e.reason());
+        } else if (m instanceof Message.Welcome v) {
+            w.u16(v.protocolVersion()).u16(v.minProtocolVersion()).u16(v.maxProtocolVersion());
         } else {
             throw new IllegalArgumentException("message: " + m.getClass().getName() + " (expected: a Message record)");
         }
@@ -113,8 +118,24 @@ public final class Frames {
         FrameType type = FrameType.of(r.u8("frame type"));
         String t = type.name();
         Message m = switch (type) {
-            case HELLO -> new Message.Hello(r.u16("HELLO.protocolVersion"), r.string("HELLO.node"),
-                    r.string("HELLO.token"), r.u64("HELLO.epoch"), r.u64("HELLO.version"));
+            case HELLO -> {
+                int max = r.u16("HELLO.protocolVersion");
+                if (max < 1) {
+                    throw new ProtocolException("HELLO.protocolVersion: 0 (expected: 1-65535)");
+                }
+                String node = r.string("HELLO.node");
+                String token = r.string("HELLO.token");
+                long epoch = r.u64("HELLO.epoch");
+                long version = r.u64("HELLO.version");
+                int min = max == 1 ? 1 : r.u16("HELLO.minProtocolVersion");
+                ProtocolVersions.read("HELLO", min, max);
+                if (max > ProtocolVersions.CURRENT) {
+                    // A newer agent's HELLO may carry fields this build does not know: the common prefix is
+                    // enough to negotiate (or to refuse with the versions named), so they are skipped.
+                    r.skipRest();
+                }
+                yield new Message.Hello(max, min, node, token, epoch, version);
+            }
             case SNAPSHOT -> {
                 long epoch = r.u64("SNAPSHOT.epoch");
                 long version = r.u64("SNAPSHOT.version");
@@ -160,6 +181,20 @@ public final class Frames {
             case PONG -> new Message.Pong(r.u64("PONG.nonce"));
             case GOAWAY -> new Message.GoAway(r.string("GOAWAY.reason"));
             case ERROR -> new Message.ErrorFrame(r.string("ERROR.reason"));
+            case WELCOME -> {
+                int chosen = r.u16("WELCOME.protocolVersion");
+                int min = r.u16("WELCOME.minProtocolVersion");
+                int max = r.u16("WELCOME.maxProtocolVersion");
+                if (min < 1 || max < min) {
+                    throw new ProtocolException("WELCOME.minProtocolVersion: " + min + " (expected: 1-" + max
+                            + ", at most WELCOME.maxProtocolVersion)");
+                }
+                if (chosen < 2) {
+                    throw new ProtocolException("WELCOME.protocolVersion: " + chosen
+                            + " (expected: 2-65535; version 1 has no WELCOME)");
+                }
+                yield new Message.Welcome(chosen, min, max);
+            }
         };
         r.end(t);
         return m;

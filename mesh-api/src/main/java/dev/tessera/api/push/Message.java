@@ -19,12 +19,30 @@ public sealed interface Message {
 
     /**
      * agent -> controller, first frame: {@code u16 protocolVersion, str node, str token, u64 epoch,
-     * u64 version}. {@code epoch}/{@code version} say what the agent already holds (0/0: nothing).
+     * u64 version}, then from protocol version 2 on {@code u16 minProtocolVersion}. {@code protocolVersion}
+     * is the highest version the agent speaks and {@code minProtocolVersion} the lowest (a version-1 HELLO
+     * has no such field: its one version is both). {@code epoch}/{@code version} say what the agent
+     * already holds (0/0: nothing). See {@link ProtocolVersions}.
      */
-    record Hello(int protocolVersion, String node, String token, long epoch, long version) implements Message {
+    record Hello(int protocolVersion, int minProtocolVersion, String node, String token, long epoch, long version)
+            implements Message {
         public Hello {
             requireNonNull(node, "node");
             requireNonNull(token, "token");
+            new ProtocolVersions.Range(minProtocolVersion, protocolVersion); // checks both
+            if (protocolVersion == 1 && minProtocolVersion != 1) {
+                throw new IllegalArgumentException("minProtocolVersion: " + minProtocolVersion + " (expected: 1 in a version-1 HELLO)");
+            }
+        }
+
+        /** A HELLO speaking exactly one version. */
+        public Hello(int protocolVersion, String node, String token, long epoch, long version) {
+            this(protocolVersion, protocolVersion, node, token, epoch, version);
+        }
+
+        /** The versions the agent speaks. */
+        public ProtocolVersions.Range versions() {
+            return new ProtocolVersions.Range(minProtocolVersion, protocolVersion);
         }
 
         @Override
@@ -34,8 +52,32 @@ public sealed interface Message {
 
         @Override
         public String toString() { // never log the token
-            return "Hello[protocolVersion=" + protocolVersion + ", node=" + node + ", token=<" + token.length()
-                    + " characters>, epoch=" + epoch + ", version=" + version + "]";
+            return "Hello[protocolVersion=" + protocolVersion + ", minProtocolVersion=" + minProtocolVersion + ", node="
+                    + node + ", token=<" + token.length() + " characters>, epoch=" + epoch + ", version=" + version + "]";
+        }
+    }
+
+    /**
+     * controller -> agent, protocol version 2 on, the answer to HELLO before any SNAPSHOT/DELTA:
+     * {@code u16 protocolVersion} (the version chosen for this session), {@code u16 minProtocolVersion,
+     * u16 maxProtocolVersion} (the versions the controller speaks). Never sent when version 1 is chosen.
+     */
+    record Welcome(int protocolVersion, int minProtocolVersion, int maxProtocolVersion) implements Message {
+        public Welcome {
+            new ProtocolVersions.Range(minProtocolVersion, maxProtocolVersion); // checks both
+            if (protocolVersion < 2 || protocolVersion > 65535) {
+                throw new IllegalArgumentException("protocolVersion: " + protocolVersion + " (expected: 2-65535; version 1 has no WELCOME)");
+            }
+        }
+
+        /** The versions the controller speaks. */
+        public ProtocolVersions.Range versions() {
+            return new ProtocolVersions.Range(minProtocolVersion, maxProtocolVersion);
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.WELCOME;
         }
     }
 

@@ -212,6 +212,11 @@ public final class WireReader {
     }
 
     /** Fails if the frame has bytes left after its last field. */
+    /** Skips what is left of the frame (fields of a newer version this reader does not know). */
+    public void skipRest() {
+        in.skipBytes(in.readableBytes());
+    }
+
     public void end(String what) throws ProtocolException {
         if (in.isReadable()) {
             throw new ProtocolException(what + ": " + in.readableBytes() + " trailing bytes (expected: none)");

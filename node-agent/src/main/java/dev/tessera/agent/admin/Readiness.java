@@ -11,7 +11,8 @@ import java.util.TreeSet;
 /**
  * When the agent is ready ({@code :15021/healthz/ready}): every eBPF program is attached to the cgroup
  * (as the kernel reports it), the cluster state is synced, every local meshed identity holds a
- * certificate, and the kernel accepted every local meshed pod into the enrolled map. A pure function, so the rule is tested on its own.
+ * certificate, the kernel accepted every local meshed pod into the enrolled map, and the controller and the
+ * agent share a push-protocol version. A pure function, so the rule is tested on its own.
  */
 public final class Readiness {
 
@@ -36,7 +37,20 @@ public final class Readiness {
      */
     public static List<String> unmet(Map<String, Boolean> programs, boolean stateSynced,
             Collection<SpiffeId> expected, Set<SpiffeId> held, Map<String, String> uncaptured) {
+        return unmet(programs, stateSynced, expected, held, uncaptured, null);
+    }
+
+    /**
+     * Like {@link #unmet(Map, boolean, Collection, Set, Map)}, plus {@code versionSkew}: why the controller
+     * session was refused for its protocol version (null: no skew). The agent keeps its last state, but gets
+     * no new one until the controller or the agent is upgraded, which is what the condition says.
+     */
+    public static List<String> unmet(Map<String, Boolean> programs, boolean stateSynced,
+            Collection<SpiffeId> expected, Set<SpiffeId> held, Map<String, String> uncaptured, String versionSkew) {
         var unmet = new ArrayList<String>();
+        if (versionSkew != null) {
+            unmet.add("controller protocol version skew: " + versionSkew);
+        }
         if (programs == null || programs.isEmpty()) {
             unmet.add("eBPF programs not attached");
         } else {

@@ -11,6 +11,7 @@ import dev.tessera.api.push.FrameEncoder;
 import dev.tessera.api.push.Frames;
 import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.Message;
+import dev.tessera.api.push.ProtocolVersions;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -46,11 +47,14 @@ import org.slf4j.LoggerFactory;
 /**
  * The agent's connection to the controller (port 15012): TLS 1.3 verifying the controller's certificate
  * against {@code --controller-ca} and the dialled host name, a HELLO with the token read from
- * {@code --controller-token} at every (re)connect and the resume point (epoch, version), then snapshots and
- * deltas applied in order and acknowledged. A delta that does not apply is NACKed and the controller sends
- * a snapshot. On any disconnect it reconnects with exponential backoff and full jitter, keeping the last
- * state meanwhile. Certificate requests ({@link ControllerSigner}) travel over the current session and are
- * re-sent after a reconnect until answered. All state lives on one event loop.
+ * {@code --controller-token} at every (re)connect, the resume point (epoch, version) and the push-protocol
+ * versions this agent speaks ({@link ProtocolVersions#AGENT}); the controller answers with WELCOME (the
+ * version chosen, which the agent checks) then snapshots and deltas, applied in order and acknowledged. A
+ * version skew (refused by either side) is kept in {@link #versionSkew()} until a session is welcomed. A
+ * delta that does not apply is NACKed and the controller sends a snapshot. On any disconnect it
+ * reconnects with exponential backoff and full jitter, keeping the last state meanwhile. Certificate
+ * requests ({@link ControllerSigner}) travel over the current session and are re-sent after a reconnect
+ * until answered. All state lives on one event loop.
  */
 public final class ControllerClient implements AutoCloseable {
 
@@ -107,6 +111,9 @@ public final class ControllerClient implements AutoCloseable {
     private volatile Channel channel; // the live session, if any
     private volatile boolean closed;
     private volatile String lastError = "not connected yet";
+    private volatile int protocolVersion; // negotiated for the live session; 0: none
+    private volatile String versionSkew; // why the last session was refused for its protocol version, or null
+    private final AtomicLong versionSkews = new AtomicLong();
 
     /** A client on its own single event loop. */
     public ControllerClient(Settings settings, Consumer<MeshConfig> onConfig, Consumer<List<X509Certificate>> onTrustBundle) {
@@ -223,6 +230,7 @@ public final class ControllerClient implements AutoCloseable {
         private long startedAt;
         private boolean applied;
         private boolean awaitingSnapshot;
+        private boolean welcomed;
 
         Session(String token) {
             this.token = token;
@@ -232,7 +240,8 @@ public final class ControllerClient implements AutoCloseable {
         public void channelActive(ChannelHandlerContext ctx) {
             startedAt = System.nanoTime();
             channel = ctx.channel();
-            ctx.write(new Message.Hello(Frames.PROTOCOL_VERSION, settings.node(), token, epoch, current.version()));
+            ctx.write(new Message.Hello(ProtocolVersions.AGENT.max(), ProtocolVersions.AGENT.min(), settings.node(), token,
+                    epoch, current.version()));
             pending.forEach((id, p) -> ctx.write(new Message.Csr(id, p.id(), p.csr())));
             ctx.flush();
         }
@@ -241,6 +250,7 @@ public final class ControllerClient implements AutoCloseable {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (channel == ctx.channel()) {
                 channel = null;
+                protocolVersion = 0;
             }
             boolean healthy = applied || System.nanoTime() - startedAt >= settings.healthyAfter().toNanos();
             if (healthy) {
@@ -254,6 +264,15 @@ public final class ControllerClient implements AutoCloseable {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (!(msg instanceof Message m)) {
                 ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (m instanceof Message.Welcome w) {
+                welcome(ctx, w);
+                return;
+            }
+            if (!welcomed && (m instanceof Message.Snapshot || m instanceof Message.Delta)) {
+                protocolError(ctx, m.type() + " before WELCOME (expected: a controller of protocol "
+                        + ProtocolVersions.AGENT + " answers HELLO with WELCOME first)");
                 return;
             }
             if (m instanceof Message.Snapshot s) {
@@ -301,12 +320,41 @@ public final class ControllerClient implements AutoCloseable {
                 ctx.close();
             } else if (m instanceof Message.ErrorFrame e) {
                 lastError = e.reason();
-                log.warn("controller {} closed the session: {}", settings.address(), e.reason());
+                if (e.reason().startsWith(PROTOCOL_VERSION_REFUSAL)) {
+                    skew(refusedByController(settings.address().toString(), e.reason()));
+                } else {
+                    log.warn("controller {} closed the session: {}", settings.address(), e.reason());
+                }
                 ctx.close();
             } else if (!(m instanceof Message.Pong)) {
-                ctx.writeAndFlush(new Message.ErrorFrame("protocol error: unexpected " + m.type()
-                        + " from the controller")).addListener(ChannelFutureListener.CLOSE);
+                protocolError(ctx, "unexpected " + m.type() + " from the controller");
             }
+        }
+
+        private void welcome(ChannelHandlerContext ctx, Message.Welcome w) {
+            if (welcomed) {
+                protocolError(ctx, "a second WELCOME (expected: one, answering HELLO)");
+                return;
+            }
+            if (!ProtocolVersions.AGENT.contains(w.protocolVersion())) {
+                String why = ProtocolVersions.agentRefusal(ProtocolVersions.AGENT, w.protocolVersion(), w.versions());
+                lastError = PROTOCOL_VERSION_REFUSAL + " " + why;
+                skew("refused the controller " + settings.address() + ": " + why);
+                ctx.writeAndFlush(new Message.ErrorFrame(PROTOCOL_VERSION_REFUSAL + " " + why))
+                        .addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            welcomed = true;
+            protocolVersion = w.protocolVersion();
+            versionSkew = null;
+            log.info("controller {} speaks push protocol {}: using version {}", settings.address(), w.versions(),
+                    w.protocolVersion());
+        }
+
+        private void protocolError(ChannelHandlerContext ctx, String message) {
+            lastError = "protocol error: " + message;
+            log.warn("closing the session with the controller {}: protocol error: {}", settings.address(), message);
+            ctx.writeAndFlush(new Message.ErrorFrame("protocol error: " + message)).addListener(ChannelFutureListener.CLOSE);
         }
 
         private void apply(ChannelHandlerContext ctx, MeshConfig next) {
@@ -352,6 +400,34 @@ public final class ControllerClient implements AutoCloseable {
                 ctx.close();
             }
         }
+    }
+
+    /** How either side's ERROR for a version skew starts (the controller's refusal reason). */
+    static final String PROTOCOL_VERSION_REFUSAL = "PROTOCOL_VERSION:";
+
+    private void skew(String message) {
+        versionSkews.incrementAndGet();
+        if (message.equals(versionSkew)) { // every reconnect meets it again until someone upgrades: said once
+            log.debug("push-protocol version skew (still): {}", message);
+        } else {
+            log.error("push-protocol version skew: {}", message);
+        }
+        versionSkew = message;
+    }
+
+    /**
+     * What a controller's PROTOCOL_VERSION refusal means for this agent. A controller of version 2 or later
+     * names both ranges and what to upgrade; one of version 1 only says {@code protocol version: 2 (expected:
+     * 1)}: it predates negotiation and serves no newer agent, so the hint is added here.
+     */
+    static String refusedByController(String controller, String reason) {
+        String head = "the controller " + controller + " refused this agent's push protocol " + ProtocolVersions.AGENT
+                + ": " + reason;
+        if (reason.contains("this controller")) {
+            return head;
+        }
+        return head + " (that controller predates version negotiation and speaks only protocol 1: upgrade the"
+                + " controller first, then the agents)";
     }
 
     /** A failure with its root cause; TLS failures say what the certificate must be. */
@@ -400,6 +476,24 @@ public final class ControllerClient implements AutoCloseable {
     /** Connection attempts so far. */
     public long connectAttempts() {
         return connects.get();
+    }
+
+    /** The push-protocol version negotiated for the live session; 0 while there is none. */
+    public int protocolVersion() {
+        return protocolVersion;
+    }
+
+    /**
+     * Why the last session was refused for its protocol version (by the controller or by this agent), naming
+     * the versions and what to upgrade; null once a session is welcomed (or before any was refused).
+     */
+    public String versionSkew() {
+        return versionSkew;
+    }
+
+    /** Sessions refused for a protocol-version skew so far (either side). */
+    public long versionSkewRefusals() {
+        return versionSkews.get();
     }
 
     /** Why the last session ended or failed, or null while healthy. */

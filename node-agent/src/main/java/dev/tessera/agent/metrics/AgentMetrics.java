@@ -170,4 +170,21 @@ public final class AgentMetrics {
                 .callback(cb -> cb.call(version.get()))
                 .register(registry);
     }
+
+    /**
+     * The session with the controller: the push-protocol version negotiated (0 while not connected) and the
+     * sessions refused because agent and controller share no version (refused by either side).
+     */
+    public void controllerSession(java.util.function.IntSupplier protocolVersion,
+            java.util.function.LongSupplier versionSkewRefusals) {
+        GaugeWithCallback.builder().name("tessera_controller_protocol_version")
+                .help("Push-protocol version negotiated with the controller (0: no session)")
+                .callback(cb -> cb.call(protocolVersion.getAsInt()))
+                .register(registry);
+        CounterWithCallback.builder().name("tessera_controller_version_skew_total")
+                .help("Controller sessions refused because agent and controller share no push-protocol version"
+                        + " (the reason is logged and in /healthz/ready)")
+                .callback(cb -> cb.call(versionSkewRefusals.getAsLong()))
+                .register(registry);
+    }
 }

@@ -45,4 +45,14 @@ class ReadinessTest {
                 "eBPF programs not attached", "cluster state not synced",
                 "certificates missing for [spiffe://cluster.local/ns/demo/sa/client]");
     }
+
+    @Test
+    void aProtocolVersionSkewWithTheControllerIsNamedFirst() {
+        String skew = "the controller tessera-controller:15012 refused this agent's push protocol 3: PROTOCOL_VERSION: ...";
+        assertThat(Readiness.unmet(ATTACHED, true, List.of(), Set.of(), Map.of(), skew))
+                .containsExactly("controller protocol version skew: " + skew);
+        assertThat(Readiness.unmet(ATTACHED, false, List.of(), Set.of(), Map.of(), skew))
+                .containsExactly("controller protocol version skew: " + skew, "cluster state not synced");
+        assertThat(Readiness.unmet(ATTACHED, true, List.of(), Set.of(), Map.of(), null)).isEmpty();
+    }
 }

@@ -77,10 +77,15 @@ final class ControlPlaneFixture implements AutoCloseable {
     }
 
     PushServer startServer(int port, int history) throws Exception {
+        return startServer(port, history, dev.tessera.api.push.ProtocolVersions.CONTROLLER);
+    }
+
+    /** A push server serving only {@code versions} (standing in for a controller of another version). */
+    PushServer startServer(int port, int history, dev.tessera.api.push.ProtocolVersions.Range versions) throws Exception {
         issuer = new SvidIssuer(ca, authenticator, () -> source.current().mesh(), TD, Duration.ofHours(1));
         var config = PushServerConfig.defaults(TD, "tessera-system")
                 .withBind(InetAddress.getByName("127.0.0.1"), port)
-                .withHistorySize(history);
+                .withHistorySize(history).withProtocolVersions(versions);
         server = new PushServer(config, source, authenticator, issuer, ca).start();
         return server;
     }

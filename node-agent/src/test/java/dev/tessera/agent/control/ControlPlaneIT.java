@@ -288,7 +288,7 @@ class ControlPlaneIT {
             byte[] rest = new byte[length - 1];
             in.readFully(rest);
             assertThat(new String(rest, 4, rest.length - 4, java.nio.charset.StandardCharsets.UTF_8))
-                    .isEqualTo("protocol error: frame type: 99 (expected: 1-12)");
+                    .isEqualTo("protocol error: frame type: 99 (expected: 1-13)");
             try {
                 assertThat(in.read()).isEqualTo(-1); // then closed
             } catch (java.net.SocketException | EOFException e) {

@@ -104,6 +104,7 @@ class PushEpochIT {
                 server.accept();
                 Message.Hello hello = server.read(Message.Hello.class);
                 assertThat(hello.node()).isEqualTo("node1");
+                server.send(new Message.Welcome(hello.protocolVersion(), 1, hello.protocolVersion()));
 
                 long epoch = 41;
                 MeshConfig v1 = state(1, 9, "v1");
