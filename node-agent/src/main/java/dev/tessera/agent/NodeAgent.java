@@ -12,6 +12,7 @@ import dev.tessera.agent.identity.CertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.metrics.NodeMetricsBinding;
+import dev.tessera.agent.policy.PlaintextDecisions;
 import dev.tessera.agent.policy.PolicyEnforcer;
 import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.redirect.BpfRedirector;
@@ -65,6 +66,7 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
+    private volatile PlaintextDecisions plaintextDecisions;
     private volatile boolean draining;
     /** Counted down once the first state and its policies are applied (opens the listeners' gate). */
     private final CountDownLatch firstApplied = new CountDownLatch(1);
@@ -142,7 +144,6 @@ public final class NodeAgent implements AutoCloseable {
         http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
         closeables.add(http);
         adminRoutes.installInteractive(http);
-        http.beforeScrape(metrics.connections()::flush);
 
         // 2. Where pods' network namespaces are found: the container runtime, or a local cluster's network.json.
         netns = config.netnsSource() == NetnsSource.CRI ? new CriNetnsResolver(config.hostRoot())
@@ -156,6 +157,13 @@ public final class NodeAgent implements AutoCloseable {
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
+        plaintextDecisions = new PlaintextDecisions(policyMetrics);
+        http.beforeScrape(() -> {
+            metrics.connections().flush();
+            synchronized (plaintextDecisions) {
+                plaintextDecisions.count(pa.ruleHits());
+            }
+        });
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
         nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
                 redirector, enrollment, certificates, () -> lastStateUpdate));
@@ -267,7 +275,12 @@ public final class NodeAgent implements AutoCloseable {
         policies.update(policySet); // after the state: re-checks open connections against the new workloads
         PeerAuthProgram pa = peerAuth;
         if (pa != null) {
-            pa.sync(policies.strictPods(config.nodeName()));
+            synchronized (plaintextDecisions) { // a scrape credits hits to the decisions of the entries it reads
+                plaintextDecisions.count(pa.ruleHits()); // hits so far belong to the decisions being replaced
+                var kernel = policies.kernelPolicy(config.nodeName());
+                pa.sync(kernel.pods());
+                plaintextDecisions.expect(kernel.decisions());
+            }
         }
         firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
     }
@@ -298,6 +311,11 @@ public final class NodeAgent implements AutoCloseable {
                 certificates == null ? List.of() : certificates.expected(),
                 certificates == null ? java.util.Set.of() : certificates.certificates().keySet(),
                 enrollment == null ? Map.of() : enrollment.refused());
+        PeerAuthProgram pa = peerAuth;
+        if (pa != null && !pa.refused().isEmpty()) {
+            unmet = new ArrayList<>(unmet);
+            unmet.add(Readiness.plaintextPolicyRefused(pa.refused()));
+        }
         if (warmUp.isDone()) {
             return unmet;
         }

@@ -45,4 +45,11 @@ class ReadinessTest {
                 "eBPF programs not attached", "cluster state not synced",
                 "certificates missing for [spiffe://cluster.local/ns/demo/sa/client]");
     }
+
+    @Test
+    void podsWhosePlaintextPolicyDidNotFitAreNamed() {
+        assertThat(Readiness.plaintextPolicyRefused(Map.of("shop/api", "needs 9 entries, 2 are left")))
+                .isEqualTo("plaintext policy not in the kernel for [shop/api] (plaintext to them is denied): "
+                        + "needs 9 entries, 2 are left");
+    }
 }
