@@ -158,10 +158,15 @@ public final class NodeAgent implements AutoCloseable {
         PeerAuthProgram pa = peerAuth;
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
         plaintextDecisions = new PlaintextDecisions(policyMetrics);
+        PlaintextDecisions pd = plaintextDecisions;
         http.beforeScrape(() -> {
             metrics.connections().flush();
-            synchronized (plaintextDecisions) {
-                plaintextDecisions.count(pa.ruleHits());
+            synchronized (pd) {
+                try {
+                    pd.count(pa.ruleHits());
+                } catch (RuntimeException e) { // e.g. the map closed by a shutdown: the scrape still answers
+                    log.debug("plaintext decisions not read: {}", e.toString());
+                }
             }
         });
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
@@ -274,12 +279,13 @@ public final class NodeAgent implements AutoCloseable {
         state.update(snapshot);
         policies.update(policySet); // after the state: re-checks open connections against the new workloads
         PeerAuthProgram pa = peerAuth;
-        if (pa != null) {
-            synchronized (plaintextDecisions) { // a scrape credits hits to the decisions of the entries it reads
-                plaintextDecisions.count(pa.ruleHits()); // hits so far belong to the decisions being replaced
+        PlaintextDecisions pd = plaintextDecisions;
+        if (pa != null && pd != null) { // both set before the controller connection starts
+            synchronized (pd) { // a scrape credits hits to the decisions of the entries it reads
+                pd.count(pa.ruleHits()); // hits so far belong to the decisions being replaced
                 var kernel = policies.kernelPolicy(config.nodeName());
                 pa.sync(kernel.pods());
-                plaintextDecisions.expect(kernel.decisions());
+                pd.expect(kernel.decisions());
             }
         }
         firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
