@@ -233,12 +233,23 @@ public final class PolicyEnforcer implements InboundGate {
             if (w.meshed()) {
                 var eff = PolicyScope.peerAuthentication(w, set.peerAuthentications());
                 modes.add(Map.of("workload", w.key(), "mode", eff.mode().name(),
-                        "policy", eff.policy() == null ? "default" : eff.policy()));
+                        "policy", eff.policy() == null ? "default" : eff.policy(),
+                        "plaintext", plaintextView(set, w, eff.mode() == Mode.STRICT)));
             }
         }
         out.put("mtls", modes);
         out.put("liveConnections", live.size());
         return out;
+    }
+
+    /** How plaintext connections to {@code w} are decided, for the admin view. */
+    private static String plaintextView(PolicySet set, Workload w, boolean strict) {
+        if (strict) {
+            return "dropped (STRICT)";
+        }
+        return PlaintextPolicy.compile(set, w)
+                .map(entries -> "decided in the kernel by AuthorizationPolicy (" + entries.size() + " entries)")
+                .orElse("passed (PERMISSIVE, no AuthorizationPolicy selects the pod)");
     }
 
     private static String enforcedAs(Translation<?> t) {

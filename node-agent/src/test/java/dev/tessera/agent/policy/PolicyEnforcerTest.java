@@ -108,6 +108,8 @@ class PolicyEnforcerTest {
                         dev.tessera.api.net.Ipv4Cidr.parse("0.0.0.0/0"), false));
         assertThat(kernel.decisions()).hasSize(1);
         assertThat(kernel.decisions().values().iterator().next().reason()).contains("no ALLOW rule matched");
+        assertThat(enforcer.status("node2").get("mtls").toString())
+                .contains("plaintext=decided in the kernel by AuthorizationPolicy (1 entries)");
     }
 
     @Test
