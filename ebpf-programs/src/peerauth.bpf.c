@@ -4,10 +4,18 @@
  * every IPv4 packet delivered to a socket of any process. A TCP connection attempt (SYN without ACK) to a
  * pod in tsp_pods whose source is neither the pod's node (the node agent's deliveries after mTLS, and
  * kubelet-style probes, both come from the node IP) nor the pod itself is plaintext from outside the
- * mesh: dropped when the pod is STRICT, counted and passed when PERMISSIVE. Established connections and
- * every other packet pass (the pod's own outbound connections are never affected).
- * Fail mode: open for pods not in the map (no entry, no enforcement); closed for STRICT pods even while
- * the agent is down (the pinned link and map stay).
+ * mesh: dropped when the pod is STRICT. When PERMISSIVE and AuthorizationPolicies select the pod
+ * (tsp_pod.flags has TSP_POD_PLAIN_RULES), the SYN is decided by tsp_plain_rules: longest match of
+ * (pod, destination port, source) and, when no entry names the port, of (pod, port 0 = "other ports",
+ * source); the entry holds the agent's Authorizer decision for a source without identity (principal and
+ * namespace rules cannot match, ipBlocks and ports can; DENY first; any selecting ALLOW means default
+ * deny; invalid policies fail closed). Deny -> dropped (the client's connect times out, as under STRICT).
+ * Without the flag, plaintext is counted and passed. Established connections and every other packet pass
+ * (the pod's own outbound connections are never affected).
+ * Fail mode: open for pods not in tsp_pods (no entry, no enforcement); closed for STRICT pods and for
+ * pods with the flag whose rules miss (no entry for the port and none for port 0: dropped), also while
+ * the agent is down (the pinned link and maps stay). Limits: IPv4 only (as tsp_pods); a source is judged
+ * by its address, so traffic a CNI SNATs to the node IP passes as a node delivery.
  */
 #include "tessera_peerauth.h"
 
@@ -29,10 +37,32 @@ struct tsp_ip4 {
 	__u32 daddr;
 };
 
+/* Decision of tsp_plain_rules for a plaintext SYN: TSP_PASS or TSP_DROP (a miss drops). */
+static __always_inline int tsp_plain_decide(__u32 pod_ip, __u16 port, __u32 src_ip)
+{
+	struct tsp_plain_key key = {
+		.prefixlen = TSP_PLAIN_FIXED_BITS + 32,
+		.pod_ip = pod_ip,
+		.port = port,
+		.pad = 0,
+		.src_ip = src_ip,
+	};
+	struct tsp_plain_verdict *v = bpf_map_lookup_elem(&tsp_plain_rules, &key);
+	if (!v) {
+		key.port = 0;
+		v = bpf_map_lookup_elem(&tsp_plain_rules, &key);
+	}
+	if (!v)
+		return TSP_DROP;
+	__sync_fetch_and_add(&v->hits, 1);
+	return v->allow == TSP_PLAIN_ALLOW ? TSP_PASS : TSP_DROP;
+}
+
 static __always_inline int tsp_check(struct __sk_buff *skb)
 {
 	struct tsp_ip4 ip;
 	__u8 flags;
+	__u16 dport;
 
 	if (skb->protocol != bpf_htons(TSP_ETH_P_IP))
 		return TSP_PASS;
@@ -41,8 +71,8 @@ static __always_inline int tsp_check(struct __sk_buff *skb)
 	struct tsp_pod *pod = bpf_map_lookup_elem(&tsp_pods, &ip.daddr);
 	if (!pod)
 		return TSP_PASS;
-	__u32 off = ((__u32)(ip.ver_ihl & 0x0f)) * 4 + 13; /* TCP flags byte */
-	if (bpf_skb_load_bytes(skb, off, &flags, 1) < 0)
+	__u32 tcp = ((__u32)(ip.ver_ihl & 0x0f)) * 4;
+	if (bpf_skb_load_bytes(skb, tcp + 13, &flags, 1) < 0) /* TCP flags byte */
 		return TSP_PASS;
 	if (!(flags & TSP_TCP_FLAG_SYN) || (flags & TSP_TCP_FLAG_ACK))
 		return TSP_PASS;
@@ -53,6 +83,14 @@ static __always_inline int tsp_check(struct __sk_buff *skb)
 	if (pod->mode == TSP_MODE_STRICT) {
 		__sync_fetch_and_add(&pod->dropped, 1);
 		return TSP_DROP;
+	}
+	if (pod->flags & TSP_POD_PLAIN_RULES) {
+		/* a SYN too short to hold its ports is no connection attempt worth a rule: drop it */
+		if (bpf_skb_load_bytes(skb, tcp + 2, &dport, sizeof(dport)) < 0 ||
+		    tsp_plain_decide(ip.daddr, dport, ip.saddr) == TSP_DROP) {
+			__sync_fetch_and_add(&pod->dropped, 1);
+			return TSP_DROP;
+		}
 	}
 	__sync_fetch_and_add(&pod->plaintext, 1);
 	return TSP_PASS;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Tessera PeerAuthentication (STRICT / PERMISSIVE mTLS): maps and structs of the ingress program
- * (peerauth.bpf.c). Kept apart from tessera_redirect.h on purpose: the program is built into its own
+ * Tessera PeerAuthentication (STRICT / PERMISSIVE mTLS) and the L4 AuthorizationPolicy of plaintext
+ * connections: maps and structs of the ingress program (peerauth.bpf.c). Kept apart from tessera_redirect.h on purpose: the program is built into its own
  * object, peerauth.bpf.o, loaded and pinned by dev.tessera.agent.redirect.PeerAuthProgram under
  * <pin dir>/peerauth/{maps,links}, so it never touches the redirect programs or their maps.
  *
  * Byte order: addresses in NETWORK order (as on the wire); counters and modes in host order.
- * Java mirror: PeerAuthProgram (encodes struct tsp_pod; sizes checked by PeerAuthProgramTest).
+ * Java mirror: PeerAuthProgram (encodes struct tsp_pod, struct tsp_plain_key and struct tsp_plain_verdict;
+ * sizes checked by PeerAuthProgramTest).
  */
 #ifndef TESSERA_PEERAUTH_H
 #define TESSERA_PEERAUTH_H
@@ -24,15 +25,52 @@
 #define TSP_MODE_PERMISSIVE 0
 #define TSP_MODE_STRICT 1
 
-/* Value of tsp_pods: one meshed pod of this node. */
+/* struct tsp_pod.flags */
+#define TSP_POD_PLAIN_RULES 0x1 /* plaintext SYNs are decided by tsp_plain_rules (a miss drops) */
+
+/*
+ * Value of tsp_pods: one meshed pod of this node. mode and flags share what was one __u32 mode before
+ * plaintext rules existed, so the value keeps its size (32) and a map pinned by an older agent is reused.
+ */
 struct tsp_pod {
 	__u32 node_ip;    /* network order: the only plaintext source allowed in STRICT (agent, probes) */
-	__u32 mode;       /* TSP_MODE_* (host order) */
+	__u16 mode;       /* TSP_MODE_* (host order) */
+	__u16 flags;      /* TSP_POD_* (host order) */
 	__u64 plaintext;  /* connection attempts (SYNs) accepted from outside the mesh (PERMISSIVE) */
-	__u64 dropped;    /* connection attempts (SYNs) dropped (STRICT) */
+	__u64 dropped;    /* connection attempts (SYNs) dropped: STRICT, or denied by tsp_plain_rules */
 	__u64 mesh;       /* connection attempts from the node (agent deliveries, probes) */
 };
 _Static_assert(sizeof(struct tsp_pod) == 32, "struct tsp_pod size");
+
+/*
+ * Key of tsp_plain_rules. The LPM data is everything after prefixlen, compared bytewise in this order:
+ * pod address (32 bits), destination port (16, network order), pad (16, always 0), source address (0-32
+ * bits). prefixlen = 64 + the source prefix length, so an entry always matches pod and port exactly.
+ * Port 0 is "any port that no rule of the pod names".
+ */
+struct tsp_plain_key {
+	__u32 prefixlen;
+	__u32 pod_ip;     /* network order */
+	__u16 port;       /* network order; 0 = other ports */
+	__u16 pad;        /* 0 */
+	__u32 src_ip;     /* network order, the source network */
+};
+_Static_assert(sizeof(struct tsp_plain_key) == 16, "struct tsp_plain_key size");
+
+/* struct tsp_plain_verdict.allow */
+#define TSP_PLAIN_DENY 0
+#define TSP_PLAIN_ALLOW 1
+
+/* Value of tsp_plain_rules. */
+struct tsp_plain_verdict {
+	__u32 allow;      /* TSP_PLAIN_* (host order) */
+	__u32 pad;
+	__u64 hits;       /* SYNs decided by this entry (atomic adds; the agent turns them into metrics) */
+};
+_Static_assert(sizeof(struct tsp_plain_verdict) == 16, "struct tsp_plain_verdict size");
+
+/* Bits of tsp_plain_key's LPM data before the source address. */
+#define TSP_PLAIN_FIXED_BITS 64
 
 /*
  * tsp_pods  HASH  key: __u32 pod IPv4 address (network order)  value: struct tsp_pod
@@ -47,5 +85,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tsp_pod);
 } tsp_pods SEC(".maps");
+
+/*
+ * tsp_plain_rules  LPM_TRIE  key: struct tsp_plain_key  value: struct tsp_plain_verdict
+ *   writer: agent (PeerAuthProgram.sync, compiled by dev.tessera.agent.policy.PlaintextPolicy from the
+ *           AuthorizationPolicies selecting each PERMISSIVE local meshed pod: for every port a rule names
+ *           and port 0, one entry per source network any rule names plus 0.0.0.0/0, each holding the real
+ *           Authorizer's decision for a source without identity in that network; stale entries removed)
+ *   reader: tsp_ingress, only for pods whose tsp_pod.flags has TSP_POD_PLAIN_RULES (counts hits)
+ *   Full (16,384 entries): the agent gives the pods that do not fit the flag and no entries (every
+ *   plaintext SYN to them misses and is dropped: fail closed) and fails readiness naming them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tsp_plain_key);
+	__type(value, struct tsp_plain_verdict);
+} tsp_plain_rules SEC(".maps");
 
 #endif /* TESSERA_PEERAUTH_H */

@@ -12,6 +12,7 @@ import dev.tessera.agent.identity.CertificateManager;
 import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.metrics.NodeMetricsBinding;
+import dev.tessera.agent.policy.PlaintextDecisions;
 import dev.tessera.agent.policy.PolicyEnforcer;
 import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.redirect.BpfRedirector;
@@ -65,6 +66,7 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
+    private volatile PlaintextDecisions plaintextDecisions;
     private volatile boolean draining;
     /** Counted down once the first state and its policies are applied (opens the listeners' gate). */
     private final CountDownLatch firstApplied = new CountDownLatch(1);
@@ -143,7 +145,6 @@ public final class NodeAgent implements AutoCloseable {
         http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
         closeables.add(http);
         adminRoutes.installInteractive(http);
-        http.beforeScrape(metrics.connections()::flush);
 
         // 2. Where pods' network namespaces are found: the container runtime, or a local cluster's network.json.
         netns = config.netnsSource() == NetnsSource.CRI ? new CriNetnsResolver(config.hostRoot())
@@ -157,6 +158,18 @@ public final class NodeAgent implements AutoCloseable {
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
+        plaintextDecisions = new PlaintextDecisions(policyMetrics);
+        PlaintextDecisions pd = plaintextDecisions;
+        http.beforeScrape(() -> {
+            metrics.connections().flush();
+            synchronized (pd) {
+                try {
+                    pd.count(pa.ruleHits());
+                } catch (RuntimeException e) { // e.g. the map closed by a shutdown: the scrape still answers
+                    log.debug("plaintext decisions not read: {}", e.toString());
+                }
+            }
+        });
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
         nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
                 redirector, enrollment, certificates, () -> lastStateUpdate));
@@ -269,8 +282,14 @@ public final class NodeAgent implements AutoCloseable {
         state.update(snapshot);
         policies.update(policySet); // after the state: re-checks open connections against the new workloads
         PeerAuthProgram pa = peerAuth;
-        if (pa != null) {
-            pa.sync(policies.strictPods(config.nodeName()));
+        PlaintextDecisions pd = plaintextDecisions;
+        if (pa != null && pd != null) { // both set before the controller connection starts
+            synchronized (pd) { // a scrape credits hits to the decisions of the entries it reads
+                pd.count(pa.ruleHits()); // hits so far belong to the decisions being replaced
+                var kernel = policies.kernelPolicy(config.nodeName());
+                pa.sync(kernel.pods());
+                pd.expect(kernel.decisions());
+            }
         }
         firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
     }
@@ -305,6 +324,11 @@ public final class NodeAgent implements AutoCloseable {
         if (redirector != null && redirector.captureGap().isPresent()) {
             unmet = new ArrayList<>(unmet);
             unmet.add(redirector.captureGap().get());
+        }
+        PeerAuthProgram pa = peerAuth;
+        if (pa != null && !pa.refused().isEmpty()) {
+            unmet = new ArrayList<>(unmet);
+            unmet.add(Readiness.plaintextPolicyRefused(pa.refused()));
         }
         if (warmUp.isDone()) {
             return unmet;

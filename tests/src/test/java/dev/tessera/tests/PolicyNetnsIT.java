@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * AuthorizationPolicy and PeerAuthentication on a real two-node cluster. The protected pod {@code shop/api}
  * runs on node2; clients: {@code shop/front} (node1, meshed), {@code ops/admin} (node1, meshed, another
- * namespace), {@code shop/near} (node2, same-node delivery) and {@code plain/outsider} (node1, not meshed).
+ * namespace), {@code shop/near} (node2, same-node delivery), {@code plain/outsider} (node1, not meshed) and
+ * {@code shop/optout} (node1, opted out with {@code tessera.dev/dataplane-mode=none}).
  * Each test writes its policies into {@code policies.yaml}, waits until node2's agent reports exactly
  * those ({@code /policies}), and the next test starts from none.
  */
@@ -57,6 +58,7 @@ class PolicyNetnsIT {
             .pod(SHOP, "front", "node1", "front")
             .pod(OPS, "admin", "node1", "admin")
             .pod(PLAIN, "outsider", "node1", "default")
+            .pod(SHOP, "optout", "node1", "optout", java.util.Map.of("app", "optout", ClusterSpec.MODE_LABEL, "none"))
             .build();
 
     private static TestCluster c;
@@ -177,9 +179,7 @@ class PolicyNetnsIT {
         assertThat(plaintext("dropped")).isGreaterThan(dropped);
         assertThat(call(SHOP, "front", "vault", 7000)).isEqualTo("vault:7000 hi");
         // a node-originated connection (what a kubelet probe is) still reaches the pod
-        String fromNode = Netns.call(c.nodeNetns("node2"),
-                () -> Exchange.lineRoundTrip(c.podIp(SHOP, "vault"), 7000, "probe", 3000));
-        assertThat(fromNode).isEqualTo("vault:7000 probe");
+        assertThat(fromNode("vault", 7000)).isEqualTo("vault:7000 probe");
         // the namespace's other pods are not STRICT (most specific wins; the default is PERMISSIVE)
         assertThat(mtls("api")).isEqualTo("PERMISSIVE");
     }
@@ -211,6 +211,45 @@ class PolicyNetnsIT {
         // the invalid DENY never widens access: it denies what it selects (fail closed)
         assertThat(call(SHOP, "front", "vault", 7000)).isEqualTo("denied");
         assertThat(Files.readString(c.cluster().agentLog("node2"))).contains("rejected AuthorizationPolicy shop/broken");
+    }
+
+    @Test
+    void plaintextIsRefusedByAnAllowThatNamesPrincipalsAndTheDecisionIsCounted() throws IOException {
+        double before = plaintextDecisions("deny", "none", "-1");
+        apply(ap(SHOP, "client-only", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n      principals: "
+                + "[\"cluster.local/ns/shop/sa/front\"]"));
+        assertThat(call(PLAIN, "outsider", "api", 7000)).as("a non-meshed pod").isEqualTo("timeout");
+        assertThat(call(SHOP, "optout", "api", 7000)).as("an opted-out pod").isEqualTo("timeout");
+        assertThat(call(SHOP, "front", "api", 7000)).as("the principal, through the mesh").isEqualTo("api:7000 hi");
+        assertThat(fromNode("api", 7000)).as("node deliveries (the agent, probes) are not plaintext clients")
+                .isEqualTo("api:7000 probe");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(plaintextDecisions("deny", "none", "-1")).isGreaterThanOrEqualTo(before + 2));
+    }
+
+    @Test
+    void plaintextIsRefusedByARejectedDeny() throws IOException {
+        double before = plaintextDecisions("deny", "shop/broken-deny", "-1");
+        apply(ap(SHOP, "broken-deny", "selector: {matchLabels: {app: api}}\naction: DENY\nrules:\n- to:\n"
+                + "  - operation:\n      ports: [\"70000\"]"));
+        assertThat(policy("broken-deny").get("status").asText()).isEqualTo("rejected");
+        assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("timeout");
+        assertThat(call(SHOP, "optout", "api", 7001)).isEqualTo("timeout");
+        assertThat(call(SHOP, "front", "api", 7000)).isEqualTo("denied"); // the mesh path is refused the same way
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(plaintextDecisions("deny", "shop/broken-deny", "-1")).isGreaterThanOrEqualTo(before + 2));
+    }
+
+    @Test
+    void aPlaintextClientAllowedByAnIpBlockAndPortRuleConnects() throws IOException {
+        double before = plaintextDecisions("allow", "shop/outsider-7000", "0");
+        apply(ap(SHOP, "outsider-7000", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n"
+                + "      ipBlocks: [\"" + c.podIp(PLAIN, "outsider") + "/32\"]\n  to:\n  - operation:\n      ports: [\"7000\"]"));
+        assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(PLAIN, "outsider", "api", 7001)).as("another port").isEqualTo("timeout");
+        assertThat(call(SHOP, "optout", "api", 7000)).as("another source").isEqualTo("timeout");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(plaintextDecisions("allow", "shop/outsider-7000", "0")).isEqualTo(before + 1));
     }
 
     // ------------------------------------------------------------------ helpers
@@ -273,6 +312,20 @@ class PolicyNetnsIT {
             }
         }
         throw new AssertionError("no mTLS mode reported for " + pod);
+    }
+
+    /** Node2's kernel verdicts on plaintext connection attempts (SYNs) to its pods. */
+    private static double plaintextDecisions(String decision, String policy, String rule) throws IOException {
+        return c.metrics("node2").sumWhere("tessera_policy_decisions_total", "decision", decision, "policy", policy,
+                "rule", rule, "stage", "plaintext");
+    }
+
+    /**
+     * A connection from node2's own namespace (what the agent's deliveries and kubelet probes are): the one
+     * place these tests say how a node delivery looks to the pod's kernel program (source = node IP).
+     */
+    private static String fromNode(String target, int port) throws IOException {
+        return Netns.call(c.nodeNetns("node2"), () -> Exchange.lineRoundTrip(c.podIp(SHOP, target), port, "probe", 3000));
     }
 
     private static double plaintext(String result) throws IOException {

@@ -74,4 +74,13 @@ public final class Readiness {
         }
         return unmet;
     }
+
+    /**
+     * The unmet condition of pods whose plaintext policy the kernel could not hold (pod key -> why): they
+     * deny every plaintext connection (fail closed) until the rules fit.
+     */
+    public static String plaintextPolicyRefused(Map<String, String> refused) {
+        return "plaintext policy not in the kernel for " + new TreeSet<>(refused.keySet()) + " (plaintext to them "
+                + "is denied): " + refused.values().iterator().next();
+    }
 }

@@ -2,6 +2,7 @@ package dev.tessera.agent.policy;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.model.Workload;
 import dev.tessera.api.policy.PeerAuthentication.Mode;
@@ -134,16 +135,53 @@ public final class PolicyEnforcer implements InboundGate {
         return live.size();
     }
 
-    /** Pod address -> STRICT? for every meshed workload of {@code node} (the PeerAuthentication eBPF map). */
-    public Map<InetAddress, Boolean> strictPods(String node) {
-        PolicySet set = policies == null ? PolicySet.EMPTY : policies;
-        var out = new HashMap<InetAddress, Boolean>();
+    /**
+     * What the kernel enforces for inbound plaintext (the PeerAuthentication eBPF program's maps): for every
+     * meshed workload of {@code node}, its effective mTLS mode and, when PERMISSIVE and selected by an
+     * AuthorizationPolicy, its compiled plaintext decisions ({@link PlaintextPolicy}); and the decision behind
+     * every kernel entry, which names the policy and rule of each kernel verdict in the metrics. Before the
+     * first policies arrive every PERMISSIVE pod gets an empty rule list: plaintext is denied (fail closed,
+     * as for mesh connections).
+     */
+    public KernelPolicy kernelPolicy(String node) {
+        PolicySet set = policies;
+        var pods = new HashMap<InetAddress, PeerAuthProgram.Pod>();
+        var decisions = new HashMap<PeerAuthProgram.RuleKey, Decision>();
         for (Workload w : state.current().workloadsOnNode(node)) {
-            if (w.meshed()) {
-                out.put(w.ip(), PolicyScope.peerAuthentication(w, set.peerAuthentications()).mode() == Mode.STRICT);
+            if (!w.meshed()) {
+                continue;
             }
+            var peerAuths = set == null ? PolicySet.EMPTY.peerAuthentications() : set.peerAuthentications();
+            boolean strict = PolicyScope.peerAuthentication(w, peerAuths).mode() == Mode.STRICT;
+            List<PeerAuthProgram.PlainRule> rules = null;
+            if (set == null) {
+                rules = List.of();
+            } else if (!strict) {
+                var compiled = PlaintextPolicy.compile(set, w);
+                if (compiled.isPresent()) {
+                    rules = new ArrayList<>();
+                    for (PlaintextPolicy.Entry e : compiled.get()) {
+                        rules.add(new PeerAuthProgram.PlainRule(e.port(), e.source(), e.decision().allowed()));
+                        decisions.put(new PeerAuthProgram.RuleKey(w.ip(), e.port(), e.source()), e.decision());
+                    }
+                }
+            }
+            pods.put(w.ip(), new PeerAuthProgram.Pod(w.key(), strict, rules));
         }
-        return out;
+        return new KernelPolicy(pods, decisions);
+    }
+
+    /**
+     * The kernel's share of inbound policy.
+     *
+     * @param pods pod address -> what the PeerAuthentication program enforces for it
+     * @param decisions the decision of each plaintext rule entry
+     */
+    public record KernelPolicy(Map<InetAddress, PeerAuthProgram.Pod> pods, Map<PeerAuthProgram.RuleKey, Decision> decisions) {
+        public KernelPolicy {
+            pods = Map.copyOf(pods);
+            decisions = Map.copyOf(decisions);
+        }
     }
 
     /**
@@ -151,7 +189,7 @@ public final class PolicyEnforcer implements InboundGate {
      * named by the current workloads of {@code node} (pods no longer here have no series).
      */
     public List<PolicyMetrics.Plaintext> plaintextSeries(String node,
-            Map<InetAddress, dev.tessera.agent.redirect.PeerAuthProgram.Counters> counters) {
+            Map<InetAddress, PeerAuthProgram.Counters> counters) {
         PolicySet set = policies == null ? PolicySet.EMPTY : policies;
         var out = new ArrayList<PolicyMetrics.Plaintext>();
         for (Workload w : state.current().workloadsOnNode(node)) {
@@ -195,12 +233,23 @@ public final class PolicyEnforcer implements InboundGate {
             if (w.meshed()) {
                 var eff = PolicyScope.peerAuthentication(w, set.peerAuthentications());
                 modes.add(Map.of("workload", w.key(), "mode", eff.mode().name(),
-                        "policy", eff.policy() == null ? "default" : eff.policy()));
+                        "policy", eff.policy() == null ? "default" : eff.policy(),
+                        "plaintext", plaintextView(set, w, eff.mode() == Mode.STRICT)));
             }
         }
         out.put("mtls", modes);
         out.put("liveConnections", live.size());
         return out;
+    }
+
+    /** How plaintext connections to {@code w} are decided, for the admin view. */
+    private static String plaintextView(PolicySet set, Workload w, boolean strict) {
+        if (strict) {
+            return "dropped (STRICT)";
+        }
+        return PlaintextPolicy.compile(set, w)
+                .map(entries -> "decided in the kernel by AuthorizationPolicy (" + entries.size() + " entries)")
+                .orElse("passed (PERMISSIVE, no AuthorizationPolicy selects the pod)");
     }
 
     private static String enforcedAs(Translation<?> t) {

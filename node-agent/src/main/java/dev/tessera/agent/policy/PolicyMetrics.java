@@ -12,11 +12,14 @@ import java.util.function.Supplier;
  * {@code none}, {@code rule} its index or {@code -1}; identities never become labels (they are in the
  * access log).
  * <ul>
- *   <li>{@code tessera_policy_decisions_total{decision=allow|deny|audit, policy, rule, stage=connect|recheck}}</li>
+ *   <li>{@code tessera_policy_decisions_total{decision=allow|deny|audit, policy, rule, stage=connect|recheck|plaintext}}:
+ *       {@code plaintext} counts the kernel's verdicts on plaintext connection attempts (SYNs, retransmissions
+ *       included) to pods that policies select, read from the eBPF rule entries' hits</li>
  *   <li>{@code tessera_policies{kind, status=accepted|rejected}}</li>
  *   <li>{@code tessera_plaintext_connections_total{destination_workload, destination_workload_namespace,
  *       connection_security_policy="none", mode, result=allowed|dropped}}: connection attempts from outside the
- *       mesh seen by the PeerAuthentication eBPF program (series of pods that left the node disappear)</li>
+ *       mesh seen by the PeerAuthentication eBPF program, dropped by STRICT or by a plaintext policy denial
+ *       (series of pods that left the node disappear)</li>
  * </ul>
  */
 public final class PolicyMetrics {
@@ -30,16 +33,21 @@ public final class PolicyMetrics {
     public PolicyMetrics(PrometheusRegistry registry) {
         this.registry = registry;
         decisions = Counter.builder().name("tessera_policy_decisions_total")
-                .help("Inbound authorization decisions by decision, deciding policy and rule, at connect time or on "
-                        + "re-check of an open connection after a policy change")
+                .help("Inbound authorization decisions by decision, deciding policy and rule, at connect time, on "
+                        + "re-check of an open connection after a policy change, or in the kernel for plaintext "
+                        + "connection attempts (stage=plaintext)")
                 .labelNames("decision", "policy", "rule", "stage").register(registry);
     }
 
     void decision(Decision d, String stage) {
-        decisions.labelValues(d.label(), d.policyLabel(), Integer.toString(d.rule()), stage).inc();
+        decision(d, stage, 1);
+    }
+
+    void decision(Decision d, String stage, long times) {
+        decisions.labelValues(d.label(), d.policyLabel(), Integer.toString(d.rule()), stage).inc(times);
         for (String audit : d.audits()) {
             int hash = audit.lastIndexOf('#');
-            decisions.labelValues("audit", audit.substring(0, hash), audit.substring(hash + 1), stage).inc();
+            decisions.labelValues("audit", audit.substring(0, hash), audit.substring(hash + 1), stage).inc(times);
         }
     }
 
@@ -56,7 +64,7 @@ public final class PolicyMetrics {
     public void plaintext(Supplier<List<Plaintext>> series) {
         CounterWithCallback.builder().name("tessera_plaintext_connections_total")
                 .help("Plaintext connection attempts from outside the mesh to meshed pods of this node, by result "
-                        + "(allowed under PERMISSIVE, dropped under STRICT)")
+                        + "(allowed under PERMISSIVE, dropped under STRICT or denied by AuthorizationPolicy)")
                 .labelNames("destination_workload", "destination_workload_namespace", "connection_security_policy",
                         "mode", "result")
                 .callback(cb -> series.get().forEach(s -> cb.call(s.value(), s.workload(), s.namespace(), "none",

@@ -7,6 +7,7 @@ import dev.tessera.agent.redirect.ffi.BpfException;
 import dev.tessera.agent.redirect.ffi.BpfMap;
 import dev.tessera.agent.redirect.ffi.LibBpf;
 import dev.tessera.agent.redirect.ffi.LinkInfo;
+import dev.tessera.api.net.Ipv4Cidr;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -19,20 +20,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * PeerAuthentication in the kernel: loads {@code peerauth.bpf.o} (cgroup_skb/ingress, see
- * {@code ebpf-programs/src/peerauth.bpf.c}), attaches it to the cgroup v2 root with a pinned bpf_link
- * ({@code <pinDir>/peerauth/links/tsp_ingress}, re-adopted and switched atomically on restart like the
- * redirect programs) and keeps its map {@code tsp_pods} (pod IP -> node IP, mode, counters) in sync with the
- * effective mode of this node's meshed pods. {@link #close()} releases file descriptors only (STRICT stays
- * enforced while the agent is down); {@link #uninstall(Path)} detaches and removes the pins.
+ * PeerAuthentication and the policy of plaintext connections in the kernel: loads {@code peerauth.bpf.o}
+ * (cgroup_skb/ingress, see {@code ebpf-programs/src/peerauth.bpf.c}), attaches it to the cgroup v2 root with
+ * a pinned bpf_link ({@code <pinDir>/peerauth/links/tsp_ingress}, re-adopted and switched atomically on
+ * restart like the redirect programs) and keeps its maps in sync: {@code tsp_pods} (pod IP -> node IP, mode,
+ * flags, counters) with the effective mode of this node's meshed pods, {@code tsp_plain_rules} (pod, port,
+ * source network -> allow/deny, hits) with the plaintext decisions compiled by the policy stage.
+ * {@link #close()} releases file descriptors only (STRICT and the plaintext rules stay enforced while the
+ * agent is down); {@link #uninstall(Path)} detaches and removes the pins.
  */
 public final class PeerAuthProgram implements AutoCloseable {
 
@@ -40,6 +43,16 @@ public final class PeerAuthProgram implements AutoCloseable {
     static final String OBJECT_RESOURCE = "/ebpf/peerauth.bpf.o";
     static final String PROGRAM = "tsp_ingress";
     static final String MAP = "tsp_pods";
+    static final String RULES_MAP = "tsp_plain_rules";
+    /** {@code max_entries} of {@code tsp_plain_rules}. */
+    public static final int MAX_RULES = 16_384;
+    /** {@code sizeof(struct tsp_plain_key)} and {@code sizeof(struct tsp_plain_verdict)}. */
+    static final int RULE_KEY_SIZE = 16;
+    static final int RULE_VALUE_SIZE = 16;
+    /** {@code TSP_PLAIN_FIXED_BITS}: pod address, port and pad, before the source address. */
+    static final int FIXED_BITS = 64;
+    /** {@code TSP_POD_PLAIN_RULES}. */
+    static final int FLAG_PLAIN_RULES = 1;
     /** {@code BPF_CGROUP_INET_INGRESS}. */
     static final int ATTACH_INET_INGRESS = 0;
     /** {@code sizeof(struct tsp_pod)}. */
@@ -49,11 +62,46 @@ public final class PeerAuthProgram implements AutoCloseable {
     /** Per-pod kernel counters of connection attempts. */
     public record Counters(long plaintext, long dropped, long mesh) {}
 
-    private final BpfMap pods;
-    private final byte[] nodeIp;
+    /**
+     * What the kernel enforces for one meshed pod of this node.
+     *
+     * @param name the pod ({@code namespace/name}), for messages
+     * @param strict PeerAuthentication STRICT: every plaintext SYN is dropped (the rules are not consulted)
+     * @param plaintextRules the decisions of plaintext SYNs, or {@code null}: no policy selects the pod and
+     *     plaintext is passed (PERMISSIVE). An empty list denies every plaintext SYN.
+     */
+    public record Pod(String name, boolean strict, List<PlainRule> plaintextRules) {
+        public Pod {
+            requireNonNull(name, "name");
+            plaintextRules = plaintextRules == null ? null : List.copyOf(plaintextRules);
+        }
+    }
 
-    private PeerAuthProgram(BpfMap pods, byte[] nodeIp) {
+    /**
+     * One entry of {@code tsp_plain_rules} for a pod: plaintext SYNs to {@code port} (0: a port no entry of
+     * the pod names) whose source's longest match among the pod's entries is {@code source}.
+     */
+    public record PlainRule(int port, Ipv4Cidr source, boolean allow) {
+        public PlainRule {
+            requireNonNull(source, "source");
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
+            }
+        }
+    }
+
+    /** The key of one {@code tsp_plain_rules} entry, as the metrics name it. */
+    public record RuleKey(InetAddress pod, int port, Ipv4Cidr source) {}
+
+    private final BpfMap pods;
+    private final BpfMap rules;
+    private final byte[] nodeIp;
+    private volatile Map<String, String> refused = Map.of();
+    private String lastWriteError = "";
+
+    private PeerAuthProgram(BpfMap pods, BpfMap rules, byte[] nodeIp) {
         this.pods = pods;
+        this.rules = rules;
         this.nodeIp = nodeIp;
     }
 
@@ -66,6 +114,7 @@ public final class PeerAuthProgram implements AutoCloseable {
         Path root = root(pinDir);
         BpfFs.ensureMounted(root);
         Path mapPin = root.resolve("maps").resolve(MAP);
+        Path rulesPin = root.resolve("maps").resolve(RULES_MAP);
         Path linkPin = root.resolve("links").resolve(PROGRAM);
         try {
             Files.createDirectories(mapPin.getParent());
@@ -88,6 +137,11 @@ public final class PeerAuthProgram implements AutoCloseable {
                 throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + MAP);
             }
             Bpf.check(lib.bpf_map__set_pin_path(map, mapPin.toString()), "map " + MAP + ": set pin path");
+            Pointer rulesMap = lib.bpf_object__find_map_by_name(obj, RULES_MAP);
+            if (rulesMap == null) {
+                throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + RULES_MAP);
+            }
+            Bpf.check(lib.bpf_map__set_pin_path(rulesMap, rulesPin.toString()), "map " + RULES_MAP + ": set pin path");
             Bpf.check(lib.bpf_object__load(obj), "bpf_object__load(" + OBJECT_RESOURCE + ")");
             Pointer prog = lib.bpf_object__find_program_by_name(obj, PROGRAM);
             if (prog == null) {
@@ -95,7 +149,14 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
             cgroupFd = bpf.openDirectory(cgroupDir.toString());
             attachOrAdopt(bpf, prog, cgroupFd, Cgroups.id(cgroupDir), linkPin);
-            return new PeerAuthProgram(BpfMap.openPinned(MAP, mapPin.toString(), 4, POD_SIZE), nodeIp.getAddress());
+            BpfMap pods = BpfMap.openPinned(MAP, mapPin.toString(), 4, POD_SIZE);
+            try {
+                return new PeerAuthProgram(pods, BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE,
+                        RULE_VALUE_SIZE), nodeIp.getAddress());
+            } catch (RuntimeException e) {
+                pods.close();
+                throw e;
+            }
         } finally {
             if (obj != null) {
                 lib.bpf_object__close(obj);
@@ -141,25 +202,143 @@ public final class PeerAuthProgram implements AutoCloseable {
     }
 
     /**
-     * Makes {@code tsp_pods} hold exactly {@code strictByPod} (pod IPv4 address -> STRICT?), keeping the
-     * counters of pods already present.
+     * Makes {@code tsp_pods} and {@code tsp_plain_rules} hold exactly {@code wanted} (pod IPv4 address ->
+     * what to enforce), keeping the pods' counters and the entries' hits. Returns (and keeps, see
+     * {@link #refused()}) the pods whose plaintext rules the kernel could not hold: they get the rules flag
+     * and no entries, so every plaintext SYN to them is dropped (fail closed).
+     *
+     * <p>Order, so that no moment is more permissive than both the old and the new policy: (1) new and
+     * changed DENY entries, (2) pods without rules (flag off) and removed pods, (3) stale entries, (4) new
+     * and changed ALLOW entries, (5) pods with rules (flag on, after all their entries are in).
      */
-    public synchronized void sync(Map<InetAddress, Boolean> strictByPod) {
-        Set<ByteBuffer> wanted = new HashSet<>();
-        for (var e : strictByPod.entrySet()) {
-            if (!(e.getKey() instanceof Inet4Address)) {
+    public synchronized Map<String, String> sync(Map<InetAddress, Pod> wanted) {
+        var podsWanted = new java.util.LinkedHashMap<ByteBuffer, Pod>();
+        var entries = new java.util.LinkedHashMap<ByteBuffer, Map<ByteBuffer, Boolean>>(); // pod -> key -> allow
+        var out = new java.util.TreeMap<String, String>();
+        int total = 0;
+        for (var e : new java.util.TreeMap<>(keyed(wanted)).values()) { // by pod name: who fits is stable
+            Pod pod = e.getValue();
+            ByteBuffer podKey = ByteBuffer.wrap(e.getKey().getAddress());
+            podsWanted.put(podKey, pod);
+            if (pod.strict() || pod.plaintextRules() == null) {
                 continue;
             }
-            byte[] key = e.getKey().getAddress();
-            wanted.add(ByteBuffer.wrap(key));
-            Counters old = pods.lookup(key).map(PeerAuthProgram::counters).orElse(new Counters(0, 0, 0));
-            pods.update(key, encode(nodeIp, e.getValue(), old));
+            var mine = new java.util.LinkedHashMap<ByteBuffer, Boolean>();
+            for (PlainRule r : pod.plaintextRules()) {
+                mine.put(ByteBuffer.wrap(ruleKey(podKey.array(), r.port(), r.source())), r.allow());
+            }
+            if (total + mine.size() > MAX_RULES) {
+                out.put(pod.name(), "its plaintext policy needs " + mine.size() + " entries of " + RULES_MAP + ", "
+                        + (MAX_RULES - total) + " of " + MAX_RULES + " are left (plaintext to it is denied)");
+                mine.clear();
+            }
+            total += mine.size();
+            entries.put(podKey, mine);
+        }
+        Map<ByteBuffer, byte[]> inKernel = new HashMap<>();
+        for (byte[] k : rules.keys()) {
+            rules.lookup(k).ifPresent(v -> inKernel.put(ByteBuffer.wrap(k), v));
+        }
+        var retry = new HashSet<ByteBuffer>();
+        for (var e : entries.entrySet()) { // (1)
+            if (!writeRules(e.getValue(), inKernel, false)) {
+                retry.add(e.getKey()); // e.g. E2BIG while the stale entries are still in: again after (3)
+            }
+        }
+        for (var e : podsWanted.entrySet()) { // (2)
+            if (!entries.containsKey(e.getKey())) {
+                writePod(e.getKey().array(), e.getValue(), false);
+            }
         }
         for (byte[] key : pods.keys()) {
-            if (!wanted.contains(ByteBuffer.wrap(key))) {
+            if (!podsWanted.containsKey(ByteBuffer.wrap(key))) {
                 pods.delete(key);
             }
         }
+        var keep = new HashSet<ByteBuffer>();
+        entries.forEach((pod, mine) -> {
+            if (!retry.contains(pod)) {
+                keep.addAll(mine.keySet());
+            }
+        });
+        for (ByteBuffer k : inKernel.keySet()) { // (3); a retried pod's entries go too: it starts clean
+            if (!keep.contains(k)) {
+                rules.delete(k.array());
+            }
+        }
+        for (var e : entries.entrySet()) { // (4)
+            boolean again = retry.contains(e.getKey());
+            Map<ByteBuffer, byte[]> current = again ? Map.of() : inKernel;
+            boolean ok = (!again || writeRules(e.getValue(), current, false)) && writeRules(e.getValue(), current, true);
+            if (!ok) {
+                Pod pod = podsWanted.get(e.getKey());
+                out.put(pod.name(), "the kernel refused its plaintext rules (plaintext to it is denied): "
+                        + lastWriteError);
+                for (ByteBuffer k : e.getValue().keySet()) {
+                    rules.delete(k.array());
+                }
+            }
+        }
+        for (var e : entries.entrySet()) { // (5)
+            writePod(e.getKey().array(), podsWanted.get(e.getKey()), true);
+        }
+        for (var e : out.entrySet()) {
+            if (!refused.containsKey(e.getKey())) { // once per pod, not every sync
+                log.error("pod {}: plaintext policy not enforceable in the kernel, every plaintext connection to it "
+                        + "is denied (readiness fails): {}", e.getKey(), e.getValue());
+            }
+        }
+        refused = Map.copyOf(out);
+        return refused;
+    }
+
+    /** Pods whose plaintext rules did not fit at the last {@link #sync} (pod -> why); they deny all plaintext. */
+    public Map<String, String> refused() {
+        return refused;
+    }
+
+    /** Writes the entries of {@code allow} (true) or deny decisions that are new or changed; false on a kernel error. */
+    private boolean writeRules(Map<ByteBuffer, Boolean> mine, Map<ByteBuffer, byte[]> inKernel, boolean allow) {
+        for (var r : mine.entrySet()) {
+            if (r.getValue() != allow) {
+                continue;
+            }
+            byte[] old = inKernel.get(r.getKey());
+            if (old != null && verdictAllows(old) == allow) {
+                continue; // unchanged: keep its hits untouched
+            }
+            try {
+                rules.update(r.getKey().array(), verdict(allow, old == null ? 0 : hits(old)));
+            } catch (RuntimeException e) {
+                lastWriteError = String.valueOf(e.getMessage());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void writePod(byte[] key, Pod pod, boolean withRules) {
+        Counters old = pods.lookup(key).map(PeerAuthProgram::counters).orElse(new Counters(0, 0, 0));
+        pods.update(key, encode(nodeIp, pod.strict(), withRules ? FLAG_PLAIN_RULES : 0, old));
+    }
+
+    private static Map<String, Map.Entry<Inet4Address, Pod>> keyed(Map<InetAddress, Pod> wanted) {
+        var out = new HashMap<String, Map.Entry<Inet4Address, Pod>>();
+        for (var e : wanted.entrySet()) {
+            if (e.getKey() instanceof Inet4Address a) {
+                out.put(e.getValue().name() + " " + a.getHostAddress(), Map.entry(a, e.getValue()));
+            }
+        }
+        return out;
+    }
+
+    /** Hits of every entry of {@code tsp_plain_rules} (plaintext SYNs it decided since it was written). */
+    public Map<RuleKey, Long> ruleHits() {
+        var out = new HashMap<RuleKey, Long>();
+        for (byte[] key : rules.keys()) {
+            rules.lookup(key).ifPresent(v -> out.put(ruleKey(key), hits(v)));
+        }
+        return out;
     }
 
     /** The kernel counters of every pod in the map. */
@@ -178,11 +357,50 @@ public final class PeerAuthProgram implements AutoCloseable {
         return out;
     }
 
-    /** struct tsp_pod: node_ip (network order), mode, plaintext, dropped, mesh (host order). */
-    static byte[] encode(byte[] nodeIp, boolean strict, Counters c) {
+    /** struct tsp_pod: node_ip (network order), mode (u16), flags (u16), plaintext, dropped, mesh (host order). */
+    static byte[] encode(byte[] nodeIp, boolean strict, int flags, Counters c) {
         ByteBuffer b = ByteBuffer.allocate(POD_SIZE).order(ByteOrder.nativeOrder());
-        b.put(nodeIp).putInt(strict ? 1 : 0).putLong(c.plaintext()).putLong(c.dropped()).putLong(c.mesh());
+        b.put(nodeIp).putShort((short) (strict ? 1 : 0)).putShort((short) flags).putLong(c.plaintext())
+                .putLong(c.dropped()).putLong(c.mesh());
         return b.array();
+    }
+
+    /**
+     * struct tsp_plain_key: prefixlen (host order) = 64 + source prefix; pod address, port, pad and source
+     * network in network order.
+     */
+    static byte[] ruleKey(byte[] podIp, int port, Ipv4Cidr source) {
+        ByteBuffer b = ByteBuffer.allocate(RULE_KEY_SIZE).order(ByteOrder.nativeOrder());
+        b.putInt(FIXED_BITS + source.prefix()).put(podIp);
+        b.order(ByteOrder.BIG_ENDIAN).putShort((short) port).putShort((short) 0).putInt(source.network());
+        return b.array();
+    }
+
+    static RuleKey ruleKey(byte[] key) {
+        ByteBuffer b = ByteBuffer.wrap(key).order(ByteOrder.nativeOrder());
+        int prefix = b.getInt(0) - FIXED_BITS;
+        byte[] pod = new byte[4];
+        b.get(4, pod);
+        b.order(ByteOrder.BIG_ENDIAN);
+        try {
+            return new RuleKey(InetAddress.getByAddress(pod), b.getShort(8) & 0xffff, new Ipv4Cidr(b.getInt(12), prefix));
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // four bytes are always an IPv4 address
+        }
+    }
+
+    /** struct tsp_plain_verdict: allow (u32), pad, hits (host order). */
+    static byte[] verdict(boolean allow, long hits) {
+        return ByteBuffer.allocate(RULE_VALUE_SIZE).order(ByteOrder.nativeOrder()).putInt(allow ? 1 : 0).putInt(0)
+                .putLong(hits).array();
+    }
+
+    static boolean verdictAllows(byte[] v) {
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(0) == 1;
+    }
+
+    static long hits(byte[] v) {
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getLong(8);
     }
 
     static Counters counters(byte[] value) {
@@ -203,8 +421,8 @@ public final class PeerAuthProgram implements AutoCloseable {
                 bpf.close(fd);
             }
         }
-        for (Path p : new Path[] {linkPin, root.resolve("maps").resolve(MAP), root.resolve("links"), root.resolve("maps"),
-            root}) {
+        for (Path p : new Path[] {linkPin, root.resolve("maps").resolve(MAP), root.resolve("maps").resolve(RULES_MAP),
+            root.resolve("links"), root.resolve("maps"), root}) {
             deleteQuietly(p);
         }
     }
@@ -237,5 +455,6 @@ public final class PeerAuthProgram implements AutoCloseable {
     @Override
     public void close() {
         pods.close();
+        rules.close();
     }
 }

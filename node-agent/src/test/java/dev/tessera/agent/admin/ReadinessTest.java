@@ -55,4 +55,11 @@ class ReadinessTest {
                 .containsExactly("controller protocol version skew: " + skew, "cluster state not synced");
         assertThat(Readiness.unmet(ATTACHED, true, List.of(), Set.of(), Map.of(), null)).isEmpty();
     }
+
+    @Test
+    void podsWhosePlaintextPolicyDidNotFitAreNamed() {
+        assertThat(Readiness.plaintextPolicyRefused(Map.of("shop/api", "needs 9 entries, 2 are left")))
+                .isEqualTo("plaintext policy not in the kernel for [shop/api] (plaintext to them is denied): "
+                        + "needs 9 entries, 2 are left");
+    }
 }

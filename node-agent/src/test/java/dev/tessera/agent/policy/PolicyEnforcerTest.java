@@ -85,13 +85,35 @@ class PolicyEnforcerTest {
     @Test
     void strictPodsFollowTheMostSpecificPeerAuthentication() throws Exception {
         enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(1, List.of()));
-        assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), false);
+        assertThat(enforcer.kernelPolicy("node2").pods().get(api.ip()).strict()).isFalse();
         var pa = new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
                 .withApiVersion("security.tessera.dev/v1alpha1").withKind("PeerAuthentication")
                 .withNewMetadata().withName("strict").withNamespace("shop").endMetadata()
                 .addToAdditionalProperties("spec", Map.of("mtls", Map.of("mode", "STRICT"))).build();
         enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(pa)));
-        assertThat(enforcer.strictPods("node2")).containsEntry(api.ip(), true);
-        assertThat(enforcer.strictPods("node1")).isEmpty();
+        assertThat(enforcer.kernelPolicy("node2").pods().get(api.ip()).strict()).isTrue();
+        assertThat(enforcer.kernelPolicy("node1").pods()).isEmpty();
+    }
+
+    @Test
+    void kernelPolicyCarriesPlaintextRulesOnlyForPermissivePodsThatPoliciesSelect() throws Exception {
+        enforcer.update(PolicySet.EMPTY);
+        assertThat(enforcer.kernelPolicy("node2").pods().get(api.ip()).plaintextRules()).as("no policy: plaintext passes")
+                .isNull();
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(AuthorizerTest.ap("shop", "front-only",
+                "rules:\n- from:\n  - source:\n      principals: [\"cluster.local/ns/shop/sa/front\"]"))));
+        var kernel = enforcer.kernelPolicy("node2");
+        assertThat(kernel.pods().get(api.ip()).plaintextRules())
+                .containsExactly(new dev.tessera.agent.redirect.PeerAuthProgram.PlainRule(0,
+                        dev.tessera.api.net.Ipv4Cidr.parse("0.0.0.0/0"), false));
+        assertThat(kernel.decisions()).hasSize(1);
+        assertThat(kernel.decisions().values().iterator().next().reason()).contains("no ALLOW rule matched");
+        assertThat(enforcer.status("node2").get("mtls").toString())
+                .contains("plaintext=decided in the kernel by AuthorizationPolicy (1 entries)");
+    }
+
+    @Test
+    void beforePoliciesLoadPlaintextIsDenied() {
+        assertThat(enforcer.kernelPolicy("node2").pods().get(api.ip()).plaintextRules()).isEmpty();
     }
 }

@@ -2,12 +2,13 @@ package dev.tessera.agent.redirect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.api.net.Ipv4Cidr;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The Java mirror of {@code struct tsp_pod} against the C header's {@code _Static_assert}. */
+/** The Java mirrors of the peerauth structs against the C header's {@code _Static_assert}s. */
 class PeerAuthProgramTest {
 
     @Test
@@ -20,10 +21,51 @@ class PeerAuthProgramTest {
 
     @Test
     void encodeKeepsCountersAndPutsTheNodeIpInWireOrder() {
-        byte[] v = PeerAuthProgram.encode(new byte[] {(byte) 198, 18, 0, 2}, true, new PeerAuthProgram.Counters(5, 7, 9));
+        byte[] v = PeerAuthProgram.encode(new byte[] {(byte) 198, 18, 0, 2}, true, 0, new PeerAuthProgram.Counters(5, 7, 9));
         assertThat(v).hasSize(PeerAuthProgram.POD_SIZE);
         assertThat(new byte[] {v[0], v[1], v[2], v[3]}).containsExactly((byte) 198, 18, 0, 2);
         assertThat(v[4] | v[5] | v[6] | v[7]).isEqualTo(1); // mode STRICT, host order
         assertThat(PeerAuthProgram.counters(v)).isEqualTo(new PeerAuthProgram.Counters(5, 7, 9));
+    }
+
+    @Test
+    void modeAndFlagsShareTheOldModeWordSoAnOlderPinnedValueReadsAsNoFlags() {
+        byte[] v = PeerAuthProgram.encode(new byte[4], false, PeerAuthProgram.FLAG_PLAIN_RULES, new PeerAuthProgram.Counters(0, 0, 0));
+        var b = java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder());
+        assertThat(b.getShort(4)).isEqualTo((short) 0); // mode PERMISSIVE
+        assertThat(b.getShort(6)).isEqualTo((short) 1); // TSP_POD_PLAIN_RULES
+    }
+
+    @Test
+    void ruleStructSizesMatchTheHeader() throws Exception {
+        String header = Files.readString(Path.of("../ebpf-programs/src/tessera_peerauth.h"));
+        assertThat(sizeIn(header, "tsp_plain_key")).isEqualTo(PeerAuthProgram.RULE_KEY_SIZE);
+        assertThat(sizeIn(header, "tsp_plain_verdict")).isEqualTo(PeerAuthProgram.RULE_VALUE_SIZE);
+        var m = Pattern.compile("#define TSP_PLAIN_FIXED_BITS (\\d+)").matcher(header);
+        assertThat(m.find()).isTrue();
+        assertThat(PeerAuthProgram.FIXED_BITS).isEqualTo(Integer.parseInt(m.group(1)));
+        var max = Pattern.compile("BPF_MAP_TYPE_LPM_TRIE\\);\\s*__uint\\(max_entries, (\\d+)\\)").matcher(header);
+        assertThat(max.find()).isTrue();
+        assertThat(PeerAuthProgram.MAX_RULES).isEqualTo(Integer.parseInt(max.group(1)));
+    }
+
+    @Test
+    void ruleKeyIsPrefixLengthThenPodPortPadSourceInWireOrder() {
+        byte[] k = PeerAuthProgram.ruleKey(new byte[] {(byte) 198, 18, 2, 5}, 7000, Ipv4Cidr.parse("198.19.4.0/24"));
+        var b = java.nio.ByteBuffer.wrap(k).order(java.nio.ByteOrder.nativeOrder());
+        assertThat(b.getInt(0)).isEqualTo(64 + 24);
+        assertThat(java.util.Arrays.copyOfRange(k, 4, 16)).containsExactly((byte) 198, 18, 2, 5, 0x1b, 0x58, 0, 0,
+                (byte) 198, 19, 4, 0);
+        assertThat(PeerAuthProgram.ruleKey(k)).isEqualTo(new PeerAuthProgram.RuleKey(
+                new java.net.InetSocketAddress("198.18.2.5", 0).getAddress(), 7000, Ipv4Cidr.parse("198.19.4.0/24")));
+        byte[] v = PeerAuthProgram.verdict(true, 42);
+        assertThat(PeerAuthProgram.verdictAllows(v)).isTrue();
+        assertThat(PeerAuthProgram.hits(v)).isEqualTo(42);
+    }
+
+    private static int sizeIn(String header, String struct) {
+        var m = Pattern.compile("sizeof\\(struct " + struct + "\\) == (\\d+)").matcher(header);
+        assertThat(m.find()).as(struct).isTrue();
+        return Integer.parseInt(m.group(1));
     }
 }

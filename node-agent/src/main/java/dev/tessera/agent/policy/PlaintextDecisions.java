@@ -1,0 +1,55 @@
+package dev.tessera.agent.policy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.redirect.PeerAuthProgram.RuleKey;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Turns the kernel's plaintext verdicts into {@code tessera_policy_decisions_total{stage="plaintext"}}: each
+ * {@code tsp_plain_rules} entry counts its hits, and the entry's {@link Decision} (kept here from the last
+ * compilation) names the decision, policy and rule. Hits are read as deltas: before each scrape and before
+ * every rewrite of the entries (so hits are credited to the decision that was in force). Hits found at the
+ * first read (an earlier agent's, or counted before any decision was known here) are only a baseline.
+ */
+public final class PlaintextDecisions {
+
+    private final PolicyMetrics metrics;
+    private final Map<RuleKey, Long> last = new HashMap<>();
+    private Map<RuleKey, Decision> decisions = Map.of();
+
+    public PlaintextDecisions(PolicyMetrics metrics) {
+        this.metrics = requireNonNull(metrics, "metrics");
+    }
+
+    /** Credits the hits since the last call ({@code hits}: every entry's current total) to their decisions. */
+    public synchronized void count(Map<RuleKey, Long> hits) {
+        for (var e : hits.entrySet()) {
+            Long before = last.put(e.getKey(), e.getValue());
+            Decision d = decisions.get(e.getKey());
+            if (before == null || d == null) {
+                continue; // a baseline
+            }
+            long delta = e.getValue() >= before ? e.getValue() - before : e.getValue(); // rewritten from 0
+            if (delta > 0) {
+                metrics.decision(d, "plaintext", delta);
+            }
+        }
+        last.keySet().retainAll(hits.keySet());
+    }
+
+    /**
+     * The decisions of the entries now in the kernel (after a sync); entries new to the kernel start from no
+     * hits.
+     */
+    public synchronized void expect(Map<RuleKey, Decision> next) {
+        for (RuleKey k : next.keySet()) {
+            if (!decisions.containsKey(k)) {
+                last.putIfAbsent(k, 0L);
+            }
+        }
+        decisions = Map.copyOf(next);
+        last.keySet().retainAll(decisions.keySet());
+    }
+}

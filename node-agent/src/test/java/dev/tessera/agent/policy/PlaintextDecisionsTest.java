@@ -1,0 +1,62 @@
+package dev.tessera.agent.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.agent.redirect.PeerAuthProgram.RuleKey;
+import dev.tessera.api.net.Ipv4Cidr;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Kernel hits become {@code tessera_policy_decisions_total{stage="plaintext"}} deltas, credited to the right decision. */
+class PlaintextDecisionsTest {
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PlaintextDecisions decisions = new PlaintextDecisions(new PolicyMetrics(registry));
+    private final RuleKey key;
+    private final Decision deny = new Decision(false, "shop/front-only", -1, "no ALLOW rule matched", List.of());
+    private final Decision allow = new Decision(true, "shop/lan", 0, "matched an ALLOW rule", List.of("shop/audit#1"));
+
+    PlaintextDecisionsTest() throws Exception {
+        key = new RuleKey(InetAddress.getByName("198.18.2.5"), 0, Ipv4Cidr.parse("0.0.0.0/0"));
+    }
+
+    @Test
+    void hitsFoundBeforeAnyDecisionAreABaselineThenDeltasCount() {
+        decisions.count(Map.of(key, 40L)); // an earlier agent's hits
+        decisions.expect(Map.of(key, deny));
+        decisions.count(Map.of(key, 43L));
+        assertThat(value("deny", "shop/front-only", "-1")).isEqualTo(3);
+        decisions.count(Map.of(key, 43L));
+        assertThat(value("deny", "shop/front-only", "-1")).isEqualTo(3);
+    }
+
+    @Test
+    void aNewEntryCountsFromZeroAndAChangedDecisionTakesOnlyLaterHits() {
+        decisions.expect(Map.of(key, deny));
+        decisions.count(Map.of(key, 2L));
+        decisions.expect(Map.of(key, allow)); // hits kept by the kernel across the rewrite
+        decisions.count(Map.of(key, 5L));
+        assertThat(value("deny", "shop/front-only", "-1")).isEqualTo(2);
+        assertThat(value("allow", "shop/lan", "0")).isEqualTo(3);
+        assertThat(value("audit", "shop/audit", "1")).isEqualTo(3);
+    }
+
+    private double value(String decision, String policy, String rule) {
+        for (var s : registry.scrape()) {
+            if (s instanceof CounterSnapshot c && c.getMetadata().getName().equals("tessera_policy_decisions")) {
+                for (var d : c.getDataPoints()) {
+                    var l = d.getLabels();
+                    if (l.get("decision").equals(decision) && l.get("policy").equals(policy) && l.get("rule").equals(rule)
+                            && l.get("stage").equals("plaintext")) {
+                        return d.getValue();
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+}
