@@ -81,7 +81,7 @@ _Static_assert(sizeof(struct tsp_plain_verdict) == 16, "struct tsp_plain_verdict
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 4096); /* the default; the agent sets it from --max-pods before load */
 	__type(key, __u32);
 	__type(value, struct tsp_pod);
 } tsp_pods SEC(".maps");

@@ -70,7 +70,7 @@ enum tsr_stat {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 4096); /* the default; the agent sets it from --max-pods before load */
 	__type(key, __u64);
 	__type(value, __u32);
 } tsr_enrolled SEC(".maps") __weak;

@@ -154,7 +154,8 @@ public final class NodeAgent implements AutoCloseable {
         redirector = BpfRedirector.install(RedirectSettings.of(config));
         closeables.add(redirector);
         dataPath.useOriginalDestinations(redirector);
-        peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(), config.nodeIp());
+        peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(), config.nodeIp(),
+                config.maxPods());
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));

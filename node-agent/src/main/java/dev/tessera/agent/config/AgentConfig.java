@@ -123,6 +123,12 @@ public final class AgentConfig {
                     + " interpreted code; at most 5 s. 0 disables. Default: ${DEFAULT-VALUE}.")
     int warmUpConnections;
 
+    @Option(names = "--max-pods", paramLabel = "N", defaultValue = "4096",
+            description = "Meshed pods this node can hold: the size of the kernel maps of enrolled pods (tsr_enrolled)"
+                    + " and of their PeerAuthentication (tsp_pods). A pod beyond it is refused, named in readiness."
+                    + " Maps pinned by an earlier agent keep their size until `uninstall`. Default: ${DEFAULT-VALUE}.")
+    int maxPods;
+
     @Option(names = "--hbone-idle-timeout", paramLabel = "DURATION", defaultValue = "10m",
             description = "An HBONE server connection (from another agent) that carries no stream this long gets a"
                     + " drain notice (GOAWAY) and is closed, so unused pooled connections hold no resources."
@@ -192,6 +198,9 @@ public final class AgentConfig {
         checkPort("--metrics-port", metricsPort);
         checkPort("--ready-port", readyPort);
         checkPort("--admin-port", adminPort);
+        if (maxPods < 1 || maxPods > 1_048_576) {
+            throw new IllegalArgumentException("--max-pods: " + maxPods + " (expected: 1-1048576)");
+        }
         if (warmUpConnections < 0) {
             throw new IllegalArgumentException("--warm-up: " + warmUpConnections + " (expected: 0 or more connections)");
         }
@@ -292,6 +301,11 @@ public final class AgentConfig {
 
     public Duration coverageInterval() {
         return coverageInterval;
+    }
+
+    /** Size of the per-pod kernel maps ({@code --max-pods}). */
+    public int maxPods() {
+        return maxPods;
     }
 
     /** Connections of the start-up warm-up ({@code --warm-up}); 0: none. */

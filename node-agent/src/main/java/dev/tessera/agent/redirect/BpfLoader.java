@@ -52,6 +52,9 @@ final class BpfLoader {
                     throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + name);
                 }
                 Bpf.check(lib.bpf_map__set_pin_path(map, pins.map(name).toString()), "map " + name + ": set pin path");
+                if (name.equals(Pins.ENROLLED)) {
+                    bpf.sizeMap(map, name, pins.map(name).toString(), settings.maxPods());
+                }
             }
             Bpf.check(lib.bpf_object__load(obj), "bpf_object__load(" + OBJECT_RESOURCE + ", reusing maps pinned under "
                     + pins.mapsDir() + "; an incompatible older install is removed by uninstall)");

@@ -107,6 +107,11 @@ public final class PeerAuthProgram implements AutoCloseable {
 
     /** Loads and attaches (or re-adopts) the program for the agent of {@code nodeIp}. */
     public static PeerAuthProgram install(Path pinDir, Path cgroupDir, InetAddress nodeIp) {
+        return install(pinDir, cgroupDir, nodeIp, RedirectSettings.DEFAULT_MAX_PODS);
+    }
+
+    /** As {@link #install(Path, Path, InetAddress)} with {@code tsp_pods} sized for {@code maxPods} pods. */
+    public static PeerAuthProgram install(Path pinDir, Path cgroupDir, InetAddress nodeIp, int maxPods) {
         requireNonNull(nodeIp, "nodeIp");
         if (!(nodeIp instanceof Inet4Address)) {
             throw new IllegalArgumentException("nodeIp: " + nodeIp + " (expected: an IPv4 address)");
@@ -137,6 +142,7 @@ public final class PeerAuthProgram implements AutoCloseable {
                 throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + MAP);
             }
             Bpf.check(lib.bpf_map__set_pin_path(map, mapPin.toString()), "map " + MAP + ": set pin path");
+            bpf.sizeMap(map, MAP, mapPin.toString(), maxPods);
             Pointer rulesMap = lib.bpf_object__find_map_by_name(obj, RULES_MAP);
             if (rulesMap == null) {
                 throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + RULES_MAP);

@@ -21,6 +21,7 @@ import java.util.List;
  * @param meshCidrs captured destination prefixes, {@code a.b.c.d/n}
  * @param excludedAddresses destinations never captured: the node's own addresses (127.0.0.0/8 and
  *     {@code agentIp} are always excluded)
+ * @param maxPods size of {@code tsr_enrolled} (meshed pods this node can hold)
  */
 public record RedirectSettings(
         Path pinDir,
@@ -28,9 +29,22 @@ public record RedirectSettings(
         InetAddress agentIp,
         int port,
         List<String> meshCidrs,
-        List<InetAddress> excludedAddresses) {
+        List<InetAddress> excludedAddresses,
+        int maxPods) {
+
+    /** The default {@code --max-pods}. */
+    public static final int DEFAULT_MAX_PODS = 4096;
+
+    /** Settings with the default map size. */
+    public RedirectSettings(Path pinDir, Path cgroupDir, InetAddress agentIp, int port, List<String> meshCidrs,
+            List<InetAddress> excludedAddresses) {
+        this(pinDir, cgroupDir, agentIp, port, meshCidrs, excludedAddresses, DEFAULT_MAX_PODS);
+    }
 
     public RedirectSettings {
+        if (maxPods < 1) {
+            throw new IllegalArgumentException("maxPods: " + maxPods + " (expected: 1 or more)");
+        }
         requireNonNull(pinDir, "pinDir");
         requireNonNull(cgroupDir, "cgroupDir");
         requireNonNull(agentIp, "agentIp");
@@ -73,7 +87,7 @@ public record RedirectSettings(
             }
         }
         return new RedirectSettings(config.bpfPinDir(), cgroup, config.nodeIp(), config.outboundPort(), cidrs,
-                List.copyOf(excluded).subList(0, Math.min(excluded.size(), MAX_EXCLUDED)));
+                List.copyOf(excluded).subList(0, Math.min(excluded.size(), MAX_EXCLUDED)), config.maxPods());
     }
 
     /** Capacity of the kernel's {@code tsr_excluded} map. */

@@ -395,4 +395,31 @@ class RedirectNetnsIT {
         assertThat(c.peer()).isEqualTo(SERVER);
         server.awaitFrom(c.local());
     }
+
+    /** --max-pods sizes tsr_enrolled; a pinned map keeps its size (libbpf could not reuse it otherwise). */
+    @Test
+    @Order(10)
+    void maxPodsSizesTheEnrolledMapAndAPinnedMapKeepsItsSize() throws Exception {
+        Path pinDir = PIN_ROOT.resolve("sized-" + ProcessHandle.current().pid());
+        var small = new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(),
+                List.of("198.18.0.0/16"), List.of(), 8);
+        String enrolledPin = new Pins(pinDir).map(Pins.ENROLLED).toString();
+        BpfRedirector r = BpfRedirector.install(small);
+        try {
+            assertThat(Bpf.get().pinnedMapMaxEntries(enrolledPin)).isEqualTo(8);
+            r.close();
+            r = BpfRedirector.install(new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(),
+                    AGENT.getPort(), List.of("198.18.0.0/16"), List.of(), 64));
+            assertThat(Bpf.get().pinnedMapMaxEntries(enrolledPin)).as("re-adopted, not recreated").isEqualTo(8);
+        } finally {
+            r.uninstall();
+        }
+        r = BpfRedirector.install(new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(),
+                List.of("198.18.0.0/16"), List.of(), 64));
+        try {
+            assertThat(Bpf.get().pinnedMapMaxEntries(enrolledPin)).as("after an uninstall").isEqualTo(64);
+        } finally {
+            r.uninstall();
+        }
+    }
 }

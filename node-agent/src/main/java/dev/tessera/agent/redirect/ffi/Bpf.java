@@ -109,6 +109,41 @@ public final class Bpf {
         return LinkInfo.decode(info);
     }
 
+    /**
+     * {@code max_entries} of the map pinned at {@code path} (struct bpf_map_info: type, id, key_size,
+     * value_size, max_entries, ...), or -1 when nothing is pinned there.
+     */
+    public int pinnedMapMaxEntries(String path) {
+        if (!java.nio.file.Files.exists(java.nio.file.Path.of(path))) {
+            return -1;
+        }
+        int fd = objGet(path, "map");
+        try {
+            Pointer info = direct(80);
+            var len = new IntByReference(80);
+            check(libbpf.bpf_obj_get_info_by_fd(fd, info, len), "map " + path + ": bpf_obj_get_info_by_fd");
+            return info.getInt(16);
+        } finally {
+            close(fd);
+        }
+    }
+
+    /**
+     * Sets {@code max_entries} of an opened object's map before load: {@code wanted}, or the size of the map
+     * already pinned at {@code pinPath} (libbpf reuses a pinned map only when every parameter matches; a new
+     * size takes effect after an uninstall). Returns the size the map will have.
+     */
+    public int sizeMap(Pointer map, String name, String pinPath, int wanted) {
+        int pinned = pinnedMapMaxEntries(pinPath);
+        int size = pinned > 0 ? pinned : wanted;
+        if (pinned > 0 && pinned != wanted) {
+            org.slf4j.LoggerFactory.getLogger(Bpf.class).warn("map {} keeps the {} entries it was pinned with ({} asked);"
+                    + " a new size takes effect after an uninstall", name, pinned, wanted);
+        }
+        check(libbpf.bpf_map__set_max_entries(map, size), "map " + name + ": set max_entries " + size);
+        return size;
+    }
+
     /** The ids of the programs attached to the cgroup {@code cgroupFd} for {@code attachType}. */
     public List<Integer> attachedPrograms(int cgroupFd, int attachType) {
         int capacity = 64;

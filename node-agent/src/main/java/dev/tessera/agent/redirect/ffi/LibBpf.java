@@ -27,6 +27,8 @@ public interface LibBpf {
     @SaveError
     int bpf_map__set_pin_path(Pointer map, String path);
 
+    int bpf_map__set_max_entries(Pointer map, int maxEntries);
+
     @SaveError
     Pointer bpf_program__attach_cgroup(Pointer prog, int cgroupFd);
 
