@@ -38,8 +38,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class TunnelConnection {
 
-    /** Streams assumed allowed until the server's SETTINGS arrive (RFC 9113 recommends at least 100). */
-    private static final int INITIAL_MAX_STREAMS = 100;
+    /**
+     * Streams assumed allowed until the server's SETTINGS arrive: what every HBONE server (an agent)
+     * announces. It used to be RFC 9113's suggested floor of 100, so a burst of new connections before the
+     * SETTINGS opened a tunnel per 100 streams; past the server's per-peer connection cap (32) the extra
+     * tunnels were refused at accept and the streams waiting on them failed (bench/soak.sh, run 1). A server
+     * announcing less lowers it on arrival.
+     */
+    private static final int INITIAL_MAX_STREAMS = Hbone.MAX_CONCURRENT_STREAMS;
 
     private final PoolKey key;
     private final EventLoop loop;
