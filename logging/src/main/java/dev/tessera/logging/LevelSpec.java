@@ -48,7 +48,8 @@ public record LevelSpec(LogLevel defaultLevel, Map<String, LogLevel> prefixes) {
                     prefixes.put(p.substring(0, eq).trim(), LogLevel.parse(p.substring(eq + 1)));
                 }
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--log-level: '" + p + "' in '" + spec + "' (expected:"
+                String where = p.equals(spec.trim()) ? "" : " in '" + spec + "'";
+                throw new IllegalArgumentException("--log-level: '" + p + "'" + where + " (expected:"
                         + " trace|debug|info|warn|error|off, optionally followed by ,LOGGER=LEVEL pairs)", e);
             }
         }
