@@ -62,7 +62,11 @@ final class LineWriter {
                     Thread t = new Thread(this::run, "tessera-log");
                     t.setDaemon(true);
                     t.start();
-                    Runtime.getRuntime().addShutdownHook(new Thread(this::flush, "tessera-log-flush"));
+                    try {
+                        Runtime.getRuntime().addShutdownHook(new Thread(this::flush, "tessera-log-flush"));
+                    } catch (IllegalStateException shuttingDown) {
+                        // first line logged during shutdown: the writer thread alone will have to do
+                    }
                     thread = t;
                 }
             }
