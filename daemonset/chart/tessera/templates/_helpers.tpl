@@ -37,15 +37,13 @@ tessera-controller.{{ .Release.Namespace }}.svc:15012
 {{- end -}}
 
 {{/*
-Logging of both programs. Today they log through slf4j-simple, whose default level is a system property;
-JDK_JAVA_OPTIONS hands it to the image's java launcher. The text format is the only one it has.
+Logging of both programs: the same two flags on the agent and the controller (their SLF4J backend is
+tessera-logging). logLevel is a level, optionally with levels per logger ("info,tessera.access=off");
+logFormat json writes one JSON object per line (ztunnel's keys), the agent's access log included.
 */}}
-{{- define "tessera.logEnv" -}}
-{{- if ne .Values.logFormat "text" -}}
-{{- fail (printf "logFormat: %s (expected: text; JSON logs need the structured logging backend, not there yet)" .Values.logFormat) -}}
-{{- end -}}
-- name: JDK_JAVA_OPTIONS
-  value: -Dorg.slf4j.simpleLogger.defaultLogLevel={{ .Values.logLevel }}
+{{- define "tessera.logArgs" -}}
+- --log-level={{ .Values.logLevel }}
+- --log-format={{ .Values.logFormat }}
 {{- end -}}
 
 {{/* PromQL matchers of the agents' and the controller's series (the PodMonitors' jobs by default). */}}

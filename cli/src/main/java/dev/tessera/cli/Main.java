@@ -7,12 +7,12 @@ import picocli.CommandLine;
 /**
  * The {@code tessera} command line: {@code local up|exec|status|down} for a cluster of network
  * namespaces on this machine, {@code demo}, and the operator tools {@code check [--pre]}, {@code stat} and
- * {@code config NODE}, and {@code install} (Kubernetes manifests). Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable), 2 usage error.
+ * {@code config NODE}, {@code install} (Kubernetes manifests), {@code version} and {@code completion}. Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable), 2 usage error.
  */
-@Command(name = "tessera", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
+@Command(name = "tessera", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Sidecar-less, node-level service mesh: local playground and tools.",
         subcommands = {LocalCommand.class, DemoCommand.class, CheckCommand.class, StatCommand.class,
-            ConfigCommand.class, InstallCommand.class})
+            ConfigCommand.class, InstallCommand.class, VersionCommand.class, CompletionCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -21,6 +21,14 @@ public final class Main implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
+    }
+
+    /** {@code tessera --version}: this build's version, as {@code tessera version --client} prints it. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"tessera " + dev.tessera.api.config.BuildInfo.VERSION};
+        }
     }
 
     /** The configured command line (also used by tests). */

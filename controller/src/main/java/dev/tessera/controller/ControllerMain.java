@@ -22,6 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import dev.tessera.logging.LevelSpec;
+import dev.tessera.logging.LogFormat;
+import dev.tessera.logging.TesseraLogging;
 import picocli.CommandLine;
 
 /**
@@ -95,10 +98,22 @@ public final class ControllerMain implements Callable<Integer> {
     @Option(names = "--tokens", description = "Local mode: agent tokens, one `token,node[,namespace/serviceAccount]` a line.")
     Path tokens;
 
+    @Option(names = "--log-level", paramLabel = "LEVEL[,LOGGER=LEVEL...]", defaultValue = "info",
+            description = "Log level: trace, debug, info, warn, error or off, optionally followed by levels per logger"
+                    + " (name prefix), e.g. info,io.fabric8=debug; io.netty stays at warn unless named"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String logLevel;
+
+    @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
+            description = "Log lines as text or one JSON object per line (ztunnel's keys: level, time, scope,"
+                    + " message, plus thread and error) (default: ${DEFAULT-VALUE}).")
+    String logFormat;
+
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     @Override
     public Integer call() throws Exception {
+        applyLogging();
         checkPort("--port", port);
         checkPort("--metrics-port", metricsPort);
         var registry = new PrometheusRegistry();
@@ -177,6 +192,19 @@ public final class ControllerMain implements Callable<Integer> {
         }, "controller-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** Applies --log-level and --log-format before anything else logs; a bad value fails naming the flag. */
+    private void applyLogging() {
+        try {
+            LevelSpec spec = LevelSpec.parse(logLevel);
+            if (!spec.prefixes().containsKey("io.netty")) {
+                spec = LevelSpec.parse("io.netty=warn," + logLevel);
+            }
+            TesseraLogging.registry().configure(spec, LogFormat.parse(logFormat));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
     }
 
     private void checkPort(String flag, int p) {

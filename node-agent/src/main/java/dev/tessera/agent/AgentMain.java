@@ -26,6 +26,11 @@ public final class AgentMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            config.applyLogging(); // before anything logs: a bad value fails start-up naming the flag
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
         if (uninstall) {
             return uninstall(config.bpfPinDir());
         }

@@ -52,7 +52,7 @@ final class DataPath implements AutoCloseable {
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         loops = EventLoops.create(threads);
         var tls = new TlsContexts(identities);
-        var accessLog = new JsonAccessLog();
+        var accessLog = new JsonAccessLog(config.logFormat());
         metrics.accessLogDropped(accessLog::dropped);
         connections = metrics.connections();
         ConnectionListener listener = ConnectionListener.of(counters, connections, accessLog);

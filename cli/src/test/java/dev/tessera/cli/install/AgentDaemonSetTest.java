@@ -43,6 +43,10 @@ class AgentDaemonSetTest {
         assertThat(env("NODE_IP")).isEqualTo("status.hostIP");
         assertThat(args.matchedOptionValue("--netns-source", (Object) null)).hasToString("CRI");
         assertThat(args.matchedOptionValue("--controller", "")).isEqualTo("tessera-controller.tessera-system.svc:15012");
+        // the chart's logLevel / logFormat, as values the agent accepts
+        assertThat(args.matchedOptionValue("--log-level", "")).isEqualTo("info");
+        assertThat(args.matchedOptionValue("--log-format", "")).isEqualTo("text");
+        assertThat(AgentConfig.logLevel("info")).isNotNull();
     }
 
     @Test

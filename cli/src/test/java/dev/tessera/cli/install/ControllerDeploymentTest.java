@@ -46,12 +46,10 @@ class ControllerDeploymentTest {
         assertThat(controller.getArgs()).containsExactly("--namespace=tessera-system", "--trust-domain=cluster.local",
                 "--ca-secret=tessera-ca", "--port=15012", "--metrics-port=15014",
                 "--token-audience=tessera-controller", "--leader-election", "--pod-name=$(POD_NAME)",
-                "--pod-namespace=$(POD_NAMESPACE)");
+                "--pod-namespace=$(POD_NAMESPACE)", "--log-level=info", "--log-format=text");
         assertThat(controller.getEnv()).extracting(e -> e.getName() + "="
                 + (e.getValueFrom() == null ? e.getValue() : e.getValueFrom().getFieldRef().getFieldPath()))
-                .containsExactly("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace",
-                        // the chart's logLevel, for slf4j-simple (read by the image's java launcher)
-                        "JDK_JAVA_OPTIONS=-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+                .containsExactly("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace");
     }
 
     @Test

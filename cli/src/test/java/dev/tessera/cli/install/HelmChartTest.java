@@ -116,7 +116,8 @@ class HelmChartTest {
     void valuesReachTheWorkloads() {
         List<HasMetadata> objects = HelmChart.objects(HelmChart.template("mesh", Map.of(
                 "trustDomain", "prod.example.org",
-                "logLevel", "debug",
+                "logLevel", "debug,tessera.access=off",
+                "logFormat", "json",
                 "imagePullSecrets", List.of(Map.of("name", "regcred")),
                 "agent", Map.of("image", Map.of("repository", "reg.example.com/t/agent", "tag", "1.2.3",
                         "pullPolicy", "Always"), "resources", Map.of("limits", Map.of("memory", "1Gi"))),
@@ -127,17 +128,16 @@ class HelmChartTest {
         assertThat(agent.getImagePullPolicy()).isEqualTo("Always");
         assertThat(agent.getResources().getLimits().get("memory").toString()).isEqualTo("1Gi");
         assertThat(agent.getArgs()).contains("--trust-domain=prod.example.org", "--controller=tessera-controller.mesh.svc:15012");
-        assertThat(agent.getEnv()).anySatisfy(e -> {
-            assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
-            assertThat(e.getValue()).isEqualTo("-Dorg.slf4j.simpleLogger.defaultLogLevel=debug");
-        });
+        assertThat(agent.getArgs()).contains("--log-level=debug,tessera.access=off", "--log-format=json");
+        assertThat(agent.getEnv()).noneMatch(e -> e.getName().equals("JDK_JAVA_OPTIONS"));
         assertThat(agentPod(objects).getImagePullSecrets()).extracting(r -> r.getName()).containsExactly("regcred");
         assertThat(controllerPod(objects).getImagePullSecrets()).extracting(r -> r.getName()).containsExactly("regcred");
         Deployment controller = only(objects, Deployment.class);
         assertThat(controller.getSpec().getReplicas()).isEqualTo(3);
         var c = controller.getSpec().getTemplate().getSpec().getContainers().get(0);
         assertThat(c.getImage()).isEqualTo("tessera/controller:0.1.0");
-        assertThat(c.getArgs()).contains("--namespace=mesh", "--trust-domain=prod.example.org");
+        assertThat(c.getArgs()).contains("--namespace=mesh", "--trust-domain=prod.example.org",
+                "--log-level=debug,tessera.access=off", "--log-format=json");
         assertThat(c.getResources().getRequests().get("cpu").toString()).isEqualTo("1");
         PodDisruptionBudget pdb = only(objects, PodDisruptionBudget.class);
         assertThat(pdb.getSpec().getMaxUnavailable().getIntVal()).isEqualTo(2);
@@ -179,7 +179,8 @@ class HelmChartTest {
         assertRefused(Map.of("meshCidrs", List.of("10.0.0.0")), "meshCidrs");
         assertRefused(Map.of("controller", Map.of("replicas", 0)), "replicas");
         assertRefused(Map.of("meshCidr", List.of("10.0.0.0/8")), "meshCidr");   // a typo is not silently ignored
-        assertRefused(Map.of("logFormat", "json"), "logFormat: json (expected: text");
+        assertRefused(Map.of("logLevel", "info,io.netty=loud"), "logLevel");
+        assertRefused(Map.of("logFormat", "yaml"), "logFormat");
     }
 
     @Test

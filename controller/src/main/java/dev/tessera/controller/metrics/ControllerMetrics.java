@@ -36,6 +36,9 @@ public final class ControllerMetrics {
         this.registry = java.util.Objects.requireNonNull(registry, "registry");
         java.util.Objects.requireNonNull(core, "core");
         Supplier<MeshConfig> state = () -> core.source().current();
+        io.prometheus.metrics.core.metrics.Info.builder().name(dev.tessera.api.config.BuildInfo.METRIC_BASE)
+                .help("This controller's build, value 1 (tessera version reads it)").labelNames("component", "version")
+                .register(registry).setLabelValues("controller", dev.tessera.api.config.BuildInfo.VERSION);
         CounterWithCallback.builder().name("tessera_controller_certificate_refusals_total")
                 .help("Workload certificate requests refused, by reason").labelNames("reason")
                 .callback(cb -> core.issuer().refusals().forEach((r, n) -> cb.call(n, r.name())))

@@ -3,6 +3,8 @@ package dev.tessera.agent.config;
 import dev.tessera.api.config.Durations;
 import dev.tessera.api.config.Ports;
 import dev.tessera.api.net.Addresses;
+import dev.tessera.logging.LevelSpec;
+import dev.tessera.logging.LogFormat;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -135,7 +137,23 @@ public final class AgentConfig {
                     + " Default: ${DEFAULT-VALUE}.")
     String hboneIdleTimeoutText;
 
+    @Option(names = "--log-level", paramLabel = "LEVEL[,LOGGER=LEVEL...]", defaultValue = "info",
+            description = "Log level: trace, debug, info, warn, error or off, optionally followed by levels per logger"
+                    + " (name prefix), e.g. info,tessera.access=off,dev.tessera.agent.hbone=debug. io.netty stays at"
+                    + " warn unless named. Changeable at run time: admin POST /logging?level=debug[&logger=NAME]."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String logLevelText;
+
+    @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
+            description = "Log lines as text (TIME [THREAD] LEVEL LOGGER - MESSAGE) or one JSON object per line"
+                    + " (ztunnel's keys: level, time, scope, message, plus thread and error); with json the access"
+                    + " log's records use ztunnel's access-log field names (src.addr, dst.workload, bytes_sent, ...)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String logFormatText;
+
     private InetAddress nodeIp;
+    private LevelSpec logLevel;
+    private LogFormat logFormat;
     private ControllerAddress controller;
     private Duration hboneIdleTimeout;
     private Duration drainTimeout;
@@ -204,6 +222,8 @@ public final class AgentConfig {
         if (warmUpConnections < 0) {
             throw new IllegalArgumentException("--warm-up: " + warmUpConnections + " (expected: 0 or more connections)");
         }
+        logLevel = logLevel(logLevelText);
+        logFormat = LogFormat.parse(logFormatText);
         meshCidrs = List.copyOf(meshCidrs);
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
@@ -289,6 +309,31 @@ public final class AgentConfig {
 
     public Duration drainTimeout() {
         return drainTimeout;
+    }
+
+    /** {@code --log-level}, with {@code io.netty=warn} unless it names io.netty. */
+    public LevelSpec logLevel() {
+        return logLevel;
+    }
+
+    /** {@code --log-format}. */
+    public LogFormat logFormat() {
+        return logFormat;
+    }
+
+    /**
+     * Parses a {@code --log-level} value; Netty's loggers stay at warn unless the value names them.
+     *
+     * @throws IllegalArgumentException naming {@code --log-level} and the expected shape
+     */
+    public static LevelSpec logLevel(String value) {
+        LevelSpec spec = LevelSpec.parse(value);
+        return spec.prefixes().containsKey("io.netty") ? spec : LevelSpec.parse("io.netty=warn," + value);
+    }
+
+    /** Applies {@code --log-level} and {@code --log-format} to the process's logging (also for --uninstall). */
+    public void applyLogging() {
+        dev.tessera.logging.TesseraLogging.registry().configure(logLevel(logLevelText), LogFormat.parse(logFormatText));
     }
 
     /** The handoff socket, or null when disabled ({@code --handoff-socket none}). */

@@ -2,7 +2,6 @@ package dev.tessera.agent.connection;
 
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import org.slf4j.Logger;
 
 /**
  * Writes access log lines on one background daemon thread ({@code tessera-access-log}), so formatting a
@@ -15,7 +14,7 @@ final class AccessLogWriter {
     /** The writer every {@link JsonAccessLog} of the process shares (its thread starts on first use). */
     static final AccessLogWriter SHARED = new AccessLogWriter(4096);
 
-    private record Line(Logger log, ConnectionContext context, ConnectionStats stats, long droppedBefore) {}
+    private record Line(JsonAccessLog log, ConnectionContext context, ConnectionStats stats, long droppedBefore) {}
 
     private final BlockingQueue<Line> queue;
     private volatile Thread thread;
@@ -25,7 +24,7 @@ final class AccessLogWriter {
     }
 
     /** Queues one line; false when the queue is full. */
-    boolean offer(Logger log, ConnectionContext context, ConnectionStats stats, long droppedBefore) {
+    boolean offer(JsonAccessLog log, ConnectionContext context, ConnectionStats stats, long droppedBefore) {
         start();
         return queue.offer(new Line(log, context, stats, droppedBefore));
     }
@@ -52,7 +51,7 @@ final class AccessLogWriter {
                 return;
             }
             try {
-                l.log().info(JsonAccessLog.line(l.context(), l.stats(), l.droppedBefore()));
+                l.log().write(l.context(), l.stats(), l.droppedBefore());
             } catch (RuntimeException e) {
                 // a failing log backend loses this line, not the writer
             }

@@ -2,15 +2,30 @@ package dev.tessera.agent.connection;
 
 import dev.tessera.api.json.Json;
 import dev.tessera.api.model.Workload;
+import dev.tessera.logging.LogFormat;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.KeyValuePair;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
- * The default access log: one JSON line per closed connection on the SLF4J logger {@code tessera.access}
- * (INFO). Fields: direction, route, reason, src/dst addresses, workloads and identities, the inbound
- * authorization (policy_decision, policy, policy_rule, policy_reason; only where a decision was taken),
- * bytes and duration in milliseconds.
+ * The default access log: one record per closed connection on the SLF4J logger {@code tessera.access}
+ * (INFO), in one of two shapes chosen by {@code --log-format}:
+ * <ul>
+ * <li>text (the default, unchanged): the message is a JSON object with our field names — direction, route,
+ * reason, src/dst addresses, workloads and identities, the inbound authorization (policy_decision, policy,
+ * policy_rule, policy_reason; only where a decision was taken), bytes and duration in milliseconds;
+ * <li>json: the log line itself is the record, with ztunnel's access-log keys ({@link #keyValues}): message
+ * {@code connection complete}, {@code src.addr}, {@code src.workload}, {@code src.namespace},
+ * {@code src.identity}, {@code dst.addr}, {@code dst.hbone_addr}, {@code dst.service}, {@code dst.workload},
+ * {@code dst.namespace}, {@code dst.identity}, {@code direction}, {@code bytes_sent}, {@code bytes_recv},
+ * {@code duration} ({@code "12ms"}), {@code error} on failures (logged at ERROR as ztunnel does), plus ours:
+ * {@code route}, {@code reason}, the policy fields and {@code dropped_before}.
+ * </ul>
  *
  * <p>Rate-limited by a token bucket (default 200 lines/s, bursts of 1,000) so a connection flood cannot
  * fill the disk; lines over the limit are dropped and counted ({@link #dropped()}), and the next line
@@ -24,12 +39,16 @@ public final class JsonAccessLog implements ConnectionListener {
     /** The logger name access lines are written to. */
     public static final String LOGGER = "tessera.access";
 
+    /** The DNS suffix of {@code dst.service}, as in the metrics' {@code destination_service}. */
+    private static final String CLUSTER_DOMAIN = "cluster.local";
+
     /** Default sustained access log lines per second. */
     public static final double DEFAULT_RATE = 200;
     /** Default burst of access log lines. */
     public static final int DEFAULT_BURST = 1000;
 
     private final Logger log;
+    private final boolean ztunnelKeys;
     private final TokenBucket bucket;
     private final AccessLogWriter writer; // null: write on the caller's thread
     private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
@@ -37,21 +56,31 @@ public final class JsonAccessLog implements ConnectionListener {
 
     /** The agent's access log: logger {@link #LOGGER}, default rate, written on a background thread. */
     public JsonAccessLog() {
-        this(LoggerFactory.getLogger(LOGGER), new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime),
-                AccessLogWriter.SHARED);
+        this(LogFormat.TEXT);
+    }
+
+    /** The agent's access log in {@code format} ({@code --log-format}). */
+    public JsonAccessLog(LogFormat format) {
+        this(LoggerFactory.getLogger(LOGGER), format,
+                new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime), AccessLogWriter.SHARED);
     }
 
     JsonAccessLog(Logger log) {
         this(log, new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime));
     }
 
-    /** An access log writing to {@code log} at most as fast as {@code bucket} allows. */
-    public JsonAccessLog(Logger log, TokenBucket bucket) {
-        this(log, bucket, null);
+    JsonAccessLog(Logger log, LogFormat format) {
+        this(log, format, new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime), null);
     }
 
-    private JsonAccessLog(Logger log, TokenBucket bucket, AccessLogWriter writer) {
+    /** An access log writing to {@code log} at most as fast as {@code bucket} allows. */
+    public JsonAccessLog(Logger log, TokenBucket bucket) {
+        this(log, LogFormat.TEXT, bucket, null);
+    }
+
+    private JsonAccessLog(Logger log, LogFormat format, TokenBucket bucket, AccessLogWriter writer) {
         this.log = java.util.Objects.requireNonNull(log, "log");
+        this.ztunnelKeys = java.util.Objects.requireNonNull(format, "format") == LogFormat.JSON;
         this.bucket = java.util.Objects.requireNonNull(bucket, "bucket");
         this.writer = writer;
     }
@@ -68,11 +97,68 @@ public final class JsonAccessLog implements ConnectionListener {
         }
         long before = droppedUnreported.getAndSet(0);
         if (writer == null) {
-            log.info(line(context, stats, before));
-        } else if (!writer.offer(log, context, stats, before)) {
+            write(context, stats, before);
+        } else if (!writer.offer(this, context, stats, before)) {
             dropped.incrementAndGet(); // the writer is behind (stalled output): this line is lost
             droppedUnreported.addAndGet(before + 1);
         }
+    }
+
+    /** Writes the record of one closed connection (on the writer's thread, or the caller's without one). */
+    void write(ConnectionContext context, ConnectionStats stats, long droppedBefore) {
+        if (!ztunnelKeys) {
+            log.info(line(context, stats, droppedBefore));
+            return;
+        }
+        boolean failed = stats.reason() != CloseReason.OK;
+        LoggingEventBuilder b = failed ? log.atError() : log.atInfo();
+        for (var kv : keyValues(context, stats)) {
+            b = b.addKeyValue(kv.key, kv.value);
+        }
+        if (droppedBefore > 0) {
+            b = b.addKeyValue("dropped_before", droppedBefore);
+        }
+        b.log("connection complete");
+    }
+
+    /**
+     * The record of one closed connection with ztunnel's access-log keys, in ztunnel's order, then ours.
+     * {@code bytes_sent} / {@code bytes_recv} are what the workload on this agent's side sent and received, as
+     * ztunnel counts them: the client's request bytes are {@code bytes_sent} outbound and {@code bytes_recv}
+     * inbound. Absent values are null (ztunnel omits them; a null key parses the same in every pipeline).
+     */
+    public static List<KeyValuePair> keyValues(ConnectionContext c, ConnectionStats s) {
+        var out = new ArrayList<KeyValuePair>(24);
+        Workload src = c.sourceWorkload();
+        Workload dst = c.destinationWorkload();
+        boolean outbound = c.direction() == ConnectionContext.Direction.OUTBOUND;
+        out.add(new KeyValuePair("src.addr", addr(c.client())));
+        out.add(new KeyValuePair("src.workload", src == null ? null : src.name()));
+        out.add(new KeyValuePair("src.namespace", src == null ? null : src.namespace()));
+        out.add(new KeyValuePair("src.identity", c.sourceIdentity() == null ? null : c.sourceIdentity().toString()));
+        out.add(new KeyValuePair("dst.addr", addr(c.destination())));
+        out.add(new KeyValuePair("dst.hbone_addr", addr(c.tunnelPeer())));
+        out.add(new KeyValuePair("dst.service", c.service() == null ? null : c.service().hostname(CLUSTER_DOMAIN)));
+        out.add(new KeyValuePair("dst.workload", dst == null ? null : dst.name()));
+        out.add(new KeyValuePair("dst.namespace", dst == null ? null : dst.namespace()));
+        out.add(new KeyValuePair("dst.identity",
+                c.destinationIdentity() == null ? null : c.destinationIdentity().toString()));
+        out.add(new KeyValuePair("direction", outbound ? "outbound" : "inbound"));
+        out.add(new KeyValuePair("bytes_sent", outbound ? s.bytesFromSource() : s.bytesToSource()));
+        out.add(new KeyValuePair("bytes_recv", outbound ? s.bytesToSource() : s.bytesFromSource()));
+        out.add(new KeyValuePair("duration", s.duration().toMillis() + "ms"));
+        if (s.reason() != CloseReason.OK) {
+            out.add(new KeyValuePair("error", s.reason().name()));
+        }
+        out.add(new KeyValuePair("route", c.route() == null ? null : c.route().name().toLowerCase(Locale.ROOT)));
+        out.add(new KeyValuePair("reason", s.reason().name()));
+        if (c.authorization() != null) {
+            out.add(new KeyValuePair("policy_decision", c.authorization().label()));
+            out.add(new KeyValuePair("policy", c.authorization().policy()));
+            out.add(new KeyValuePair("policy_rule", c.authorization().rule()));
+            out.add(new KeyValuePair("policy_reason", c.authorization().reason()));
+        }
+        return out;
     }
 
     /** The line for one closed connection, announcing {@code droppedBefore} lines lost before it. */

@@ -27,6 +27,9 @@ public final class AgentMetrics {
     public AgentMetrics(LongSupplier nanoClock) {
         setup = new ConnectionSetupMetrics(registry);
         connections = new ConnectionMetrics(registry, nanoClock, setup);
+        io.prometheus.metrics.core.metrics.Info.builder().name(dev.tessera.api.config.BuildInfo.METRIC_BASE)
+                .help("This agent's build, value 1 (tessera version reads it)").labelNames("component", "version")
+                .register(registry).setLabelValues("node-agent", dev.tessera.api.config.BuildInfo.VERSION);
     }
 
     public PrometheusRegistry registry() {

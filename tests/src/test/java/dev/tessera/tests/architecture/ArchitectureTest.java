@@ -26,6 +26,7 @@ class ArchitectureTest {
     private static final String AGENT = "dev.tessera.agent..";
     private static final String CONTROLLER = "dev.tessera.controller..";
     private static final String CLI = "dev.tessera.cli..";
+    private static final String LOGGING = "dev.tessera.logging..";
     private static final String[] KUBERNETES_JSON_YAML = {"io.fabric8..", "com.fasterxml..", "org.yaml..",
             "org.snakeyaml.."};
 
@@ -83,5 +84,12 @@ class ArchitectureTest {
                 .because("the mesh API is what the agent loads").check(classes);
         noClasses().that().resideInAPackage(KUBE).should().dependOnClassesThat().resideInAPackage(LOCAL_CLUSTER)
                 .check(classes);
+    }
+
+    @Test
+    void theLoggingBackendNeedsNothingButSlf4jAndTheJdk() {
+        noClasses().that().resideInAPackage(LOGGING).should().dependOnClassesThat()
+                .resideOutsideOfPackages(LOGGING, "org.slf4j..", "java..")
+                .because("every process loads it first; the agent's memory is a product goal").check(classes);
     }
 }
