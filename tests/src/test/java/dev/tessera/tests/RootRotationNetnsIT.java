@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 import dev.tessera.agent.identity.CertificateManager;
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.json.Json;
+import dev.tessera.cli.observe.Agents;
+import dev.tessera.cli.observe.Check;
+import dev.tessera.cli.observe.ClusterCheck;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.NetnsSupport;
 import dev.tessera.tests.harness.PodServer;
@@ -209,6 +212,11 @@ class RootRotationNetnsIT {
             try {
                 // Both roots are trusted by every agent before any certificate is issued under the new one.
                 await().atMost(Duration.ofSeconds(60)).until(() -> NODES.stream().allMatch(n -> roots2(n) == 2));
+                assertThat(check()).as("tessera check while rotating").anySatisfy(ch -> {
+                    assertThat(ch.name()).isEqualTo("root CA");
+                    assertThat(ch.status()).isEqualTo(Check.Status.WARN);
+                    assertThat(ch.detail()).contains("root rotation under way");
+                });
                 // Re-issued under the new root, then the old root is dropped (the controller persists it).
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() ->
                         !Files.exists(c.cluster().caDir().resolve("rotation"))
@@ -225,6 +233,12 @@ class RootRotationNetnsIT {
                         .as("tessera_workload_certificates under the new root on %s", node).isEqualTo(2);
             }
             assertThat(caCrt()).as("ca.crt: the new root only").containsExactly(next);
+            var after = check();
+            assertThat(after).filteredOn(ch -> ch.name().equals("trust roots") || ch.name().equals("root CA"))
+                    .as("tessera check after the rotation").hasSize(3)
+                    .allSatisfy(ch -> assertThat(ch.status()).isEqualTo(Check.Status.OK));
+            assertThat(after).filteredOn(ch -> ch.name().equals("trust roots")).extracting(Check::detail)
+                    .containsOnly("1 root(s) trusted; certificates: 2 under the signing root");
 
             // Traffic keeps flowing after the old root is gone: new connections, and the long-lived ones.
             int after12 = p12.ok.get();
@@ -253,6 +267,11 @@ class RootRotationNetnsIT {
                 l.close();
             }
         }
+    }
+
+    /** What {@code tessera check} reports for the cluster. */
+    private static List<Check> check() {
+        return new ClusterCheck(new Agents(c.cluster(), Duration.ofSeconds(3))).run();
     }
 
     /** {@code tessera_trust_roots} of a node's agent. */
