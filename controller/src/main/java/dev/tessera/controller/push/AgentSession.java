@@ -19,10 +19,10 @@ import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.security.cert.X509Certificate;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -115,7 +115,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     }
 
     /** Called by the hub (any thread) with a new trust bundle. */
-    void offerBundle(List<java.security.cert.X509Certificate> bundle, long generation) {
+    void offerBundle(List<X509Certificate> bundle, long generation) {
         try {
             channel.eventLoop().execute(() -> {
                 if (state != State.ACTIVE || !channel.isActive() || sentVersion < 0) {

@@ -86,7 +86,8 @@ public final class PushServer implements AutoCloseable {
      * @param source the mesh state to distribute (its listeners feed the server once {@link #start()}ed)
      * @param authenticator checks the agents' tokens
      * @param issuer signs the agents' CSRs with node authorization
-     * @param ca issues the server's own certificate; its trust bundle goes to every agent
+     * @param ca the CA {@code issuer} starts on; the server's own certificate and the trust bundle every agent
+     *     gets follow {@code issuer.trust()}, which a root rotation moves to a new CA
      */
     public PushServer(PushServerConfig config, MeshSource source, AgentAuthenticator authenticator, SvidIssuer issuer,
             IssuingCa ca) {
