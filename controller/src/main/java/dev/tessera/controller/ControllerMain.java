@@ -175,6 +175,10 @@ public final class ControllerMain implements Callable<Integer> {
             throw e;
         }
         metrics.push(push);
+        metrics.trust(core.issuer(), push);
+        final var rotation = core.rotationRequests().map(requests -> new dev.tessera.controller.identity.RotationDriver(
+                core.issuer().trust(), requests, push::agentsHoldBundle, core.issuer()::heldUnderOtherIssuers,
+                push::trustChanged).start(Duration.ofMillis(500))).orElse(null);
         // Ready only now: 15012 listens and its metrics are registered (an agent told "ready" can connect).
         holder[0] = core;
 
@@ -182,6 +186,9 @@ public final class ControllerMain implements Callable<Integer> {
                 core.source().current().version(), listenAddress, http.port());
         final KubernetesClient c = client;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (rotation != null) {
+                rotation.close();
+            }
             push.close(); // GOAWAY: agents reconnect (to another replica) and keep serving meanwhile
             core.close(); // a leader releases its Lease here
             http.close();

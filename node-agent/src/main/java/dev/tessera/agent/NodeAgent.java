@@ -56,7 +56,7 @@ public final class NodeAgent implements AutoCloseable {
     private PodNetnsResolver netns;
     private BpfRedirector redirector;
     private Enrollment enrollment;
-    private CertificateManager certificates;
+    private volatile CertificateManager certificates;
     private AgentMetrics metrics;
     private DataPath dataPath;
     private HttpEndpoints http;
@@ -114,9 +114,9 @@ public final class NodeAgent implements AutoCloseable {
         // State, policies and certificates come from the controller.
         controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
                 config.controllerToken(), config.controllerCa()), this::onControllerConfig,
-                bundle -> log.info("controller trust bundle: {} root(s)", bundle.size()));
+                this::onTrustBundle);
         var signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
-        certificates = new CertificateManager(config.nodeName(), signer);
+        certificates = new CertificateManager(config.nodeName(), signer).rotationWindow(config.rootRotationWindow());
         closeables.add(certificates);
         metrics = new AgentMetrics();
         metrics.controllerSession(controller::protocolVersion, controller::versionSkewRefusals);
@@ -293,6 +293,14 @@ public final class NodeAgent implements AutoCloseable {
             }
         }
         firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
+    }
+
+    private void onTrustBundle(List<java.security.cert.X509Certificate> bundle) {
+        log.info("controller trust bundle: {} root(s)", bundle.size());
+        CertificateManager c = certificates;
+        if (c != null) {
+            c.trustBundleChanged(bundle);
+        }
     }
 
     private static List<java.security.cert.X509Certificate> controllerRoots(java.nio.file.Path caFile) {

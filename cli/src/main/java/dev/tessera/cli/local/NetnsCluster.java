@@ -221,6 +221,45 @@ public final class NetnsCluster implements AutoCloseable {
         return stateDir.resolve("network.json");
     }
 
+    /**
+     * Asks the running controller to rotate to a new root (what {@code tessera local rotate-root} runs): the
+     * new root is appended to {@code ca.crt} (agents verify the controller with it on every reconnect) and
+     * written with its key and the overlap to {@code rotation/} under the CA directory, made visible by one
+     * rename; the controller takes it from there (see {@code LocalRotationRequests}).
+     *
+     * @return the new root
+     * @throws IllegalStateException when a rotation is already under way
+     */
+    public java.security.cert.X509Certificate rotateRoot(Duration overlap) throws IOException {
+        Path dir = caDir();
+        Path request = dir.resolve("rotation");
+        if (Files.exists(request)) {
+            throw new IllegalStateException("a root rotation is already under way (" + request
+                    + " exists); see `tessera check`");
+        }
+        CertificateAuthority next = CertificateAuthority.generate(TRUST_DOMAIN);
+        Path caCrt = dir.resolve(CertificateAuthority.CERT_FILE);
+        var roots = new java.util.ArrayList<>(CertificateAuthority.Pem.readCertificates(Files.readString(caCrt)));
+        roots.add(next.certificate());
+        Path tmpCrt = dir.resolve(CertificateAuthority.CERT_FILE + ".tmp");
+        Files.writeString(tmpCrt, CertificateAuthority.Pem.write(roots.toArray()));
+        Files.move(tmpCrt, caCrt, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Path tmp = dir.resolve("rotation.tmp");
+        if (Files.exists(tmp)) {
+            try (var files = Files.list(tmp)) {
+                for (Path p : files.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(tmp);
+        }
+        next.save(tmp);
+        Files.writeString(tmp.resolve("overlap"), overlap.toString());
+        Files.move(tmp, request, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return next.certificate();
+    }
+
     public Path caDir() {
         return stateDir.resolve("ca");
     }

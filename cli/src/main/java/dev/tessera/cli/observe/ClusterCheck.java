@@ -28,6 +28,7 @@ public final class ClusterCheck {
     /** Every check, node by node. */
     public List<Check> run() {
         List<Check> out = new ArrayList<>();
+        out.add(rotation(agents.cluster().caDir()));
         for (String node : agents.nodes()) {
             out.addAll(node(node, Instant.now()));
         }
@@ -64,6 +65,49 @@ public final class ClusterCheck {
         return out;
     }
 
+    /**
+     * Trust roots (an agent exporting none predates root rotation: nothing to say): more than one root or a
+     * certificate under a root that no longer signs means a root rotation is under way, which is a warning,
+     * not a failure; a certificate under no root of the bundle is a failure.
+     */
+    static List<Check> trust(String cat, List<PromText.Sample> m) {
+        if (m.stream().noneMatch(s -> s.name().equals("tessera_trust_roots"))) {
+            return List.of();
+        }
+        int roots = (int) PromText.sum(m, "tessera_trust_roots", Map.of());
+        int current = (int) PromText.sum(m, "tessera_workload_certificates", Map.of("signing", "true"));
+        int old = (int) PromText.sum(m, "tessera_workload_certificates", Map.of("signing", "false"));
+        int unknown = (int) PromText.sum(m, "tessera_workload_certificates", Map.of("root", "unknown"));
+        String detail = roots + " root(s) trusted; certificates: " + current + " under the signing root"
+                + (old - unknown > 0 ? ", " + (old - unknown) + " under an older root" : "")
+                + (unknown > 0 ? ", " + unknown + " under no trusted root" : "");
+        if (unknown > 0) {
+            return List.of(Check.fail(cat, "trust roots", detail, "certificates that chain to no trusted root fail"
+                    + " every handshake: see the agent log"));
+        }
+        if (roots > 1 || old > 0) {
+            return List.of(Check.warn(cat, "trust roots", detail, "a root rotation is under way: certificates are"
+                    + " re-issued under the new root, then the old root is dropped"));
+        }
+        return List.of(Check.ok(cat, "trust roots", detail));
+    }
+
+    /** The root rotation of a local cluster as its CA directory shows it (requested and not finished, or not). */
+    static Check rotation(java.nio.file.Path caDir) {
+        boolean pending = java.nio.file.Files.isDirectory(caDir.resolve("rotation"));
+        int roots;
+        try {
+            roots = dev.tessera.api.identity.CertificateAuthority.Pem.readCertificates(
+                    java.nio.file.Files.readString(caDir.resolve("ca.crt"))).size();
+        } catch (IOException e) {
+            return Check.fail("cluster", "root CA", caDir.resolve("ca.crt") + ": " + e.getMessage(),
+                    "the local cluster's CA directory is damaged");
+        }
+        return pending ? Check.warn("cluster", "root CA", "root rotation under way (" + roots + " roots in ca.crt)",
+                "the controller drops the old root once every certificate is re-issued and the overlap passed")
+                : Check.ok("cluster", "root CA", roots + " root(s), no rotation under way");
+    }
+
     /** The checks that read an agent's metrics (pure: unit-tested). */
     static List<Check> evaluate(String cat, List<PromText.Sample> m, Instant now) {
         List<Check> out = new ArrayList<>();
@@ -95,6 +139,7 @@ public final class ClusterCheck {
                 out.add(Check.ok(cat, "certificate " + id, "valid for " + left.toHours() + " h"));
             }
         }
+        out.addAll(trust(cat, m));
         double misses = PromText.sum(m, "tessera_original_destination_lookups_total", Map.of("result", "miss"));
         out.add(misses == 0 ? Check.ok(cat, "original destinations", "no lookup missed")
                 : Check.warn(cat, "original destinations", (long) misses + " lookup(s) missed",

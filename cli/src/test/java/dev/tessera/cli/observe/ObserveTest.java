@@ -100,4 +100,36 @@ class ObserveTest {
         assertThat(Check.passed(checks)).isFalse();
         assertThat(Map.of()).isEmpty();
     }
+
+    @Test
+    void trustRootsSayWhetherARootRotationIsUnderWay() {
+        String cat = "node1";
+        assertThat(ClusterCheck.trust(cat, PromText.parse("tessera_mesh_pods{state=\"expected\"} 1\n"))).isEmpty();
+        var stable = PromText.parse("tessera_trust_roots 1\n"
+                + "tessera_workload_certificates{root=\"aa\",signing=\"true\"} 2\n");
+        assertThat(ClusterCheck.trust(cat, stable)).singleElement().satisfies(c -> {
+            assertThat(c.status()).isEqualTo(Check.Status.OK);
+            assertThat(c.detail()).isEqualTo("1 root(s) trusted; certificates: 2 under the signing root");
+        });
+        var rotating = PromText.parse("tessera_trust_roots 2\n"
+                + "tessera_workload_certificates{root=\"bb\",signing=\"true\"} 1\n"
+                + "tessera_workload_certificates{root=\"aa\",signing=\"false\"} 1\n");
+        assertThat(ClusterCheck.trust(cat, rotating)).singleElement().satisfies(c -> {
+            assertThat(c.status()).isEqualTo(Check.Status.WARN);
+            assertThat(c.detail()).contains("2 root(s)", "1 under an older root");
+        });
+        var broken = PromText.parse("tessera_trust_roots 1\n"
+                + "tessera_workload_certificates{root=\"unknown\",signing=\"false\"} 1\n");
+        assertThat(ClusterCheck.trust(cat, broken)).singleElement().extracting(Check::status).isEqualTo(Check.Status.FAIL);
+    }
+
+    @Test
+    void aLocalClustersCaDirectoryShowsARotationUnderWay(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        var root = dev.tessera.api.identity.CertificateAuthority.generate("cluster.local");
+        root.save(dir);
+        assertThat(ClusterCheck.rotation(dir).status()).isEqualTo(Check.Status.OK);
+        java.nio.file.Files.createDirectory(dir.resolve("rotation"));
+        assertThat(ClusterCheck.rotation(dir).status()).isEqualTo(Check.Status.WARN);
+    }
 }

@@ -24,6 +24,14 @@ public interface ControllerCore extends AutoCloseable {
     /** Signs workload certificates with node authorization. */
     SvidIssuer issuer();
 
+    /**
+     * Where root rotations are asked for (local mode: a new root in the CA directory); empty when this mode
+     * cannot rotate while running.
+     */
+    default java.util.Optional<dev.tessera.controller.identity.RotationDriver.Requests> rotationRequests() {
+        return java.util.Optional.empty();
+    }
+
     /** Whether this replica performs the writes (always true in local mode, which writes nothing). */
     boolean isLeader();
 

@@ -52,13 +52,17 @@ public final class SvidIssuer {
         }
     }
 
-    private final IssuingCa ca;
+    private final TrustRotation ca;
     private final AgentAuthenticator authenticator;
     private final Supplier<MeshSnapshot> mesh;
     private final String trustDomain;
     private final Duration ttl;
     private final Map<RefusalReason, LongAdder> refusals = new EnumMap<>(RefusalReason.class);
     private final LongAdder issued = new LongAdder();
+    /** The last certificate signed per (node, identity): what that node's agent holds, for rotations. */
+    private final Map<String, Held> held = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Held(String node, SpiffeId id, X509Certificate issuer, java.time.Instant notAfter) {}
 
     /**
      * @param ca the signing CA
@@ -69,6 +73,18 @@ public final class SvidIssuer {
      */
     public SvidIssuer(IssuingCa ca, AgentAuthenticator authenticator, Supplier<MeshSnapshot> mesh, String trustDomain,
             Duration ttl) {
+        this(new TrustRotation(requireNonNull(ca, "ca")), authenticator, mesh, trustDomain, ttl);
+    }
+
+    /**
+     * @param ca the signer and trust bundle, which a root rotation changes
+     * @param authenticator verifies the callers' tokens
+     * @param mesh the current mesh state (running pods, their nodes and whether they are meshed)
+     * @param trustDomain the only trust domain signed
+     * @param ttl certificate lifetime (positive; {@link #DEFAULT_TTL} by default)
+     */
+    public SvidIssuer(TrustRotation ca, AgentAuthenticator authenticator, Supplier<MeshSnapshot> mesh,
+            String trustDomain, Duration ttl) {
         this.ca = requireNonNull(ca, "ca");
         this.authenticator = requireNonNull(authenticator, "authenticator");
         this.mesh = requireNonNull(mesh, "mesh");
@@ -128,13 +144,53 @@ public final class SvidIssuer {
                     + ns + "/" + requested.serviceAccount() + " on node " + agent.node());
         }
         List<X509Certificate> chain;
+        IssuingCa signer = ca.signer();
         try {
-            chain = ca.issue(csr, requested, ttl);
+            chain = signer.issue(csr, requested, ttl);
         } catch (IllegalArgumentException e) {
             throw new SvidRefusedException(RefusalReason.CSR_INVALID, e.getMessage(), e);
         }
+        held.put(agent.node() + "|" + requested, new Held(agent.node(), requested, signer.issuingCertificate(),
+                chain.get(0).getNotAfter().toInstant()));
         log.debug("issued {} for node {}", requested, agent.node());
-        return new Issued(chain, ca.trustBundle(), agent.node());
+        return new Issued(chain, ca.bundle(), agent.node());
+    }
+
+    /**
+     * Certificates this controller signed that an agent still holds (unexpired, and a running meshed pod of
+     * that identity is still on that node) and that an issuer other than {@code current} signed: what keeps
+     * an old root in the bundle during a rotation. Entries for certificates that expired or whose pods left
+     * are forgotten here. Certificates signed by an earlier controller process are not known (the rotation's
+     * overlap covers them).
+     */
+    public int heldUnderOtherIssuers(X509Certificate current) {
+        requireNonNull(current, "current");
+        MeshSnapshot snapshot = mesh.get();
+        var running = new java.util.HashSet<String>();
+        if (snapshot != null) {
+            for (Workload w : snapshot.workloads()) {
+                if (w.meshed()) {
+                    running.add(w.node() + "|" + w.namespace() + "/" + w.serviceAccount());
+                }
+            }
+        }
+        java.time.Instant now = java.time.Instant.now();
+        int n = 0;
+        for (var it = held.values().iterator(); it.hasNext(); ) {
+            Held h = it.next();
+            if (h.notAfter().isBefore(now)
+                    || !running.contains(h.node() + "|" + h.id().namespace() + "/" + h.id().serviceAccount())) {
+                it.remove();
+            } else if (!h.issuer().equals(current)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The signer and trust bundle, with the rotation's state. */
+    public TrustRotation trust() {
+        return ca;
     }
 
     /** Refusals so far, by reason (every reason present, zero when never refused). */

@@ -6,7 +6,9 @@ import dev.tessera.controller.core.ControllerCore;
 import dev.tessera.controller.identity.AgentAuthenticator;
 import dev.tessera.controller.identity.IssuingCa;
 import dev.tessera.controller.identity.StaticTokenAuthenticator;
+import dev.tessera.controller.identity.RotationDriver;
 import dev.tessera.controller.identity.SvidIssuer;
+import dev.tessera.controller.identity.TrustRotation;
 import dev.tessera.controller.watch.MeshSource;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,12 +24,22 @@ public final class LocalController implements ControllerCore {
     private final IssuingCa ca;
     private final AgentAuthenticator authenticator;
     private final SvidIssuer issuer;
+    private final LocalRotationRequests rotations;
 
     private LocalController(LocalMeshSource source, IssuingCa ca, AgentAuthenticator authenticator, SvidIssuer issuer) {
         this.source = source;
         this.ca = ca;
         this.authenticator = authenticator;
         this.issuer = issuer;
+        this.rotations = null;
+    }
+
+    private LocalController(LocalController c, LocalRotationRequests rotations) {
+        this.source = c.source;
+        this.ca = c.ca;
+        this.authenticator = c.authenticator;
+        this.issuer = c.issuer;
+        this.rotations = rotations;
     }
 
     /**
@@ -50,8 +62,9 @@ public final class LocalController implements ControllerCore {
         var source = new LocalMeshSource(manifests, networkFile, trustDomain, poll);
         source.start();
         try {
-            var issuer = new SvidIssuer(ca, auth, () -> source.current().mesh(), trustDomain, svidTtl);
-            return new LocalController(source, ca, auth, issuer);
+            var issuer = new SvidIssuer(new TrustRotation(ca), auth, () -> source.current().mesh(), trustDomain, svidTtl);
+            return new LocalController(new LocalController(source, ca, auth, issuer),
+                    new LocalRotationRequests(caDir, trustDomain));
         } catch (RuntimeException e) {
             source.close();
             throw e;
@@ -76,6 +89,11 @@ public final class LocalController implements ControllerCore {
     @Override
     public SvidIssuer issuer() {
         return issuer;
+    }
+
+    @Override
+    public java.util.Optional<RotationDriver.Requests> rotationRequests() {
+        return java.util.Optional.ofNullable(rotations);
     }
 
     @Override

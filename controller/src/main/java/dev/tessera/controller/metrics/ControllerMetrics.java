@@ -149,6 +149,42 @@ public final class ControllerMetrics {
                 }).register(registry);
     }
 
+    /**
+     * Registers the trust and root-rotation metrics: {@code tessera_trust_roots} (roots in the bundle, also
+     * exported by agents), {@code tessera_controller_trust_rotation_phase{phase}} (1 for the current phase),
+     * {@code tessera_controller_trust_bundle_generation}, {@code tessera_controller_certificates_under_old_issuers}
+     * (held certificates an issuer other than the signer signed) and
+     * {@code tessera_controller_agents_without_current_bundle}.
+     */
+    public void trust(dev.tessera.controller.identity.SvidIssuer issuer, dev.tessera.controller.push.PushServer server) {
+        java.util.Objects.requireNonNull(issuer, "issuer");
+        java.util.Objects.requireNonNull(server, "server");
+        var trust = issuer.trust();
+        GaugeWithCallback.builder().name("tessera_trust_roots")
+                .help("Roots in the trust bundle sent to agents (2 or more during a root rotation)")
+                .callback(cb -> cb.call(trust.bundle().size())).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_trust_rotation_phase")
+                .help("Root rotation phase: STABLE, PUBLISHING (new root trusted, old CA signs) or RENEWING (new CA"
+                        + " signs, old roots trusted until no certificate under them is held); 1 for the current one")
+                .labelNames("phase")
+                .callback(cb -> {
+                    var now = trust.phase();
+                    for (var p : dev.tessera.controller.identity.TrustRotation.Phase.values()) {
+                        cb.call(p == now ? 1 : 0, p.name());
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_trust_bundle_generation")
+                .help("Generation of the trust bundle (bumped on every change)")
+                .callback(cb -> cb.call(trust.generation())).register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_certificates_under_old_issuers")
+                .help("Workload certificates agents hold that an issuer other than the current signer signed")
+                .callback(cb -> cb.call(issuer.heldUnderOtherIssuers(trust.signer().issuingCertificate())))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_agents_without_current_bundle")
+                .help("Connected agents that have not yet answered for the current trust bundle")
+                .callback(cb -> cb.call(server.agentsWithoutCurrentBundle())).register(registry);
+    }
+
     /** Records one reconcile batch. */
     public void reconciled(long nanos) {
         reconcile.observe(nanos / 1e9);

@@ -1,5 +1,6 @@
 package dev.tessera.controller.push;
 
+import dev.tessera.api.push.MeshDelta;
 import dev.tessera.api.push.Message;
 import dev.tessera.api.push.ProtocolException;
 import dev.tessera.api.push.ProtocolVersions;
@@ -18,6 +19,7 @@ import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,6 +74,10 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private volatile Instant since;
     private volatile long ackedVersion = -1;
     private volatile int protocolVersion; // negotiated at HELLO
+    private volatile long bundleHeld; // the trust-bundle generation the agent is known to have applied (0: none)
+    private final java.util.Map<Long, Long> bundlePings = new java.util.HashMap<>(); // nonce -> generation; loop only
+    private long[] snapshotBundle; // {version, bundle generation} of the last snapshot written, until ACKed; loop only
+    private long pingNonces = java.util.concurrent.ThreadLocalRandom.current().nextLong();
 
     AgentSession(ConfigHub hub, PushCounters counters, AgentAuthenticator authenticator, SvidIssuer issuer,
             Executor hellos, Executor csrs, PushServerConfig config, Runnable onAuthenticated) {
@@ -101,6 +107,40 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
 
     long ackedVersion() {
         return ackedVersion;
+    }
+
+    /** The trust-bundle generation this agent answered for (its PONG came after that bundle), 0 if none yet. */
+    long bundleHeld() {
+        return bundleHeld;
+    }
+
+    /** Called by the hub (any thread) with a new trust bundle. */
+    void offerBundle(List<X509Certificate> bundle, long generation) {
+        try {
+            channel.eventLoop().execute(() -> {
+                if (state != State.ACTIVE || !channel.isActive() || sentVersion < 0) {
+                    return; // the snapshot still to come carries the bundle (and its ACK says it was applied)
+                }
+                // A bundle-only DELTA (no object changes, from and to the version sent): agents of every protocol
+                // version apply it; written even when the socket is full, it is small.
+                channel.write(new Message.Delta(hub.epoch(), bundle, emptyDelta(sentVersion)));
+                pingAfterBundle(generation);
+            });
+        } catch (RejectedExecutionException e) {
+            // the loop is shutting down: nothing to tell
+        }
+    }
+
+    private static MeshDelta emptyDelta(long version) {
+        return new MeshDelta(version, version, List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                List.of(), List.of(), List.of(), List.of());
+    }
+
+    /** The agent handles frames in order: its PONG to this PING means it applied everything written before. */
+    private void pingAfterBundle(long generation) {
+        long nonce = ++pingNonces;
+        bundlePings.put(nonce, generation);
+        channel.writeAndFlush(new Message.Ping(nonce));
     }
 
     Channel channel() {
@@ -221,6 +261,10 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     private void handle(Message m) {
         if (m instanceof Message.Ack a) {
             ackedVersion = Math.max(ackedVersion, a.version());
+            if (snapshotBundle != null && a.version() >= snapshotBundle[0]) {
+                bundleHeld = Math.max(bundleHeld, snapshotBundle[1]);
+                snapshotBundle = null;
+            }
         } else if (m instanceof Message.Nack n) {
             counters.nack();
             log.warn("agent of node {} could not apply version {}: {}; sending a snapshot", node, n.version(), n.error());
@@ -231,8 +275,11 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
             csr(c);
         } else if (m instanceof Message.Ping p) {
             channel.writeAndFlush(new Message.Pong(p.nonce()));
-        } else if (m instanceof Message.Pong) {
-            // liveness only
+        } else if (m instanceof Message.Pong p) {
+            Long generation = bundlePings.remove(p.nonce());
+            if (generation != null && generation > bundleHeld) {
+                bundleHeld = generation;
+            }
         } else if (m instanceof Message.ErrorFrame e) {
             log.warn("agent of node {} reports an error and closes: {}", node, e.reason());
             channel.close();
@@ -256,7 +303,12 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
                 Message answer;
                 try {
                     SvidIssuer.Issued issued = issuer.issue(c.csr(), c.id(), bearer);
-                    answer = new Message.Cert(c.requestId(), issued.chain(), issued.trustBundle());
+                    // The bundle is the hub's as of the write, on the event loop: never older than a bundle DELTA
+                    // written before it (a root rotation must not see an agent go back to an older bundle).
+                    List<X509Certificate> chain = issued.chain();
+                    channel.eventLoop().execute(() -> channel.writeAndFlush(
+                            new Message.Cert(c.requestId(), chain, hub.trustBundle())));
+                    return;
                 } catch (SvidRefusedException e) {
                     if (e.reason() == RefusalReason.TOKEN_INVALID || e.reason() == RefusalReason.TOKEN_MISSING) {
                         // The session's token expired (projected tokens rotate; sessions outlive them): the
@@ -338,6 +390,10 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
                     counters.deltaSent();
                     channel.write(f, channel.voidPromise());
                 }
+            }
+            if (c.snapshot()) {
+                // its ACK (of this version or a later one, applied after it) says the agent holds that bundle
+                snapshotBundle = new long[] {c.version(), c.bundleGeneration()};
             }
             channel.flush();
         }

@@ -24,13 +24,18 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ConfigHub implements AutoCloseable {
 
     /** Frames that bring an agent from its version to {@code version}. */
-    record CatchUp(long version, List<ByteBuf> frames, boolean snapshot) {}
+    record CatchUp(long version, List<ByteBuf> frames, boolean snapshot, long bundleGeneration) {
+        CatchUp(long version, List<ByteBuf> frames, boolean snapshot) {
+            this(version, frames, snapshot, 0);
+        }
+    }
 
     private record DeltaFrame(long from, long to, ByteBuf frame) {}
 
     private final long epoch;
     private final int historySize;
-    private final List<X509Certificate> trustBundle;
+    private List<X509Certificate> trustBundle;
+    private long bundleGeneration;
     private final ByteBufAllocator alloc;
     private final ArrayDeque<DeltaFrame> history = new ArrayDeque<>();
     private final Set<AgentSession> sessions = ConcurrentHashMap.newKeySet();
@@ -42,11 +47,43 @@ final class ConfigHub implements AutoCloseable {
         this.epoch = epoch;
         this.historySize = historySize;
         this.trustBundle = List.copyOf(trustBundle);
+        this.bundleGeneration = 1;
         this.alloc = requireNonNull(alloc, "alloc");
     }
 
     long epoch() {
         return epoch;
+    }
+
+    synchronized long bundleGeneration() {
+        return bundleGeneration;
+    }
+
+    synchronized List<X509Certificate> trustBundle() {
+        return trustBundle;
+    }
+
+    /**
+     * Replaces the trust bundle (a root rotation): later snapshots carry the new one, the delta history is
+     * dropped (a catch-up from now on is a snapshot, which carries it; its ACK tells the session the agent
+     * applied it), and every session gets it at once in a bundle-only DELTA, followed by a PING whose PONG
+     * tells the session the agent applied it.
+     */
+    synchronized void trustBundle(List<X509Certificate> bundle, long generation) {
+        if (closed || generation <= bundleGeneration) {
+            return;
+        }
+        trustBundle = List.copyOf(bundle);
+        bundleGeneration = generation;
+        if (snapshotFrame != null) {
+            snapshotFrame.release();
+            snapshotFrame = null;
+        }
+        history.forEach(d -> d.frame.release());
+        history.clear();
+        for (AgentSession s : sessions) {
+            s.offerBundle(trustBundle, generation);
+        }
     }
 
     synchronized MeshConfig current() {
@@ -118,7 +155,7 @@ final class ConfigHub implements AutoCloseable {
                 return new CatchUp(at, chain.stream().map(d -> d.frame.retainedDuplicate()).toList(), false);
             }
         }
-        return new CatchUp(current.version(), List.of(snapshot().retainedDuplicate()), true);
+        return new CatchUp(current.version(), List.of(snapshot().retainedDuplicate()), true, bundleGeneration);
     }
 
     private ByteBuf snapshot() {

@@ -86,7 +86,8 @@ public final class PushServer implements AutoCloseable {
      * @param source the mesh state to distribute (its listeners feed the server once {@link #start()}ed)
      * @param authenticator checks the agents' tokens
      * @param issuer signs the agents' CSRs with node authorization
-     * @param ca issues the server's own certificate; its trust bundle goes to every agent
+     * @param ca the CA {@code issuer} starts on; the server's own certificate and the trust bundle every agent
+     *     gets follow {@code issuer.trust()}, which a root rotation moves to a new CA
      */
     public PushServer(PushServerConfig config, MeshSource source, AgentAuthenticator authenticator, SvidIssuer issuer,
             IssuingCa ca) {
@@ -95,9 +96,11 @@ public final class PushServer implements AutoCloseable {
         this.authenticator = requireNonNull(authenticator, "authenticator");
         this.issuer = requireNonNull(issuer, "issuer");
         long epoch = new SecureRandom().nextLong() & Long.MAX_VALUE;
-        this.hub = new ConfigHub(epoch == 0 ? 1 : epoch, config.historySize(), ca.trustBundle(),
+        requireNonNull(ca, "ca");
+        // The issuer's trust follows root rotations; it starts on the same CA as {@code ca}.
+        this.hub = new ConfigHub(epoch == 0 ? 1 : epoch, config.historySize(), issuer.trust().bundle(),
                 PooledByteBufAllocator.DEFAULT);
-        this.certificate = new ServerCertificate(ca, config);
+        this.certificate = new ServerCertificate(() -> issuer.trust().signer(), config);
         this.epoll = Epoll.isAvailable();
         this.group = new MultiThreadIoEventLoopGroup(config.workerThreads(),
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
@@ -105,6 +108,37 @@ public final class PushServer implements AutoCloseable {
         this.hellos = BoundedExecutor.create("push-hello", limits.helloThreads(), limits.helloQueue());
         this.csrs = BoundedExecutor.create("push-csr", limits.csrThreads(), limits.csrQueue());
         this.unauthenticated = new UnauthenticatedLimiter(limits.maxUnauthenticated(), limits.maxUnauthenticatedPerSource());
+    }
+
+    /**
+     * Sends the issuer's current trust bundle to every agent when it changed (a root rotation moved on),
+     * and re-issues the server's certificate when the signer changed; new agents get it in their snapshot.
+     */
+    public synchronized void trustChanged() {
+        var trust = issuer.trust().status();
+        if (!trust.signer().equals(signerOf(certificate.chain()))) {
+            certificate.renew();
+            log.info("push server certificate re-issued under {}", trust.signer().getSubjectX500Principal().getName());
+        }
+        hub.trustBundle(trust.bundle(), trust.generation());
+    }
+
+    private static java.security.cert.X509Certificate signerOf(List<java.security.cert.X509Certificate> chain) {
+        return chain.size() > 1 ? chain.get(1) : null;
+    }
+
+    /**
+     * Whether every connected, authenticated agent answered after receiving trust-bundle {@code generation}
+     * or a later one (true with no agent connected: each one connecting gets the current bundle first).
+     */
+    public boolean agentsHoldBundle(long generation) {
+        return hub.sessions().stream().filter(AgentSession::active).allMatch(s -> s.bundleHeld() >= generation);
+    }
+
+    /** Connected agents that have not yet answered for the current trust bundle. */
+    public long agentsWithoutCurrentBundle() {
+        long g = hub.bundleGeneration();
+        return hub.sessions().stream().filter(AgentSession::active).filter(s -> s.bundleHeld() < g).count();
     }
 
     /** Binds the port (a bind error fails here) and starts distributing the source's states. */

@@ -24,12 +24,18 @@ import javax.net.ssl.SSLException;
  */
 final class ServerCertificate {
 
-    private final IssuingCa ca;
+    private final java.util.function.Supplier<IssuingCa> ca;
     private final PushServerConfig config;
     private volatile SslContext context;
     private volatile List<X509Certificate> chain;
 
     ServerCertificate(IssuingCa ca, PushServerConfig config) {
+        this(() -> ca, config);
+        requireNonNull(ca, "ca");
+    }
+
+    /** A certificate from whichever CA signs at each renewal (a root rotation switches it). */
+    ServerCertificate(java.util.function.Supplier<IssuingCa> ca, PushServerConfig config) {
         this.ca = requireNonNull(ca, "ca");
         this.config = requireNonNull(config, "config");
         renew();
@@ -41,7 +47,7 @@ final class ServerCertificate {
         var dns = new ArrayList<>(config.serviceNames());
         dns.addAll(config.dnsNames());
         SpiffeId id = new SpiffeId(config.trustDomain(), config.namespace(), PushServerConfig.SERVICE_ACCOUNT);
-        List<X509Certificate> issued = ca.issueServer(key.getPublic(), id, dns, config.ips(), config.serverCertTtl());
+        List<X509Certificate> issued = ca.get().issueServer(key.getPublic(), id, dns, config.ips(), config.serverCertTtl());
         try {
             context = SslContextBuilder.forServer(key.getPrivate(), issued.toArray(X509Certificate[]::new))
                     .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)

@@ -171,7 +171,14 @@ public final class AdminRoutes {
         if (agent.certificates() == null) {
             return List.of();
         }
-        return agent.certificates().certificates().values().stream().map(AdminRoutes::describe).toList();
+        var bundle = agent.certificates().trustBundle();
+        return agent.certificates().certificates().values().stream().map(k -> {
+            Map<String, Object> m = describe(k);
+            var root = dev.tessera.agent.identity.CertificateManager.rootOf(k.chain(), bundle);
+            m.put("root", root == null ? "unknown" : dev.tessera.agent.identity.CertificateManager.fingerprint(root));
+            m.put("rootSigning", root != null && !bundle.isEmpty() && root.equals(bundle.get(0)));
+            return m;
+        }).toList();
     }
 
     private static Map<String, Object> describe(CertifiedKey k) {

@@ -125,6 +125,12 @@ public final class AgentConfig {
                     + " interpreted code; at most 5 s. 0 disables. Default: ${DEFAULT-VALUE}.")
     int warmUpConnections;
 
+    @Option(names = "--root-rotation-window", paramLabel = "DURATION", defaultValue = "60s",
+            description = "When the controller's signing root changes (a root rotation), each held workload certificate"
+                    + " is re-issued at a random moment within this window, so a rotation's CSRs are spread out."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String rootRotationWindowText;
+
     @Option(names = "--max-pods", paramLabel = "N", defaultValue = "4096",
             description = "Meshed pods this node can hold: the size of the kernel maps of enrolled pods (tsr_enrolled)"
                     + " and of their PeerAuthentication (tsp_pods). A pod beyond it is refused, named in readiness."
@@ -159,6 +165,7 @@ public final class AgentConfig {
     private Duration drainTimeout;
     private Duration coverageInterval;
     private Duration evictionGrace;
+    private Duration rootRotationWindow;
 
     /** Only through {@link #parse} or as picocli's mixin ({@link #validate} then runs before use). */
     public AgentConfig() {}
@@ -228,6 +235,8 @@ public final class AgentConfig {
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
         evictionGrace = Durations.parsePositive("--metrics-eviction-grace", evictionGraceText);
+        rootRotationWindow = Durations.parsePositive("--root-rotation-window",
+                rootRotationWindowText == null ? "60s" : rootRotationWindowText);
         hboneIdleTimeout = Durations.parsePositive("--hbone-idle-timeout", hboneIdleTimeoutText);
         return this;
     }
@@ -356,6 +365,11 @@ public final class AgentConfig {
     /** Connections of the start-up warm-up ({@code --warm-up}); 0: none. */
     public int warmUpConnections() {
         return warmUpConnections;
+    }
+
+    /** Window over which certificates are re-issued after the signing root changed ({@code --root-rotation-window}). */
+    public Duration rootRotationWindow() {
+        return rootRotationWindow == null ? Duration.ofSeconds(60) : rootRotationWindow;
     }
 
     public Duration metricsEvictionGrace() {

@@ -281,7 +281,15 @@ public final class ControllerClient implements AutoCloseable {
                 trustBundle(s.trustBundle());
                 apply(ctx, s.config());
             } else if (m instanceof Message.Delta d) {
+                if (d.trustBundle() != null && d.epoch() == epoch) {
+                    trustBundle(d.trustBundle()); // even while awaiting a snapshot: a root rotation waits for it
+                }
                 if (awaitingSnapshot) {
+                    return;
+                }
+                if (d.epoch() == epoch && d.delta().isEmpty() && d.delta().fromVersion() == current.version()
+                        && d.delta().toVersion() == current.version()) {
+                    ctx.writeAndFlush(new Message.Ack(current.version())); // bundle only: the state is unchanged
                     return;
                 }
                 MeshConfig next;
@@ -296,9 +304,6 @@ public final class ControllerClient implements AutoCloseable {
                             d.delta().toVersion(), e.getMessage());
                     ctx.writeAndFlush(new Message.Nack(d.delta().toVersion(), e.getMessage()));
                     return;
-                }
-                if (d.trustBundle() != null) {
-                    trustBundle(d.trustBundle());
                 }
                 apply(ctx, next);
             } else if (m instanceof Message.Cert c) {

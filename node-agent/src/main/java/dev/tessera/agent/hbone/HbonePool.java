@@ -164,14 +164,18 @@ public final class HbonePool implements AutoCloseable {
                 throw new TunnelException(CloseReason.SHUTDOWN, "the HBONE client pool is closed");
             }
             List<TunnelConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(1));
+            ctx = tls.client(key.source()).orElseThrow(() -> new TunnelException(CloseReason.NO_CERTIFICATE,
+                    "this node holds no certificate for " + key.source()));
             for (TunnelConnection c : list) {
-                if (c.loop() == caller && c.tryReserve()) {
+                if (c.tls() != ctx) {
+                    // made with an older certificate or trust bundle (a renewal, a root rotation): its open
+                    // streams continue, new ones go over a connection that presents the current certificate
+                    c.retire();
+                } else if (c.loop() == caller && c.tryReserve()) {
                     return c;
                 }
             }
-            ctx = tls.client(key.source()).orElseThrow(() -> new TunnelException(CloseReason.NO_CERTIFICATE,
-                    "this node holds no certificate for " + key.source()));
-            fresh = new TunnelConnection(key, caller);
+            fresh = new TunnelConnection(key, caller, ctx);
             fresh.tryReserve();
             list.add(fresh);
         }

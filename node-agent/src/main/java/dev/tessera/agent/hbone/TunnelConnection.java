@@ -53,11 +53,18 @@ final class TunnelConnection {
     private final AtomicInteger streams = new AtomicInteger();
     private volatile int maxStreams = INITIAL_MAX_STREAMS;
     private volatile boolean usable = true;
+    private final SslContext tls;
 
-    TunnelConnection(PoolKey key, EventLoop loop) {
+    /** @param tls the client context it will connect with (the pool retires it once that context is replaced) */
+    TunnelConnection(PoolKey key, EventLoop loop, SslContext tls) {
+        this.tls = tls;
         this.key = requireNonNull(key, "key");
         this.loop = requireNonNull(loop, "loop");
         this.ready = loop.newPromise();
+    }
+
+    SslContext tls() {
+        return tls;
     }
 
     PoolKey key() {

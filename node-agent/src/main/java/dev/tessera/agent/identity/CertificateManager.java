@@ -59,6 +59,11 @@ public final class CertificateManager implements IdentityProvider, AutoCloseable
     private final AtomicLong issued = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private volatile Set<SpiffeId> expected = Set.of();
+    private volatile Duration rotationWindow = DEFAULT_ROTATION_WINDOW;
+    private final AtomicLong rotationRenewals = new AtomicLong();
+
+    /** Default window over which certificates are re-issued, at random, after the signing root changed. */
+    public static final Duration DEFAULT_ROTATION_WINDOW = Duration.ofSeconds(60);
 
     /** One identity's state; fields other than {@code current} are touched only on the executor. */
     private static final class Entry {
@@ -190,6 +195,13 @@ public final class CertificateManager implements IdentityProvider, AutoCloseable
         e.failures = 0;
         issued.incrementAndGet();
         Duration renewIn = renewDelay(key.leaf());
+        List<X509Certificate> bundle = signer.trustBundle();
+        if (!bundle.isEmpty() && !chainsTo(key.chain(), bundle.get(0))) {
+            // signed just before the signing root changed: re-issue within the rotation window
+            renewIn = Duration.ofMillis(Math.min(renewIn.toMillis(),
+                    ThreadLocalRandom.current().nextLong(rotationWindow.toMillis() + 1)));
+            rotationRenewals.incrementAndGet();
+        }
         log.info("{}: certificate issued, serial {}, valid until {}, renewal in {} s", e.id,
                 key.leaf().getSerialNumber().toString(16), key.leaf().getNotAfter().toInstant(), renewIn.toSeconds());
         e.timer = executor.schedule(() -> issue(e), renewIn.toMillis(), TimeUnit.MILLISECONDS);
@@ -274,6 +286,104 @@ public final class CertificateManager implements IdentityProvider, AutoCloseable
             }
             return true;
         }
+    }
+
+    /**
+     * Sets the window over which held certificates are re-issued, each at a random moment, when the signing
+     * root changes ({@link #trustBundleChanged}); spreads a rotation's CSRs over the whole window.
+     */
+    public CertificateManager rotationWindow(Duration window) {
+        this.rotationWindow = positive("rotationWindow", window);
+        return this;
+    }
+
+    /**
+     * A new trust bundle from the controller. Its first root is the one certificates are issued under now
+     * (the controller's convention during a root rotation); every held certificate that does not chain to it
+     * is re-issued at a random moment within the rotation window (the current one stays in use meanwhile).
+     * Returns at once.
+     */
+    public void trustBundleChanged(List<X509Certificate> bundle) {
+        if (bundle.isEmpty() || executor.isShutdown()) {
+            return;
+        }
+        X509Certificate signing = bundle.get(0);
+        executor.execute(() -> {
+            for (Entry e : entries.values()) {
+                CertifiedKey k = e.current;
+                if (k == null || chainsTo(k.chain(), signing)) {
+                    continue;
+                }
+                long delay = ThreadLocalRandom.current().nextLong(rotationWindow.toMillis() + 1);
+                if (e.timer != null) {
+                    e.timer.cancel(false);
+                }
+                rotationRenewals.incrementAndGet();
+                log.info("{}: certificate issued under a root that no longer signs; re-issuing in {} ms", e.id, delay);
+                e.timer = executor.schedule(() -> issue(e), delay, TimeUnit.MILLISECONDS);
+            }
+        });
+    }
+
+    /** Whether the last certificate of {@code chain} is {@code root} or signed by it. */
+    public static boolean chainsTo(List<X509Certificate> chain, X509Certificate root) {
+        X509Certificate top = chain.get(chain.size() - 1);
+        if (top.equals(root)) {
+            return true;
+        }
+        if (!top.getIssuerX500Principal().equals(root.getSubjectX500Principal())) {
+            return false;
+        }
+        try {
+            top.verify(root.getPublicKey());
+            return true;
+        } catch (java.security.GeneralSecurityException ex) {
+            return false;
+        }
+    }
+
+    /** The root of {@code bundle} that {@code chain} leads to, or null. */
+    public static X509Certificate rootOf(List<X509Certificate> chain, List<X509Certificate> bundle) {
+        for (X509Certificate r : bundle) {
+            if (chainsTo(chain, r)) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /** A short, stable name of a root: the first 16 hex digits of the SHA-256 of its encoding. */
+    public static String fingerprint(X509Certificate root) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(root.getEncoded());
+            return java.util.HexFormat.of().formatHex(d, 0, 8);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * The valid certificates held, counted by the root of the trust bundle they chain to ({@link #fingerprint},
+     * or "unknown"), each with whether that root is the signing one (the bundle's first).
+     */
+    public Map<String, Map.Entry<Boolean, Long>> byRoot() {
+        List<X509Certificate> bundle = trustBundle();
+        var out = new java.util.TreeMap<String, Map.Entry<Boolean, Long>>();
+        for (X509Certificate r : bundle) {
+            out.put(fingerprint(r), Map.entry(r == bundle.get(0), 0L));
+        }
+        for (CertifiedKey k : certificates().values()) {
+            X509Certificate r = rootOf(k.chain(), bundle);
+            String name = r == null ? "unknown" : fingerprint(r);
+            out.merge(name, Map.entry(r != null && r == bundle.get(0), 1L),
+                    (a, b) -> Map.entry(a.getKey(), a.getValue() + b.getValue()));
+        }
+        return out;
+    }
+
+    /** Certificates scheduled for re-issue because the signing root changed, so far. */
+    public long rotationRenewalsTotal() {
+        return rotationRenewals.get();
     }
 
     /** Called (on the manager's thread) after an identity's certificate was issued, renewed or dropped. */

@@ -95,6 +95,27 @@ public final class AgentMetrics {
                 .register(registry);
     }
 
+    /**
+     * The trust bundle and what the held certificates chain to: {@code tessera_trust_roots} (roots trusted)
+     * and {@code tessera_workload_certificates{root, signing}} (held certificates by the SHA-256 prefix of
+     * the root they chain to, and whether that root is the one issuing now: the bundle's first).
+     *
+     * @param roots roots in the trust bundle
+     * @param byRoot held certificates by root fingerprint, each with whether it is the signing root
+     */
+    public void trust(java.util.function.IntSupplier roots, Supplier<Map<String, Map.Entry<Boolean, Long>>> byRoot) {
+        GaugeWithCallback.builder().name("tessera_trust_roots")
+                .help("Roots in the trust bundle peers are verified against (2 or more during a root rotation)")
+                .callback(cb -> cb.call(roots.getAsInt())).register(registry);
+        GaugeWithCallback.builder().name("tessera_workload_certificates")
+                .help("Workload certificates held, by the root they chain to (SHA-256 prefix, \"unknown\" when none"
+                        + " of the bundle) and whether that root signs now (during a root rotation: old ones go to 0)")
+                .labelNames("root", "signing")
+                .callback(cb -> byRoot.get().forEach((root, e) -> cb.call(e.getValue(), root,
+                        String.valueOf(e.getKey()))))
+                .register(registry);
+    }
+
     /** When the state snapshot last changed. */
     public void configUpdated(Supplier<Instant> lastUpdate) {
         GaugeWithCallback.builder().name("tessera_config_last_update_age_seconds")

@@ -69,6 +69,7 @@ public final class NodeMetricsBinding implements AutoCloseable {
                     k.leaf().getNotAfter().toInstant()));
             return out;
         });
+        metrics.trust(() -> parts.certificates().trustBundle().size(), () -> parts.certificates().byRoot());
         metrics.configUpdated(parts.lastStateUpdate());
         metrics.mapOccupancy(parts.redirector()::occupancy);
         registerTcpHealth(metrics);

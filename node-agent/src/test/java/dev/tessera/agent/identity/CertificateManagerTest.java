@@ -265,4 +265,43 @@ class CertificateManagerTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> m2.failedTotal() >= 2);
         assertThat(m2.certificate(CLIENT)).isEmpty();
     }
+
+    @Test
+    void aNewSigningRootFirstInTheBundleGetsEveryHeldCertificateReissuedUnderItWithinTheWindow() throws Exception {
+        CertificateAuthority next = CertificateAuthority.generate(TD);
+        var current = new java.util.concurrent.atomic.AtomicReference<CertificateSigner>(
+                new InProcessCaSigner(ca, List.of(ca.certificate()), Duration.ofHours(24)));
+        CertificateSigner switching = new CertificateSigner() {
+            @Override
+            public CompletableFuture<List<X509Certificate>> sign(PKCS10CertificationRequest csr, SpiffeId id) {
+                return current.get().sign(csr, id);
+            }
+
+            @Override
+            public List<X509Certificate> trustBundle() {
+                return current.get().trustBundle();
+            }
+        };
+        var m = start(switching).rotationWindow(Duration.ofMillis(300));
+        m.update(cluster());
+        assertThat(m.awaitAll(Duration.ofSeconds(10))).isTrue();
+        X509Certificate first = m.certificate(CLIENT).orElseThrow().leaf();
+        assertThat(m.byRoot()).containsExactly(Map.entry(CertificateManager.fingerprint(ca.certificate()),
+                Map.entry(true, 1L)));
+
+        // The new root is published next to the old one, which still signs: nothing to re-issue.
+        var published = List.of(ca.certificate(), next.certificate());
+        current.set(new InProcessCaSigner(ca, published, Duration.ofHours(24)));
+        m.trustBundleChanged(published);
+        // The new root signs (first in the bundle): the certificate is re-issued under it.
+        var switched = List.of(next.certificate(), ca.certificate());
+        current.set(new InProcessCaSigner(next, switched, Duration.ofHours(24)));
+        m.trustBundleChanged(switched);
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                CertificateManager.chainsTo(m.certificate(CLIENT).orElseThrow().chain(), next.certificate()));
+        assertThat(m.certificate(CLIENT).orElseThrow().leaf()).isNotEqualTo(first);
+        assertThat(m.rotationRenewalsTotal()).isEqualTo(1);
+        assertThat(m.byRoot()).containsEntry(CertificateManager.fingerprint(next.certificate()), Map.entry(true, 1L))
+                .containsEntry(CertificateManager.fingerprint(ca.certificate()), Map.entry(false, 0L));
+    }
 }
