@@ -136,9 +136,9 @@ final class DataPath implements AutoCloseable {
                 .labelNames("reason")
                 .callback(cb -> inbound.refusals().forEach((reason, n) -> cb.call(n, reason))).register(registry);
         CounterWithCallback.builder().name("tessera_pod_dials_total")
-                .help("Connections the agent dialled to local pods for a meshed client (same-node delivery, HBONE),"
-                        + " by source address: client (the client pod's, transparent) or node (no verified client"
-                        + " pod address, the bind or the kernel record failed, or transparent delivery is off)")
+                .help("Connections the agent dialled to local pods for a meshed client (same-node delivery, HBONE)"
+                        + " while transparent delivery is on, by source address: client (the client pod's) or node"
+                        + " (no verified client pod address, or the bind or the kernel record failed)")
                 .labelNames("source")
                 .callback(cb -> {
                     cb.call(outbound.delivery().transparent() + inbound.delivery().transparent(), "client");

@@ -198,6 +198,20 @@ class MeshDataPathNetnsIT {
     }
 
     /**
+     * A pod reaching itself through the mesh (its own address is a meshed destination) still connects: that
+     * hairpin is dialled from the node address, since a SYN from the pod's own address arriving on its eth0
+     * would be dropped by its kernel as a martian source.
+     */
+    @Test
+    void aPodReachingItselfThroughTheMeshStillConnects() throws IOException {
+        double before = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        assertThat(roundTrip(MESH, "local", c.podIp(MESH, "local"), 7003, "me"))
+                .as("the server's getpeername(), hairpin").isEqualTo(c.nodeIp("node1"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
+    }
+
+    /**
      * The node's egress rules apply to a meshed pod's traffic to non-mesh destinations exactly as to an
      * opted-out pod's: a FORWARD-chain DROP for the pod on its node stops both. And what a plain pod cannot
      * reach (the controller's 15014: pods have no route back from it here), a meshed pod cannot reach either;

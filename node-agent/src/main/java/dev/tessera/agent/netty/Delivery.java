@@ -14,7 +14,10 @@ import io.netty.util.concurrent.Promise;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How the agent dials a local pod (same-node delivery, the HBONE server's upstream): from the client pod's
@@ -26,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code redirect.ReplyRouting}) keeps them on this socket.
  *
  * <p>Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
- * the source is not IPv4, the channel is not epoll, no registry is set, or the bind or the registry fails.
+ * the source is not IPv4, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
+ * registry fails; with no registry set every dial is from the node address.
  */
 public final class Delivery {
 
@@ -39,8 +43,11 @@ public final class Delivery {
         void remove(InetSocketAddress local, InetSocketAddress remote);
     }
 
+    private static final Logger log = LoggerFactory.getLogger(Delivery.class);
+
     private final Bootstrap dialer;
     private final boolean epoll;
+    private final AtomicBoolean warned = new AtomicBoolean();
     private volatile Registry registry;
     private final AtomicLong transparent = new AtomicLong();
     private final AtomicLong fallbacks = new AtomicLong();
@@ -66,8 +73,10 @@ public final class Delivery {
         requireNonNull(target, "target");
         Promise<Channel> result = loop.newPromise();
         Registry r = registry;
+        // A pod reaching itself (through a Service VIP) gets a SYN from its own address on eth0, which its kernel
+        // drops as a martian source: that hairpin is dialled from the node, as before.
         if (r == null || !(source instanceof Inet4Address) || !(target.getAddress() instanceof Inet4Address)
-                || !epoll) {
+                || !epoll || source.equals(target.getAddress())) {
             if (r != null) {
                 fallbacks.incrementAndGet();
             }
@@ -79,6 +88,14 @@ public final class Delivery {
             Channel ch = bound.channel();
             InetSocketAddress local = bound.isSuccess() ? (InetSocketAddress) ch.localAddress() : null;
             if (local == null || !r.add(local, target)) {
+                String why = local == null ? "bind " + source.getHostAddress() + ": " + bound.cause()
+                        : "the kernel did not record " + local + " -> " + target;
+                if (warned.compareAndSet(false, true)) {
+                    log.warn("transparent delivery failed, dialling from the node address ({}); further failures"
+                            + " only at DEBUG, counted in tessera_pod_dials_total{source=\"node\"}", why);
+                } else {
+                    log.debug("transparent delivery failed: {}", why);
+                }
                 ch.close();
                 fallbacks.incrementAndGet();
                 plain(loop, target, result);
