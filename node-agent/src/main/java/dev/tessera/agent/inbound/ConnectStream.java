@@ -2,7 +2,6 @@ package dev.tessera.agent.inbound;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.connection.Admission;
 import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
@@ -14,6 +13,7 @@ import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.StreamEndpoint;
 import dev.tessera.agent.connection.TcpEndpoint;
 import dev.tessera.agent.hbone.Hbone;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.identity.SpiffeId;

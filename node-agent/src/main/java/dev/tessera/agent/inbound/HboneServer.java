@@ -2,13 +2,13 @@ package dev.tessera.agent.inbound;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.hbone.Hbone;
 import dev.tessera.agent.hbone.HbonePool;
 import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.netty.Listener;
 import dev.tessera.agent.netty.Listeners;
