@@ -65,7 +65,31 @@ build_agent() {
     cp "$(readlink -f "$path")" "$ctx/native/"
     [[ $(basename "$(readlink -f "$path")") == "$lib" ]] || ln -sf "$(basename "$(readlink -f "$path")")" "$ctx/native/$lib"
   done
+  stage_reply_routing_tools "$ctx/tools"
   "$DOCKER" build -q -t "tessera/node-agent:$TAG" "$ctx" >/dev/null
+}
+
+# iptables (the nft variant, with its extensions) and ip from the build host, with the libraries they link
+# that the base lacks: the agent runs them once at start to install the reply routing of its transparent
+# deliveries (ARCHITECTURE.md "The server sees the client pod's address").
+stage_reply_routing_tools() {
+  local root=$1 xt=/usr/lib/x86_64-linux-gnu/xtables f lib
+  rm -rf "$root"
+  mkdir -p "$root/usr/sbin" "$root$xt" "$root/usr/lib/x86_64-linux-gnu"
+  for f in /usr/sbin/xtables-nft-multi "$(readlink -f /usr/sbin/ip)"; do
+    [[ -x $f ]] || { echo "build.sh: $f not found (expected: apt-get install iptables iproute2)" >&2; exit 1; }
+  done
+  cp /usr/sbin/xtables-nft-multi "$root/usr/sbin/"
+  ln -sf xtables-nft-multi "$root/usr/sbin/iptables"
+  cp "$(readlink -f /usr/sbin/ip)" "$root/usr/sbin/ip"
+  cp "$xt"/*.so "$root$xt/"
+  { ldd /usr/sbin/xtables-nft-multi "$(readlink -f /usr/sbin/ip)" "$xt"/*.so 2>/dev/null || true; } |
+    awk '/=> \// {print $3}' | sort -u | while read -r lib; do
+      case $(basename "$lib") in libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*|libz.so.*|libbpf.so.*|libelf.so.*) continue ;; esac
+      cp "$(readlink -f "$lib")" "$root/usr/lib/x86_64-linux-gnu/"
+      [[ $(basename "$(readlink -f "$lib")") == "$(basename "$lib")" ]] ||
+        ln -sf "$(basename "$(readlink -f "$lib")")" "$root/usr/lib/x86_64-linux-gnu/$(basename "$lib")"
+    done
 }
 
 build_controller() {

@@ -2,9 +2,10 @@
 /*
  * cgroup_skb/ingress, attached with a bpf_link to the cgroup v2 root like the redirect programs: it sees
  * every IPv4 packet delivered to a socket of any process. A TCP connection attempt (SYN without ACK) to a
- * pod in tsp_pods whose source is neither the pod's node (the node agent's deliveries after mTLS, and
- * kubelet-style probes, both come from the node IP) nor the pod itself is plaintext from outside the
- * mesh: dropped when the pod is STRICT. When PERMISSIVE and AuthorizationPolicies select the pod
+ * pod in tsp_pods that is not one of the node agent's deliveries (their 4-tuples are in tsp_deliveries:
+ * the agent dials pods from the client pod's address) and whose source is neither the pod's node
+ * (kubelet-style probes, and deliveries of an agent older than tsp_deliveries, come from the node IP) nor
+ * the pod itself is plaintext from outside the mesh: dropped when the pod is STRICT. When PERMISSIVE and AuthorizationPolicies select the pod
  * (tsp_pod.flags has TSP_POD_PLAIN_RULES), the SYN is decided by tsp_plain_rules: longest match of
  * (pod, destination port, source) and, when no entry names the port, of (pod, port 0 = "other ports",
  * source); the entry holds the agent's Authorizer decision for a source without identity (principal and
@@ -76,6 +77,12 @@ static __always_inline int tsp_check(struct __sk_buff *skb)
 		return TSP_PASS;
 	if (!(flags & TSP_TCP_FLAG_SYN) || (flags & TSP_TCP_FLAG_ACK))
 		return TSP_PASS;
+	/* the agent's deliveries come from the client pod's address (transparent): known by their 4-tuple */
+	struct tsp_delivery_key d = { .saddr = ip.saddr, .daddr = ip.daddr };
+	if (bpf_skb_load_bytes(skb, tcp, &d.sport, 4) == 0 && bpf_map_lookup_elem(&tsp_deliveries, &d)) {
+		__sync_fetch_and_add(&pod->mesh, 1);
+		return TSP_PASS;
+	}
 	if (ip.saddr == pod->node_ip || ip.saddr == ip.daddr) {
 		__sync_fetch_and_add(&pod->mesh, 1);
 		return TSP_PASS;

@@ -104,4 +104,31 @@ struct {
 	__type(value, struct tsp_plain_verdict);
 } tsp_plain_rules SEC(".maps");
 
+/*
+ * Key of tsp_deliveries: one connection the node agent dials to a local pod from the CLIENT pod's address
+ * (IP_TRANSPARENT), as its SYN carries it. All fields in network order.
+ */
+struct tsp_delivery_key {
+	__u32 saddr;      /* the client pod (the address the agent bound) */
+	__u32 daddr;      /* the local pod */
+	__u16 sport;
+	__u16 dport;
+};
+_Static_assert(sizeof(struct tsp_delivery_key) == 12, "struct tsp_delivery_key size");
+
+/*
+ * tsp_deliveries  LRU_HASH (65536)  key: struct tsp_delivery_key  value: __u32 1
+ *   writer: agent (PeerAuthProgram.deliveries(): after bind(), before connect(); deleted when the
+ *           connection closes; LRU bounds what a crashed agent leaves behind)
+ *   reader: tsp_ingress: a SYN whose 4-tuple is in here is the agent's delivery after mTLS or the
+ *           same-node policy check, never plaintext, whatever its source address. Only a process that can
+ *           write this pinned map (root on the node) can make a SYN pass this way.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tsp_delivery_key);
+	__type(value, __u32);
+} tsp_deliveries SEC(".maps");
+
 #endif /* TESSERA_PEERAUTH_H */

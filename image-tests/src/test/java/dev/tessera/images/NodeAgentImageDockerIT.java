@@ -113,6 +113,10 @@ class NodeAgentImageDockerIT {
         // The pod, found through the host's netns directory, is enrolled by its namespace cookie.
         assertThat(BpfPins.enrolledCookies(pinDir)).containsExactly(Netns.cookie(node.podNetns()));
 
+        // The image carries iptables and ip: the agent installed the reply routing of transparent deliveries
+        // (in the container's own network namespace here, which goes with the container).
+        assertThat(agent.getLogs()).contains("reply routing in place: mark 0x2000/0x2000 -> table 15008");
+
         // Metrics on 15020 over the Docker network: the pod expected, captured and certified.
         String metrics = agent.get(15020, "/metrics").body();
         assertThat(metrics).contains("tessera_mesh_pods{state=\"expected\"} 1.0",

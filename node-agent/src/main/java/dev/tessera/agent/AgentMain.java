@@ -32,6 +32,8 @@ public final class AgentMain implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
         if (uninstall) {
+            config.validateReplyRouting();
+            dev.tessera.agent.redirect.ReplyRouting.uninstall(config.replyMark(), config.replyRouteTable());
             return uninstall(config.bpfPinDir());
         }
         try {
@@ -48,7 +50,8 @@ public final class AgentMain implements Callable<Integer> {
     /** Detaches and unpins everything a previous agent left under the pin directory. */
     private int uninstall(Path bpfPinDir) throws InterruptedException {
         dev.tessera.agent.redirect.BpfRedirector.uninstall(bpfPinDir); // with the STRICT program's pins
-        System.out.println("tessera-node-agent: detached every program and removed the pins under " + bpfPinDir);
+        System.out.println("tessera-node-agent: detached every program, removed the pins under " + bpfPinDir
+                + " and the reply routing");
         if (thenWait) {
             var done = new java.util.concurrent.CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(done::countDown, "uninstall-exit"));

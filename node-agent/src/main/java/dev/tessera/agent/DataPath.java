@@ -105,6 +105,15 @@ final class DataPath implements AutoCloseable {
         originalDestinations = requireNonNull(od, "od");
     }
 
+    /**
+     * Dial local pods from the client pod's address, recording each delivery in {@code registry} (the kernel's
+     * {@code tsp_deliveries}); null dials them from the node address.
+     */
+    void useDeliveries(dev.tessera.agent.netty.Delivery.Registry registry) {
+        outbound.delivery().useRegistry(registry);
+        inbound.delivery().useRegistry(registry);
+    }
+
     /** The inbound policy stage of both listeners (HBONE CONNECTs and same-node deliveries). */
     void useInboundGate(dev.tessera.agent.policy.InboundGate gate) {
         inbound.useInboundGate(gate);
@@ -126,6 +135,15 @@ final class DataPath implements AutoCloseable {
                         + " (HTTP/2 flood guard, e.g. rapid reset), protocol_error (other HTTP/2 connection errors)")
                 .labelNames("reason")
                 .callback(cb -> inbound.refusals().forEach((reason, n) -> cb.call(n, reason))).register(registry);
+        CounterWithCallback.builder().name("tessera_pod_dials_total")
+                .help("Connections the agent dialled to local pods for a meshed client (same-node delivery, HBONE)"
+                        + " while transparent delivery is on, by source address: client (the client pod's) or node"
+                        + " (no verified client pod address, or the bind or the kernel record failed)")
+                .labelNames("source")
+                .callback(cb -> {
+                    cb.call(outbound.delivery().transparent() + inbound.delivery().transparent(), "client");
+                    cb.call(outbound.delivery().fallbacks() + inbound.delivery().fallbacks(), "node");
+                }).register(registry);
         CounterWithCallback.builder().name("tessera_drain_cut_connections_total")
                 .help("Connections a drain (SIGTERM) closed because they were still open at the drain timeout")
                 .callback(cb -> cb.call(drainCut.get())).register(registry);

@@ -19,6 +19,7 @@ import dev.tessera.agent.redirect.BpfRedirector;
 import dev.tessera.agent.redirect.Enrollment;
 import dev.tessera.agent.redirect.LocalNetnsResolver;
 import dev.tessera.agent.redirect.PeerAuthProgram;
+import dev.tessera.agent.redirect.ReplyRouting;
 import dev.tessera.agent.redirect.PodNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
 import dev.tessera.agent.redirect.cri.CriNetnsResolver;
@@ -158,6 +159,7 @@ public final class NodeAgent implements AutoCloseable {
                 config.maxPods());
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
+        useTransparentDelivery(pa);
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
         plaintextDecisions = new PlaintextDecisions(policyMetrics);
         PlaintextDecisions pd = plaintextDecisions;
@@ -448,5 +450,33 @@ public final class NodeAgent implements AutoCloseable {
         }
         closeables.clear();
         terminated.countDown();
+    }
+
+    /**
+     * Local pods are dialled from the client pod's address once the reply routing is in place and the kernel
+     * records deliveries (so STRICT and plaintext rules never judge them); otherwise from the node address.
+     */
+    private void useTransparentDelivery(PeerAuthProgram pa) {
+        if (!config.transparentDelivery()) {
+            log.info("transparent delivery off: local pods are dialled from the node address");
+            return;
+        }
+        String why = ReplyRouting.install(config.replyMark(), config.replyRouteTable());
+        if (why != null) {
+            log.warn("transparent delivery off, local pods are dialled from the node address: reply routing not"
+                    + " installed: {}", why);
+            return;
+        }
+        dataPath.useDeliveries(new dev.tessera.agent.netty.Delivery.Registry() {
+            @Override
+            public boolean add(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
+                return pa.addDelivery(local, remote);
+            }
+
+            @Override
+            public void remove(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
+                pa.removeDelivery(local, remote);
+            }
+        });
     }
 }

@@ -92,7 +92,9 @@ class ReadinessWiringNetnsIT {
                 "--outbound-port", "" + freePort(), "--inbound-port", "" + freePort(), "--metrics-port", "" + freePort(),
                 "--ready-port", "" + readyPort, "--admin-port", "" + freePort(), "--handoff-socket", "none",
                 "--controller", "127.0.0.1:" + controller.port(), "--controller-token", dir.resolve("node1.token").toString(),
-                "--controller-ca", caFile.toString());
+                "--controller-ca", caFile.toString(),
+                // it runs in the host's own namespace: no reply routing there (the test adds nothing it cannot remove)
+                "--transparent-delivery", "false");
         agent = NodeAgent.start(config);
     }
 

@@ -75,6 +75,8 @@ class MeshDataPathNetnsIT {
         c.server(MESH, "local", 7000, PodServer.lineEcho("local:7000"));
         c.server(PLAIN, "plain-b", 7000, PodServer.lineEcho("plain-b:7000"));
         c.server(PLAIN, "plain-b", 7003, MeshDataPathNetnsIT::tellThePeer);
+        c.server(MESH, "server", 7003, MeshDataPathNetnsIT::tellThePeer);
+        c.server(MESH, "local", 7003, MeshDataPathNetnsIT::tellThePeer);
         c.server(MESH, "bulk-server", 7100, MeshDataPathNetnsIT::bulkServer);
     }
 
@@ -170,6 +172,43 @@ class MeshDataPathNetnsIT {
         assertThat(roundTrip(MESH, "client", c.podIp(PLAIN, "plain-b"), 7003, "who"))
                 .as("the non-meshed server's getpeername()").isEqualTo(c.podIp(MESH, "client"));
         assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).as("the agent never saw it").isEqualTo(before);
+    }
+
+    /**
+     * A meshed server reached through the mesh sees its real client: the agent dials it from the client pod's
+     * address (IP_TRANSPARENT), across nodes (after HBONE, from the verified source) and on the same node, and
+     * the pod's replies still come back to the agent (reply routing), so the round trip completes.
+     */
+    @Test
+    void aMeshedServerSeesTheClientPodsAddressAcrossNodesAndOnTheSameNode() throws IOException {
+        String client = c.podIp(MESH, "client");
+        double node1 = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        double node2 = c.metrics("node2").sum(CONNECTIONS_OPENED);
+        assertThat(roundTrip(MESH, "client", c.podIp(MESH, "server"), 7003, "who"))
+                .as("the server on node2, through HBONE: its getpeername()").isEqualTo(client);
+        assertThat(roundTrip(MESH, "client", c.podIp(MESH, "local"), 7003, "who"))
+                .as("the server on node1, same-node delivery: its getpeername()").isEqualTo(client);
+        // Control: both went through the agents (a direct connection would also show the client's address).
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThanOrEqualTo(node1 + 2);
+            assertThat(c.metrics("node2").sum(CONNECTIONS_OPENED)).isGreaterThan(node2);
+            assertThat(c.metrics("node1").series("tessera_pod_dials_total", "source", "client")).isPositive();
+            assertThat(c.metrics("node2").series("tessera_pod_dials_total", "source", "client")).isPositive();
+        });
+    }
+
+    /**
+     * A pod reaching itself through the mesh (its own address is a meshed destination) still connects: that
+     * hairpin is dialled from the node address, since a SYN from the pod's own address arriving on its eth0
+     * would be dropped by its kernel as a martian source.
+     */
+    @Test
+    void aPodReachingItselfThroughTheMeshStillConnects() throws IOException {
+        double before = c.metrics("node1").sum(CONNECTIONS_OPENED);
+        assertThat(roundTrip(MESH, "local", c.podIp(MESH, "local"), 7003, "me"))
+                .as("the server's getpeername(), hairpin").isEqualTo(c.nodeIp("node1"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(c.metrics("node1").sum(CONNECTIONS_OPENED)).isGreaterThan(before));
     }
 
     /**

@@ -70,6 +70,13 @@ class PolicyNetnsIT {
         c.server(SHOP, "api", 7000, PodServer.lineEcho("api:7000"));
         c.server(SHOP, "api", 7001, PodServer.lineEcho("api:7001"));
         c.server(SHOP, "vault", 7000, PodServer.lineEcho("vault:7000"));
+        c.server(SHOP, "vault", 7003, PolicyNetnsIT::tellThePeer);
+    }
+
+    /** Reads a line and answers with the address the connection came from, as the server's getpeername() sees it. */
+    private static void tellThePeer(Socket s) throws IOException {
+        new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        s.getOutputStream().write((s.getInetAddress().getHostAddress() + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     @AfterAll
@@ -178,6 +185,10 @@ class PolicyNetnsIT {
         assertThat(call(PLAIN, "outsider", "vault", 7000)).isEqualTo("timeout");
         assertThat(plaintext("dropped")).isGreaterThan(dropped);
         assertThat(call(SHOP, "front", "vault", 7000)).isEqualTo("vault:7000 hi");
+        // mesh deliveries come from the client pod's own address (known to the kernel by their 4-tuple, not by
+        // the node address), across nodes and on the same node, and STRICT lets them in
+        assertThat(call(SHOP, "front", "vault", 7003)).as("vault's getpeername(), HBONE").isEqualTo(c.podIp(SHOP, "front"));
+        assertThat(call(SHOP, "near", "vault", 7003)).as("vault's getpeername(), same node").isEqualTo(c.podIp(SHOP, "near"));
         // a node-originated connection (what a kubelet probe is) still reaches the pod
         assertThat(fromNode("vault", 7000)).isEqualTo("vault:7000 probe");
         // the namespace's other pods are not STRICT (most specific wins; the default is PERMISSIVE)

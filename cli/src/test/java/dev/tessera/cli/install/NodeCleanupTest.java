@@ -34,5 +34,7 @@ class NodeCleanupTest {
             assertThat(c.getSecurityContext().getAppArmorProfile().getType()).isEqualTo("Unconfined");
         }
         assertThat(ds.getSpec().getTemplate().getSpec().getAutomountServiceAccountToken()).isFalse();
+        // the reply routing it removes lives in the node's network namespace
+        assertThat(ds.getSpec().getTemplate().getSpec().getHostNetwork()).isTrue();
     }
 }

@@ -157,7 +157,25 @@ public final class AgentConfig {
                     + " Default: ${DEFAULT-VALUE}.")
     String logFormatText;
 
+    @Option(names = "--transparent-delivery", paramLabel = "true|false", defaultValue = "true", arity = "1",
+            description = "Dial local pods from the client pod's address (IP_TRANSPARENT), so servers see their real"
+                    + " client, for same-node delivery and for HBONE from a verified source; needs the reply"
+                    + " routing below (installed by the agent with iptables and ip). false: from the node address."
+                    + " Default: ${DEFAULT-VALUE}.")
+    boolean transparentDelivery;
+
+    @Option(names = "--reply-mark", paramLabel = "MARK", defaultValue = "0x2000",
+            description = "Packet mark bit (one bit, also its own mask) set on packets of the agent's transparent"
+                    + " sockets, so a pod's replies to a client pod's address are routed to the agent instead of"
+                    + " forwarded. Default: ${DEFAULT-VALUE}.")
+    String replyMarkText;
+
+    @Option(names = "--reply-route-table", paramLabel = "N", defaultValue = "15008",
+            description = "Routing table (and ip rule priority) of that local route. Default: ${DEFAULT-VALUE}.")
+    int replyRouteTable;
+
     private InetAddress nodeIp;
+    private int replyMark;
     private LevelSpec logLevel;
     private LogFormat logFormat;
     private ControllerAddress controller;
@@ -232,6 +250,7 @@ public final class AgentConfig {
         logLevel = logLevel(logLevelText);
         logFormat = LogFormat.parse(logFormatText);
         meshCidrs = List.copyOf(meshCidrs);
+        validateReplyRouting();
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
         evictionGrace = Durations.parsePositive("--metrics-eviction-grace", evictionGraceText);
@@ -241,10 +260,41 @@ public final class AgentConfig {
         return this;
     }
 
+    /** Checks and parses {@code --reply-mark} and {@code --reply-route-table} (also what --uninstall needs). */
+    public void validateReplyRouting() {
+        try {
+            replyMark = Integer.decode(replyMarkText);
+        } catch (NumberFormatException e) {
+            replyMark = 0;
+        }
+        if (Integer.bitCount(replyMark) != 1) {
+            throw new IllegalArgumentException("--reply-mark: " + replyMarkText + " (expected: one bit, e.g. 0x2000)");
+        }
+        if (replyRouteTable < 1 || replyRouteTable > 32765) {
+            throw new IllegalArgumentException("--reply-route-table: " + replyRouteTable
+                    + " (expected: 1-32765, a table and ip rule priority before main)");
+        }
+    }
+
     private static void checkPort(String flag, int port) {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException(flag + ": " + port + " (expected: 1-65535)");
         }
+    }
+
+    /** Whether local pods are dialled from the client pod's address. */
+    public boolean transparentDelivery() {
+        return transparentDelivery;
+    }
+
+    /** The mark bit of the reply routing (also its mask). */
+    public int replyMark() {
+        return replyMark;
+    }
+
+    /** The reply routing's table, also its ip rule priority. */
+    public int replyRouteTable() {
+        return replyRouteTable;
     }
 
     public String nodeName() {

@@ -13,12 +13,12 @@ import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.StreamEndpoint;
 import dev.tessera.agent.connection.TcpEndpoint;
 import dev.tessera.agent.hbone.Hbone;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Workload;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -29,6 +29,7 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.ReferenceCountUtil;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,7 +56,7 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
     private final String nodeName;
     private final StateStore state;
     private final ConnectionListener listener;
-    private final Bootstrap upstream;
+    private final Delivery upstream;
     private final SpiffeId localIdentity;
     private final SpiffeId peerIdentity;
     private final InetSocketAddress peerAddress;
@@ -66,7 +67,7 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
     private boolean relaying;
     private ChannelHandlerContext ctx;
 
-    ConnectStream(String nodeName, StateStore state, ConnectionListener listener, Bootstrap upstream,
+    ConnectStream(String nodeName, StateStore state, ConnectionListener listener, Delivery upstream,
             SpiffeId localIdentity, SpiffeId peerIdentity, InetSocketAddress peerAddress, InboundGate gate) {
         this.nodeName = requireNonNull(nodeName, "nodeName");
         this.state = requireNonNull(state, "state");
@@ -146,7 +147,11 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
             return;
         }
         session.mark("policy");
-        upstream.clone(stream.eventLoop()).connect(route.target()).addListener((ChannelFutureListener) f -> {
+        // From the client pod's address when the hint was verified (a pod of the peer's identity on the peer's
+        // node, see source()); otherwise from this node's address (counted by the Delivery).
+        InetAddress from = context.sourceWorkload() == null ? null : context.client().getAddress();
+        var dialled = upstream.dial(stream.eventLoop(), from, route.target());
+        dialled.addListener(f -> {
             session.mark("dialled");
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException
@@ -155,7 +160,7 @@ final class ConnectStream extends ChannelInboundHandlerAdapter {
                 refuse(ctx, session, why, route.target() + ": " + f.cause());
                 return;
             }
-            Channel pod = f.channel();
+            Channel pod = dialled.getNow();
             if (!stream.isActive()) {
                 pod.close();
                 return;

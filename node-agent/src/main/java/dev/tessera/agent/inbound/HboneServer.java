@@ -8,6 +8,7 @@ import dev.tessera.agent.connection.ConnectionListener;
 import dev.tessera.agent.hbone.Hbone;
 import dev.tessera.agent.hbone.HbonePool;
 import dev.tessera.agent.identity.IdentityProvider;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.netty.Listener;
 import dev.tessera.agent.netty.Listeners;
@@ -16,7 +17,6 @@ import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.tls.SpiffeCertificates;
 import dev.tessera.agent.tls.TlsContexts;
 import dev.tessera.api.identity.SpiffeId;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -81,7 +81,7 @@ public final class HboneServer implements AutoCloseable {
     private final ConnectionListener listener;
     private final EventLoops loops;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone", GlobalEventExecutor.INSTANCE);
-    private final Bootstrap upstream;
+    private final Delivery upstream;
     private final Listener socket = new Listener("HBONE server");
     private volatile InboundGate gate = InboundGate.OPEN;
     private volatile boolean draining;
@@ -102,6 +102,11 @@ public final class HboneServer implements AutoCloseable {
     private final AtomicLong closedFlood = new AtomicLong();
     private final AtomicLong closedProtocolError = new AtomicLong();
 
+    /** The pod dialer (transparent once the composition root gives it the kernel's registry). */
+    public Delivery delivery() {
+        return upstream;
+    }
+
     public HboneServer(AgentConfig config, StateStore state, IdentityProvider identities,
             ConnectionListener listener, EventLoops loops) {
         this(config, state, new TlsContexts(requireNonNull(identities, "identities")), listener, loops);
@@ -115,7 +120,7 @@ public final class HboneServer implements AutoCloseable {
         this.tls = requireNonNull(tls, "tls");
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
-        this.upstream = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
+        this.upstream = new Delivery(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
         this.idleTimeout = config.hboneIdleTimeout();
     }
 

@@ -15,10 +15,10 @@ import dev.tessera.agent.hbone.EarlyData;
 import dev.tessera.agent.hbone.HbonePool;
 import dev.tessera.agent.hbone.PoolKey;
 import dev.tessera.agent.hbone.TunnelException;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.redirect.OriginalDestinations;
 import dev.tessera.agent.state.StateStore;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -33,6 +33,7 @@ import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -58,7 +59,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private final StateStore state;
     private final OriginalDestinations originalDestinations;
     private final HbonePool tunnels;
-    private final Bootstrap direct;
+    private final Delivery direct;
     private final ConnectionListener listener;
     private final InboundGate gate;
     private final List<Object> early = new ArrayList<>(0);
@@ -69,7 +70,7 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
     private EarlyData pending;
 
     OutboundHandler(String nodeName, int hbonePort, StateStore state, OriginalDestinations originalDestinations,
-            HbonePool tunnels, Bootstrap direct, ConnectionListener listener, InboundGate gate) {
+            HbonePool tunnels, Delivery direct, ConnectionListener listener, InboundGate gate) {
         this.nodeName = requireNonNull(nodeName, "nodeName");
         this.hbonePort = hbonePort;
         this.state = requireNonNull(state, "state");
@@ -116,10 +117,11 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
                 if (denied != null) {
                     reject(app, session, CloseReason.POLICY_DENIED, denied);
                 } else {
-                    connectDirect(app, session, route.nextHop());
+                    // from the client pod's address: the server sees its real client
+                    connectDirect(app, session, route.nextHop(), route.context().client().getAddress());
                 }
             }
-            case PASSTHROUGH -> connectDirect(app, session, route.nextHop());
+            case PASSTHROUGH -> connectDirect(app, session, route.nextHop(), null);
             default -> reject(app, session, CloseReason.INTERNAL_ERROR, "unknown route " + route.context().route());
         }
     }
@@ -199,9 +201,12 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
         return null;
     }
 
-    private void connectDirect(Channel app, RelaySession session, InetSocketAddress target) {
+    /** @param source the client pod's address to dial from (same-node delivery), or null: from the node */
+    private void connectDirect(Channel app, RelaySession session, InetSocketAddress target, InetAddress source) {
         session.mark("dial");
-        direct.clone(app.eventLoop()).connect(target).addListener((ChannelFutureListener) f -> {
+        var dialled = source == null ? direct.dialFromNode(app.eventLoop(), target)
+                : direct.dial(app.eventLoop(), source, target);
+        dialled.addListener(f -> {
             session.mark("dialled");
             if (!f.isSuccess()) {
                 CloseReason why = f.cause() instanceof ConnectTimeoutException
@@ -209,13 +214,14 @@ final class OutboundHandler extends ChannelInboundHandlerAdapter {
                 reject(app, session, why, target + ": " + f.cause().getMessage());
                 return;
             }
+            Channel pod = dialled.getNow();
             if (!app.isActive()) {
                 session.fail(CloseReason.CLIENT_RESET);
-                f.channel().close();
+                pod.close();
                 return;
             }
             startRelay(new TcpEndpoint(app, session, true, CloseReason.CLIENT_RESET),
-                    new TcpEndpoint(f.channel(), session, false, CloseReason.UPSTREAM_RESET));
+                    new TcpEndpoint(pod, session, false, CloseReason.UPSTREAM_RESET));
         });
     }
 

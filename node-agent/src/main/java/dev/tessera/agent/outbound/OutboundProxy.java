@@ -8,6 +8,7 @@ import dev.tessera.agent.hbone.HbonePool;
 import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.netty.EventLoops;
 import dev.tessera.agent.netty.Listener;
+import dev.tessera.agent.netty.Delivery;
 import dev.tessera.agent.netty.Listeners;
 import dev.tessera.agent.policy.InboundGate;
 import dev.tessera.agent.redirect.OriginalDestinations;
@@ -40,7 +41,7 @@ public final class OutboundProxy implements AutoCloseable {
     private final ConnectionListener listener;
     private final EventLoops loops;
     private final HbonePool pool;
-    private final Bootstrap direct;
+    private final Delivery direct;
     private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
     private final Listener socket = new Listener("outbound proxy");
     private volatile InboundGate gate = InboundGate.OPEN;
@@ -60,7 +61,12 @@ public final class OutboundProxy implements AutoCloseable {
         this.listener = requireNonNull(listener, "listener");
         this.loops = requireNonNull(loops, "loops");
         this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener, config.nodeIp());
-        this.direct = Listeners.dialer(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
+        this.direct = new Delivery(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
+    }
+
+    /** Same-node deliveries' dialer (transparent once the composition root gives it the kernel's registry). */
+    public Delivery delivery() {
+        return direct;
     }
 
     /** The policy stage same-node deliveries pass before the pod is dialled (default: {@link InboundGate#OPEN}). */

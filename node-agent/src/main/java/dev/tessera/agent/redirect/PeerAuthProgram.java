@@ -13,6 +13,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -44,6 +45,9 @@ public final class PeerAuthProgram implements AutoCloseable {
     static final String PROGRAM = "tsp_ingress";
     static final String MAP = "tsp_pods";
     static final String RULES_MAP = "tsp_plain_rules";
+    static final String DELIVERIES_MAP = "tsp_deliveries";
+    /** {@code sizeof(struct tsp_delivery_key)}. */
+    static final int DELIVERY_KEY_SIZE = 12;
     /** {@code max_entries} of {@code tsp_plain_rules}. */
     public static final int MAX_RULES = 16_384;
     /** {@code sizeof(struct tsp_plain_key)} and {@code sizeof(struct tsp_plain_verdict)}. */
@@ -95,13 +99,15 @@ public final class PeerAuthProgram implements AutoCloseable {
 
     private final BpfMap pods;
     private final BpfMap rules;
+    private final BpfMap deliveries;
     private final byte[] nodeIp;
     private volatile Map<String, String> refused = Map.of();
     private String lastWriteError = "";
 
-    private PeerAuthProgram(BpfMap pods, BpfMap rules, byte[] nodeIp) {
+    private PeerAuthProgram(BpfMap pods, BpfMap rules, BpfMap deliveries, byte[] nodeIp) {
         this.pods = pods;
         this.rules = rules;
+        this.deliveries = deliveries;
         this.nodeIp = nodeIp;
     }
 
@@ -120,6 +126,7 @@ public final class PeerAuthProgram implements AutoCloseable {
         BpfFs.ensureMounted(root);
         Path mapPin = root.resolve("maps").resolve(MAP);
         Path rulesPin = root.resolve("maps").resolve(RULES_MAP);
+        Path deliveriesPin = root.resolve("maps").resolve(DELIVERIES_MAP);
         Path linkPin = root.resolve("links").resolve(PROGRAM);
         try {
             Files.createDirectories(mapPin.getParent());
@@ -148,6 +155,12 @@ public final class PeerAuthProgram implements AutoCloseable {
                 throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + RULES_MAP);
             }
             Bpf.check(lib.bpf_map__set_pin_path(rulesMap, rulesPin.toString()), "map " + RULES_MAP + ": set pin path");
+            Pointer deliveriesMap = lib.bpf_object__find_map_by_name(obj, DELIVERIES_MAP);
+            if (deliveriesMap == null) {
+                throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + DELIVERIES_MAP);
+            }
+            Bpf.check(lib.bpf_map__set_pin_path(deliveriesMap, deliveriesPin.toString()),
+                    "map " + DELIVERIES_MAP + ": set pin path");
             Bpf.check(lib.bpf_object__load(obj), "bpf_object__load(" + OBJECT_RESOURCE + ")");
             Pointer prog = lib.bpf_object__find_program_by_name(obj, PROGRAM);
             if (prog == null) {
@@ -156,11 +169,17 @@ public final class PeerAuthProgram implements AutoCloseable {
             cgroupFd = bpf.openDirectory(cgroupDir.toString());
             attachOrAdopt(bpf, prog, cgroupFd, Cgroups.id(cgroupDir), linkPin);
             BpfMap pods = BpfMap.openPinned(MAP, mapPin.toString(), 4, POD_SIZE);
+            BpfMap rules = null;
             try {
-                return new PeerAuthProgram(pods, BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE,
-                        RULE_VALUE_SIZE), nodeIp.getAddress());
+                rules = BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE, RULE_VALUE_SIZE);
+                return new PeerAuthProgram(pods, rules,
+                        BpfMap.openPinned(DELIVERIES_MAP, deliveriesPin.toString(), DELIVERY_KEY_SIZE, 4),
+                        nodeIp.getAddress());
             } catch (RuntimeException e) {
                 pods.close();
+                if (rules != null) {
+                    rules.close();
+                }
                 throw e;
             }
         } finally {
@@ -409,6 +428,47 @@ public final class PeerAuthProgram implements AutoCloseable {
         return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getLong(8);
     }
 
+    /**
+     * Records a connection the agent is about to dial to a local pod from another address than the node's (the
+     * client pod's, IP_TRANSPARENT): called after bind(), before connect(), so its SYN is known as the agent's
+     * delivery and never judged as plaintext. Both addresses IPv4.
+     *
+     * @return false when the kernel refused the entry (the caller then dials from the node address)
+     */
+    public boolean addDelivery(InetSocketAddress local, InetSocketAddress remote) {
+        try {
+            deliveries.update(deliveryKey(local, remote), new byte[] {1, 0, 0, 0});
+            return true;
+        } catch (RuntimeException e) {
+            log.debug("cannot record delivery {} -> {}", local, remote, e);
+            return false;
+        }
+    }
+
+    /** Forgets a delivery recorded by {@link #addDelivery} (its connection closed). */
+    public void removeDelivery(InetSocketAddress local, InetSocketAddress remote) {
+        try {
+            deliveries.delete(deliveryKey(local, remote));
+        } catch (RuntimeException e) {
+            log.debug("cannot forget delivery {} -> {}", local, remote, e);
+        }
+    }
+
+    /** Deliveries recorded now (open transparent connections to local pods, and what an LRU has not evicted). */
+    public int deliveries() {
+        return deliveries.count(Integer.MAX_VALUE);
+    }
+
+    /** {@code struct tsp_delivery_key}: saddr, daddr, sport, dport, all in network order. */
+    static byte[] deliveryKey(InetSocketAddress local, InetSocketAddress remote) {
+        if (!(local.getAddress() instanceof Inet4Address) || !(remote.getAddress() instanceof Inet4Address)) {
+            throw new IllegalArgumentException("delivery: " + local + " -> " + remote + " (expected: IPv4)");
+        }
+        return ByteBuffer.allocate(DELIVERY_KEY_SIZE).order(ByteOrder.BIG_ENDIAN)
+                .put(local.getAddress().getAddress()).put(remote.getAddress().getAddress())
+                .putShort((short) local.getPort()).putShort((short) remote.getPort()).array();
+    }
+
     static Counters counters(byte[] value) {
         ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.nativeOrder());
         return new Counters(b.getLong(8), b.getLong(16), b.getLong(24));
@@ -428,7 +488,7 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
         }
         for (Path p : new Path[] {linkPin, root.resolve("maps").resolve(MAP), root.resolve("maps").resolve(RULES_MAP),
-            root.resolve("links"), root.resolve("maps"), root}) {
+            root.resolve("maps").resolve(DELIVERIES_MAP), root.resolve("links"), root.resolve("maps"), root}) {
             deleteQuietly(p);
         }
     }
@@ -462,5 +522,6 @@ public final class PeerAuthProgram implements AutoCloseable {
     public void close() {
         pods.close();
         rules.close();
+        deliveries.close();
     }
 }

@@ -51,6 +51,9 @@ class AgentFlagsDocTest {
         assertThat(c.handoffSocket()).isEqualTo(Path.of("/var/run/tessera/handoff/n1.sock"));
         assertThat(c.controller()).isEqualTo(new ControllerAddress("c", 15012));
         assertThat(c.warmUpConnections()).isEqualTo(1000);
+        assertThat(c.transparentDelivery()).isTrue();
+        assertThat(c.replyMark()).isEqualTo(0x2000);
+        assertThat(c.replyRouteTable()).isEqualTo(15008);
     }
 
     @Test
@@ -71,6 +74,11 @@ class AgentFlagsDocTest {
                 .hasMessageContaining("--netns-source: docker (expected: local or cri)");
         assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--warm-up", "-1")))
                 .hasMessageContaining("--warm-up: -1 (expected: 0 or more connections)");
+        assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--reply-mark", "0x3000")))
+                .hasMessageContaining("--reply-mark: 0x3000 (expected: one bit");
+        assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--reply-route-table", "32766")))
+                .hasMessageContaining("--reply-route-table: 32766 (expected: 1-32765");
+        assertThat(AgentConfig.parse(concat(base, "--transparent-delivery", "false")).transparentDelivery()).isFalse();
         assertThatThrownBy(() -> AgentConfig.parse(concat(base, "--no-such-flag")))
                 .hasMessageContaining("--no-such-flag");
     }

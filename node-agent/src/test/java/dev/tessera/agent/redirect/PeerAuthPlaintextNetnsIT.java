@@ -151,8 +151,74 @@ class PeerAuthPlaintextNetnsIT {
         assertThat(connect("tsQ-cli", P7000)).isEqualTo("timeout");
     }
 
+    /**
+     * The agent's deliveries come from the client pod's address (IP_TRANSPARENT, {@code netty.Delivery}): a
+     * STRICT pod takes such a SYN only because its 4-tuple is in {@code tsp_deliveries}; the same transparent
+     * SYN without the record is plaintext and dropped. The pod's replies reach the socket through the reply
+     * routing ({@link ReplyRouting}), installed in the test's node namespace and removed again.
+     */
     @Test
     @Order(5)
+    void aTransparentDeliveryIsKnownByItsRecordedFourTupleNotByItsSource() throws Exception {
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", true, null)));
+        var loops = dev.tessera.agent.netty.EventLoops.create(1);
+        try {
+            assertThat(Netns.call(ns("tsQ-node"), () -> ReplyRouting.install(0x2000, 15008))).isNull();
+            assertThat(Netns.call(ns("tsQ-node"), () -> ReplyRouting.install(0x2000, 15008))).as("idempotent").isNull();
+            InetAddress client = InetAddress.getByName(CLIENT);
+            var recorded = new java.util.concurrent.ConcurrentLinkedQueue<InetSocketAddress>();
+            var kernel = new dev.tessera.agent.netty.Delivery(loops, 2000);
+            kernel.useRegistry(new dev.tessera.agent.netty.Delivery.Registry() {
+                @Override
+                public boolean add(InetSocketAddress local, InetSocketAddress remote) {
+                    recorded.add(local);
+                    return program.addDelivery(local, remote);
+                }
+
+                @Override
+                public void remove(InetSocketAddress local, InetSocketAddress remote) {
+                    program.removeDelivery(local, remote);
+                }
+            });
+            long mesh = program.counters().get(pod()).mesh();
+            var pod = Netns.call(ns("tsQ-node"), () -> kernel.dial(loops.worker().next(), client, P7000));
+            assertThat(pod.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(pod.isSuccess()).as("dialled: %s", pod.cause()).isTrue();
+            assertThat(s7000.awaitFrom(recorded.peek())).as("the pod's getpeername()").isEqualTo(recorded.peek());
+            assertThat(recorded.peek().getAddress()).isEqualTo(client);
+            assertThat(program.counters().get(pod()).mesh()).isEqualTo(mesh + 1);
+            pod.getNow().close().sync();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(program.deliveries()).as("forgotten on close").isZero());
+            assertThat(kernel.transparent()).isEqualTo(1);
+
+            var unrecorded = new dev.tessera.agent.netty.Delivery(loops, 1000);
+            unrecorded.useRegistry(new dev.tessera.agent.netty.Delivery.Registry() {
+                @Override
+                public boolean add(InetSocketAddress local, InetSocketAddress remote) {
+                    return true; // claims to record, records nothing: the kernel must judge the SYN as plaintext
+                }
+
+                @Override
+                public void remove(InetSocketAddress local, InetSocketAddress remote) {}
+            });
+            var refused = Netns.call(ns("tsQ-node"), () -> unrecorded.dial(loops.worker().next(), client, P7000));
+            assertThat(refused.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(refused.isSuccess()).as("a transparent SYN without the record is dropped under STRICT").isFalse();
+        } finally {
+            Netns.call(ns("tsQ-node"), () -> {
+                ReplyRouting.uninstall(0x2000, 15008);
+                return null;
+            });
+            loops.close();
+        }
+        assertThat(Netns.call(ns("tsQ-node"), () -> run("ip", "rule", "show", "pref", "15008"))).isEmpty();
+        assertThat(Netns.call(ns("tsQ-node"), () -> run("iptables", "-t", "mangle", "-S", "PREROUTING")))
+                .doesNotContain("--transparent");
+    }
+
+    @Test
+    @Order(6)
     void rulesThatDoNotFitDenyAllPlaintextAndAreReported() throws Exception {
         var many = new ArrayList<PeerAuthProgram.PlainRule>();
         for (int i = 0; i <= PeerAuthProgram.MAX_RULES; i++) {
@@ -170,7 +236,7 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void rulesStayEnforcedWhileTheAgentIsDownAndAfterItReadopts() throws Exception {
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, List.of(rule(7000, CLIENT + "/32", true),
                 rule(7000, "0.0.0.0/0", false), rule(0, "0.0.0.0/0", false)))));
@@ -185,7 +251,7 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void uninstallDetachesAndRemovesThePins() throws Exception {
         program.close();
         program = null;
@@ -242,6 +308,16 @@ class PeerAuthPlaintextNetnsIT {
                 ip("netns", "del", ns); // its veth ends go with it
             }
         }
+    }
+
+    /** The output of a command that must succeed. */
+    static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + out);
+        }
+        return out.strip();
     }
 
     private static void ip(String... args) throws IOException, InterruptedException {

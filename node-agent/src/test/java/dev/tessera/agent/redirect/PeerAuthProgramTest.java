@@ -1,6 +1,7 @@
 package dev.tessera.agent.redirect;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.api.net.Ipv4Cidr;
 import java.nio.file.Files;
@@ -61,6 +62,17 @@ class PeerAuthProgramTest {
         byte[] v = PeerAuthProgram.verdict(true, 42);
         assertThat(PeerAuthProgram.verdictAllows(v)).isTrue();
         assertThat(PeerAuthProgram.hits(v)).isEqualTo(42);
+    }
+
+    @Test
+    void deliveryKeyIsTheSynsFourTupleInWireOrderAndMatchesTheHeader() throws Exception {
+        String header = Files.readString(Path.of("../ebpf-programs/src/tessera_peerauth.h"));
+        assertThat(sizeIn(header, "tsp_delivery_key")).isEqualTo(PeerAuthProgram.DELIVERY_KEY_SIZE);
+        byte[] k = PeerAuthProgram.deliveryKey(new java.net.InetSocketAddress("198.18.1.7", 40000),
+                new java.net.InetSocketAddress("198.18.2.5", 7000));
+        assertThat(k).containsExactly((byte) 198, 18, 1, 7, (byte) 198, 18, 2, 5, (byte) 0x9c, 0x40, 0x1b, 0x58);
+        assertThatThrownBy(() -> PeerAuthProgram.deliveryKey(new java.net.InetSocketAddress("2001:db8::1", 1),
+                new java.net.InetSocketAddress("198.18.2.5", 7000))).hasMessageContaining("expected: IPv4");
     }
 
     private static int sizeIn(String header, String struct) {

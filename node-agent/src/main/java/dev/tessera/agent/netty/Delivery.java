@@ -1,0 +1,142 @@
+package dev.tessera.agent.netty;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.EventLoop;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How the agent dials a local pod (same-node delivery, the HBONE server's upstream): from the client pod's
+ * address, so the server's {@code getpeername()} sees its real client. The socket is {@code IP_TRANSPARENT},
+ * bound to {@code (client pod IP, 0)}; between bind and connect its 4-tuple goes to the {@link Registry}
+ * (the kernel's {@code tsp_deliveries}, so the ingress program knows the SYN as the agent's, not as
+ * plaintext), and it leaves the registry when the connection closes. The pod's replies are addressed to the
+ * client pod; the node's reply routing (a mark on packets of transparent sockets and a local route for it,
+ * {@code redirect.ReplyRouting}) keeps them on this socket.
+ *
+ * <p>Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
+ * the source is not IPv4, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
+ * registry fails; with no registry set every dial is from the node address.
+ */
+public final class Delivery {
+
+    /** The kernel's record of the agent's deliveries (implemented over the pinned map by the composition root). */
+    public interface Registry {
+        /** Records a delivery before its SYN leaves; false when it could not be recorded. */
+        boolean add(InetSocketAddress local, InetSocketAddress remote);
+
+        /** Forgets it (its connection closed). */
+        void remove(InetSocketAddress local, InetSocketAddress remote);
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(Delivery.class);
+
+    private final Bootstrap dialer;
+    private final boolean epoll;
+    private final AtomicBoolean warned = new AtomicBoolean();
+    private volatile Registry registry;
+    private final AtomicLong transparent = new AtomicLong();
+    private final AtomicLong fallbacks = new AtomicLong();
+
+    /** Dials with {@link Listeners#dialer} on {@code loops}. */
+    public Delivery(EventLoops loops, long connectTimeoutMillis) {
+        this.dialer = Listeners.dialer(loops, connectTimeoutMillis);
+        this.epoll = EpollSocketChannel.class.equals(loops.socketChannelClass());
+    }
+
+    /** Turns transparent delivery on ({@code registry} non-null) or off (null: every dial from the node). */
+    public void useRegistry(Registry registry) {
+        this.registry = registry;
+    }
+
+    /**
+     * Dials {@code target} on {@code loop} from {@code source} when possible, else from the node address.
+     *
+     * @param source the client pod's address, or null when none can be vouched for
+     */
+    public Future<Channel> dial(EventLoop loop, InetAddress source, InetSocketAddress target) {
+        requireNonNull(loop, "loop");
+        requireNonNull(target, "target");
+        Promise<Channel> result = loop.newPromise();
+        Registry r = registry;
+        // A pod reaching itself (through a Service VIP) gets a SYN from its own address on eth0, which its kernel
+        // drops as a martian source: that hairpin is dialled from the node, as before.
+        if (r == null || !(source instanceof Inet4Address) || !(target.getAddress() instanceof Inet4Address)
+                || !epoll || source.equals(target.getAddress())) {
+            if (r != null) {
+                fallbacks.incrementAndGet();
+            }
+            plain(loop, target, result);
+            return result;
+        }
+        Bootstrap b = dialer.clone(loop).option(EpollChannelOption.IP_TRANSPARENT, true);
+        b.bind(new InetSocketAddress(source, 0)).addListener((ChannelFutureListener) bound -> {
+            Channel ch = bound.channel();
+            InetSocketAddress local = bound.isSuccess() ? (InetSocketAddress) ch.localAddress() : null;
+            if (local == null || !r.add(local, target)) {
+                String why = local == null ? "bind " + source.getHostAddress() + ": " + bound.cause()
+                        : "the kernel did not record " + local + " -> " + target;
+                if (warned.compareAndSet(false, true)) {
+                    log.warn("transparent delivery failed, dialling from the node address ({}); further failures"
+                            + " only at DEBUG, counted in tessera_pod_dials_total{source=\"node\"}", why);
+                } else {
+                    log.debug("transparent delivery failed: {}", why);
+                }
+                ch.close();
+                fallbacks.incrementAndGet();
+                plain(loop, target, result);
+                return;
+            }
+            ch.closeFuture().addListener(f -> r.remove(local, target));
+            transparent.incrementAndGet();
+            ch.connect(target).addListener((ChannelFutureListener) f -> complete(f, result));
+        });
+        return result;
+    }
+
+    /** Dials {@code target} from the node address (passthrough: no pod to speak for). */
+    public Future<Channel> dialFromNode(EventLoop loop, InetSocketAddress target) {
+        Promise<Channel> result = loop.newPromise();
+        plain(loop, target, result);
+        return result;
+    }
+
+    private void plain(EventLoop loop, InetSocketAddress target, Promise<Channel> result) {
+        dialer.clone(loop).connect(target).addListener((ChannelFutureListener) f -> complete(f, result));
+    }
+
+    private static void complete(ChannelFuture f, Promise<Channel> result) {
+        if (f.isSuccess()) {
+            if (!result.trySuccess(f.channel())) {
+                f.channel().close();
+            }
+        } else {
+            f.channel().close();
+            result.tryFailure(f.cause());
+        }
+    }
+
+    /** Dials made from the client pod's address. */
+    public long transparent() {
+        return transparent.get();
+    }
+
+    /** Dials that had a registry but went out from the node address (no usable source, bind or map failed). */
+    public long fallbacks() {
+        return fallbacks.get();
+    }
+}
