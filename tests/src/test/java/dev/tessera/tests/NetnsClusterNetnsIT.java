@@ -156,7 +156,7 @@ class NetnsClusterNetnsIT {
                     "--controller-ca " + c.cluster().caDir().resolve("ca.crt"),
                     "--network " + c.cluster().networkFile(),
                     "--bpf-pin-dir /sys/fs/bpf/tessera-local/tsc-h3/n1",
-                    "--mesh-cidr 198.18.0.0/15");
+                    "--mesh-cidr 198.18.1.0/24,198.19.0.0/20"); // the node's pod CIDR and the Service CIDR
             assertThat(String.join(" ", c.cluster().controllerCommand())).contains(
                     "-jar " + NetnsCluster.home().resolve("controller/target/tessera-controller.jar"),
                     "--local-cluster " + c.cluster().manifests(),
