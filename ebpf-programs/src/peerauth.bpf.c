@@ -3,9 +3,11 @@
  * cgroup_skb/ingress, attached with a bpf_link to the cgroup v2 root like the redirect programs: it sees
  * every IPv4 packet delivered to a socket of any process. A TCP connection attempt (SYN without ACK) to a
  * pod in tsp_pods that is not one of the node agent's deliveries (their 4-tuples are in tsp_deliveries:
- * the agent dials pods from the client pod's address) and whose source is neither the pod's node
- * (kubelet-style probes, and deliveries of an agent older than tsp_deliveries, come from the node IP) nor
- * the pod itself is plaintext from outside the mesh: dropped when the pod is STRICT. When PERMISSIVE and AuthorizationPolicies select the pod
+ * the agent dials pods from the client pod's address, or records its node-address dials too) and whose
+ * source is neither tsp_pod.node_ip (the one trusted address: the link-local probe address the node SNATs
+ * the kubelet's cgroup to, e.g. 169.254.7.127; the node IP only when the agent could not install that SNAT)
+ * nor the pod itself is plaintext from outside the mesh: dropped when the pod is STRICT. So what is trusted
+ * is: recorded deliveries, the pod itself, the probe address; not the node address wholesale. When PERMISSIVE and AuthorizationPolicies select the pod
  * (tsp_pod.flags has TSP_POD_PLAIN_RULES), the SYN is decided by tsp_plain_rules: longest match of
  * (pod, destination port, source) and, when no entry names the port, of (pod, port 0 = "other ports",
  * source); the entry holds the agent's Authorizer decision for a source without identity (principal and
@@ -16,7 +18,7 @@
  * Fail mode: open for pods not in tsp_pods (no entry, no enforcement); closed for STRICT pods and for
  * pods with the flag whose rules miss (no entry for the port and none for port 0: dropped), also while
  * the agent is down (the pinned link and maps stay). Limits: IPv4 only (as tsp_pods); a source is judged
- * by its address, so traffic a CNI SNATs to the node IP passes as a node delivery.
+ * by its address, so a root process of the node that binds the probe address itself passes.
  */
 #include "tessera_peerauth.h"
 

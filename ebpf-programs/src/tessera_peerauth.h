@@ -33,12 +33,13 @@
  * plaintext rules existed, so the value keeps its size (32) and a map pinned by an older agent is reused.
  */
 struct tsp_pod {
-	__u32 node_ip;    /* network order: the only plaintext source allowed in STRICT (agent, probes) */
+	__u32 node_ip;    /* network order: the trusted probe source (the SNAT probe address; the node IP only
+	                   * when the agent could not install that SNAT); name kept from when it was the node IP */
 	__u16 mode;       /* TSP_MODE_* (host order) */
 	__u16 flags;      /* TSP_POD_* (host order) */
 	__u64 plaintext;  /* connection attempts (SYNs) accepted from outside the mesh (PERMISSIVE) */
 	__u64 dropped;    /* connection attempts (SYNs) dropped: STRICT, or denied by tsp_plain_rules */
-	__u64 mesh;       /* connection attempts from the node (agent deliveries, probes) */
+	__u64 mesh;       /* connection attempts of the mesh: agent deliveries, probes, the pod itself */
 };
 _Static_assert(sizeof(struct tsp_pod) == 32, "struct tsp_pod size");
 

@@ -34,6 +34,7 @@ public final class AgentMain implements Callable<Integer> {
         if (uninstall) {
             config.validateReplyRouting();
             dev.tessera.agent.redirect.ReplyRouting.uninstall(config.replyMark(), config.replyRouteTable());
+            dev.tessera.agent.redirect.ProbeSnat.uninstall();
             return uninstall(config.bpfPinDir());
         }
         try {

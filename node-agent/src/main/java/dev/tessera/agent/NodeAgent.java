@@ -155,8 +155,8 @@ public final class NodeAgent implements AutoCloseable {
         redirector = BpfRedirector.install(RedirectSettings.of(config));
         closeables.add(redirector);
         dataPath.useOriginalDestinations(redirector);
-        peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(), config.nodeIp(),
-                config.maxPods());
+        peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(),
+                trustedProbeSource(), config.maxPods());
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
         useTransparentDelivery(pa);
@@ -453,6 +453,30 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     /**
+     * The one source address STRICT and plaintext policy trust besides the pod itself and recorded deliveries:
+     * the probe address when the kubelet's connections are SNATed to it, else (no such cgroup, no iptables) the
+     * node address, as before, said at WARN.
+     */
+    private java.net.InetAddress trustedProbeSource() {
+        java.net.Inet4Address probe = config.probeAddress();
+        List<String> v4 = config.meshCidrs().stream().filter(c -> !c.contains(":")).toList();
+        String why;
+        try {
+            // iptables resolves the path in the agent's own cgroup namespace: check it in the same view
+            why = dev.tessera.agent.redirect.ProbeSnat.install(dev.tessera.agent.redirect.Cgroups.v2Root(),
+                    config.probeCgroup(), v4, probe);
+        } catch (RuntimeException e) {
+            why = e.getMessage();
+        }
+        if (why != null) {
+            log.warn("kubelet probes not recognised by cgroup, so STRICT and plaintext policy trust the node address"
+                    + " {}: {}", config.nodeIp().getHostAddress(), why);
+            return config.nodeIp();
+        }
+        return probe;
+    }
+
+    /**
      * Local pods are dialled from the client pod's address once the reply routing is in place and the kernel
      * records deliveries (so STRICT and plaintext rules never judge them); otherwise from the node address.
      */
@@ -476,6 +500,11 @@ public final class NodeAgent implements AutoCloseable {
             @Override
             public void remove(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
                 pa.removeDelivery(local, remote);
+            }
+
+            @Override
+            public java.net.InetAddress nodeAddress() {
+                return config.nodeIp();
             }
         });
     }

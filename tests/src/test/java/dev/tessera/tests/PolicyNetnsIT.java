@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.agent.redirect.Cgroups;
 import dev.tessera.api.netns.Netns;
 import dev.tessera.tests.harness.ClusterSpec;
 import dev.tessera.tests.harness.Exchange;
@@ -18,6 +19,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,11 +64,16 @@ class PolicyNetnsIT {
             .build();
 
     private static TestCluster c;
+    /** The test's stand-in for the kubelet's cgroup (v2), passed to the agents as --probe-cgroup. */
+    private static Path probeCgroup;
 
     @BeforeAll
     static void up() throws IOException {
         NetnsSupport.requireRoot();
-        c = TestCluster.create("tsc-pol", SPEC, true);
+        String name = System.getProperty("tessera.test.clusterPrefix", "") + "tsc-pol-kubelet";
+        probeCgroup = Cgroups.v2Root().resolve(name);
+        Files.createDirectories(probeCgroup);
+        c = TestCluster.create("tsc-pol", SPEC, true, List.of("--probe-cgroup", name));
         c.server(SHOP, "api", 7000, PodServer.lineEcho("api:7000"));
         c.server(SHOP, "api", 7001, PodServer.lineEcho("api:7001"));
         c.server(SHOP, "vault", 7000, PodServer.lineEcho("vault:7000"));
@@ -81,8 +88,14 @@ class PolicyNetnsIT {
 
     @AfterAll
     static void down() throws IOException {
-        if (c != null) {
-            c.close();
+        try {
+            if (c != null) {
+                c.close();
+            }
+        } finally {
+            if (probeCgroup != null) {
+                Files.deleteIfExists(probeCgroup); // rmdir: empty once its probe processes have exited
+            }
         }
     }
 
@@ -189,8 +202,11 @@ class PolicyNetnsIT {
         // the node address), across nodes and on the same node, and STRICT lets them in
         assertThat(call(SHOP, "front", "vault", 7003)).as("vault's getpeername(), HBONE").isEqualTo(c.podIp(SHOP, "front"));
         assertThat(call(SHOP, "near", "vault", 7003)).as("vault's getpeername(), same node").isEqualTo(c.podIp(SHOP, "near"));
-        // a node-originated connection (what a kubelet probe is) still reaches the pod
-        assertThat(fromNode("vault", 7000)).isEqualTo("vault:7000 probe");
+        // a kubelet probe (a process of the node in the kubelet's cgroup, SNATed to the probe address) still
+        // reaches the pod; any other process of the node's namespace is plaintext from outside the mesh
+        assertThat(kubeletProbe("vault", 7000)).isEqualTo("vault:7000 probe");
+        assertThat(fromNode("vault", 7000)).as("a host-namespace process, not the kubelet").isEqualTo("timeout");
+        assertThat(Files.readString(c.cluster().agentLog("node2"))).contains("are SNATed to 169.254.7.127");
         // the namespace's other pods are not STRICT (most specific wins; the default is PERMISSIVE)
         assertThat(mtls("api")).isEqualTo("PERMISSIVE");
     }
@@ -232,10 +248,10 @@ class PolicyNetnsIT {
         assertThat(call(PLAIN, "outsider", "api", 7000)).as("a non-meshed pod").isEqualTo("timeout");
         assertThat(call(SHOP, "optout", "api", 7000)).as("an opted-out pod").isEqualTo("timeout");
         assertThat(call(SHOP, "front", "api", 7000)).as("the principal, through the mesh").isEqualTo("api:7000 hi");
-        assertThat(fromNode("api", 7000)).as("node deliveries (the agent, probes) are not plaintext clients")
-                .isEqualTo("api:7000 probe");
+        assertThat(kubeletProbe("api", 7000)).as("kubelet probes are not plaintext clients").isEqualTo("api:7000 probe");
+        assertThat(fromNode("api", 7000)).as("any other process of the node is").isEqualTo("timeout");
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                assertThat(plaintextDecisions("deny", "none", "-1")).isGreaterThanOrEqualTo(before + 2));
+                assertThat(plaintextDecisions("deny", "none", "-1")).isGreaterThanOrEqualTo(before + 3));
     }
 
     @Test
@@ -332,11 +348,40 @@ class PolicyNetnsIT {
     }
 
     /**
-     * A connection from node2's own namespace (what the agent's deliveries and kubelet probes are): the one
-     * place these tests say how a node delivery looks to the pod's kernel program (source = node IP).
+     * A connection from a process of node2's own namespace that is not the kubelet (a host-network pod, say):
+     * source = the node IP, which the pod's kernel program no longer trusts. "timeout" when refused.
      */
     private static String fromNode(String target, int port) throws IOException {
-        return Netns.call(c.nodeNetns("node2"), () -> Exchange.lineRoundTrip(c.podIp(SHOP, target), port, "probe", 3000));
+        return Netns.call(c.nodeNetns("node2"), () -> {
+            try {
+                return Exchange.lineRoundTrip(c.podIp(SHOP, target), port, "probe", 2000);
+            } catch (java.net.SocketTimeoutException e) {
+                return "timeout";
+            }
+        });
+    }
+
+    /**
+     * A kubelet-style probe: a process of node2's namespace placed in the probe cgroup (the agents' --probe-cgroup),
+     * whose connection the node SNATs to the probe address. "timeout" when refused.
+     */
+    private static String kubeletProbe(String target, int port) throws IOException {
+        Process p = new ProcessBuilder("nsenter", "--net=" + c.nodeNetns("node2"), "sh", "-c",
+                "echo $$ > " + probeCgroup.resolve("cgroup.procs") + " && exec socat -t 2 - TCP:" + c.podIp(SHOP, target)
+                        + ":" + port + ",connect-timeout=2").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            p.getOutputStream().write("probe\n".getBytes(StandardCharsets.UTF_8));
+            p.getOutputStream().close();
+            String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+            return line == null ? "timeout" : line;
+        } finally {
+            p.destroyForcibly();
+            try {
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS); // so the cgroup is empty when it is removed
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private static double plaintext(String result) throws IOException {

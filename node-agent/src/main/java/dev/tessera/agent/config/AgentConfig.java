@@ -174,6 +174,19 @@ public final class AgentConfig {
             description = "Routing table (and ip rule priority) of that local route. Default: ${DEFAULT-VALUE}.")
     int replyRouteTable;
 
+    @Option(names = "--probe-cgroup", paramLabel = "PATH", defaultValue = "system.slice/kubelet.service",
+            description = "cgroup v2 path (relative to the cgroup v2 root) of the kubelet: its TCP connections to the"
+                    + " mesh CIDRs are SNATed to the probe address (iptables nat, -m cgroup), and STRICT and plaintext"
+                    + " policy trust that address instead of the node address. Empty, or a cgroup that does not"
+                    + " exist: no SNAT, and the node address is trusted as before (logged at WARN)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String probeCgroup;
+
+    @Option(names = "--probe-address", paramLabel = "IPV4", defaultValue = "169.254.7.127",
+            description = "Link-local address the kubelet's probes are SNATed to (Istio ambient's)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String probeAddressText;
+
     private InetAddress nodeIp;
     private int replyMark;
     private LevelSpec logLevel;
@@ -251,6 +264,7 @@ public final class AgentConfig {
         logFormat = LogFormat.parse(logFormatText);
         meshCidrs = List.copyOf(meshCidrs);
         validateReplyRouting();
+        probeAddress();
         drainTimeout = Durations.parse("--drain-timeout", drainTimeoutText);
         coverageInterval = Durations.parsePositive("--coverage-interval", coverageIntervalText);
         evictionGrace = Durations.parsePositive("--metrics-eviction-grace", evictionGraceText);
@@ -280,6 +294,26 @@ public final class AgentConfig {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException(flag + ": " + port + " (expected: 1-65535)");
         }
+    }
+
+    /** The kubelet's cgroup v2 path (relative to the root), or "" for none. */
+    public String probeCgroup() {
+        return probeCgroup == null ? "" : probeCgroup.strip();
+    }
+
+    /** The link-local address kubelet probes are SNATed to. */
+    public java.net.Inet4Address probeAddress() {
+        try {
+            InetAddress a = InetAddress.getByName(probeAddressText);
+            if (a instanceof java.net.Inet4Address v4 && a.isLinkLocalAddress()
+                    && probeAddressText.chars().allMatch(ch -> ch == '.' || Character.isDigit(ch))) {
+                return v4;
+            }
+        } catch (java.net.UnknownHostException e) {
+            // below
+        }
+        throw new IllegalArgumentException("--probe-address: " + probeAddressText
+                + " (expected: an IPv4 link-local address, 169.254.0.0/16)");
     }
 
     /** Whether local pods are dialled from the client pod's address. */

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
  * the source is not IPv4, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
- * registry fails; with no registry set every dial is from the node address.
+ * registry fails; with no registry set every dial is from the node address. Such a node-address dial is bound to
+ * the registry's {@link Registry#nodeAddress} and recorded too, so the kernel recognises it by its 4-tuple.
  */
 public final class Delivery {
 
@@ -41,6 +42,14 @@ public final class Delivery {
 
         /** Forgets it (its connection closed). */
         void remove(InetSocketAddress local, InetSocketAddress remote);
+
+        /**
+         * The node's address: dials that cannot come from the client pod are bound to it and recorded as well,
+         * so the kernel need not trust the node address (null: such dials are neither bound nor recorded).
+         */
+        default InetAddress nodeAddress() {
+            return null;
+        }
     }
 
     private static final Logger log = LoggerFactory.getLogger(Delivery.class);
@@ -80,7 +89,7 @@ public final class Delivery {
             if (r != null) {
                 fallbacks.incrementAndGet();
             }
-            plain(loop, target, result);
+            fromNode(loop, r, target, result);
             return result;
         }
         Bootstrap b = dialer.clone(loop).option(EpollChannelOption.IP_TRANSPARENT, true);
@@ -98,7 +107,7 @@ public final class Delivery {
                 }
                 ch.close();
                 fallbacks.incrementAndGet();
-                plain(loop, target, result);
+                fromNode(loop, r, target, result);
                 return;
             }
             ch.closeFuture().addListener(f -> r.remove(local, target));
@@ -113,6 +122,28 @@ public final class Delivery {
         Promise<Channel> result = loop.newPromise();
         plain(loop, target, result);
         return result;
+    }
+
+    /** From the node address, recorded in {@code r} when it names the node address (else unrecorded). */
+    private void fromNode(EventLoop loop, Registry r, InetSocketAddress target, Promise<Channel> result) {
+        InetAddress node = r == null ? null : r.nodeAddress();
+        if (!(node instanceof Inet4Address) || !(target.getAddress() instanceof Inet4Address)) {
+            plain(loop, target, result);
+            return;
+        }
+        dialer.clone(loop).bind(new InetSocketAddress(node, 0)).addListener((ChannelFutureListener) bound -> {
+            Channel ch = bound.channel();
+            InetSocketAddress local = bound.isSuccess() ? (InetSocketAddress) ch.localAddress() : null;
+            if (local == null || !r.add(local, target)) {
+                log.debug("node-address dial to {} not recorded: {}", target,
+                        local == null ? bound.cause() : "the kernel did not record " + local);
+                ch.close();
+                plain(loop, target, result);
+                return;
+            }
+            ch.closeFuture().addListener(f -> r.remove(local, target));
+            ch.connect(target).addListener((ChannelFutureListener) f -> complete(f, result));
+        });
     }
 
     private void plain(EventLoop loop, InetSocketAddress target, Promise<Channel> result) {

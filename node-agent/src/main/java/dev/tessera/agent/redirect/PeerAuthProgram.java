@@ -111,7 +111,11 @@ public final class PeerAuthProgram implements AutoCloseable {
         this.nodeIp = nodeIp;
     }
 
-    /** Loads and attaches (or re-adopts) the program for the agent of {@code nodeIp}. */
+    /**
+     * Loads and attaches (or re-adopts) the program. {@code nodeIp} is the one trusted plaintext source written to
+     * {@code tsp_pod.node_ip}: the probe address kubelet probes are SNATed to ({@link ProbeSnat}), or the node IP
+     * when that SNAT is not in place.
+     */
     public static PeerAuthProgram install(Path pinDir, Path cgroupDir, InetAddress nodeIp) {
         return install(pinDir, cgroupDir, nodeIp, RedirectSettings.DEFAULT_MAX_PODS);
     }

@@ -83,7 +83,7 @@ public final class ReplyRouting {
     }
 
     /** The tool's path: on PATH, or in the sbin directories a minimal PATH may lack. */
-    private static String tool(String name) throws IOException {
+    static String tool(String name) throws IOException {
         var dirs = new ArrayList<String>();
         String path = System.getenv("PATH");
         if (path != null) {
@@ -99,14 +99,14 @@ public final class ReplyRouting {
         throw new IOException(name + " not found (hint: the agent image needs iptables and iproute2)");
     }
 
-    private static void check(List<String> cmd) throws IOException {
+    static void check(List<String> cmd) throws IOException {
         int rc = run(cmd);
         if (rc != 0) {
             throw new IOException(String.join(" ", cmd) + ": exit " + rc);
         }
     }
 
-    private static int run(List<String> cmd) throws IOException {
+    static int run(List<String> cmd) throws IOException {
         return exec(cmd).rc;
     }
 

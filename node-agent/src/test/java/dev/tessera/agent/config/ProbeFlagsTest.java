@@ -1,0 +1,39 @@
+package dev.tessera.agent.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class ProbeFlagsTest {
+
+    private static AgentConfig parse(String... extra) {
+        String[] base = {"--node", "node1", "--node-ip", "198.18.0.1", "--controller", "198.18.0.254:15012",
+                "--network", "/tmp/network.json"};
+        String[] all = new String[base.length + extra.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return AgentConfig.parse(all);
+    }
+
+    @Test
+    void defaultsAreTheKubeletUnitAndAmbientsProbeAddress() {
+        AgentConfig c = parse();
+        assertThat(c.probeCgroup()).isEqualTo("system.slice/kubelet.service");
+        assertThat(c.probeAddress().getHostAddress()).isEqualTo("169.254.7.127");
+    }
+
+    @Test
+    void anEmptyCgroupTurnsTheSnatOff() {
+        assertThat(parse("--probe-cgroup", "").probeCgroup()).isEmpty();
+    }
+
+    @Test
+    void theProbeAddressMustBeIpv4LinkLocal() {
+        assertThat(parse("--probe-address", "169.254.9.9").probeAddress().getHostAddress()).isEqualTo("169.254.9.9");
+        for (String bad : new String[] {"198.18.0.1", "fe80::1", "localhost"}) {
+            assertThatThrownBy(() -> parse("--probe-address", bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("--probe-address: " + bad + " (expected: an IPv4 link-local address, 169.254.0.0/16)");
+        }
+    }
+}
