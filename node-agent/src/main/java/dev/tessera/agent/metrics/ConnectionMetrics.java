@@ -1,5 +1,6 @@
 package dev.tessera.agent.metrics;
 
+import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
 import dev.tessera.agent.connection.ConnectionContext;
@@ -150,7 +151,7 @@ public final class ConnectionMetrics implements ConnectionListener {
         }
         String[] labels = istioLabels(c, stats.reason().flag());
         istioOpened.labelValues(labels).inc();
-        if (stats.reason() != dev.tessera.agent.connection.CloseReason.OK) {
+        if (stats.reason() != CloseReason.OK) {
             istioClosed.labelValues(labels).inc();
         }
         series.touch(labels, localWorkload(labels));

@@ -14,11 +14,14 @@ import java.io.UncheckedIOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -225,7 +228,7 @@ public final class PeerAuthProgram implements AutoCloseable {
             cgroupFd = bpf.openDirectory(cgroupDir.toString());
             attachOrAdopt(bpf, prog, cgroupFd, Cgroups.id(cgroupDir), linkPin);
             BpfMap pods = BpfMap.openPinned(MAP, mapPin.toString(), 4, POD_SIZE);
-            List<BpfMap> opened = new java.util.ArrayList<>(List.of(pods));
+            List<BpfMap> opened = new ArrayList<>(List.of(pods));
             try {
                 BpfMap rules = BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE, RULE_VALUE_SIZE);
                 opened.add(rules);
@@ -531,7 +534,7 @@ public final class PeerAuthProgram implements AutoCloseable {
      * kernel keeps at most {@link #MAX_QUEUED_EVENTS}, later ones are lost and counted).
      */
     public List<PlainEvent> drainPlainEvents(int max) {
-        List<PlainEvent> out = new java.util.ArrayList<>();
+        List<PlainEvent> out = new ArrayList<>();
         while (out.size() < max) {
             Optional<byte[]> e = events.pop();
             if (e.isEmpty()) {
@@ -549,15 +552,15 @@ public final class PeerAuthProgram implements AutoCloseable {
                 .orElse(0L);
     }
 
-    /** Decodes {@code struct tsp_plain_event}; null-free, an unknown verdict is refused. */
+    /** Decodes {@code struct tsp_plain_event}; an unknown verdict is refused. */
     static PlainEvent plainEvent(byte[] value) {
         if (value.length != EVENT_SIZE) {
             throw new IllegalArgumentException("event: " + value.length + " bytes (expected: " + EVENT_SIZE + ")");
         }
         ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.BIG_ENDIAN); // addresses and ports: network order
         try {
-            InetAddress src = InetAddress.getByAddress(java.util.Arrays.copyOfRange(value, 0, 4));
-            InetAddress pod = InetAddress.getByAddress(java.util.Arrays.copyOfRange(value, 4, 8));
+            InetAddress src = InetAddress.getByAddress(Arrays.copyOfRange(value, 0, 4));
+            InetAddress pod = InetAddress.getByAddress(Arrays.copyOfRange(value, 4, 8));
             int sport = Short.toUnsignedInt(b.getShort(8));
             int dport = Short.toUnsignedInt(b.getShort(10));
             int v = Byte.toUnsignedInt(value[12]);
@@ -566,7 +569,7 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
             return new PlainEvent(new InetSocketAddress(src, sport), new InetSocketAddress(pod, dport),
                     PlainVerdict.values()[v - 1]);
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalStateException(e); // 4 bytes are always an address
         }
     }
