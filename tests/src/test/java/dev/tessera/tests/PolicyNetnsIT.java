@@ -283,8 +283,10 @@ class PolicyNetnsIT {
                     && l.contains("\"policy\":\"shop/outsider-7000\",\"policy_rule\":0"));
             assertThat(log).anyMatch(l -> l.contains(optout) && l.contains(api) && l.contains("\"route\":\"plaintext\"")
                     && l.contains("\"reason\":\"POLICY_DENIED\"") && l.contains("\"policy_decision\":\"deny\""));
-            assertThat(plaintextOpened("-")).isEqualTo(opened + 1);
-            assertThat(plaintextOpened("POLICY_DENIED")).isGreaterThanOrEqualTo(deniedOpened + 1); // + SYN retransmissions
+            // at least: the kernel program sees the whole machine, so another cluster running beside this one with
+            // the same test addresses adds its own plaintext SYNs to node2's pods (and a refused client retransmits)
+            assertThat(plaintextOpened("-")).isGreaterThanOrEqualTo(opened + 1);
+            assertThat(plaintextOpened("POLICY_DENIED")).isGreaterThanOrEqualTo(deniedOpened + 1);
         });
     }
 
