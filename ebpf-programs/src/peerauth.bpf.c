@@ -61,6 +61,28 @@ static __always_inline int tsp_plain_decide(__u32 pod_ip, __u16 port, __u32 src_
 	return v->allow == TSP_PLAIN_ALLOW ? TSP_PASS : TSP_DROP;
 }
 
+/*
+ * Reports one plaintext decision to the agent (tsp_plain_events); called at each decision point of
+ * tsp_check, only for SYNs. A full queue loses the event and counts it: never blocks, never changes the verdict.
+ */
+static __always_inline void tsp_plain_report(struct __sk_buff *skb, __u32 tcp, struct tsp_ip4 *ip, __u8 verdict)
+{
+	struct tsp_plain_event ev = {
+		.src_ip = ip->saddr,
+		.pod_ip = ip->daddr,
+		.verdict = verdict,
+	};
+	__u32 zero = 0;
+
+	if (bpf_skb_load_bytes(skb, tcp, &ev.sport, 4) < 0) /* sport, dport */
+		return;
+	if (bpf_map_push_elem(&tsp_plain_events, &ev, 0) != 0) {
+		__u64 *lost = bpf_map_lookup_elem(&tsp_plain_events_lost, &zero);
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+	}
+}
+
 static __always_inline int tsp_check(struct __sk_buff *skb)
 {
 	struct tsp_ip4 ip;
@@ -91,6 +113,7 @@ static __always_inline int tsp_check(struct __sk_buff *skb)
 	}
 	if (pod->mode == TSP_MODE_STRICT) {
 		__sync_fetch_and_add(&pod->dropped, 1);
+		tsp_plain_report(skb, tcp, &ip, TSP_PLAIN_EV_STRICT);
 		return TSP_DROP;
 	}
 	if (pod->flags & TSP_POD_PLAIN_RULES) {
@@ -98,10 +121,13 @@ static __always_inline int tsp_check(struct __sk_buff *skb)
 		if (bpf_skb_load_bytes(skb, tcp + 2, &dport, sizeof(dport)) < 0 ||
 		    tsp_plain_decide(ip.daddr, dport, ip.saddr) == TSP_DROP) {
 			__sync_fetch_and_add(&pod->dropped, 1);
+			tsp_plain_report(skb, tcp, &ip, TSP_PLAIN_EV_DENIED);
 			return TSP_DROP;
 		}
 	}
 	__sync_fetch_and_add(&pod->plaintext, 1);
+	tsp_plain_report(skb, tcp, &ip,
+			 (pod->flags & TSP_POD_PLAIN_RULES) ? TSP_PLAIN_EV_ALLOWED : TSP_PLAIN_EV_PERMISSIVE);
 	return TSP_PASS;
 }
 

@@ -132,4 +132,48 @@ struct {
 	__type(value, __u32);
 } tsp_deliveries SEC(".maps");
 
+/* struct tsp_plain_event.verdict: how tsp_ingress decided one plaintext connection attempt. */
+#define TSP_PLAIN_EV_ALLOWED 1    /* passed by a tsp_plain_rules entry */
+#define TSP_PLAIN_EV_DENIED 2     /* dropped by a tsp_plain_rules entry or a miss (policy denial) */
+#define TSP_PLAIN_EV_STRICT 3     /* dropped: the pod is STRICT */
+#define TSP_PLAIN_EV_PERMISSIVE 4 /* passed: PERMISSIVE and no policy selects the pod */
+
+/*
+ * Value of tsp_plain_events: one plaintext SYN (never any other packet) to a meshed pod, as decided.
+ * Addresses and ports in network order. A client's retransmitted SYN is a new event.
+ */
+struct tsp_plain_event {
+	__u32 src_ip;
+	__u32 pod_ip;
+	__u16 sport;
+	__u16 dport;
+	__u8 verdict;     /* TSP_PLAIN_EV_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct tsp_plain_event) == 16, "struct tsp_plain_event size");
+
+/*
+ * tsp_plain_events  QUEUE (4096)  value: struct tsp_plain_event
+ *   writer: tsp_ingress (bpf_map_push_elem at each plaintext decision; when full the event is lost and
+ *           counted in tsp_plain_events_lost: the queue is the rate bound, a SYN flood cannot grow it)
+ *   reader: agent (PeerAuthProgram.drainPlainEvents: BPF_MAP_LOOKUP_AND_DELETE_ELEM, polled) -> access
+ *           log and istio_tcp_* with connection_security_policy="none"
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, struct tsp_plain_event);
+} tsp_plain_events SEC(".maps");
+
+/*
+ * tsp_plain_events_lost  ARRAY (1)  key: __u32 0  value: __u64 events not queued (queue full)
+ *   writer: tsp_ingress (atomic add)   reader: agent (PeerAuthProgram.plainEventsLost)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tsp_plain_events_lost SEC(".maps");
+
 #endif /* TESSERA_PEERAUTH_H */

@@ -46,6 +46,8 @@ final class DataPath implements AutoCloseable {
     private volatile OriginalDestinations originalDestinations = client -> Optional.empty();
     /** The open connections (a drain reports what it has to cut). */
     private final ConnectionMetrics connections;
+    /** Every listener of the data path: counters, metrics, access log. */
+    private final ConnectionListener listener;
     private final AtomicLong drainCut = new AtomicLong();
 
     private DataPath(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
@@ -55,10 +57,15 @@ final class DataPath implements AutoCloseable {
         var accessLog = new JsonAccessLog(config.logFormat());
         metrics.accessLogDropped(accessLog::dropped);
         connections = metrics.connections();
-        ConnectionListener listener = ConnectionListener.of(counters, connections, accessLog);
+        listener = ConnectionListener.of(counters, connections, accessLog);
         outbound = new OutboundProxy(config, state, tls, client -> originalDestinations.take(client), listener, loops);
         inbound = new HboneServer(config, state, tls, listener, loops);
         registerCounters(metrics);
+    }
+
+    /** The data path's listeners (metrics, access log), for the connections the kernel decides alone. */
+    ConnectionListener listener() {
+        return listener;
     }
 
     /**

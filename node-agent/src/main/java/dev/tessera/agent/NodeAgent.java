@@ -163,6 +163,16 @@ public final class NodeAgent implements AutoCloseable {
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
         plaintextDecisions = new PlaintextDecisions(policyMetrics);
         PlaintextDecisions pd = plaintextDecisions;
+        metrics.plaintextEventsLost(() -> {
+            try {
+                return pa.plainEventsLost();
+            } catch (RuntimeException e) { // the map closed by a shutdown: the scrape still answers
+                return 0L;
+            }
+        });
+        closeables.add(new dev.tessera.agent.inbound.PlaintextEvents(pa, state::current, pd::decisionFor,
+                dataPath.listener()).start()); // closed before the program's maps
+
         http.beforeScrape(() -> {
             metrics.connections().flush();
             synchronized (pd) {

@@ -279,6 +279,33 @@ class PolicyNetnsIT {
                 assertThat(plaintextDecisions("allow", "shop/outsider-7000", "0")).isEqualTo(before + 1));
     }
 
+    /** Kernel-decided plaintext attempts reach node2's access log and istio_tcp_* (security policy "none"). */
+    @Test
+    void plaintextDecisionsAreInTheAccessLogAndTheIstioMetrics() throws IOException {
+        double opened = plaintextOpened("-");
+        double deniedOpened = plaintextOpened("POLICY_DENIED");
+        apply(ap(SHOP, "outsider-7000", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n"
+                + "      ipBlocks: [\"" + c.podIp(PLAIN, "outsider") + "/32\"]\n  to:\n  - operation:\n      ports: [\"7000\"]"));
+        assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("api:7000 hi");
+        assertThat(call(SHOP, "optout", "api", 7000)).isEqualTo("timeout");
+        String outsider = "\"src_addr\":\"" + c.podIp(PLAIN, "outsider") + ":";
+        String optout = "\"src_addr\":\"" + c.podIp(SHOP, "optout") + ":";
+        String api = "\"dst_addr\":\"" + c.podIp(SHOP, "api") + ":7000\"";
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            List<String> log = Files.readAllLines(c.cluster().agentLog("node2"));
+            assertThat(log).anyMatch(l -> l.contains(outsider) && l.contains(api) && l.contains("\"direction\":\"inbound\"")
+                    && l.contains("\"route\":\"plaintext\"") && l.contains("\"reason\":\"OK\"")
+                    && l.contains("\"dst_workload\":\"shop/api\"") && l.contains("\"connection_security_policy\":\"none\"")
+                    && l.contains("\"policy\":\"shop/outsider-7000\",\"policy_rule\":0"));
+            assertThat(log).anyMatch(l -> l.contains(optout) && l.contains(api) && l.contains("\"route\":\"plaintext\"")
+                    && l.contains("\"reason\":\"POLICY_DENIED\"") && l.contains("\"policy_decision\":\"deny\""));
+            // at least: the kernel program sees the whole machine, so another cluster running beside this one with
+            // the same test addresses adds its own plaintext SYNs to node2's pods (and a refused client retransmits)
+            assertThat(plaintextOpened("-")).isGreaterThanOrEqualTo(opened + 1);
+            assertThat(plaintextOpened("POLICY_DENIED")).isGreaterThanOrEqualTo(deniedOpened + 1);
+        });
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** "denied" (closed/reset without reply), "timeout" (no connection), or the reply line. */
@@ -339,6 +366,13 @@ class PolicyNetnsIT {
             }
         }
         throw new AssertionError("no mTLS mode reported for " + pod);
+    }
+
+    /** Node2's {@code istio_tcp_connections_opened_total} of plaintext attempts to shop/api. */
+    private static double plaintextOpened(String flags) throws IOException {
+        return c.metrics("node2").sumWhere("istio_tcp_connections_opened_total", "reporter", "destination",
+                "destination_workload_namespace", "shop", "connection_security_policy", "none",
+                "source_principal", "unknown", "response_flags", flags);
     }
 
     /** Node2's kernel verdicts on plaintext connection attempts (SYNs) to its pods. */

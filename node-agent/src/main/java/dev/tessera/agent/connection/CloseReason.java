@@ -45,6 +45,8 @@ public enum CloseReason {
     IDENTITY_MISMATCH(403, "IDENTITY_MISMATCH"),
     /** An AuthorizationPolicy denies the connection (at connect time, or later when a new policy re-checks it). */
     POLICY_DENIED(403, "POLICY_DENIED"),
+    /** A plaintext connection attempt to a pod whose PeerAuthentication is STRICT (dropped by the kernel). */
+    MTLS_REQUIRED(0, "MTLS_REQUIRED"),
     /** Connecting to the destination pod failed (refused, unreachable). */
     UPSTREAM_CONNECT_FAILED(503, "UPSTREAM_CONNECT_FAILED"),
     /** Connecting to the destination pod timed out (also: the tunnel did not answer in time). */

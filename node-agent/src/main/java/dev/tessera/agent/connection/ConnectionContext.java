@@ -50,7 +50,12 @@ public record ConnectionContext(
         /** Straight to a pod on this node (outbound local delivery, or inbound after the tunnel). */
         LOCAL,
         /** Plain TCP to a destination outside the mesh. */
-        PASSTHROUGH
+        PASSTHROUGH,
+        /**
+         * Plain TCP from outside the mesh straight to a meshed pod of this node: never proxied, decided by the
+         * kernel ({@code peerauth.bpf.c}); the agent learns of it afterwards ({@code inbound.PlaintextEvents}).
+         */
+        PLAINTEXT
     }
 
     public ConnectionContext {

@@ -37,6 +37,13 @@ public interface ConnectionListener {
         closed(session.context(), stats);
     }
 
+    /**
+     * A plaintext connection attempt the kernel decided (route {@link ConnectionContext.RouteKind#PLAINTEXT}):
+     * {@code stats.reason()} is {@link CloseReason#OK} when it was let through (the connection goes on
+     * without the agent: no bytes, no close are ever seen), otherwise why it was dropped.
+     */
+    default void plaintext(ConnectionContext context, ConnectionStats stats) {}
+
     /** The two moments of a connection's set-up that {@link #setup} reports. */
     enum SetupPhase {
         /** The client's first bytes were relayed towards the destination (upstream). */
@@ -103,6 +110,11 @@ public interface ConnectionListener {
         @Override
         public void closed(RelaySession session, ConnectionStats stats) {
             each(l -> l.closed(session, stats));
+        }
+
+        @Override
+        public void plaintext(ConnectionContext context, ConnectionStats stats) {
+            each(l -> l.plaintext(context, stats));
         }
 
         @Override

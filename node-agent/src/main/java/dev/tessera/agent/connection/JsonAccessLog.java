@@ -85,6 +85,12 @@ public final class JsonAccessLog implements ConnectionListener {
         this.writer = writer;
     }
 
+    /** A kernel-decided plaintext connection attempt: one record, under the same rate limit. */
+    @Override
+    public void plaintext(ConnectionContext context, ConnectionStats stats) {
+        closed(context, stats);
+    }
+
     @Override
     public void closed(ConnectionContext context, ConnectionStats stats) {
         if (!log.isInfoEnabled()) {
@@ -118,7 +124,8 @@ public final class JsonAccessLog implements ConnectionListener {
         if (droppedBefore > 0) {
             b = b.addKeyValue("dropped_before", droppedBefore);
         }
-        b.log("connection complete");
+        b.log(context.route() != ConnectionContext.RouteKind.PLAINTEXT ? "connection complete"
+                : failed ? "plaintext connection denied" : "plaintext connection allowed");
     }
 
     /**
@@ -132,6 +139,7 @@ public final class JsonAccessLog implements ConnectionListener {
         Workload src = c.sourceWorkload();
         Workload dst = c.destinationWorkload();
         boolean outbound = c.direction() == ConnectionContext.Direction.OUTBOUND;
+        boolean plaintext = c.route() == ConnectionContext.RouteKind.PLAINTEXT; // bytes and duration never seen
         out.add(new KeyValuePair("src.addr", addr(c.client())));
         out.add(new KeyValuePair("src.workload", src == null ? null : src.name()));
         out.add(new KeyValuePair("src.namespace", src == null ? null : src.namespace()));
@@ -144,14 +152,17 @@ public final class JsonAccessLog implements ConnectionListener {
         out.add(new KeyValuePair("dst.identity",
                 c.destinationIdentity() == null ? null : c.destinationIdentity().toString()));
         out.add(new KeyValuePair("direction", outbound ? "outbound" : "inbound"));
-        out.add(new KeyValuePair("bytes_sent", outbound ? s.bytesFromSource() : s.bytesToSource()));
-        out.add(new KeyValuePair("bytes_recv", outbound ? s.bytesToSource() : s.bytesFromSource()));
-        out.add(new KeyValuePair("duration", s.duration().toMillis() + "ms"));
+        out.add(new KeyValuePair("bytes_sent", plaintext ? null : outbound ? s.bytesFromSource() : s.bytesToSource()));
+        out.add(new KeyValuePair("bytes_recv", plaintext ? null : outbound ? s.bytesToSource() : s.bytesFromSource()));
+        out.add(new KeyValuePair("duration", plaintext ? null : s.duration().toMillis() + "ms"));
         if (s.reason() != CloseReason.OK) {
             out.add(new KeyValuePair("error", s.reason().name()));
         }
         out.add(new KeyValuePair("route", c.route() == null ? null : c.route().name().toLowerCase(Locale.ROOT)));
         out.add(new KeyValuePair("reason", s.reason().name()));
+        if (plaintext) {
+            out.add(new KeyValuePair("connection_security_policy", "none"));
+        }
         if (c.authorization() != null) {
             out.add(new KeyValuePair("policy_decision", c.authorization().label()));
             out.add(new KeyValuePair("policy", c.authorization().policy()));
@@ -189,11 +200,19 @@ public final class JsonAccessLog implements ConnectionListener {
         field(b, "dst_workload", workload(c.destinationWorkload()));
         field(b, "dst_identity", c.destinationIdentity() == null ? null : c.destinationIdentity().toString());
         field(b, "tunnel_peer", addr(c.tunnelPeer()));
+        boolean plaintext = c.route() == ConnectionContext.RouteKind.PLAINTEXT;
+        if (plaintext) {
+            field(b, "connection_security_policy", "none");
+        }
         if (c.authorization() != null) {
             field(b, "policy_decision", c.authorization().label());
             field(b, "policy", c.authorization().policy());
             b.append("\"policy_rule\":").append(c.authorization().rule()).append(',');
             field(b, "policy_reason", c.authorization().reason());
+        }
+        if (plaintext) { // the kernel decided it; the agent never sees its bytes or its end
+            b.setLength(b.length() - 1);
+            return b.append('}').toString();
         }
         b.append("\"bytes_from_src\":").append(s.bytesFromSource()).append(',');
         b.append("\"bytes_to_src\":").append(s.bytesToSource()).append(',');

@@ -145,6 +145,13 @@ public final class AgentMetrics {
                 .callback(cb -> cb.call(dropped.get())).register(registry);
     }
 
+    /** Plaintext decisions the kernel could not queue for the agent (its event queue was full). */
+    public void plaintextEventsLost(Supplier<Long> lost) {
+        CounterWithCallback.builder().name("tessera_plaintext_events_lost_total")
+                .help("Plaintext connection decisions not reported to the agent (the kernel's event queue was full)")
+                .callback(cb -> cb.call(lost.get())).register(registry);
+    }
+
     /** Workload series removed by cardinality eviction. */
     public void seriesEvicted(Supplier<Long> evicted) {
         CounterWithCallback.builder().name("tessera_metric_series_evicted_total")

@@ -1,5 +1,6 @@
 package dev.tessera.agent.metrics;
 
+import dev.tessera.agent.connection.CloseReason;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
 import dev.tessera.agent.connection.ConnectionContext.RouteKind;
 import dev.tessera.agent.connection.ConnectionContext;
@@ -138,6 +139,25 @@ public final class ConnectionMetrics implements ConnectionListener {
     }
 
     /**
+     * A kernel-decided plaintext connection attempt: {@code istio_tcp_connections_opened_total} for an allowed
+     * one (response_flags "-"; its bytes and its close are never seen by the agent, so no byte or closed
+     * series are made up); opened and closed with the reason's flag for a dropped one, as a mesh connection
+     * denied by policy is counted. {@code connection_security_policy="none"}.
+     */
+    @Override
+    public void plaintext(ConnectionContext c, ConnectionStats stats) {
+        if (!labelled(c)) {
+            return;
+        }
+        String[] labels = istioLabels(c, stats.reason().flag());
+        istioOpened.labelValues(labels).inc();
+        if (stats.reason() != CloseReason.OK) {
+            istioClosed.labelValues(labels).inc();
+        }
+        series.touch(labels, localWorkload(labels));
+    }
+
+    /**
      * Adds what every open connection relayed since the last flush to the byte counters (and counts it
      * as opened once its labels are known). Safe to call from any thread at any time.
      */
@@ -224,7 +244,8 @@ public final class ConnectionMetrics implements ConnectionListener {
             workloadName(src), src == null ? "unknown" : src.namespace(), principal(c.sourceIdentity()),
             workloadName(dst), dst == null ? "unknown" : dst.namespace(), principal(c.destinationIdentity()),
             c.service() == null ? "unknown" : c.service().hostname(CLUSTER_DOMAIN),
-            c.route() == RouteKind.HBONE || c.direction() == Direction.INBOUND ? "mutual_tls" : "none",
+            c.route() != RouteKind.PLAINTEXT && (c.route() == RouteKind.HBONE || c.direction() == Direction.INBOUND)
+                    ? "mutual_tls" : "none",
             flags
         };
     }

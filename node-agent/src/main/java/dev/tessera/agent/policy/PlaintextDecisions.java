@@ -18,6 +18,7 @@ public final class PlaintextDecisions {
     private final PolicyMetrics metrics;
     private final Map<RuleKey, Long> last = new HashMap<>();
     private Map<RuleKey, Decision> decisions = Map.of();
+    private Map<java.net.InetAddress, java.util.List<RuleKey>> byPod = Map.of();
 
     public PlaintextDecisions(PolicyMetrics metrics) {
         this.metrics = requireNonNull(metrics, "metrics");
@@ -40,6 +41,29 @@ public final class PlaintextDecisions {
     }
 
     /**
+     * The decision of the entry the kernel used for a plaintext SYN from {@code source} to {@code pod}, found as
+     * {@code tsp_plain_rules} finds it (longest source match for the port, then for port 0), or empty when the
+     * pod has no entries (STRICT, no policy selects it) or none matches.
+     */
+    public synchronized java.util.Optional<Decision> decisionFor(java.net.InetSocketAddress pod,
+            java.net.InetAddress source) {
+        int src = java.nio.ByteBuffer.wrap(source.getAddress()).getInt();
+        for (int port : new int[] {pod.getPort(), 0}) {
+            RuleKey best = null;
+            for (RuleKey k : byPod.getOrDefault(pod.getAddress(), java.util.List.of())) {
+                if (k.port() == port && k.source().contains(src)
+                        && (best == null || k.source().prefix() > best.source().prefix())) {
+                    best = k;
+                }
+            }
+            if (best != null) {
+                return java.util.Optional.of(decisions.get(best));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
      * The decisions of the entries now in the kernel (after a sync); entries new to the kernel start from no
      * hits.
      */
@@ -50,6 +74,11 @@ public final class PlaintextDecisions {
             }
         }
         decisions = Map.copyOf(next);
+        var index = new HashMap<java.net.InetAddress, java.util.List<RuleKey>>();
+        for (RuleKey k : decisions.keySet()) {
+            index.computeIfAbsent(k.pod(), p -> new java.util.ArrayList<>()).add(k);
+        }
+        byPod = index;
         last.keySet().retainAll(decisions.keySet());
     }
 }

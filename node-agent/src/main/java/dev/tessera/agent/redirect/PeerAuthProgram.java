@@ -14,11 +14,14 @@ import java.io.UncheckedIOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -48,6 +51,12 @@ public final class PeerAuthProgram implements AutoCloseable {
     static final String DELIVERIES_MAP = "tsp_deliveries";
     /** {@code sizeof(struct tsp_delivery_key)}. */
     static final int DELIVERY_KEY_SIZE = 12;
+    static final String EVENTS_MAP = "tsp_plain_events";
+    static final String LOST_MAP = "tsp_plain_events_lost";
+    /** {@code sizeof(struct tsp_plain_event)}. */
+    static final int EVENT_SIZE = 16;
+    /** {@code max_entries} of {@code tsp_plain_events}: at most this many events wait between two drains. */
+    public static final int MAX_QUEUED_EVENTS = 4096;
     /** {@code max_entries} of {@code tsp_plain_rules}. */
     public static final int MAX_RULES = 16_384;
     /** {@code sizeof(struct tsp_plain_key)} and {@code sizeof(struct tsp_plain_verdict)}. */
@@ -94,20 +103,60 @@ public final class PeerAuthProgram implements AutoCloseable {
         }
     }
 
+    /** How the kernel decided one plaintext connection attempt ({@code TSP_PLAIN_EV_*}). */
+    public enum PlainVerdict {
+        /** Passed by a {@code tsp_plain_rules} entry (an AuthorizationPolicy allows it). */
+        ALLOWED(true),
+        /** Dropped by a {@code tsp_plain_rules} entry or a miss (an AuthorizationPolicy denies it). */
+        DENIED(false),
+        /** Dropped: the pod's PeerAuthentication is STRICT. */
+        STRICT(false),
+        /** Passed: PERMISSIVE and no AuthorizationPolicy selects the pod. */
+        PERMISSIVE(true);
+
+        private final boolean allowed;
+
+        PlainVerdict(boolean allowed) {
+            this.allowed = allowed;
+        }
+
+        /** Whether the SYN reached the pod. */
+        public boolean allowed() {
+            return allowed;
+        }
+    }
+
+    /**
+     * One plaintext SYN to a meshed pod of this node as {@code tsp_ingress} decided it ({@code struct
+     * tsp_plain_event}). A client's retransmitted SYN is a separate event.
+     */
+    public record PlainEvent(InetSocketAddress source, InetSocketAddress pod, PlainVerdict verdict) {
+        public PlainEvent {
+            requireNonNull(source, "source");
+            requireNonNull(pod, "pod");
+            requireNonNull(verdict, "verdict");
+        }
+    }
+
     /** The key of one {@code tsp_plain_rules} entry, as the metrics name it. */
     public record RuleKey(InetAddress pod, int port, Ipv4Cidr source) {}
 
     private final BpfMap pods;
     private final BpfMap rules;
     private final BpfMap deliveries;
+    private final BpfMap events;
+    private final BpfMap lost;
     private final byte[] nodeIp;
     private volatile Map<String, String> refused = Map.of();
     private String lastWriteError = "";
 
-    private PeerAuthProgram(BpfMap pods, BpfMap rules, BpfMap deliveries, byte[] nodeIp) {
+    private PeerAuthProgram(BpfMap pods, BpfMap rules, BpfMap deliveries, BpfMap events, BpfMap lost,
+            byte[] nodeIp) {
         this.pods = pods;
         this.rules = rules;
         this.deliveries = deliveries;
+        this.events = events;
+        this.lost = lost;
         this.nodeIp = nodeIp;
     }
 
@@ -131,6 +180,8 @@ public final class PeerAuthProgram implements AutoCloseable {
         Path mapPin = root.resolve("maps").resolve(MAP);
         Path rulesPin = root.resolve("maps").resolve(RULES_MAP);
         Path deliveriesPin = root.resolve("maps").resolve(DELIVERIES_MAP);
+        Path eventsPin = root.resolve("maps").resolve(EVENTS_MAP);
+        Path lostPin = root.resolve("maps").resolve(LOST_MAP);
         Path linkPin = root.resolve("links").resolve(PROGRAM);
         try {
             Files.createDirectories(mapPin.getParent());
@@ -165,6 +216,14 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
             Bpf.check(lib.bpf_map__set_pin_path(deliveriesMap, deliveriesPin.toString()),
                     "map " + DELIVERIES_MAP + ": set pin path");
+            for (String name : new String[] {EVENTS_MAP, LOST_MAP}) {
+                Pointer m = lib.bpf_object__find_map_by_name(obj, name);
+                if (m == null) {
+                    throw new IllegalStateException(OBJECT_RESOURCE + " has no map " + name);
+                }
+                Bpf.check(lib.bpf_map__set_pin_path(m, root.resolve("maps").resolve(name).toString()),
+                        "map " + name + ": set pin path");
+            }
             Bpf.check(lib.bpf_object__load(obj), "bpf_object__load(" + OBJECT_RESOURCE + ")");
             Pointer prog = lib.bpf_object__find_program_by_name(obj, PROGRAM);
             if (prog == null) {
@@ -173,17 +232,18 @@ public final class PeerAuthProgram implements AutoCloseable {
             cgroupFd = bpf.openDirectory(cgroupDir.toString());
             attachOrAdopt(bpf, prog, cgroupFd, Cgroups.id(cgroupDir), linkPin);
             BpfMap pods = BpfMap.openPinned(MAP, mapPin.toString(), 4, POD_SIZE);
-            BpfMap rules = null;
+            List<BpfMap> opened = new ArrayList<>(List.of(pods));
             try {
-                rules = BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE, RULE_VALUE_SIZE);
-                return new PeerAuthProgram(pods, rules,
-                        BpfMap.openPinned(DELIVERIES_MAP, deliveriesPin.toString(), DELIVERY_KEY_SIZE, 4),
-                        nodeIp.getAddress());
+                BpfMap rules = BpfMap.openPinned(RULES_MAP, rulesPin.toString(), RULE_KEY_SIZE, RULE_VALUE_SIZE);
+                opened.add(rules);
+                BpfMap deliveries = BpfMap.openPinned(DELIVERIES_MAP, deliveriesPin.toString(), DELIVERY_KEY_SIZE, 4);
+                opened.add(deliveries);
+                BpfMap events = BpfMap.openPinned(EVENTS_MAP, eventsPin.toString(), 0, EVENT_SIZE);
+                opened.add(events);
+                BpfMap lost = BpfMap.openPinned(LOST_MAP, lostPin.toString(), 4, 8);
+                return new PeerAuthProgram(pods, rules, deliveries, events, lost, nodeIp.getAddress());
             } catch (RuntimeException e) {
-                pods.close();
-                if (rules != null) {
-                    rules.close();
-                }
+                opened.forEach(BpfMap::close);
                 throw e;
             }
         } finally {
@@ -473,6 +533,51 @@ public final class PeerAuthProgram implements AutoCloseable {
                 .putShort((short) local.getPort()).putShort((short) remote.getPort()).array();
     }
 
+    /**
+     * Takes up to {@code max} queued plaintext decisions, oldest first ({@code tsp_plain_events}; the
+     * kernel keeps at most {@link #MAX_QUEUED_EVENTS}, later ones are lost and counted).
+     */
+    public List<PlainEvent> drainPlainEvents(int max) {
+        List<PlainEvent> out = new ArrayList<>();
+        while (out.size() < max) {
+            Optional<byte[]> e = events.pop();
+            if (e.isEmpty()) {
+                break;
+            }
+            out.add(plainEvent(e.get()));
+        }
+        return out;
+    }
+
+    /** Plaintext decisions the kernel could not queue (the queue was full) since the map was created. */
+    public long plainEventsLost() {
+        return lost.lookup(new byte[4])
+                .map(v -> ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getLong(0))
+                .orElse(0L);
+    }
+
+    /** Decodes {@code struct tsp_plain_event}; an unknown verdict is refused. */
+    static PlainEvent plainEvent(byte[] value) {
+        if (value.length != EVENT_SIZE) {
+            throw new IllegalArgumentException("event: " + value.length + " bytes (expected: " + EVENT_SIZE + ")");
+        }
+        ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.BIG_ENDIAN); // addresses and ports: network order
+        try {
+            InetAddress src = InetAddress.getByAddress(Arrays.copyOfRange(value, 0, 4));
+            InetAddress pod = InetAddress.getByAddress(Arrays.copyOfRange(value, 4, 8));
+            int sport = Short.toUnsignedInt(b.getShort(8));
+            int dport = Short.toUnsignedInt(b.getShort(10));
+            int v = Byte.toUnsignedInt(value[12]);
+            if (v < 1 || v > PlainVerdict.values().length) {
+                throw new IllegalArgumentException("event verdict: " + v + " (expected: 1-4)");
+            }
+            return new PlainEvent(new InetSocketAddress(src, sport), new InetSocketAddress(pod, dport),
+                    PlainVerdict.values()[v - 1]);
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e); // 4 bytes are always an address
+        }
+    }
+
     static Counters counters(byte[] value) {
         ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.nativeOrder());
         return new Counters(b.getLong(8), b.getLong(16), b.getLong(24));
@@ -492,7 +597,8 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
         }
         for (Path p : new Path[] {linkPin, root.resolve("maps").resolve(MAP), root.resolve("maps").resolve(RULES_MAP),
-            root.resolve("maps").resolve(DELIVERIES_MAP), root.resolve("links"), root.resolve("maps"), root}) {
+            root.resolve("maps").resolve(DELIVERIES_MAP), root.resolve("maps").resolve(EVENTS_MAP),
+            root.resolve("maps").resolve(LOST_MAP), root.resolve("links"), root.resolve("maps"), root}) {
             deleteQuietly(p);
         }
     }
@@ -527,5 +633,7 @@ public final class PeerAuthProgram implements AutoCloseable {
         pods.close();
         rules.close();
         deliveries.close();
+        events.close();
+        lost.close();
     }
 }

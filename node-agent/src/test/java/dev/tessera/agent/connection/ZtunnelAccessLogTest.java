@@ -84,4 +84,33 @@ class ZtunnelAccessLogTest {
         String line = written(LogFormat.TEXT, ctx, stats);
         assertThat(line).contains(" INFO tessera.access - " + JsonAccessLog.format(ctx, stats) + "\n");
     }
+
+    @Test
+    void aKernelDecidedPlaintextAttemptIsAnInboundRecordWithoutBytesInBothFormats() throws Exception {
+        var ctx = ConnectionContext.accepted(Direction.INBOUND, new InetSocketAddress("198.18.9.9", 41000))
+                .withDestination(new InetSocketAddress("198.18.2.2", 5432))
+                .withTarget(pod("data", "db-0", "198.18.2.2", SpiffeId.parse("spiffe://cluster.local/ns/data/sa/db")), null)
+                .withAuthorization(new dev.tessera.agent.policy.Decision(false, "data/db-allow", -1,
+                        "no ALLOW rule matched", java.util.List.of()))
+                .withRoute(RouteKind.PLAINTEXT, null);
+        var denied = new ConnectionStats(0, 0, Duration.ZERO, CloseReason.POLICY_DENIED);
+        Map<String, Object> r = Json.parseObject(written(LogFormat.JSON, ctx, denied));
+        assertThat(r).containsEntry("message", "plaintext connection denied").containsEntry("direction", "inbound")
+                .containsEntry("src.addr", "198.18.9.9:41000").containsEntry("dst.addr", "198.18.2.2:5432")
+                .containsEntry("dst.workload", "db-0").containsEntry("dst.namespace", "data")
+                .containsEntry("route", "plaintext").containsEntry("reason", "POLICY_DENIED")
+                .containsEntry("error", "POLICY_DENIED").containsEntry("connection_security_policy", "none")
+                .containsEntry("policy", "data/db-allow").containsEntry("policy_decision", "deny");
+        assertThat(r.get("bytes_sent")).isNull();
+        assertThat(r.get("duration")).isNull();
+
+        out.reset();
+        String text = written(LogFormat.TEXT, ctx, new ConnectionStats(0, 0, Duration.ZERO, CloseReason.OK));
+        String record = text.substring(text.indexOf('{'), text.lastIndexOf('}') + 1);
+        Map<String, Object> t = Json.parseObject(record);
+        assertThat(t).containsEntry("direction", "inbound").containsEntry("route", "plaintext")
+                .containsEntry("reason", "OK").containsEntry("src_addr", "198.18.9.9:41000")
+                .containsEntry("dst_workload", "data/db-0").containsEntry("connection_security_policy", "none")
+                .doesNotContainKeys("bytes_from_src", "bytes_to_src", "duration_ms");
+    }
 }

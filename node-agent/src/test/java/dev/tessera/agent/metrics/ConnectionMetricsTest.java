@@ -178,4 +178,26 @@ class ConnectionMetricsTest {
         s.close();
         assertThat(value("istio_tcp_received_bytes_total", "")).isEqualTo(5);
     }
+
+    @Test
+    void kernelDecidedPlaintextCountsOpenedAndForADenialClosedWithSecurityPolicyNone() throws Exception {
+        Workload db = pod("data", "db-0", "node2", "198.18.2.2", "db");
+        var ctx = ConnectionContext.accepted(Direction.INBOUND, new InetSocketAddress("198.18.9.9", 41000))
+                .withDestination(new InetSocketAddress(db.ip(), 5432))
+                .withTarget(db, null)
+                .withRoute(RouteKind.PLAINTEXT, null);
+        listener.plaintext(ctx, new dev.tessera.agent.connection.ConnectionStats(0, 0, java.time.Duration.ZERO, CloseReason.OK));
+        listener.plaintext(ctx, new dev.tessera.agent.connection.ConnectionStats(0, 0, java.time.Duration.ZERO,
+                CloseReason.POLICY_DENIED));
+        String none = "connection_security_policy=\"none\"";
+        assertThat(value("istio_tcp_connections_opened_total", "response_flags=\"-\"")).isEqualTo(1);
+        assertThat(value("istio_tcp_connections_opened_total", "response_flags=\"POLICY_DENIED\"")).isEqualTo(1);
+        assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"-\"")).isZero();
+        assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"POLICY_DENIED\"")).isEqualTo(1);
+        assertThat(value("istio_tcp_connections_opened_total", none)).isEqualTo(2);
+        assertThat(value("istio_tcp_received_bytes_total", none)).as("bytes are never seen").isZero();
+        assertThat(text()).contains("reporter=\"destination\"", "source_workload=\"unknown\"",
+                "source_principal=\"unknown\"", "destination_workload=\"db\"");
+        assertThat(value("tessera_connections_opened_total", "")).as("not the agent's connections").isZero();
+    }
 }

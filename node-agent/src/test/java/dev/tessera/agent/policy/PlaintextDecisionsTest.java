@@ -59,4 +59,22 @@ class PlaintextDecisionsTest {
         }
         return 0;
     }
+
+    @Test
+    void decisionForFindsTheEntryTheKernelUsedLongestSourceMatchThenPortZero() throws Exception {
+        InetAddress pod = InetAddress.getByName("198.18.2.5");
+        Decision allow7000 = new Decision(true, "shop/lan", 1, "matched an ALLOW rule", List.of());
+        decisions.expect(Map.of(key, deny,
+                new RuleKey(pod, 7000, Ipv4Cidr.parse("198.18.0.0/15")), allow7000,
+                new RuleKey(pod, 7000, Ipv4Cidr.parse("0.0.0.0/0")), deny,
+                new RuleKey(pod, 0, Ipv4Cidr.parse("198.18.1.0/24")), allow));
+        var p7000 = new java.net.InetSocketAddress(pod, 7000);
+        var p7001 = new java.net.InetSocketAddress(pod, 7001);
+        assertThat(decisions.decisionFor(p7000, InetAddress.getByName("198.18.1.9"))).contains(allow7000);
+        assertThat(decisions.decisionFor(p7000, InetAddress.getByName("203.0.113.1"))).contains(deny);
+        assertThat(decisions.decisionFor(p7001, InetAddress.getByName("198.18.1.9"))).contains(allow);
+        assertThat(decisions.decisionFor(p7001, InetAddress.getByName("198.19.1.9"))).contains(deny);
+        assertThat(decisions.decisionFor(new java.net.InetSocketAddress("198.18.2.6", 7000),
+                InetAddress.getByName("198.18.1.9"))).isEmpty();
+    }
 }

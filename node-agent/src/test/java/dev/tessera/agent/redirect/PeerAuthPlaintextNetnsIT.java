@@ -125,9 +125,41 @@ class PeerAuthPlaintextNetnsIT {
         assertThat(hits.get(key(0, "0.0.0.0/0"))).isZero();
     }
 
-    /** The one place these tests say what a node delivery is to the kernel program (source = node IP). */
+    /** Every plaintext decision is one queued event per SYN (a denied client's retransmissions add more). */
     @Test
     @Order(3)
+    void eachDecidedPlaintextSynIsOneEventWithItsFourTupleAndVerdict() throws Exception {
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, List.of(
+                rule(7000, CLIENT + "/32", true), rule(7000, "0.0.0.0/0", false), rule(0, "0.0.0.0/0", false)))));
+        program.drainPlainEvents(Integer.MAX_VALUE); // earlier scenarios' events
+        assertThat(connect("tsQ-cli", P7000)).isEqualTo("connected");
+        List<PeerAuthProgram.PlainEvent> allowed = program.drainPlainEvents(100);
+        assertThat(allowed).hasSize(1);
+        assertThat(allowed.get(0).source().getAddress()).isEqualTo(InetAddress.getByName(CLIENT));
+        assertThat(allowed.get(0).source().getPort()).isPositive();
+        assertThat(allowed.get(0).pod()).isEqualTo(P7000);
+        assertThat(allowed.get(0).verdict()).isEqualTo(PeerAuthProgram.PlainVerdict.ALLOWED);
+
+        assertThat(connect("tsQ-cli2", P7000, 500)).isEqualTo("timeout"); // before the first retransmission (1 s)
+        List<PeerAuthProgram.PlainEvent> denied = program.drainPlainEvents(100);
+        assertThat(denied).hasSize(1);
+        assertThat(denied.get(0).source().getAddress()).isEqualTo(InetAddress.getByName("198.18.214.2"));
+        assertThat(denied.get(0).pod()).isEqualTo(P7000);
+        assertThat(denied.get(0).verdict()).isEqualTo(PeerAuthProgram.PlainVerdict.DENIED);
+
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", true, null)));
+        assertThat(connect("tsQ-cli", P7001, 500)).isEqualTo("timeout");
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, null)));
+        assertThat(connect("tsQ-cli", P7001)).isEqualTo("connected");
+        assertThat(connect("tsQ-node", P7001)).as("the node is no plaintext: no event").isEqualTo("connected");
+        assertThat(program.drainPlainEvents(100)).extracting(PeerAuthProgram.PlainEvent::verdict).containsExactly(
+                PeerAuthProgram.PlainVerdict.STRICT, PeerAuthProgram.PlainVerdict.PERMISSIVE);
+        assertThat(program.plainEventsLost()).isZero();
+    }
+
+    /** The one place these tests say what a node delivery is to the kernel program (source = node IP). */
+    @Test
+    @Order(4)
     void theNodeAndThePodItselfAreNeverJudgedByRules() throws Exception {
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, List.of(rule(0, "0.0.0.0/0", false)))));
         assertThat(connect("tsQ-node", P7000)).as("agent deliveries and probes come from the node IP").isEqualTo("connected");
@@ -136,7 +168,7 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aResyncKeepsHitsOfUnchangedEntriesAndRemovesStaleOnes() throws Exception {
         var allowClient = rule(7000, CLIENT + "/32", true);
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, List.of(allowClient, rule(0, "0.0.0.0/0", false)))));
@@ -158,7 +190,7 @@ class PeerAuthPlaintextNetnsIT {
      * routing ({@link ReplyRouting}), installed in the test's node namespace and removed again.
      */
     @Test
-    @Order(5)
+    @Order(6)
     void aTransparentDeliveryIsKnownByItsRecordedFourTupleNotByItsSource() throws Exception {
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", true, null)));
         var loops = dev.tessera.agent.netty.EventLoops.create(1);
@@ -218,7 +250,7 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void rulesThatDoNotFitDenyAllPlaintextAndAreReported() throws Exception {
         var many = new ArrayList<PeerAuthProgram.PlainRule>();
         for (int i = 0; i <= PeerAuthProgram.MAX_RULES; i++) {
@@ -236,7 +268,7 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void rulesStayEnforcedWhileTheAgentIsDownAndAfterItReadopts() throws Exception {
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, List.of(rule(7000, CLIENT + "/32", true),
                 rule(7000, "0.0.0.0/0", false), rule(0, "0.0.0.0/0", false)))));
@@ -245,16 +277,20 @@ class PeerAuthPlaintextNetnsIT {
         assertThat(connect("tsQ-cli2", P7000)).isEqualTo("timeout");
         assertThat(connect("tsQ-cli", P7000)).isEqualTo("connected");
         program = PeerAuthProgram.install(pinDir, Cgroups.v2Root(), InetAddress.getByName(NODE_IP));
+        assertThat(program.drainPlainEvents(100)).as("queued while the agent was down, kept by the pinned queue")
+                .extracting(PeerAuthProgram.PlainEvent::verdict).contains(PeerAuthProgram.PlainVerdict.DENIED,
+                        PeerAuthProgram.PlainVerdict.ALLOWED);
         assertThat(program.ruleHits()).containsKey(key(7000, CLIENT + "/32"));
         assertThat(connect("tsQ-cli2", P7000)).isEqualTo("timeout");
         assertThat(connect("tsQ-cli", P7000)).isEqualTo("connected");
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void uninstallDetachesAndRemovesThePins() throws Exception {
         program.close();
         program = null;
+        assertThat(pinDir.resolve("peerauth/maps/tsp_plain_events")).exists();
         PeerAuthProgram.uninstall(pinDir);
         assertThat(pinDir.resolve("peerauth")).doesNotExist();
         assertThat(connect("tsQ-cli2", P7000)).isEqualTo("connected");
@@ -276,9 +312,13 @@ class PeerAuthPlaintextNetnsIT {
 
     /** "connected", "timeout" (the SYN was dropped) or "failed: ..." from inside {@code netns}. */
     static String connect(String netns, InetSocketAddress to) throws IOException {
+        return connect(netns, to, 2000);
+    }
+
+    static String connect(String netns, InetSocketAddress to, int timeoutMillis) throws IOException {
         return Netns.call(ns(netns), () -> {
             try (Socket s = new Socket()) {
-                s.connect(to, 2000);
+                s.connect(to, timeoutMillis);
                 return "connected";
             } catch (SocketTimeoutException e) {
                 return "timeout";

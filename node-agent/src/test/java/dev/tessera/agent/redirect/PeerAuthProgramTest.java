@@ -75,6 +75,26 @@ class PeerAuthProgramTest {
                 new java.net.InetSocketAddress("198.18.2.5", 7000))).hasMessageContaining("expected: IPv4");
     }
 
+    @Test
+    void plainEventMirrorsTheHeaderAndDecodesWireOrder() throws Exception {
+        String header = Files.readString(Path.of("../ebpf-programs/src/tessera_peerauth.h"));
+        assertThat(sizeIn(header, "tsp_plain_event")).isEqualTo(PeerAuthProgram.EVENT_SIZE);
+        var max = Pattern.compile("BPF_MAP_TYPE_QUEUE\\);\\s*__uint\\(max_entries, (\\d+)\\)").matcher(header);
+        assertThat(max.find()).isTrue();
+        assertThat(PeerAuthProgram.MAX_QUEUED_EVENTS).isEqualTo(Integer.parseInt(max.group(1)));
+        for (PeerAuthProgram.PlainVerdict v : PeerAuthProgram.PlainVerdict.values()) {
+            var d = Pattern.compile("#define TSP_PLAIN_EV_" + v.name() + " (\\d+)").matcher(header);
+            assertThat(d.find()).as(v.name()).isTrue();
+            assertThat(v.ordinal() + 1).as(v.name()).isEqualTo(Integer.parseInt(d.group(1)));
+        }
+        byte[] e = {(byte) 198, 18, 1, 7, (byte) 198, 18, 2, 5, (byte) 0x9c, 0x40, 0x1b, 0x58, 2, 0, 0, 0};
+        assertThat(PeerAuthProgram.plainEvent(e)).isEqualTo(new PeerAuthProgram.PlainEvent(
+                new java.net.InetSocketAddress("198.18.1.7", 40000), new java.net.InetSocketAddress("198.18.2.5", 7000),
+                PeerAuthProgram.PlainVerdict.DENIED));
+        e[12] = 9;
+        assertThatThrownBy(() -> PeerAuthProgram.plainEvent(e)).hasMessageContaining("expected: 1-4");
+    }
+
     private static int sizeIn(String header, String struct) {
         var m = Pattern.compile("sizeof\\(struct " + struct + "\\) == (\\d+)").matcher(header);
         assertThat(m.find()).as(struct).isTrue();

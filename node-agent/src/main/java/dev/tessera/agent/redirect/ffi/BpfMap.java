@@ -57,6 +57,19 @@ public final class BpfMap implements AutoCloseable {
         return read(key, true);
     }
 
+    /** Takes the oldest value of a QUEUE map (no key), or empty when the queue is empty. */
+    public Optional<byte[]> pop() {
+        Pointer value = bpf.direct(valueSize);
+        int rc = bpf.lib().bpf_map_lookup_and_delete_elem(fd(), null, value);
+        if (rc == -Errno.ENOENT) {
+            return Optional.empty();
+        }
+        Bpf.check(rc, "map " + name + ": pop");
+        byte[] out = new byte[valueSize];
+        value.get(0, out, 0, valueSize);
+        return Optional.of(out);
+    }
+
     /** Removes {@code key}; false when it was absent. */
     public boolean delete(byte[] key) {
         checkSize("key", key, keySize);

@@ -1,0 +1,127 @@
+package dev.tessera.agent.inbound;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.tessera.agent.connection.CloseReason;
+import dev.tessera.agent.connection.ConnectionContext;
+import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.ConnectionStats;
+import dev.tessera.agent.policy.Decision;
+import dev.tessera.agent.redirect.PeerAuthProgram;
+import dev.tessera.agent.redirect.PeerAuthProgram.PlainEvent;
+import dev.tessera.api.model.MeshSnapshot;
+import dev.tessera.api.model.Workload;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The inbound connections the agent never proxies: plaintext connection attempts to meshed pods of this node,
+ * decided by the kernel ({@code peerauth.bpf.c} queues one event per decided SYN in {@code tsp_plain_events}).
+ * A daemon thread ({@code tessera-plaintext-events}) drains the queue every {@link #INTERVAL} and hands each
+ * attempt, as an inbound {@link ConnectionContext.RouteKind#PLAINTEXT} context, to
+ * {@link ConnectionListener#plaintext} (access log, {@code istio_tcp_*} with
+ * {@code connection_security_policy="none"}). The kernel queue (4,096 events) bounds what one interval can
+ * bring; beyond it events are lost and counted by the kernel; the access log's own rate limit applies.
+ */
+public final class PlaintextEvents implements AutoCloseable {
+
+    /** How often the kernel queue is drained. */
+    public static final Duration INTERVAL = Duration.ofMillis(100);
+    private static final Logger log = LoggerFactory.getLogger(PlaintextEvents.class);
+
+    private final PeerAuthProgram program;
+    private final Supplier<MeshSnapshot> state;
+    private final BiFunction<InetSocketAddress, InetAddress, Optional<Decision>> decisions;
+    private final ConnectionListener listener;
+    private volatile Thread thread;
+    private volatile boolean closed;
+
+    /**
+     * @param decisions the policy decision behind the kernel entry that decided (pod, source), if any
+     */
+    public PlaintextEvents(PeerAuthProgram program, Supplier<MeshSnapshot> state,
+            BiFunction<InetSocketAddress, InetAddress, Optional<Decision>> decisions, ConnectionListener listener) {
+        this.program = requireNonNull(program, "program");
+        this.state = requireNonNull(state, "state");
+        this.decisions = requireNonNull(decisions, "decisions");
+        this.listener = requireNonNull(listener, "listener");
+    }
+
+    /** Starts the draining thread. */
+    public PlaintextEvents start() {
+        Thread t = new Thread(this::run, "tessera-plaintext-events");
+        t.setDaemon(true);
+        thread = t;
+        t.start();
+        return this;
+    }
+
+    private void run() {
+        while (!closed) {
+            try {
+                drain();
+            } catch (RuntimeException e) {
+                if (closed) {
+                    return; // the map was closed by a shutdown
+                }
+                log.warn("plaintext events not read: {}", e.toString());
+            }
+            try {
+                Thread.sleep(INTERVAL.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    /** Reports what the kernel queued since the last call; returns how many events were read. */
+    public int drain() {
+        List<PlainEvent> events = program.drainPlainEvents(PeerAuthProgram.MAX_QUEUED_EVENTS);
+        MeshSnapshot snapshot = state.get();
+        for (PlainEvent e : events) {
+            Decision d = e.verdict() == PeerAuthProgram.PlainVerdict.ALLOWED
+                    || e.verdict() == PeerAuthProgram.PlainVerdict.DENIED
+                    ? decisions.apply(e.pod(), e.source().getAddress()).orElse(null) : null;
+            listener.plaintext(context(e, snapshot, d), stats(e));
+        }
+        return events.size();
+    }
+
+    /** The inbound context of one plaintext attempt: both workloads when the state knows their addresses. */
+    static ConnectionContext context(PlainEvent e, MeshSnapshot snapshot, Decision decision) {
+        Workload src = snapshot.workloadByIp(e.source().getAddress()).orElse(null);
+        Workload dst = snapshot.workloadByIp(e.pod().getAddress()).orElse(null);
+        return ConnectionContext.accepted(ConnectionContext.Direction.INBOUND, e.source())
+                .withDestination(e.pod())
+                .withSource(src, null) // plaintext carries no identity
+                .withTarget(dst, null)
+                .withAuthorization(decision)
+                .withRoute(ConnectionContext.RouteKind.PLAINTEXT, null);
+    }
+
+    /** No bytes and no duration: the agent sees only the decision. */
+    static ConnectionStats stats(PlainEvent e) {
+        CloseReason reason = switch (e.verdict()) {
+            case ALLOWED, PERMISSIVE -> CloseReason.OK;
+            case DENIED -> CloseReason.POLICY_DENIED;
+            case STRICT -> CloseReason.MTLS_REQUIRED;
+        };
+        return new ConnectionStats(0, 0, Duration.ZERO, reason);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+}
