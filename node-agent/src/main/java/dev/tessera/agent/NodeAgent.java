@@ -13,6 +13,7 @@ import dev.tessera.agent.metrics.AgentMetrics;
 import dev.tessera.agent.metrics.CoverageCheck;
 import dev.tessera.agent.metrics.NodeMetricsBinding;
 import dev.tessera.agent.policy.PlaintextDecisions;
+import dev.tessera.agent.policy.PlaintextKernel;
 import dev.tessera.agent.policy.PolicyEnforcer;
 import dev.tessera.agent.policy.PolicyMetrics;
 import dev.tessera.agent.redirect.BpfRedirector;
@@ -67,7 +68,7 @@ public final class NodeAgent implements AutoCloseable {
     private PolicyEnforcer policies;
     private PolicyMetrics policyMetrics;
     private volatile PeerAuthProgram peerAuth;
-    private volatile PlaintextDecisions plaintextDecisions;
+    private volatile PlaintextKernel plaintextKernel;
     private volatile boolean draining;
     /** Counted down once the first state and its policies are applied (opens the listeners' gate). */
     private final CountDownLatch firstApplied = new CountDownLatch(1);
@@ -161,8 +162,7 @@ public final class NodeAgent implements AutoCloseable {
         PeerAuthProgram pa = peerAuth;
         useTransparentDelivery(pa);
         policyMetrics.plaintext(() -> policies.plaintextSeries(config.nodeName(), pa.counters()));
-        plaintextDecisions = new PlaintextDecisions(policyMetrics);
-        PlaintextDecisions pd = plaintextDecisions;
+        PlaintextDecisions pd = new PlaintextDecisions(policyMetrics);
         metrics.plaintextEventsLost(() -> {
             try {
                 return pa.plainEventsLost();
@@ -173,15 +173,11 @@ public final class NodeAgent implements AutoCloseable {
         closeables.add(new dev.tessera.agent.inbound.PlaintextEvents(pa, state::current, pd::decisionFor,
                 dataPath.listener()).start()); // closed before the program's maps
 
+        plaintextKernel = new PlaintextKernel(pa, pd, policies, config.nodeName());
+        PlaintextKernel pk = plaintextKernel;
         http.beforeScrape(() -> {
             metrics.connections().flush();
-            synchronized (pd) {
-                try {
-                    pd.count(pa.ruleHits());
-                } catch (RuntimeException e) { // e.g. the map closed by a shutdown: the scrape still answers
-                    log.debug("plaintext decisions not read: {}", e.toString());
-                }
-            }
+            pk.countHits();
         });
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
         nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
@@ -294,15 +290,9 @@ public final class NodeAgent implements AutoCloseable {
     private void apply(dev.tessera.api.model.MeshSnapshot snapshot, PolicySet policySet) {
         state.update(snapshot);
         policies.update(policySet); // after the state: re-checks open connections against the new workloads
-        PeerAuthProgram pa = peerAuth;
-        PlaintextDecisions pd = plaintextDecisions;
-        if (pa != null && pd != null) { // both set before the controller connection starts
-            synchronized (pd) { // a scrape credits hits to the decisions of the entries it reads
-                pd.count(pa.ruleHits()); // hits so far belong to the decisions being replaced
-                var kernel = policies.kernelPolicy(config.nodeName());
-                pa.sync(kernel.pods());
-                pd.expect(kernel.decisions());
-            }
+        PlaintextKernel pk = plaintextKernel;
+        if (pk != null) { // set before the controller connection starts
+            pk.sync();
         }
         firstApplied.countDown(); // after both: the listeners open on a state whose certificates are expected
     }
