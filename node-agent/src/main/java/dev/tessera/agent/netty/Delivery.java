@@ -16,6 +16,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +56,8 @@ public final class Delivery {
     private static final Logger log = LoggerFactory.getLogger(Delivery.class);
 
     private final Bootstrap dialer;
+    /** {@link #dialer} with IP_TRANSPARENT, built once (null without epoll). */
+    private final Bootstrap transparentDialer;
     private final boolean epoll;
     private final AtomicBoolean warned = new AtomicBoolean();
     private volatile Registry registry;
@@ -65,6 +68,7 @@ public final class Delivery {
     public Delivery(EventLoops loops, long connectTimeoutMillis) {
         this.dialer = Listeners.dialer(loops, connectTimeoutMillis);
         this.epoll = EpollSocketChannel.class.equals(loops.socketChannelClass());
+        this.transparentDialer = epoll ? dialer.clone().option(EpollChannelOption.IP_TRANSPARENT, true) : null;
     }
 
     /** Turns transparent delivery on ({@code registry} non-null) or off (null: every dial from the node). */
@@ -92,28 +96,16 @@ public final class Delivery {
             fromNode(loop, r, target, result);
             return result;
         }
-        Bootstrap b = dialer.clone(loop).option(EpollChannelOption.IP_TRANSPARENT, true);
-        b.bind(new InetSocketAddress(source, 0)).addListener((ChannelFutureListener) bound -> {
-            Channel ch = bound.channel();
-            InetSocketAddress local = bound.isSuccess() ? (InetSocketAddress) ch.localAddress() : null;
-            if (local == null || !r.add(local, target)) {
-                String why = local == null ? "bind " + source.getHostAddress() + ": " + bound.cause()
-                        : "the kernel did not record " + local + " -> " + target;
-                if (warned.compareAndSet(false, true)) {
-                    log.warn("transparent delivery failed, dialling from the node address ({}); further failures"
-                            + " only at DEBUG, counted in tessera_pod_dials_total{source=\"node\"}", why);
-                } else {
-                    log.debug("transparent delivery failed: {}", why);
-                }
-                ch.close();
-                fallbacks.incrementAndGet();
-                fromNode(loop, r, target, result);
-                return;
+        bindRecordConnect(transparentDialer, loop, r, source, target, result, why -> {
+            if (warned.compareAndSet(false, true)) {
+                log.warn("transparent delivery failed, dialling from the node address ({}); further failures"
+                        + " only at DEBUG, counted in tessera_pod_dials_total{source=\"node\"}", why);
+            } else {
+                log.debug("transparent delivery failed: {}", why);
             }
-            ch.closeFuture().addListener(f -> r.remove(local, target));
-            transparent.incrementAndGet();
-            ch.connect(target).addListener((ChannelFutureListener) f -> complete(f, result));
-        });
+            fallbacks.incrementAndGet();
+            fromNode(loop, r, target, result);
+        }, transparent::incrementAndGet);
         return result;
     }
 
@@ -131,17 +123,30 @@ public final class Delivery {
             plain(loop, target, result);
             return;
         }
-        dialer.clone(loop).bind(new InetSocketAddress(node, 0)).addListener((ChannelFutureListener) bound -> {
+        bindRecordConnect(dialer, loop, r, node, target, result, why -> {
+            log.debug("node-address dial to {} not recorded: {}", target, why);
+            plain(loop, target, result);
+        }, () -> { });
+    }
+
+    /**
+     * Binds to {@code from} (any port), records the 4-tuple in {@code r} before the SYN leaves, forgets it when
+     * the channel closes, and connects; when the bind or the record fails the channel is closed and
+     * {@code unrecorded} gets the reason (it dials some other way).
+     */
+    private static void bindRecordConnect(Bootstrap template, EventLoop loop, Registry r, InetAddress from,
+            InetSocketAddress target, Promise<Channel> result, Consumer<String> unrecorded, Runnable recorded) {
+        template.clone(loop).bind(new InetSocketAddress(from, 0)).addListener((ChannelFutureListener) bound -> {
             Channel ch = bound.channel();
             InetSocketAddress local = bound.isSuccess() ? (InetSocketAddress) ch.localAddress() : null;
             if (local == null || !r.add(local, target)) {
-                log.debug("node-address dial to {} not recorded: {}", target,
-                        local == null ? bound.cause() : "the kernel did not record " + local);
                 ch.close();
-                plain(loop, target, result);
+                unrecorded.accept(local == null ? "bind " + from.getHostAddress() + ": " + bound.cause()
+                        : "the kernel did not record " + local + " -> " + target);
                 return;
             }
             ch.closeFuture().addListener(f -> r.remove(local, target));
+            recorded.run();
             ch.connect(target).addListener((ChannelFutureListener) f -> complete(f, result));
         });
     }
