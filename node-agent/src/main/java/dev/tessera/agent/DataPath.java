@@ -51,8 +51,7 @@ final class DataPath implements AutoCloseable {
     private final AtomicLong drainCut = new AtomicLong();
 
     private DataPath(AgentConfig config, StateStore state, IdentityProvider identities, AgentMetrics metrics) {
-        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        loops = EventLoops.create(threads);
+        loops = EventLoops.create(EventLoops.dataPathThreads());
         var tls = new TlsContexts(identities);
         var accessLog = new JsonAccessLog(config.logFormat());
         metrics.accessLogDropped(accessLog::dropped);

@@ -103,14 +103,14 @@ public final class NodeAgent implements AutoCloseable {
     private DataPathWarmUp.Result warmUp() {
         var warm = DataPathWarmUp.run(config.warmUpConnections(), WARM_UP_BUDGET);
         if (warm.connections() > 0) {
-            log.info("data path warmed up: {} connections over loopback in {} ms ({} failed)", warm.connections(),
-                    warm.millis(), warm.failed());
+            log.info("data path warmed up: {} connections over loopback in {} ms ({} failed; {})", warm.connections(),
+                    warm.millis(), warm.failed(), warm.settled() ? "the JIT settled" : "stopped at its limit");
         }
         return warm;
     }
 
     /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
-    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(5);
+    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
 
     private void doStart() throws Exception {
         // State, policies and certificates come from the controller.

@@ -120,9 +120,10 @@ public final class AgentConfig {
     String evictionGraceText;
 
     @Option(names = "--warm-up", paramLabel = "N", defaultValue = "1000",
-            description = "Connections run through a private copy of the data path on loopback before the agent"
-                    + " takes any traffic (or the running agent's listeners), so the first seconds are not"
-                    + " interpreted code; at most 5 s. 0 disables. Default: ${DEFAULT-VALUE}.")
+            description = "Most connections run through a private copy of the data path on loopback before the"
+                    + " agent reports ready (or takes the running agent's listeners), so the first seconds are"
+                    + " compiled code: it ends once the JIT has settled (at least 30,000 round trips), after N"
+                    + " connections, or after 15 s. 0 disables. Default: ${DEFAULT-VALUE}.")
     int warmUpConnections;
 
     @Option(names = "--root-rotation-window", paramLabel = "DURATION", defaultValue = "60s",

@@ -65,6 +65,15 @@ public final class JsonAccessLog implements ConnectionListener {
                 new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime), AccessLogWriter.SHARED);
     }
 
+    /**
+     * An access log that formats and hands lines to the background writer as the agent's does, and discards
+     * them: for the start-up warm-up's private data path, whose connections are not the pods'.
+     */
+    public static JsonAccessLog discarding(LogFormat format) {
+        return new JsonAccessLog(org.slf4j.helpers.NOPLogger.NOP_LOGGER, format,
+                new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime), AccessLogWriter.SHARED);
+    }
+
     JsonAccessLog(Logger log) {
         this(log, new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, System::nanoTime));
     }

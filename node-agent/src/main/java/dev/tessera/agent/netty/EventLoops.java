@@ -36,6 +36,14 @@ public final class EventLoops implements AutoCloseable {
     }
 
     /** Event loops with {@code workerThreads} workers (0 = one per core), epoll when the platform has it. */
+    /**
+     * Worker threads of the agent's data path: one per CPU the process may use (its affinity or container
+     * quota), at most 4 — a node proxy shares the node with the pods it serves.
+     */
+    public static int dataPathThreads() {
+        return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    }
+
     public static EventLoops create(int workerThreads) {
         return new EventLoops(workerThreads, true);
     }

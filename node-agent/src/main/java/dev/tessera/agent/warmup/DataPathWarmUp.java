@@ -2,6 +2,13 @@ package dev.tessera.agent.warmup;
 
 import dev.tessera.agent.config.AgentConfig;
 import dev.tessera.agent.connection.ConnectionListener;
+import dev.tessera.agent.connection.JsonAccessLog;
+import dev.tessera.agent.connection.ProxyCounters;
+import dev.tessera.agent.metrics.AgentMetrics;
+import dev.tessera.agent.policy.PolicyEnforcer;
+import dev.tessera.agent.policy.PolicyMetrics;
+import dev.tessera.agent.tls.TlsContexts;
+import dev.tessera.api.policy.PolicySet;
 import dev.tessera.agent.identity.CertifiedKey;
 import dev.tessera.agent.identity.IdentityProvider;
 import dev.tessera.agent.inbound.HboneServer;
@@ -61,12 +68,28 @@ public final class DataPathWarmUp {
     private static final String NODE_B = "127.0.0.3";
     private static final String CLIENT_IP = "127.0.1.1";
     private static final String SERVER_IP = "127.0.1.2";
-    private static final int ROUND_TRIPS = 8;
     private static final int REQUEST_BYTES = 1024;
     private static final int BULK_BYTES = 256 * 1024;
+    /** Client threads: several connections in flight, as pods make them (the event loop serves many per wake-up). */
+    private static final int CLIENTS = 4;
+    /** The JIT counts as settled when it compiled for at most this share of the last window. */
+    private static final double SETTLED_COMPILE_SHARE = 0.05;
+    private static final long WINDOW_MILLIS = 500;
+    private static final long MIN_MILLIS = 1_000;
+    /**
+     * Round trips before the JIT may count as settled: C2 compiles a method after ~15,000 invocations and loop
+     * iterations (Tier4CompileThreshold), the relay's per-read methods run about once per round trip and
+     * side. Below this a quiet compiler only means the hot methods have not reached C2's threshold yet.
+     */
+    static final long MIN_ROUND_TRIPS = 30_000;
 
     /** What one warm-up did. */
-    public record Result(int connections, int failed, long millis) {}
+    /**
+     * What one warm-up did.
+     *
+     * @param settled whether it ended because the JIT had settled (else: its connection limit or its budget)
+     */
+    public record Result(int connections, int failed, long millis, boolean settled) {}
 
     private DataPathWarmUp() {}
 
@@ -77,14 +100,14 @@ public final class DataPathWarmUp {
      */
     public static Result run(int connections, Duration budget) {
         if (connections <= 0) {
-            return new Result(0, 0, 0);
+            return new Result(0, 0, 0, false);
         }
         long t0 = System.nanoTime();
         try {
             return doRun(connections, budget, t0);
         } catch (Exception | LinkageError e) {
             log.warn("data path warm-up skipped: {}", e.toString());
-            return new Result(0, 0, (System.nanoTime() - t0) / 1_000_000);
+            return new Result(0, 0, (System.nanoTime() - t0) / 1_000_000, false);
         }
     }
 
@@ -102,11 +125,24 @@ public final class DataPathWarmUp {
         AgentConfig a = config("warmup-a", NODE_A, outboundPort, inboundPort);
         AgentConfig b = config("warmup-b", NODE_B, outboundPort, inboundPort);
         Map<InetSocketAddress, InetSocketAddress> originalDst = new ConcurrentHashMap<>();
-        try (EventLoops loops = EventLoops.create(2)) {
+        // As many event loops as the agent's own data path: with one, every hop of a connection runs on the
+        // same thread and the JIT must see those branches (in-loop writes, no task hand-off), not others.
+        try (EventLoops loops = EventLoops.create(EventLoops.dataPathThreads())) {
             Channel echo = echoServer(loops, SERVER_IP);
-            var proxy = new OutboundProxy(a, state, ids, c -> Optional.ofNullable(originalDst.remove(c)),
-                    ConnectionListener.NOOP, loops);
-            var hbone = new HboneServer(b, state, ids, ConnectionListener.NOOP, loops);
+            // The same kinds of listener and gate as the agent's own data path (DataPath), writing to a private
+            // registry and a discarding access log: the JIT then compiles the call sites for the types the
+            // real connections meet instead of a no-op it would have to throw away at the first pod connection.
+            var metrics = new AgentMetrics();
+            ConnectionListener listener = ConnectionListener.of(new ProxyCounters(), metrics.connections(),
+                    JsonAccessLog.discarding(a.logFormat()));
+            var gate = new PolicyEnforcer(state, new PolicyMetrics(metrics.registry()));
+            gate.update(PolicySet.EMPTY);
+            var tls = new TlsContexts(ids);
+            var proxy = new OutboundProxy(a, state, tls, c -> Optional.ofNullable(originalDst.remove(c)),
+                    listener, loops);
+            var hbone = new HboneServer(b, state, tls, listener, loops);
+            proxy.useInboundGate(gate);
+            hbone.useInboundGate(gate);
             try {
                 proxy.start();
                 hbone.start();
@@ -116,17 +152,19 @@ public final class DataPathWarmUp {
                 long deadline = t0 + budget.toNanos();
                 var done = new AtomicInteger();
                 var failed = new AtomicInteger();
-                Thread[] clients = new Thread[2];
+                var stop = new java.util.concurrent.atomic.AtomicBoolean();
+                var roundTrips = new java.util.concurrent.atomic.AtomicLong();
+                Thread[] clients = new Thread[CLIENTS];
                 for (int t = 0; t < clients.length; t++) {
                     clients[t] = new Thread(() -> {
                         byte[] buf = new byte[BULK_BYTES];
-                        while (System.nanoTime() < deadline) {
+                        while (!stop.get() && System.nanoTime() < deadline) {
                             int n = done.getAndIncrement();
                             if (n >= connections) {
                                 return;
                             }
                             try {
-                                oneConnection(proxy.localAddress(), target, originalDst, buf, n % 10 == 0);
+                                roundTrips.addAndGet(oneConnection(proxy.localAddress(), target, originalDst, buf, n));
                             } catch (IOException | RuntimeException e) {
                                 if (failed.incrementAndGet() == 1) {
                                     log.debug("warm-up connection failed: {}", e.toString());
@@ -137,11 +175,13 @@ public final class DataPathWarmUp {
                     clients[t].setDaemon(true);
                     clients[t].start();
                 }
+                boolean settled = awaitSettledJit(clients, deadline, roundTrips);
+                stop.set(true);
                 for (Thread c : clients) {
                     c.join(Math.max(1, budget.toMillis()));
                 }
                 int ran = Math.min(done.get(), connections);
-                return new Result(ran, failed.get(), (System.nanoTime() - t0) / 1_000_000);
+                return new Result(ran, failed.get(), (System.nanoTime() - t0) / 1_000_000, settled);
             } finally {
                 proxy.close();
                 hbone.close();
@@ -150,9 +190,51 @@ public final class DataPathWarmUp {
         }
     }
 
-    /** One client connection: connect through the proxy, round trips, optionally a bulk transfer, close. */
-    private static void oneConnection(InetSocketAddress proxy, InetSocketAddress target,
-            Map<InetSocketAddress, InetSocketAddress> originalDst, byte[] buf, boolean bulk) throws IOException {
+    /**
+     * Returns once the clients finished or the JIT settled: after at least {@link #MIN_MILLIS} and
+     * {@link #MIN_ROUND_TRIPS}, the compiler
+     * threads spent at most {@link #SETTLED_COMPILE_SHARE} of the last window compiling (the hot paths are
+     * compiled by C2; what is left is rare code). Without a compilation bean (a JVM without a JIT), the
+     * clients run to their limit.
+     */
+    private static boolean awaitSettledJit(Thread[] clients, long deadline,
+            java.util.concurrent.atomic.AtomicLong roundTrips) throws InterruptedException {
+        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long start = System.nanoTime();
+        long lastCompile = timed ? jit.getTotalCompilationTime() : 0;
+        while (System.nanoTime() < deadline) {
+            boolean alive = false;
+            for (Thread c : clients) {
+                alive |= c.isAlive();
+            }
+            if (!alive) {
+                return false;
+            }
+            Thread.sleep(WINDOW_MILLIS);
+            if (timed) {
+                long compile = jit.getTotalCompilationTime();
+                boolean settled = compile - lastCompile <= SETTLED_COMPILE_SHARE * WINDOW_MILLIS;
+                lastCompile = compile;
+                if (settled && System.nanoTime() - start >= MIN_MILLIS * 1_000_000
+                        && roundTrips.get() >= MIN_ROUND_TRIPS) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Connection {@code n} of the mix: every eighth a bulk transfer, three in eight one request (the
+     * new-connection path: accept, route, CONNECT, dial, close), the other half 100 round trips on one
+     * connection (the keep-alive path).
+     */
+    private static int oneConnection(InetSocketAddress proxy, InetSocketAddress target,
+            Map<InetSocketAddress, InetSocketAddress> originalDst, byte[] buf, int n) throws IOException {
+        int kind = n % 8;
+        boolean bulk = kind == 0;
+        int roundTrips = kind == 0 ? 4 : kind < 4 ? 1 : 100;
         try (Socket s = new Socket()) {
             s.setSoTimeout(5_000);
             s.setTcpNoDelay(true);
@@ -161,7 +243,7 @@ public final class DataPathWarmUp {
             s.connect(proxy, 2_000);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
-            for (int i = 0; i < ROUND_TRIPS; i++) {
+            for (int i = 0; i < roundTrips; i++) {
                 out.write(buf, 0, REQUEST_BYTES);
                 readFully(in, buf, REQUEST_BYTES);
             }
@@ -174,6 +256,7 @@ public final class DataPathWarmUp {
                 throw new IOException("warm-up echo sent more than it was sent");
             }
         }
+        return roundTrips;
     }
 
     private static void readFully(InputStream in, byte[] buf, int n) throws IOException {

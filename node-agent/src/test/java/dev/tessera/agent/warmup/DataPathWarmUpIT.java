@@ -17,6 +17,6 @@ class DataPathWarmUpIT {
 
     @Test
     void zeroConnectionsIsNoWarmUp() {
-        assertThat(DataPathWarmUp.run(0, Duration.ofSeconds(5))).isEqualTo(new DataPathWarmUp.Result(0, 0, 0));
+        assertThat(DataPathWarmUp.run(0, Duration.ofSeconds(5))).isEqualTo(new DataPathWarmUp.Result(0, 0, 0, false));
     }
 }
