@@ -97,11 +97,17 @@ public final class IssuingCa {
         if (pem == null || pem.isBlank()) {
             throw new IllegalArgumentException(secretKey + ": missing (expected: PEM certificates)");
         }
+        List<X509Certificate> certs;
         try {
-            return Pem.readCertificates(pem);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(secretKey + ": " + e.getMessage(), e);
+            certs = Pem.readCertificates(pem);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(secretKey + ": unreadable certificate: " + e.getMessage()
+                    + " (expected: PEM certificates)", e);
         }
+        if (certs.isEmpty()) {
+            throw new IllegalArgumentException(secretKey + ": no certificate (expected: PEM certificates)");
+        }
+        return certs;
     }
 
     /** Each certificate is signed by the next; the last is a root or signed by one. */

@@ -126,6 +126,24 @@ public final class TrustRotation {
         return true;
     }
 
+    /**
+     * Replaces the signer by {@code nextCa} at once when it has exactly the current roots but another issuing
+     * certificate (an intermediate renewed under the same root): agents already trust it, so there is nothing
+     * to publish first; the bundle changes at most in order.
+     *
+     * @return false (and nothing changes) when a rotation is under way, the roots differ or the issuer is the same
+     */
+    public synchronized boolean renewSigner(IssuingCa nextCa) {
+        requireNonNull(nextCa, "nextCa");
+        if (phase != Phase.STABLE || !keys(nextCa.trustBundle()).equals(keys(signer.trustBundle()))
+                || nextCa.issuingCertificate().equals(signer.issuingCertificate())) {
+            return false;
+        }
+        signer = nextCa;
+        setBundle(nextCa.trustBundle());
+        return true;
+    }
+
     /** Moves the rotation on when {@code facts} allow; returns whether anything changed. */
     public synchronized boolean advance(Facts facts) {
         requireNonNull(facts, "facts");

@@ -71,6 +71,31 @@ class TrustRotationTest {
     }
 
     @Test
+    void anIntermediateRenewedUnderTheSameRootReplacesTheSignerWithoutARotation() throws Exception {
+        var root = dev.tessera.api.identity.CertificateAuthority.generate("cluster.local");
+        IssuingCa first = issuing(root);
+        IssuingCa renewed = issuing(root);
+        var r = new TrustRotation(first);
+        long g = r.generation();
+        assertThat(r.renewSigner(first)).as("same issuer").isFalse();
+        assertThat(r.renewSigner(next)).as("other roots need a rotation").isFalse();
+        assertThat(r.renewSigner(renewed)).isTrue();
+        assertThat(r.signer()).isSameAs(renewed);
+        assertThat(r.phase()).isEqualTo(TrustRotation.Phase.STABLE);
+        assertThat(r.bundle()).containsExactly(root.certificate());
+        assertThat(r.generation()).isEqualTo(g);
+        r.begin(next, Duration.ZERO);
+        assertThat(r.renewSigner(issuing(root))).as("not during a rotation").isFalse();
+    }
+
+    private static IssuingCa issuing(dev.tessera.api.identity.CertificateAuthority root) {
+        var i = root.newIntermediate("cluster.local", Duration.ofDays(1));
+        return IssuingCa.fromPem(dev.tessera.api.identity.CertificateAuthority.Pem.write(i.certificate()),
+                dev.tessera.api.identity.CertificateAuthority.Pem.write(i.privateKey()),
+                dev.tessera.api.identity.CertificateAuthority.Pem.write(root.certificate()));
+    }
+
+    @Test
     void theDriverStartsAPendingRequestAndHandsTheFinishedRotationBack() {
         var completed = new java.util.ArrayList<TrustRotation.Status>();
         var changes = new java.util.concurrent.atomic.AtomicInteger();
