@@ -13,6 +13,7 @@ import dev.tessera.controller.identity.SvidIssuer;
 import dev.tessera.controller.identity.CachingAuthenticator;
 import dev.tessera.controller.identity.TokenReviewAuthenticator;
 import dev.tessera.controller.identity.TrustBundlePublisher;
+import dev.tessera.controller.identity.TrustRotation;
 import dev.tessera.controller.leader.Leadership;
 import dev.tessera.controller.policy.PolicyStatusWriter;
 import dev.tessera.controller.watch.MeshWatcher;
@@ -141,7 +142,16 @@ public final class KubernetesController implements ControllerCore {
                     .awaitOrCreate(c.leadership::isLeader, Duration.ofSeconds(1), o.caWait());
             log.info("CA {} from Secret {}/{}: issuing {}", loaded.origin(), o.namespace(), o.caSecret(),
                     loaded.ca().issuingCertificate().getSubjectX500Principal().getName());
-            c.issuer = new SvidIssuer(loaded.ca(), c.authenticator, c.watcher::snapshot, o.trustDomain(), o.svidTtl());
+            // Roots published before but no longer in the Secret (replaced while no controller ran, or a restart
+            // mid-rotation): still trusted until the overlap has passed, so agents move off them first.
+            TrustRotation trust = TrustRotation.resuming(loaded.ca(), c.publishedRoots(), o.rotationOverlap(),
+                    Instant.now());
+            if (trust.phase() != TrustRotation.Phase.STABLE) {
+                log.info("root rotation resumed: {} root(s) of ConfigMap {}/{} not in the Secret stay trusted for at"
+                        + " least {}", trust.bundle().size() - loaded.ca().trustBundle().size(), o.namespace(),
+                        TrustBundlePublisher.CONFIG_MAP, o.rotationOverlap());
+            }
+            c.issuer = new SvidIssuer(trust, c.authenticator, c.watcher::snapshot, o.trustDomain(), o.svidTtl());
             c.ca = loaded.ca();
             c.publishBundle();
             c.rotations = new CaSecretRotations(client, o.namespace(), o.caSecret(), o.trustDomain(), o.rotationOverlap(),
@@ -194,6 +204,19 @@ public final class KubernetesController implements ControllerCore {
         publishBundle();
     }
 
+    /** The roots in the trust bundle ConfigMap (empty when it does not exist or cannot be read). */
+    private List<X509Certificate> publishedRoots() {
+        ConfigMap cm = client.configMaps().inNamespace(options.namespace()).withName(TrustBundlePublisher.CONFIG_MAP).get();
+        String pem = cm == null || cm.getData() == null ? null : cm.getData().get(TrustBundlePublisher.KEY);
+        try {
+            return pem == null ? List.of() : Pem.readCertificates(pem);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("ConfigMap {}/{} unreadable ({}): it will be rewritten", options.namespace(),
+                    TrustBundlePublisher.CONFIG_MAP, e.toString());
+            return List.of();
+        }
+    }
+
     /**
      * Whether the trust bundle ConfigMap (written by the leader, read by every replica) has held every root of
      * the current bundle for {@link Options#bundlePropagation()}: agents reconnecting after the switch verify
@@ -206,15 +229,7 @@ public final class KubernetesController implements ControllerCore {
             return false;
         }
         List<X509Certificate> roots = current.trust().bundle();
-        ConfigMap cm = client.configMaps().inNamespace(options.namespace()).withName(TrustBundlePublisher.CONFIG_MAP).get();
-        String pem = cm == null || cm.getData() == null ? null : cm.getData().get(TrustBundlePublisher.KEY);
-        List<X509Certificate> published;
-        try {
-            published = pem == null ? List.of() : Pem.readCertificates(pem);
-        } catch (java.io.IOException | RuntimeException e) {
-            published = List.of();
-        }
-        if (!published.containsAll(roots)) {
+        if (!publishedRoots().containsAll(roots)) {
             bundleSeen.remove(roots);
             return false;
         }

@@ -290,6 +290,32 @@ class KubernetesRootRotationTest {
         }
     }
 
+    @Test
+    void aControllerStartingAfterTheSecretWasReplacedKeepsThePublishedOldRootForTheOverlap() throws Exception {
+        CertManagerCa old = CertManagerCa.generate();
+        CertManagerCa next = CertManagerCa.generate();
+        // What a controller restarted mid-rotation finds: the ConfigMap still lists the old root, the Secret
+        // (renewed by cert-manager meanwhile) only the new one.
+        client.resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata()
+                .withName(TrustBundlePublisher.CONFIG_MAP).withNamespace(NS).endMetadata()
+                .withData(Map.of(TrustBundlePublisher.KEY, Pem.write(old.rootCert()))).build()).create();
+        provide(next);
+        start(Duration.ofHours(1));
+        assertThat(trust().phase()).isEqualTo(TrustRotation.Phase.RENEWING);
+        assertThat(trust().bundle()).containsExactly(next.rootCert(), old.rootCert());
+        assertThat(configMapRoots()).containsExactly(next.rootCert(), old.rootCert());
+        assertThat(metric("tessera_trust_roots")).isEqualTo(2);
+        try (var agent = connect(next.rootCert())) {
+            assertThat(certificate(agent, 1).chain().get(1)).isEqualTo(next.intermediate().certificate());
+            driver.tick(Instant.now());
+            assertThat(trust().phase()).as("within the overlap").isEqualTo(TrustRotation.Phase.RENEWING);
+            driver.tick(Instant.now().plus(Duration.ofHours(1)));
+            assertThat(trust().phase()).isEqualTo(TrustRotation.Phase.STABLE);
+            assertThat(next(agent, Message.Delta.class).trustBundle()).containsExactly(next.rootCert());
+        }
+        assertThat(configMapRoots()).containsExactly(next.rootCert());
+    }
+
     /** Secrets that must not become the CA, and the field their rejection names. */
     enum Bad {
         MALFORMED_CERTIFICATE(IssuingCa.TLS_CRT) {

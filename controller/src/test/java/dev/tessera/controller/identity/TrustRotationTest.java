@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class TrustRotationTest {
@@ -86,6 +87,21 @@ class TrustRotationTest {
         assertThat(r.generation()).isEqualTo(g);
         r.begin(next, Duration.ZERO);
         assertThat(r.renewSigner(issuing(root))).as("not during a rotation").isFalse();
+    }
+
+    @Test
+    void aRestartKeepsThePreviouslyPublishedRootsUntilTheOverlapHasPassed() {
+        var resumed = TrustRotation.resuming(next, old.trustBundle(), Duration.ofSeconds(10), T0);
+        assertThat(resumed.phase()).isEqualTo(TrustRotation.Phase.RENEWING);
+        assertThat(resumed.signer()).isSameAs(next);
+        assertThat(resumed.bundle()).containsExactly(next.trustBundle().get(0), old.trustBundle().get(0));
+        assertThat(resumed.advance(facts(true, 0, T0.plusSeconds(9)))).isFalse();
+        assertThat(resumed.advance(facts(true, 0, T0.plusSeconds(10)))).isTrue();
+        assertThat(resumed.bundle()).isEqualTo(next.trustBundle());
+        assertThat(TrustRotation.resuming(next, next.trustBundle(), Duration.ofSeconds(10), T0).phase())
+                .as("nothing published beyond the Secret's roots").isEqualTo(TrustRotation.Phase.STABLE);
+        assertThat(TrustRotation.resuming(next, List.of(), Duration.ofSeconds(10), T0).phase())
+                .isEqualTo(TrustRotation.Phase.STABLE);
     }
 
     private static IssuingCa issuing(dev.tessera.api.identity.CertificateAuthority root) {
