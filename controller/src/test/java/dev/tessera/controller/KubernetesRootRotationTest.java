@@ -343,6 +343,30 @@ class KubernetesRootRotationTest {
                         IssuingCa.CA_CRT, b64(Pem.write(other.rootCert())));
             }
         },
+        RSA_KEY("ECDSA P-256") {
+            @Override
+            Map<String, String> data(CertManagerCa other) {
+                try {
+                    var g = java.security.KeyPairGenerator.getInstance("RSA");
+                    g.initialize(2048);
+                    KeyPair kp = g.generateKeyPair();
+                    var name = new org.bouncycastle.asn1.x500.X500Name("CN=rsa-ca");
+                    Instant now = Instant.now();
+                    var builder = new org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder(name,
+                            java.math.BigInteger.ONE, java.util.Date.from(now.minusSeconds(3600)),
+                            java.util.Date.from(now.plusSeconds(86_400)), name, kp.getPublic())
+                            .addExtension(org.bouncycastle.asn1.x509.Extension.basicConstraints, true,
+                                    new org.bouncycastle.asn1.x509.BasicConstraints(true));
+                    X509Certificate ca = new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(
+                            builder.build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withRSA")
+                                    .build(kp.getPrivate())));
+                    return Map.of(IssuingCa.TLS_CRT, b64(Pem.write(ca)), IssuingCa.TLS_KEY, b64(Pem.write(kp.getPrivate())),
+                            IssuingCa.CA_CRT, b64(Pem.write(ca)));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        },
         MISSING_ROOTS(IssuingCa.CA_CRT) {
             @Override
             Map<String, String> data(CertManagerCa other) {

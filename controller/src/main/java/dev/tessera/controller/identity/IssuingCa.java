@@ -74,6 +74,13 @@ public final class IssuingCa {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(TLS_KEY + ": " + e.getMessage(), e);
         }
+        // Workload certificates are signed with SHA256withECDSA: another key type would otherwise be reported
+        // as a key not matching its certificate (cert-manager's default private key is RSA 2048).
+        if (!(key instanceof java.security.interfaces.ECPrivateKey ec)
+                || ec.getParams().getCurve().getField().getFieldSize() != 256) {
+            throw new IllegalArgumentException(TLS_KEY + ": " + key.getAlgorithm() + " key (expected: an ECDSA P-256"
+                    + " key; with cert-manager: spec.privateKey.algorithm: ECDSA, size: 256)");
+        }
         CertificateAuthority issuer;
         try {
             issuer = CertificateAuthority.of(chain.get(0), key);
