@@ -1,6 +1,7 @@
 package dev.tessera.controller;
 
 import dev.tessera.controller.core.ControllerCore;
+import dev.tessera.controller.identity.RotationDriver;
 import dev.tessera.controller.kube.KubeClients;
 import dev.tessera.controller.leader.Leadership;
 import dev.tessera.controller.local.LocalController;
@@ -85,6 +86,16 @@ public final class ControllerMain implements Callable<Integer> {
             description = "Workload certificate lifetime (default: ${DEFAULT-VALUE}).")
     Duration svidTtl;
 
+    @Option(names = "--root-rotation-overlap", defaultValue = "5m", converter = DurationConverter.class,
+            description = "Kubernetes mode: how long old roots stay trusted at least after a root rotation's switch"
+                    + " to the CA Secret's new root (default: ${DEFAULT-VALUE}).")
+    Duration rootRotationOverlap;
+
+    @Option(names = "--trust-bundle-propagation", defaultValue = "90s", converter = DurationConverter.class,
+            description = "Kubernetes mode: how long the trust bundle ConfigMap holds a new root before the new CA"
+                    + " signs; covers kubelet's refresh of the file agents verify the controller with (default: ${DEFAULT-VALUE}).")
+    Duration trustBundlePropagation;
+
     @Option(names = "--local-cluster", description = "Local mode: Kubernetes manifests (file or folder), watched.")
     Path localCluster;
 
@@ -138,7 +149,8 @@ public final class ControllerMain implements Callable<Integer> {
                 Set<String> agents = agentServiceAccounts == null || agentServiceAccounts.isEmpty()
                         ? Set.of(namespace + "/tessera-node-agent") : agentServiceAccounts;
                 core = KubernetesController.start(client, new KubernetesController.Options(namespace, trustDomain,
-                        caSecret, tokenAudience, agents, leaderElection, identity, svidTtl, CA_WAIT, null));
+                        caSecret, tokenAudience, agents, leaderElection, identity, svidTtl, CA_WAIT, null,
+                        rootRotationOverlap, trustBundlePropagation));
             }
         } catch (Exception e) {
             http.close();
@@ -176,9 +188,8 @@ public final class ControllerMain implements Callable<Integer> {
         }
         metrics.push(push);
         metrics.trust(core.issuer(), push);
-        final var rotation = core.rotationRequests().map(requests -> new dev.tessera.controller.identity.RotationDriver(
-                core.issuer().trust(), requests, push::agentsHoldBundle, core.issuer()::heldUnderOtherIssuers,
-                push::trustChanged).start(Duration.ofMillis(500))).orElse(null);
+        core.rotationRequests().ifPresent(metrics::rotationRequests);
+        final var rotation = rotationDriver(core, push).map(d -> d.start(Duration.ofMillis(500))).orElse(null);
         // Ready only now: 15012 listens and its metrics are registered (an agent told "ready" can connect).
         holder[0] = core;
 
@@ -199,6 +210,19 @@ public final class ControllerMain implements Callable<Integer> {
         }, "controller-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The root rotation driver of either mode (not started): it switches the signer once every connected agent
+     * holds the new bundle and the mode says it reached what agents reconnect with; every step goes to the
+     * agents first, then to the mode (Kubernetes: the bundle ConfigMap).
+     */
+    static java.util.Optional<RotationDriver> rotationDriver(ControllerCore core, PushServer push) {
+        return core.rotationRequests().map(requests -> new RotationDriver(core.issuer().trust(), requests,
+                g -> push.agentsHoldBundle(g) && core.trustDistributed(g), core.issuer()::heldUnderOtherIssuers, () -> {
+                    push.trustChanged();
+                    core.trustChanged();
+                }));
     }
 
     /** Applies --log-level and --log-format before anything else logs; a bad value fails naming the flag. */

@@ -112,6 +112,9 @@ class AlertRulesTest {
                 "TesseraTlsHandshakeFailures", Map.of("node", "n1", "direction", "inbound"), null, "25m"));
         tests.add(test(List.of(series("tessera_controller_certificate_refusals_total{" + CONTROLLER + ",pod=\"a\",reason=\"NOT_ON_NODE\"}", "0+1x30")),
                 "TesseraControllerCertificateRefusals", Map.of("reason", "NOT_ON_NODE"), null, "25m"));
+        tests.add(test(List.of(series("tessera_controller_ca_rejected{" + CONTROLLER + ",pod=\"a\"}", "0 0 1x10"),
+                        series("tessera_controller_ca_rejected{" + CONTROLLER + ",pod=\"b\"}", "0x12")),
+                "TesseraControllerCaSecretRejected", Map.of(), null));
         // quiet series fire nothing
         tests.add(test(List.of(series("tessera_controller_is_leader{" + CONTROLLER + ",pod=\"a\"}", "1x12"),
                         series("tessera_mesh_coverage_gap{" + AGENTS + ",node=\"n1\"}", "0x12")),

@@ -32,6 +32,21 @@ public interface ControllerCore extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Called after every change of the trust bundle or signer (a rotation step), after the push server sent
+     * it: Kubernetes mode publishes the bundle ConfigMap the agents mount.
+     */
+    default void trustChanged() {}
+
+    /**
+     * Whether the trust bundle of {@code generation} (the current one) reached what agents verify the
+     * controller with when they reconnect, so the signer may switch to a new root (local mode: {@code ca.crt},
+     * which {@code tessera local rotate-root} writes before it asks, so always).
+     */
+    default boolean trustDistributed(long generation) {
+        return true;
+    }
+
     /** Whether this replica performs the writes (always true in local mode, which writes nothing). */
     boolean isLeader();
 

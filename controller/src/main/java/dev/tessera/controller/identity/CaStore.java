@@ -113,8 +113,7 @@ public final class CaStore {
 
     private Loaded create() {
         IssuingCa generated = IssuingCa.generate(trustDomain);
-        var data = new LinkedHashMap<String, String>();
-        generated.toSecretData().forEach((k, v) -> data.put(k, base64(v)));
+        var data = secretData(generated);
         Secret secret = new SecretBuilder()
                 .withNewMetadata().withNamespace(namespace).withName(secretName)
                 .addToLabels(GENERATED_LABEL, "true").endMetadata()
@@ -141,6 +140,16 @@ public final class CaStore {
     }
 
     private IssuingCa read(Secret secret) {
+        return read(secret, namespace, secretName);
+    }
+
+    /**
+     * The CA a Secret holds ({@code .data} base64 or {@code .stringData} PEM).
+     *
+     * @throws IllegalArgumentException naming the Secret and the key when a value is missing, malformed or
+     *     does not fit (key not matching {@value IssuingCa#TLS_CRT}, not a CA, not chaining to {@value IssuingCa#CA_CRT})
+     */
+    static IssuingCa read(Secret secret, String namespace, String secretName) {
         Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
         Map<String, String> plain = secret.getStringData() == null ? Map.of() : secret.getStringData();
         try {
@@ -151,7 +160,7 @@ public final class CaStore {
         }
     }
 
-    private String value(Map<String, String> data, Map<String, String> plain, String key) {
+    private static String value(Map<String, String> data, Map<String, String> plain, String key) {
         String b64 = data.get(key);
         if (b64 != null) {
             try {
@@ -161,6 +170,13 @@ public final class CaStore {
             }
         }
         return plain.get(key);
+    }
+
+    /** The {@code .data} of a Secret holding {@code ca} (base64 of each PEM value). */
+    static Map<String, String> secretData(IssuingCa ca) {
+        var data = new LinkedHashMap<String, String>();
+        ca.toSecretData().forEach((k, v) -> data.put(k, base64(v)));
+        return data;
     }
 
     private static String base64(String s) {

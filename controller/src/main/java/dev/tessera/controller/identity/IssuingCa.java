@@ -74,6 +74,13 @@ public final class IssuingCa {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(TLS_KEY + ": " + e.getMessage(), e);
         }
+        // Workload certificates are signed with SHA256withECDSA: another key type would otherwise be reported
+        // as a key not matching its certificate (cert-manager's default private key is RSA 2048).
+        if (!(key instanceof java.security.interfaces.ECPrivateKey ec)
+                || ec.getParams().getCurve().getField().getFieldSize() != 256) {
+            throw new IllegalArgumentException(TLS_KEY + ": " + key.getAlgorithm() + " key (expected: an ECDSA P-256"
+                    + " key; with cert-manager: spec.privateKey.algorithm: ECDSA, size: 256)");
+        }
         CertificateAuthority issuer;
         try {
             issuer = CertificateAuthority.of(chain.get(0), key);
@@ -97,11 +104,17 @@ public final class IssuingCa {
         if (pem == null || pem.isBlank()) {
             throw new IllegalArgumentException(secretKey + ": missing (expected: PEM certificates)");
         }
+        List<X509Certificate> certs;
         try {
-            return Pem.readCertificates(pem);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(secretKey + ": " + e.getMessage(), e);
+            certs = Pem.readCertificates(pem);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(secretKey + ": unreadable certificate: " + e.getMessage()
+                    + " (expected: PEM certificates)", e);
         }
+        if (certs.isEmpty()) {
+            throw new IllegalArgumentException(secretKey + ": no certificate (expected: PEM certificates)");
+        }
+        return certs;
     }
 
     /** Each certificate is signed by the next; the last is a root or signed by one. */

@@ -46,8 +46,18 @@ public final class RotationDriver implements AutoCloseable {
         /** The rotation asked for, if any (asked again until it is started or done). */
         Optional<Request> poll();
 
-        /** The rotation finished: the old roots left the bundle. */
+        /** The rotation finished: the old roots left the bundle (or the signer was renewed under the same roots). */
         void completed(TrustRotation.Status status);
+
+        /** Why the last input (a rotation request, a CA Secret) was rejected while it still applies, or null. */
+        default String rejected() {
+            return null;
+        }
+
+        /** Inputs rejected so far. */
+        default long rejections() {
+            return 0;
+        }
     }
 
     private final TrustRotation trust;
@@ -94,7 +104,12 @@ public final class RotationDriver implements AutoCloseable {
     public void tick(Instant now) {
         if (trust.phase() == TrustRotation.Phase.STABLE) {
             Optional<Request> r = requests.poll();
-            if (r.isPresent() && trust.begin(r.get().next(), r.get().overlap())) {
+            if (r.isPresent() && trust.renewSigner(r.get().next())) {
+                log.info("issuing CA renewed under the same root(s): now signing under {}",
+                        r.get().next().issuingCertificate().getSubjectX500Principal().getName());
+                onChange.run();
+                requests.completed(trust.status());
+            } else if (r.isPresent() && trust.begin(r.get().next(), r.get().overlap())) {
                 log.info("root rotation: publishing {} next to the current root(s); {} root(s) trusted",
                         r.get().next().trustBundle().get(0).getSubjectX500Principal().getName(), trust.bundle().size());
                 onChange.run();

@@ -81,6 +81,30 @@ public final class TrustRotation {
         this.bundle = ca.trustBundle();
     }
 
+    /**
+     * A rotation picked up after a restart: {@code ca} signs, and the roots of {@code previous} (the bundle
+     * published before, e.g. the trust bundle ConfigMap) that {@code ca} does not hold stay trusted as in
+     * {@link Phase#RENEWING}, switched at {@code now}, until no held certificate needs them and
+     * {@code overlap} has passed. Stable on {@code ca} when {@code previous} adds no root.
+     */
+    public static TrustRotation resuming(IssuingCa ca, List<X509Certificate> previous, Duration overlap, Instant now) {
+        requireNonNull(previous, "previous");
+        requireNonNull(overlap, "overlap");
+        requireNonNull(now, "now");
+        TrustRotation r = new TrustRotation(ca);
+        var old = new LinkedHashMap<PublicKey, X509Certificate>();
+        previous.forEach(c -> old.putIfAbsent(c.getPublicKey(), c));
+        ca.trustBundle().forEach(c -> old.remove(c.getPublicKey()));
+        if (!old.isEmpty()) {
+            r.retiring = List.copyOf(old.values());
+            r.overlap = overlap;
+            r.switchedAt = now;
+            r.phase = Phase.RENEWING;
+            r.bundle = List.copyOf(union(ca.trustBundle(), r.retiring));
+        }
+        return r;
+    }
+
     /** The CA that signs workload and server certificates now. */
     public synchronized IssuingCa signer() {
         return signer;
@@ -123,6 +147,24 @@ public final class TrustRotation {
         this.overlap = overlap;
         phase = Phase.PUBLISHING;
         setBundle(union(signer.trustBundle(), nextCa.trustBundle()));
+        return true;
+    }
+
+    /**
+     * Replaces the signer by {@code nextCa} at once when it has exactly the current roots but another issuing
+     * certificate (an intermediate renewed under the same root): agents already trust it, so there is nothing
+     * to publish first; the bundle changes at most in order.
+     *
+     * @return false (and nothing changes) when a rotation is under way, the roots differ or the issuer is the same
+     */
+    public synchronized boolean renewSigner(IssuingCa nextCa) {
+        requireNonNull(nextCa, "nextCa");
+        if (phase != Phase.STABLE || !keys(nextCa.trustBundle()).equals(keys(signer.trustBundle()))
+                || nextCa.issuingCertificate().equals(signer.issuingCertificate())) {
+            return false;
+        }
+        signer = nextCa;
+        setBundle(nextCa.trustBundle());
         return true;
     }
 

@@ -35,7 +35,8 @@ public final class LocalRotationRequests implements RotationDriver.Requests {
 
     private final Path caDir;
     private final String trustDomain;
-    private String failed; // the last failure, logged once
+    private volatile String failed; // the last failure, logged once
+    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
 
     public LocalRotationRequests(Path caDir, String trustDomain) {
         this.caDir = requireNonNull(caDir, "caDir");
@@ -63,9 +64,20 @@ public final class LocalRotationRequests implements RotationDriver.Requests {
             if (!why.equals(failed)) {
                 log.warn("root rotation request unusable: {}", why);
                 failed = why;
+                failures.incrementAndGet();
             }
             return Optional.empty();
         }
+    }
+
+    @Override
+    public String rejected() {
+        return failed;
+    }
+
+    @Override
+    public long rejections() {
+        return failures.get();
     }
 
     @Override

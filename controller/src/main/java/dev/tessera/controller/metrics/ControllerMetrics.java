@@ -185,6 +185,22 @@ public final class ControllerMetrics {
                 .callback(cb -> cb.call(server.agentsWithoutCurrentBundle())).register(registry);
     }
 
+    /**
+     * Registers {@code tessera_controller_ca_rejected} (1 while the CA source, e.g. the CA Secret, holds input
+     * that was rejected and the current roots stay) and {@code tessera_controller_ca_rejections_total}.
+     */
+    public void rotationRequests(dev.tessera.controller.identity.RotationDriver.Requests requests) {
+        java.util.Objects.requireNonNull(requests, "requests");
+        GaugeWithCallback.builder().name("tessera_controller_ca_rejected")
+                .help("1 while the CA source (Kubernetes: the CA Secret; local: the rotation request) holds input that"
+                        + " was rejected; the current roots stay (the reason is logged)")
+                .callback(cb -> cb.call(requests.rejected() != null ? 1 : 0)).register(registry);
+        CounterWithCallback.builder().name("tessera_controller_ca_rejections")
+                .help("CA inputs rejected (malformed certificate or key, key not matching, not a CA, expired, not"
+                        + " chaining to ca.crt, refused rotation annotation)")
+                .callback(cb -> cb.call(requests.rejections())).register(registry);
+    }
+
     /** Records one reconcile batch. */
     public void reconciled(long nanos) {
         reconcile.observe(nanos / 1e9);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class TrustRotationTest {
@@ -68,6 +69,46 @@ class TrustRotationTest {
     void aRotationToTheSameRootsIsNoRotation() {
         assertThat(rotation.begin(old, Duration.ZERO)).isFalse();
         assertThat(rotation.phase()).isEqualTo(TrustRotation.Phase.STABLE);
+    }
+
+    @Test
+    void anIntermediateRenewedUnderTheSameRootReplacesTheSignerWithoutARotation() throws Exception {
+        var root = dev.tessera.api.identity.CertificateAuthority.generate("cluster.local");
+        IssuingCa first = issuing(root);
+        IssuingCa renewed = issuing(root);
+        var r = new TrustRotation(first);
+        long g = r.generation();
+        assertThat(r.renewSigner(first)).as("same issuer").isFalse();
+        assertThat(r.renewSigner(next)).as("other roots need a rotation").isFalse();
+        assertThat(r.renewSigner(renewed)).isTrue();
+        assertThat(r.signer()).isSameAs(renewed);
+        assertThat(r.phase()).isEqualTo(TrustRotation.Phase.STABLE);
+        assertThat(r.bundle()).containsExactly(root.certificate());
+        assertThat(r.generation()).isEqualTo(g);
+        r.begin(next, Duration.ZERO);
+        assertThat(r.renewSigner(issuing(root))).as("not during a rotation").isFalse();
+    }
+
+    @Test
+    void aRestartKeepsThePreviouslyPublishedRootsUntilTheOverlapHasPassed() {
+        var resumed = TrustRotation.resuming(next, old.trustBundle(), Duration.ofSeconds(10), T0);
+        assertThat(resumed.phase()).isEqualTo(TrustRotation.Phase.RENEWING);
+        assertThat(resumed.signer()).isSameAs(next);
+        assertThat(resumed.bundle()).containsExactly(next.trustBundle().get(0), old.trustBundle().get(0));
+        assertThat(resumed.advance(facts(true, 0, T0.plusSeconds(9)))).isFalse();
+        assertThat(resumed.advance(facts(true, 0, T0.plusSeconds(10)))).isTrue();
+        assertThat(resumed.bundle()).isEqualTo(next.trustBundle());
+        assertThat(TrustRotation.resuming(next, next.trustBundle(), Duration.ofSeconds(10), T0).phase())
+                .as("nothing published beyond the Secret's roots").isEqualTo(TrustRotation.Phase.STABLE);
+        assertThat(TrustRotation.resuming(next, List.of(), Duration.ofSeconds(10), T0).phase())
+                .isEqualTo(TrustRotation.Phase.STABLE);
+    }
+
+    private static IssuingCa issuing(dev.tessera.api.identity.CertificateAuthority root) {
+        var i = root.newIntermediate("cluster.local", Duration.ofDays(1));
+        return IssuingCa.fromPem(dev.tessera.api.identity.CertificateAuthority.Pem.write(i.certificate()),
+                dev.tessera.api.identity.CertificateAuthority.Pem.write(i.privateKey()),
+                dev.tessera.api.identity.CertificateAuthority.Pem.write(root.certificate()));
     }
 
     @Test

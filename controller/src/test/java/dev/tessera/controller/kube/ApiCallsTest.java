@@ -135,6 +135,15 @@ class ApiCallsTest {
             // What a leadership change does: re-publish, here through the update path.
             new dev.tessera.controller.identity.TrustBundlePublisher(controllerClient, "tessera-system", c::isLeader)
                     .publish(c.ca().trustBundle());
+            // A rotation asked for on the generated CA Secret: the leader writes a new root into it.
+            client.secrets().inNamespace("tessera-system").withName(ApiCalls.CA_SECRET).edit(s -> new io.fabric8.kubernetes
+                    .api.model.SecretBuilder(s).editMetadata().addToAnnotations(
+                            dev.tessera.controller.identity.CaSecretRotations.ROTATE_ANNOTATION, "now").endMetadata().build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                c.rotationRequests().orElseThrow().poll();
+                return client.secrets().inNamespace("tessera-system").withName(ApiCalls.CA_SECRET).get().getMetadata()
+                        .getAnnotations().get(dev.tessera.controller.identity.CaSecretRotations.ROTATE_ANNOTATION) == null;
+            });
         }
         var unregistered = new ArrayList<String>();
         var seen = new TreeSet<String>();
@@ -188,6 +197,15 @@ class ApiCallsTest {
                 case "DELETE" -> name != null ? "delete" : "deletecollection";
                 default -> method.toLowerCase(java.util.Locale.ROOT);
             };
+            if (name == null && (verb.equals("list") || verb.equals("watch"))) {
+                // RBAC limits a list or watch by resourceNames when it selects metadata.name=<name>.
+                for (String param : query.split("&")) {
+                    String p = java.net.URLDecoder.decode(param, java.nio.charset.StandardCharsets.UTF_8);
+                    if (p.startsWith("fieldSelector=metadata.name=")) {
+                        name = p.substring("fieldSelector=metadata.name=".length());
+                    }
+                }
+            }
             return new Call(verb, group.isEmpty() ? "" : group, resource, ns, name);
         }
     }

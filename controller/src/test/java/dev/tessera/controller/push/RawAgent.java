@@ -19,13 +19,13 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 
 /** A blocking test peer speaking the push protocol over the JDK's TLS: reads only when told to. */
-final class RawAgent implements AutoCloseable {
+public final class RawAgent implements AutoCloseable {
 
     final SSLSocket socket;
     private final DataInputStream in;
     private final DataOutputStream out;
 
-    RawAgent(int port, List<X509Certificate> roots, int receiveBuffer) throws IOException, GeneralSecurityException {
+    public RawAgent(int port, List<X509Certificate> roots, int receiveBuffer) throws IOException, GeneralSecurityException {
         this(port, roots, receiveBuffer, "127.0.0.1");
     }
 
@@ -52,7 +52,7 @@ final class RawAgent implements AutoCloseable {
         out = new DataOutputStream(socket.getOutputStream());
     }
 
-    void send(Message m) throws IOException {
+    public void send(Message m) throws IOException {
         ByteBuf b = Unpooled.buffer();
         try {
             Frames.encode(m, b);
@@ -64,7 +64,7 @@ final class RawAgent implements AutoCloseable {
     }
 
     /** Sends this build's HELLO (protocol {@link Frames#PROTOCOL_VERSION}) and reads the WELCOME that answers it. */
-    void hello(String node, String token) throws IOException {
+    public void hello(String node, String token) throws IOException {
         send(new Message.Hello(Frames.PROTOCOL_VERSION, node, token, 0, 0));
         expectWelcome();
     }
@@ -91,7 +91,7 @@ final class RawAgent implements AutoCloseable {
         return frame;
     }
 
-    Message read() throws IOException {
+    public Message read() throws IOException {
         int length = in.readInt();
         byte[] frame = new byte[length];
         in.readFully(frame);
