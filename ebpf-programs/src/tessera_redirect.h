@@ -131,6 +131,30 @@ struct {
 } tsr_config SEC(".maps") __weak;
 
 /*
+ * tsr_probe  ARRAY[1]  key: __u32 0  value: struct tsr_probe
+ *   writer: agent (the kubelet's cgroup v2 id, resolved from its --cgroup mount; re-resolved when the
+ *   kubelet's cgroup is recreated)   reader: connect4, connect6 (which count in .marked)
+ *   A TCP connect from a process of that cgroup (bpf_get_current_cgroup_id: the id in the global
+ *   hierarchy, whatever cgroup namespace the agent runs in) to an address in the mesh CIDRs gets the
+ *   socket mark .mark; the node's nat POSTROUTING SNATs marked packets to the link-local probe address,
+ *   which STRICT and plaintext policy trust instead of the node address (ProbeSnat.java).
+ *   cgroup_id == 0: no kubelet cgroup known, nothing is marked.
+ */
+struct tsr_probe {
+	__u64 cgroup_id;
+	__u64 marked;
+	__u32 mark;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tsr_probe);
+} tsr_probe SEC(".maps") __weak;
+
+/*
  * tsr_orig_dst  SK_STORAGE  key: socket  value: struct tsr_addr4 (the destination the app asked for)
  *   writer: connect4, connect6   readers: sockops, getpeername4, getpeername6
  *   Lives and dies with the socket.
@@ -185,6 +209,26 @@ static __always_inline int tsr_is_mesh_dst(__u32 dst_ip)
 	return bpf_map_lookup_elem(&tsr_mesh_dsts, &dst_ip) != 0;
 }
 
+#define TSR_SOL_SOCKET 1
+#define TSR_SO_MARK 36
+
+/* Marks a TCP connect of the kubelet's cgroup to the mesh CIDRs for the probe SNAT (see tsr_probe). */
+static __always_inline void tsr_mark_probe(struct bpf_sock_addr *ctx, __u32 dst_ip)
+{
+	__u32 zero = 0;
+	struct tsr_probe *probe = bpf_map_lookup_elem(&tsr_probe, &zero);
+	struct tsr_lpm_key4 lpm = { .prefixlen = 32, .ip4 = dst_ip };
+	int mark;
+
+	if (!probe || probe->cgroup_id == 0 || bpf_get_current_cgroup_id() != probe->cgroup_id)
+		return;
+	if (!bpf_map_lookup_elem(&tsr_mesh_cidrs, &lpm))
+		return;
+	mark = (int)probe->mark;
+	if (bpf_setsockopt(ctx, TSR_SOL_SOCKET, TSR_SO_MARK, &mark, sizeof(mark)) == 0)
+		__sync_fetch_and_add(&probe->marked, 1);
+}
+
 /* Result of tsr_connect_core. */
 #define TSR_DIRECT 0   /* leave the connect alone */
 #define TSR_REWRITE 1  /* *target holds the new destination */
@@ -206,6 +250,7 @@ static __always_inline int tsr_connect_core(struct bpf_sock_addr *ctx, __u32 dst
 
 	if (ctx->type != TSR_SOCK_STREAM || ctx->protocol != TSR_IPPROTO_TCP || !sk)
 		return TSR_DIRECT;
+	tsr_mark_probe(ctx, dst_ip);
 	cookie = bpf_get_netns_cookie(ctx);
 	if (!bpf_map_lookup_elem(&tsr_enrolled, &cookie))
 		return TSR_DIRECT;

@@ -460,21 +460,60 @@ public final class NodeAgent implements AutoCloseable {
     private java.net.InetAddress trustedProbeSource() {
         java.net.Inet4Address probe = config.probeAddress();
         List<String> v4 = config.meshCidrs().stream().filter(c -> !c.contains(":")).toList();
+        java.nio.file.Path root = RedirectSettings.of(config).cgroupDir();
         String why;
         try {
-            // iptables resolves the path in the agent's own cgroup namespace: check it in the same view
-            why = dev.tessera.agent.redirect.ProbeSnat.install(dev.tessera.agent.redirect.Cgroups.v2Root(),
-                    config.probeCgroup(), v4, probe);
+            why = dev.tessera.agent.redirect.ProbeSnat.install(root, config.probeCgroup(), v4, probe,
+                    config.probeMark());
         } catch (RuntimeException e) {
             why = e.getMessage();
         }
         if (why != null) {
+            redirector.markProbes(0, 0);
             log.warn("kubelet probes not recognised by cgroup, so STRICT and plaintext policy trust the node address"
                     + " {}: {}", config.nodeIp().getHostAddress(), why);
             return config.nodeIp();
         }
+        followProbeCgroup(root);
         return probe;
     }
+
+    /**
+     * Writes the kubelet cgroup's id to the kernel program now and whenever systemd recreated the cgroup (a
+     * kubelet restart gives it a new id): checked every {@link #PROBE_CGROUP_CHECK}.
+     */
+    private void followProbeCgroup(java.nio.file.Path root) {
+        BpfRedirector r = redirector;
+        Runnable sync = () -> {
+            long id = dev.tessera.agent.redirect.ProbeSnat.cgroupId(root, config.probeCgroup());
+            if (id != r.probeCgroupId()) {
+                r.markProbes(id, config.probeMark());
+                if (id == 0) {
+                    log.warn("kubelet cgroup {} is gone: its probes are not marked until it is back",
+                            config.probeCgroup());
+                } else {
+                    log.info("kubelet probes: cgroup {} has id {}", config.probeCgroup(), id);
+                }
+            }
+        };
+        sync.run();
+        var timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread t = new Thread(task, "tessera-probe-cgroup");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleWithFixedDelay(() -> {
+            try {
+                sync.run();
+            } catch (RuntimeException e) { // the map closed by a shutdown
+                log.debug("probe cgroup check: {}", e.toString());
+            }
+        }, PROBE_CGROUP_CHECK.toMillis(), PROBE_CGROUP_CHECK.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        closeables.add(timer::shutdownNow);
+    }
+
+    /** How often the kubelet cgroup's id is re-read. */
+    static final java.time.Duration PROBE_CGROUP_CHECK = java.time.Duration.ofSeconds(10);
 
     /**
      * Local pods are dialled from the client pod's address once the reply routing is in place and the kernel

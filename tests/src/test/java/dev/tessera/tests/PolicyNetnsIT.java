@@ -73,7 +73,10 @@ class PolicyNetnsIT {
         String name = System.getProperty("tessera.test.clusterPrefix", "") + "tsc-pol-kubelet";
         probeCgroup = Cgroups.v2Root().resolve(name);
         Files.createDirectories(probeCgroup);
-        c = TestCluster.create("tsc-pol", SPEC, true, List.of("--probe-cgroup", name));
+        // The agents run in cgroup namespaces of their own, as a DaemonSet's container does: the kubelet's cgroup is
+        // not resolvable by path from there (iptables -m cgroup --path would fail), only by id from the host mount.
+        c = TestCluster.create("tsc-pol", SPEC, true, List.of("--probe-cgroup", name),
+                cluster -> cluster.agentsInOwnCgroupNamespace(true));
         c.server(SHOP, "api", 7000, PodServer.lineEcho("api:7000"));
         c.server(SHOP, "api", 7001, PodServer.lineEcho("api:7001"));
         c.server(SHOP, "vault", 7000, PodServer.lineEcho("vault:7000"));
@@ -204,6 +207,13 @@ class PolicyNetnsIT {
         assertThat(call(SHOP, "near", "vault", 7003)).as("vault's getpeername(), same node").isEqualTo(c.podIp(SHOP, "near"));
         // a kubelet probe (a process of the node in the kubelet's cgroup, SNATed to the probe address) still
         // reaches the pod; any other process of the node's namespace is plaintext from outside the mesh
+        // ... also with the agent in a cgroup namespace of its own (a DaemonSet's container), where the kubelet's
+        // cgroup is known by id only: the kernel program marks its connects, iptables SNATs the mark
+        long agent = c.cluster().agentPid("node2").orElseThrow();
+        assertThat(Files.readSymbolicLink(Path.of("/proc/" + agent + "/ns/cgroup"))).as("node2's agent's cgroupns")
+                .isNotEqualTo(Files.readSymbolicLink(Path.of("/proc/self/ns/cgroup")));
+        assertThat(Files.readString(Path.of("/proc/" + agent + "/cgroup"))).as("node2's agent's cgroup, seen from the host")
+                .contains("0::/tessera-local-" + c.name() + "-node2");
         assertThat(kubeletProbe("vault", 7000)).isEqualTo("vault:7000 probe");
         assertThat(fromNode("vault", 7000)).as("a host-namespace process, not the kubelet").isEqualTo("timeout");
         assertThat(Files.readString(c.cluster().agentLog("node2"))).contains("are SNATed to 169.254.7.127");

@@ -27,6 +27,7 @@ final class AgentProcesses {
 
     private final NetnsCluster cluster;
     private volatile List<String> extraFlags = List.of();
+    private volatile boolean ownCgroupNamespace;
 
     AgentProcesses(NetnsCluster cluster) {
         this.cluster = cluster;
@@ -50,6 +51,61 @@ final class AgentProcesses {
         return cmd;
     }
 
+    /** Whether agents start in a cgroup namespace of their own (see {@link NetnsCluster#agentsInOwnCgroupNamespace}). */
+    void ownCgroupNamespace(boolean own) {
+        this.ownCgroupNamespace = own;
+    }
+
+    /**
+     * The process to run for {@code node}: {@link #command}; when asked, first moved into a cgroup v2 of its own
+     * ({@link #agentCgroup}) and then into a new cgroup namespace rooted there, as a container runtime does.
+     */
+    private List<String> launch(NodeAttachment node) throws IOException {
+        if (!ownCgroupNamespace) {
+            return command(node);
+        }
+        Path cgroup = agentCgroup(node.name());
+        Files.createDirectories(cgroup);
+        var cmd = new ArrayList<String>(List.of("sh", "-c",
+                "echo $$ > \"$0/cgroup.procs\" && exec unshare --cgroup -- \"$@\"", cgroup.toString()));
+        cmd.addAll(command(node));
+        return cmd;
+    }
+
+    /** The cgroup v2 an agent started in its own cgroup namespace runs in (removed with the cluster). */
+    Path agentCgroup(String node) throws IOException {
+        return cgroupV2Root().resolve("tessera-local-" + cluster.name() + "-" + node);
+    }
+
+    /** Where cgroup v2 is mounted, from /proc/self/mountinfo. */
+    static Path cgroupV2Root() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] halves = line.split(" - ", 2);
+            String[] f = halves[0].split(" ");
+            if (halves.length == 2 && halves[1].startsWith("cgroup2 ") && f.length > 4) {
+                return Path.of(f[4]);
+            }
+        }
+        throw new IOException("no cgroup2 mount in /proc/self/mountinfo (expected: cgroup v2 mounted)");
+    }
+
+    /** Removes the cgroups {@link #launch} made for this cluster's agents (empty once they exited). */
+    void removeCgroups(List<String> errors) {
+        try (var dirs = Files.list(cgroupV2Root())) {
+            for (Path d : (Iterable<Path>) dirs::iterator) {
+                if (d.getFileName().toString().startsWith("tessera-local-" + cluster.name() + "-")) {
+                    try {
+                        Files.deleteIfExists(d); // rmdir of a cgroup: its control files go with it
+                    } catch (IOException e) {
+                        errors.add("cgroup " + d + ": " + e.getMessage());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            errors.add("cgroups: " + e.getMessage());
+        }
+    }
+
     /** Flags appended to the agents' command lines (see {@link NetnsCluster#agentFlags}). */
     void extraFlags(List<String> flags) {
         this.extraFlags = List.copyOf(flags);
@@ -70,7 +126,7 @@ final class AgentProcesses {
         if (!Files.isRegularFile(jar)) {
             throw new IOException("agent jar: " + jar + " is missing (expected: built by `mvn -B -DskipTests package`)");
         }
-        return process(node).start(Path.of(n.netns()), command(n));
+        return process(node).start(Path.of(n.netns()), launch(n));
     }
 
     /** The live agent process of {@code node}, if the recorded pid still is that process. */

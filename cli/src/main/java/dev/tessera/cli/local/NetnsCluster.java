@@ -343,6 +343,16 @@ public final class NetnsCluster implements AutoCloseable {
         agents.extraFlags(flags);
     }
 
+    /**
+     * Starts every agent from now on in a cgroup namespace of its own ({@code unshare --cgroup}), as a container
+     * runtime starts a DaemonSet's agent: its view of cgroup paths (e.g. what {@code iptables -m cgroup --path}
+     * would resolve) is rooted at its own cgroup, while the host's cgroup v2 mount stays visible. Held by this
+     * object only, as {@link #agentFlags}.
+     */
+    public void agentsInOwnCgroupNamespace(boolean own) {
+        agents.ownCgroupNamespace(own);
+    }
+
     /** The command line (java ... -jar ... flags) the agent of {@code node} is started with. */
     public List<String> agentCommand(String node) {
         return agents.command(node(node));
@@ -474,6 +484,7 @@ public final class NetnsCluster implements AutoCloseable {
         } catch (IOException e) {
             errors.add(e.getMessage());
         }
+        agents.removeCgroups(errors);
         deleteTree(BPF_ROOT.resolve(name()), errors);
         try {
             Files.deleteIfExists(BPF_ROOT); // only when no other local cluster pins there

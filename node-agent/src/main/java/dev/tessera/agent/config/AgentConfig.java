@@ -176,12 +176,19 @@ public final class AgentConfig {
     int replyRouteTable;
 
     @Option(names = "--probe-cgroup", paramLabel = "PATH", defaultValue = "system.slice/kubelet.service",
-            description = "cgroup v2 path (relative to the cgroup v2 root) of the kubelet: its TCP connections to the"
-                    + " mesh CIDRs are SNATed to the probe address (iptables nat, -m cgroup), and STRICT and plaintext"
-                    + " policy trust that address instead of the node address. Empty, or a cgroup that does not"
-                    + " exist: no SNAT, and the node address is trusted as before (logged at WARN)."
-                    + " Default: ${DEFAULT-VALUE}.")
+            description = "cgroup v2 path of the kubelet, relative to the directory the programs attach to (--cgroup:"
+                    + " the host's cgroup v2 root): its TCP connections to the mesh CIDRs are marked in the kernel"
+                    + " (connect4/connect6, by cgroup id, so the agent's own cgroup namespace does not matter) and"
+                    + " SNATed to the probe address, and STRICT and plaintext policy trust that address instead of"
+                    + " the node address. Empty, or a cgroup that does not exist: no SNAT, and the node address is"
+                    + " trusted as before (logged at WARN). Default: ${DEFAULT-VALUE}.")
     String probeCgroup;
+
+    @Option(names = "--probe-mark", paramLabel = "MARK", defaultValue = "0x4000",
+            description = "Socket mark bit (one bit, also its mask; not --reply-mark's) the kernel program sets on the"
+                    + " kubelet's connections to the mesh CIDRs; the node's nat POSTROUTING SNATs packets carrying it"
+                    + " to the probe address. Default: ${DEFAULT-VALUE}.")
+    String probeMarkText;
 
     @Option(names = "--probe-address", paramLabel = "IPV4", defaultValue = "169.254.7.127",
             description = "Link-local address the kubelet's probes are SNATed to (Istio ambient's)."
@@ -190,6 +197,7 @@ public final class AgentConfig {
 
     private InetAddress nodeIp;
     private int replyMark;
+    private int probeMark;
     private LevelSpec logLevel;
     private LogFormat logFormat;
     private ControllerAddress controller;
@@ -285,6 +293,15 @@ public final class AgentConfig {
         if (Integer.bitCount(replyMark) != 1) {
             throw new IllegalArgumentException("--reply-mark: " + replyMarkText + " (expected: one bit, e.g. 0x2000)");
         }
+        try {
+            probeMark = Integer.decode(probeMarkText);
+        } catch (NumberFormatException e) {
+            probeMark = 0;
+        }
+        if (Integer.bitCount(probeMark) != 1 || probeMark == replyMark) {
+            throw new IllegalArgumentException("--probe-mark: " + probeMarkText
+                    + " (expected: one bit other than --reply-mark's, e.g. 0x4000)");
+        }
         if (replyRouteTable < 1 || replyRouteTable > 32765) {
             throw new IllegalArgumentException("--reply-route-table: " + replyRouteTable
                     + " (expected: 1-32765, a table and ip rule priority before main)");
@@ -325,6 +342,11 @@ public final class AgentConfig {
     /** The mark bit of the reply routing (also its mask). */
     public int replyMark() {
         return replyMark;
+    }
+
+    /** The socket mark bit of the kubelet's probe connections ({@code --probe-mark}). */
+    public int probeMark() {
+        return probeMark;
     }
 
     /** The reply routing's table, also its ip rule priority. */

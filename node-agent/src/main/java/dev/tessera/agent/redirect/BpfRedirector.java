@@ -175,6 +175,21 @@ public final class BpfRedirector implements Redirector {
                 maps.counter(RedirectStructs.STAT_RECORDED), lookups.sum(), misses.sum());
     }
 
+    /**
+     * Marks TCP connects of the cgroup with id {@code cgroupId} (the kubelet's) to the mesh CIDRs with
+     * {@code mark}, in the kernel; 0 marks nothing. The count of marked connects is kept.
+     */
+    public synchronized void markProbes(long cgroupId, int mark) {
+        byte[] key = RedirectStructs.u32(0);
+        long marked = maps.probe.lookup(key).map(RedirectStructs::probeMarked).orElse(0L);
+        maps.probe.update(key, RedirectStructs.probe(cgroupId, marked, mark));
+    }
+
+    /** The cgroup id whose connects are marked as probes (0: none). */
+    public long probeCgroupId() {
+        return maps.probe.lookup(RedirectStructs.u32(0)).map(RedirectStructs::probeCgroupId).orElse(0L);
+    }
+
     /** Every kernel counter ({@code enum tsr_stat}) by name, e.g. for metrics. */
     public Map<String, Long> kernelCounters() {
         Map<String, Long> out = new LinkedHashMap<>();
@@ -184,6 +199,8 @@ public final class BpfRedirector implements Redirector {
         out.put("record_failed", maps.counter(RedirectStructs.STAT_RECORD_FAILED));
         out.put("no_config", maps.counter(RedirectStructs.STAT_NO_CONFIG));
         out.put("peername", maps.counter(RedirectStructs.STAT_PEERNAME));
+        out.put("probe_marked", maps.probe.lookup(RedirectStructs.u32(0)).map(RedirectStructs::probeMarked)
+                .orElse(0L));
         return out;
     }
 

@@ -17,11 +17,13 @@ final class Pins {
     static final String ORIG_DST = "tsr_orig_dst";
     static final String CLIENT_DST = "tsr_client_dst";
     static final String STATS = "tsr_stats";
+    /** The kubelet's cgroup and the probe mark (ProbeSnat). */
+    static final String PROBE = "tsr_probe";
     /** Kernel TCP health (observability, tessera_tcp_health.h). */
     static final String TCP_HEALTH = "tsr_tcp_health";
     static final String TCP_SELF = "tsr_tcp_self";
     static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, MESH_DSTS, CONFIG, ORIG_DST, CLIENT_DST, STATS,
-            TCP_HEALTH, TCP_SELF);
+            TCP_HEALTH, TCP_SELF, PROBE);
 
     private final Path root;
 

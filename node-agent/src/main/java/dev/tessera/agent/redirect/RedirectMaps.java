@@ -29,6 +29,7 @@ final class RedirectMaps implements AutoCloseable {
     final BpfMap config;
     final BpfMap clientDst;
     final BpfMap stats;
+    final BpfMap probe;
 
     private RedirectMaps(Pins pins, int cpus) {
         List<BpfMap> opened = new ArrayList<>();
@@ -40,6 +41,7 @@ final class RedirectMaps implements AutoCloseable {
             config = open(opened, pins, Pins.CONFIG, U32_SIZE, ADDR4_SIZE);
             clientDst = open(opened, pins, Pins.CLIENT_DST, ADDR4_SIZE, ADDR4_SIZE);
             stats = open(opened, pins, Pins.STATS, U32_SIZE, U64_SIZE * cpus);
+            probe = open(opened, pins, Pins.PROBE, U32_SIZE, RedirectStructs.PROBE_SIZE);
         } catch (RuntimeException e) {
             opened.forEach(BpfMap::close);
             throw e;
@@ -91,7 +93,7 @@ final class RedirectMaps implements AutoCloseable {
 
     @Override
     public void close() {
-        for (BpfMap m : List.of(enrolled, meshCidrs, excluded, meshDsts, config, clientDst, stats)) {
+        for (BpfMap m : List.of(enrolled, meshCidrs, excluded, meshDsts, config, clientDst, stats, probe)) {
             m.close();
         }
     }

@@ -110,7 +110,7 @@ public final class ReplyRouting {
         return exec(cmd).rc;
     }
 
-    private static String output(List<String> cmd) throws IOException {
+    static String output(List<String> cmd) throws IOException {
         Result r = exec(cmd);
         if (r.rc != 0) {
             throw new IOException(String.join(" ", cmd) + ": exit " + r.rc + ": " + r.out.strip());

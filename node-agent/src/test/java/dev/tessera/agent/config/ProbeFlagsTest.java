@@ -36,4 +36,14 @@ class ProbeFlagsTest {
                     .hasMessage("--probe-address: " + bad + " (expected: an IPv4 link-local address, 169.254.0.0/16)");
         }
     }
+
+    @Test
+    void theProbeMarkIsOneBitOtherThanTheReplyMark() {
+        assertThat(parse().probeMark()).isEqualTo(0x4000);
+        assertThat(parse("--probe-mark", "0x8000").probeMark()).isEqualTo(0x8000);
+        for (String bad : new String[] {"0x6000", "0", "0x2000", "mark"}) {
+            assertThatThrownBy(() -> parse("--probe-mark", bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("--probe-mark: " + bad + " (expected: one bit other than --reply-mark's, e.g. 0x4000)");
+        }
+    }
 }

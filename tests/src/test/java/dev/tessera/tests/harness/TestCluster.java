@@ -60,6 +60,15 @@ public final class TestCluster implements AutoCloseable {
      */
     public static TestCluster create(String name, ClusterSpec spec, boolean agents, List<String> agentFlags)
             throws IOException {
+        return create(name, spec, agents, agentFlags, cluster -> {});
+    }
+
+    /**
+     * As {@link #create(String, ClusterSpec, boolean, List)}, with {@code beforeAgents} applied to the cluster
+     * before any agent starts (e.g. {@link NetnsCluster#agentsInOwnCgroupNamespace}).
+     */
+    public static TestCluster create(String name, ClusterSpec spec, boolean agents, List<String> agentFlags,
+            java.util.function.Consumer<NetnsCluster> beforeAgents) throws IOException {
         requireNonNull(spec, "spec");
         requireNonNull(agentFlags, "agentFlags");
         // -Dtessera.test.clusterPrefix=h12- keeps concurrent runs from several checkouts on one machine apart
@@ -78,6 +87,12 @@ public final class TestCluster implements AutoCloseable {
         }
         cluster.agentFlags(agentFlags);
         var tc = new TestCluster(cluster, dir, spec);
+        try {
+            beforeAgents.accept(cluster);
+        } catch (RuntimeException e) {
+            tc.close();
+            throw e;
+        }
         if (agents) {
             try {
                 cluster.startAgents(AGENT_READY_TIMEOUT);

@@ -93,6 +93,25 @@ public final class RedirectStructs {
         return ByteBuffer.wrap(key).order(HOST).getLong();
     }
 
+    /** {@code struct tsr_probe}: __u64 cgroup_id, __u64 marked, __u32 mark, __u32 pad. */
+    public static final int PROBE_SIZE = 24;
+
+    /** A {@code struct tsr_probe} value. */
+    public static byte[] probe(long cgroupId, long marked, int mark) {
+        return ByteBuffer.allocate(PROBE_SIZE).order(HOST).putLong(cgroupId).putLong(marked).putInt(mark).putInt(0)
+                .array();
+    }
+
+    /** The {@code marked} counter of a {@code struct tsr_probe} value. */
+    public static long probeMarked(byte[] value) {
+        return ByteBuffer.wrap(value).order(HOST).getLong(8);
+    }
+
+    /** The {@code cgroup_id} of a {@code struct tsr_probe} value. */
+    public static long probeCgroupId(byte[] value) {
+        return ByteBuffer.wrap(value).order(HOST).getLong(0);
+    }
+
     /** A host-order {@code __u32}. */
     public static byte[] u32(int value) {
         return ByteBuffer.allocate(U32_SIZE).order(HOST).putInt(value).array();
