@@ -171,7 +171,7 @@ public final class NodeAgent implements AutoCloseable {
             }
         });
         closeables.add(new dev.tessera.agent.inbound.PlaintextEvents(pa, state::current, pd::decisionFor,
-                dataPath.listener()).start()); // closed before the program's maps
+                dataPath.listener(), pd::countUnselected).start()); // closed before the program's maps
 
         plaintextKernel = new PlaintextKernel(pa, pd, policies, config.nodeName());
         PlaintextKernel pk = plaintextKernel;

@@ -228,8 +228,12 @@ class PolicyNetnsIT {
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(mtls("vault")).isEqualTo("PERMISSIVE"));
         assertThat(mtls("api")).isEqualTo("STRICT"); // mesh-wide default applies where nothing more specific does
         double allowed = plaintext("allowed");
+        double unselected = plaintextDecisions("allow", "none", "-1");
         assertThat(call(PLAIN, "outsider", "vault", 7000)).isEqualTo("vault:7000 hi");
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(plaintext("allowed")).isGreaterThan(allowed));
+        // no AuthorizationPolicy selects vault: a decision all the same, as for an mTLS connection
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(
+                () -> assertThat(plaintextDecisions("allow", "none", "-1")).isGreaterThan(unselected));
         assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("timeout");
     }
 

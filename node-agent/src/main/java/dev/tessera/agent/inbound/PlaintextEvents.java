@@ -40,14 +40,19 @@ public final class PlaintextEvents implements AutoCloseable {
     private final Supplier<MeshSnapshot> state;
     private final BiFunction<InetSocketAddress, InetAddress, Optional<Decision>> decisions;
     private final ConnectionListener listener;
+    private final java.util.function.LongConsumer permissive;
     private volatile Thread thread;
     private volatile boolean closed;
 
     /**
      * @param decisions the policy decision behind the kernel entry that decided (pod, source), if any
+     * @param permissive told how many attempts of a drain passed because no policy selects the pod (PERMISSIVE):
+     *     no kernel entry counts those, so the policy decisions metric learns them from here
      */
     public PlaintextEvents(PeerAuthProgram program, Supplier<MeshSnapshot> state,
-            BiFunction<InetSocketAddress, InetAddress, Optional<Decision>> decisions, ConnectionListener listener) {
+            BiFunction<InetSocketAddress, InetAddress, Optional<Decision>> decisions, ConnectionListener listener,
+            java.util.function.LongConsumer permissive) {
+        this.permissive = requireNonNull(permissive, "permissive");
         this.program = requireNonNull(program, "program");
         this.state = requireNonNull(state, "state");
         this.decisions = requireNonNull(decisions, "decisions");
@@ -85,11 +90,21 @@ public final class PlaintextEvents implements AutoCloseable {
     public int drain() {
         List<PlainEvent> events = program.drainPlainEvents(PeerAuthProgram.MAX_QUEUED_EVENTS);
         MeshSnapshot snapshot = state.get();
+        long unselected = 0;
         for (PlainEvent e : events) {
-            Decision d = e.verdict() == PeerAuthProgram.PlainVerdict.ALLOWED
-                    || e.verdict() == PeerAuthProgram.PlainVerdict.DENIED
-                    ? decisions.apply(e.pod(), e.source().getAddress()).orElse(null) : null;
+            Decision d;
+            if (e.verdict() == PeerAuthProgram.PlainVerdict.PERMISSIVE) {
+                d = dev.tessera.agent.policy.PlaintextDecisions.NO_POLICY;
+                unselected++;
+            } else {
+                d = e.verdict() == PeerAuthProgram.PlainVerdict.ALLOWED
+                        || e.verdict() == PeerAuthProgram.PlainVerdict.DENIED
+                        ? decisions.apply(e.pod(), e.source().getAddress()).orElse(null) : null;
+            }
             listener.plaintext(context(e, snapshot, d), stats(e));
+        }
+        if (unselected > 0) {
+            permissive.accept(unselected);
         }
         return events.size();
     }

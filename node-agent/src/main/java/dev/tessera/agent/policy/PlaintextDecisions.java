@@ -15,6 +15,10 @@ import java.util.Map;
  */
 public final class PlaintextDecisions {
 
+    /** The decision for a plaintext attempt no policy selects, as the Authorizer gives it for mTLS. */
+    public static final Decision NO_POLICY = new Decision(true, null, -1, "no ALLOW policy selects the workload",
+            java.util.List.of());
+
     private final PolicyMetrics metrics;
     private final Map<RuleKey, Long> last = new HashMap<>();
     private Map<RuleKey, Decision> decisions = Map.of();
@@ -22,6 +26,15 @@ public final class PlaintextDecisions {
 
     public PlaintextDecisions(PolicyMetrics metrics) {
         this.metrics = requireNonNull(metrics, "metrics");
+    }
+
+    /**
+     * Counts {@code n} plaintext attempts that passed because no AuthorizationPolicy selects their pod
+     * (PERMISSIVE): the kernel has no entry for such a pod, so they come from its event queue (attempts lost to
+     * a full queue are counted in {@code tessera_plaintext_events_lost_total}, not here).
+     */
+    public void countUnselected(long n) {
+        metrics.decision(NO_POLICY, "plaintext", n);
     }
 
     /** Credits the hits since the last call ({@code hits}: every entry's current total) to their decisions. */
