@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -167,6 +168,87 @@ public final class KubeCluster implements AutoCloseable {
             throw new IOException("GET " + proxyPath(namespace, pod, port, path) + ": " + c.getMessage(), c);
         } catch (TimeoutException e) {
             throw new IOException("GET " + proxyPath(namespace, pod, port, path) + ": no answer within " + timeout, e);
+        }
+    }
+
+    /**
+     * {@code GET PATH} on the pod's {@code PORT} on ITS localhost, through a port-forward (the agent's admin API
+     * listens on 127.0.0.1 only, which the pod proxy, dialling the pod's IP, cannot reach). One HTTP/1.0
+     * request; the answer is complete when the remote closes or its Content-Length has arrived.
+     */
+    public Response portForwardGet(String pod, int port, String path) throws IOException {
+        byte[] request = ("GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1:" + port + "\r\nConnection: close\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        var answer = new HttpAnswer();
+        try (var forward = client.pods().inNamespace(namespace).withName(pod).portForward(port,
+                java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(request)), answer)) {
+            try {
+                answer.complete.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IOException("port-forward to " + namespace + "/" + pod + ":" + port + path + ": no complete answer"
+                        + " within " + timeout + problems(forward), e);
+            }
+            byte[] raw = answer.bytes();
+            if (raw.length == 0) {
+                throw new IOException("port-forward to " + namespace + "/" + pod + ":" + port + ": connection closed without"
+                        + " an answer" + problems(forward) + " (is the agent listening on 127.0.0.1:" + port + "?)");
+            }
+            var r = dev.tessera.cli.local.NodeHttp.parse(raw);
+            return new Response(r.status(), r.body());
+        }
+    }
+
+    private static String problems(io.fabric8.kubernetes.client.PortForward forward) {
+        var all = new ArrayList<Throwable>(forward.getClientThrowables());
+        all.addAll(forward.getServerThrowables());
+        return all.isEmpty() ? "" : " (" + all.stream().map(t -> t.getMessage() == null ? t.toString() : t.getMessage()).distinct()
+                .reduce((a, b) -> a + "; " + b).orElse("") + ")";
+    }
+
+    /** Collects the forwarded answer; complete on close or once the Content-Length has arrived. */
+    private static final class HttpAnswer implements java.nio.channels.WritableByteChannel {
+        final java.util.concurrent.CompletableFuture<Void> complete = new java.util.concurrent.CompletableFuture<>();
+        private final java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
+        private volatile boolean open = true;
+
+        @Override
+        public synchronized int write(java.nio.ByteBuffer src) {
+            int n = src.remaining();
+            byte[] b = new byte[n];
+            src.get(b);
+            buffer.write(b, 0, n);
+            if (lengthReached()) {
+                complete.complete(null);
+            }
+            return n;
+        }
+
+        synchronized byte[] bytes() {
+            return buffer.toByteArray();
+        }
+
+        private boolean lengthReached() {
+            String text = buffer.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+            int end = text.indexOf("\r\n\r\n");
+            if (end < 0) {
+                return false;
+            }
+            var m = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)\\s*$").matcher(text.substring(0, end));
+            return m.find() && buffer.size() - (end + 4) >= Long.parseLong(m.group(1));
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public void close() {
+            open = false;
+            complete.complete(null);
         }
     }
 
