@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "uninstall", mixinStandardHelpOptions = true,
         description = {"Delete what tessera install created from a Kubernetes cluster (current kubeconfig context):",
             "the agent DaemonSet first, then the controller, its RBAC, the namespace; the CRDs (and with them every "
-                    + "policy) only with --crds. Idempotent: objects already gone are reported ABSENT.",
+                    + "policy) only with --crds. Idempotent: objects already gone are reported ABSENT, "
+                    + "those still finalizing (a Terminating namespace) DELETING.",
             "Refuses while namespaces carry tessera.dev/dataplane-mode=ambient (their pods would lose connectivity: "
                     + "capture stays pinned and fails closed) unless --force. Afterwards remove the pins on every node: "
                     + "kubectl apply -k daemonset/uninstall/ (daemonset/README.md).",

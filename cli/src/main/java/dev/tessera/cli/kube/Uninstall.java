@@ -18,8 +18,12 @@ import java.util.List;
  */
 public final class Uninstall {
 
-    /** What happened to one object. */
-    public enum Outcome { DELETED, ABSENT, KEPT, WOULD_DELETE }
+    /**
+     * What happened to one object: DELETED now, ABSENT already, DELETING (deleted before and still finalizing,
+     * e.g. a Terminating namespace: deleting it again would be refused), KEPT (a CRD without --crds), WOULD_DELETE
+     * (dry run).
+     */
+    public enum Outcome { DELETED, ABSENT, DELETING, KEPT, WOULD_DELETE }
 
     /** One object's line. */
     public record Step(String kind, String namespace, String name, Outcome outcome) {}
@@ -65,17 +69,20 @@ public final class Uninstall {
             String ns = o.getMetadata().getNamespace();
             String name = o.getMetadata().getName();
             var resource = cluster.client().resource(o);
-            boolean exists;
+            HasMetadata live;
             try {
-                exists = resource.get() != null;
+                live = resource.get();
             } catch (KubernetesClientException e) {
                 throw new IllegalStateException(kind + " " + name + ": " + KubeCluster.message(e), e);
             }
+            boolean exists = live != null;
             Outcome outcome;
             if (o instanceof CustomResourceDefinition && !crds) {
                 outcome = exists ? Outcome.KEPT : Outcome.ABSENT;
             } else if (!exists) {
                 outcome = Outcome.ABSENT;
+            } else if (live.getMetadata().getDeletionTimestamp() != null) {
+                outcome = Outcome.DELETING;
             } else if (dryRun) {
                 outcome = Outcome.WOULD_DELETE;
             } else {

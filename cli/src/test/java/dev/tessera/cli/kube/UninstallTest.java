@@ -102,6 +102,23 @@ class UninstallTest {
     }
 
     @Test
+    void anObjectStillFinalizingIsReportedAndNotDeletedAgain() {
+        // a finalizer keeps the controller's Deployment (as a Terminating namespace stays) after its deletion
+        var d = client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get();
+        d.getMetadata().setFinalizers(List.of("example.com/hold"));
+        client.apps().deployments().inNamespace(MockCluster.NS).resource(d).update();
+        client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).delete();
+        assertThat(client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get()
+                .getMetadata().getDeletionTimestamp()).isNotNull();
+
+        var run = cli("uninstall", "--kubeconfig", kubeconfig);
+
+        assertThat(run.code()).as(run.all()).isZero();
+        assertThat(run.out()).contains("DELETING      Deployment tessera-system/tessera-controller")
+                .contains("DELETED       DaemonSet tessera-system/tessera-node-agent");
+    }
+
+    @Test
     void aDryRunListsAndKeepsEverything() {
         var run = cli("uninstall", "--kubeconfig", kubeconfig, "--dry-run");
 
