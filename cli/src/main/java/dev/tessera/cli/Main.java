@@ -7,12 +7,17 @@ import picocli.CommandLine;
 /**
  * The {@code tessera} command line: {@code local up|exec|status|down} for a cluster of network
  * namespaces on this machine, {@code demo}, and the operator tools {@code check [--pre]}, {@code stat} and
- * {@code config NODE}, {@code install} (Kubernetes manifests), {@code version} and {@code completion}. Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable), 2 usage error.
+ * {@code config NODE}, {@code install} (Kubernetes manifests), {@code version} and {@code completion}; against a
+ * Kubernetes cluster through a kubeconfig ({@code --kube}, {@code --kubeconfig}, {@code --context},
+ * {@code --namespace}: {@link KubeOptions}) {@code check [--pre]}, {@code stat}, {@code version},
+ * {@code proxy-status} and {@code uninstall}. Exit codes: 0 ok, 1 failure (a check failed, an agent unreachable),
+ * 2 usage error.
  */
 @Command(name = "tessera", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Sidecar-less, node-level service mesh: local playground and tools.",
         subcommands = {LocalCommand.class, DemoCommand.class, CheckCommand.class, StatCommand.class,
-            ConfigCommand.class, InstallCommand.class, VersionCommand.class, CompletionCommand.class})
+            ConfigCommand.class, ProxyStatusCommand.class, InstallCommand.class, UninstallCommand.class,
+            VersionCommand.class, CompletionCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

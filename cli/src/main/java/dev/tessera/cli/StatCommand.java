@@ -1,5 +1,7 @@
 package dev.tessera.cli;
 
+import dev.tessera.api.config.Ports;
+import dev.tessera.cli.kube.KubeCluster;
 import dev.tessera.cli.local.NetnsCluster;
 import dev.tessera.cli.observe.Agents;
 import dev.tessera.cli.observe.PromText;
@@ -12,17 +14,22 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code tessera stat}: success rate, connection rate, open connections and byte rates per workload,
- * from two scrapes of every agent's metrics {@code --window} apart.
+ * from two scrapes of every agent's metrics {@code --window} apart: the agents of a local cluster, or with
+ * {@code --kube} (or {@code --kubeconfig}, {@code --context}, {@code --namespace}) every agent pod of a
+ * Kubernetes cluster, read through the API server's pod proxy.
  */
 @Command(name = "stat", mixinStandardHelpOptions = true,
         description = {"Per-workload TCP traffic from the agents' metrics: success rate, connections/s, open "
                 + "connections, bytes/s each way, mTLS share (like linkerd viz stat).",
+            "With --kube/--kubeconfig/--context/--namespace: the agent pods of a Kubernetes cluster, through the API "
+                    + "server's pod proxy.",
             "Exit codes: 0 ok, 1 an agent could not be scraped, 2 usage error."})
 final class StatCommand implements Callable<Integer> {
 
@@ -35,7 +42,10 @@ final class StatCommand implements Callable<Integer> {
     @Option(names = "--window", defaultValue = "5s", description = "Time between the two scrapes (default: ${DEFAULT-VALUE}).")
     Duration window;
 
-    @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+    @Mixin
+    KubeOptions kube;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table, json or yaml (default: ${DEFAULT-VALUE}).")
     String output;
 
     @Option(names = "--timeout", defaultValue = "5s", description = "Per-request timeout (default: ${DEFAULT-VALUE}).")
@@ -43,28 +53,70 @@ final class StatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        boolean json = Output.json(spec, output);
+        Output.Format format = Output.format(spec, output);
         if (window.isNegative() || window.compareTo(Duration.ofMillis(100)) < 0) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "window: " + window + " (expected: at least 100ms)");
         }
+        kube.requireNotLocal(spec, name);
+        if (kube.selected()) {
+            try (KubeCluster cluster = kube.connect(spec, timeout)) {
+                return stat(() -> scrapeAll(cluster), format, spec.commandLine().getOut());
+            }
+        }
         NetnsCluster.requireRoot();
         var agents = new Agents(NetnsCluster.open(NetnsCluster.resolve(name)), timeout);
+        return stat(() -> scrapeAll(agents), format, null);
+    }
+
+    private interface Scrape {
+        List<PromText.Sample> all() throws IOException;
+    }
+
+    private int stat(Scrape scrape, Output.Format format, java.io.PrintWriter writer) throws Exception {
         long t0 = System.nanoTime();
-        List<PromText.Sample> before = scrapeAll(agents);
+        List<PromText.Sample> before = scrape.all();
         Thread.sleep(window.toMillis());
-        List<PromText.Sample> after = scrapeAll(agents);
+        List<PromText.Sample> after = scrape.all();
         double seconds = (System.nanoTime() - t0) / 1e9;
         List<WorkloadStats.Row> rows = WorkloadStats.compute(before, after, seconds);
-        if (json) {
+        if (format != Output.Format.TABLE) {
             var m = new LinkedHashMap<String, Object>();
             m.put("windowSeconds", seconds);
             m.put("workloads", WorkloadStats.model(rows));
-            System.out.println(Output.write(m));
+            if (writer != null) {
+                Output.print(format, m, writer);
+            } else {
+                Output.print(format, m, System.out);
+            }
+        } else if (writer != null) {
+            var bytes = new java.io.ByteArrayOutputStream();
+            WorkloadStats.print(rows, seconds, new PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8));
+            writer.print(bytes.toString(java.nio.charset.StandardCharsets.UTF_8));
+            writer.flush();
         } else {
             WorkloadStats.print(rows, seconds, System.out);
         }
         return 0;
+    }
+
+    /** Every agent pod's samples (an agent that does not answer fails the command: its node's traffic would be missing). */
+    static List<PromText.Sample> scrapeAll(KubeCluster cluster) throws IOException {
+        List<PromText.Sample> all = new ArrayList<>();
+        var pods = cluster.agentPods();
+        if (pods.isEmpty()) {
+            throw new IOException("no agent pods in namespace " + cluster.namespace() + " (expected: the DaemonSet "
+                    + KubeCluster.AGENT + "'s pods; is Tessera installed there?)");
+        }
+        for (var p : pods) {
+            try {
+                all.addAll(cluster.metrics(p.getMetadata().getName(), Ports.METRICS));
+            } catch (IOException e) {
+                throw new IOException("agent " + p.getMetadata().getName() + " on node " + p.getSpec().getNodeName()
+                        + ": " + e.getMessage(), e);
+            }
+        }
+        return all;
     }
 
     /** Every agent's samples, concatenated (each node reports its own pods' traffic). */

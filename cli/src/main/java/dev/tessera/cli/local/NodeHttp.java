@@ -42,7 +42,8 @@ public final class NodeHttp {
         }
     }
 
-    static Response parse(byte[] raw) throws IOException {
+    /** Parses a raw HTTP/1.x response (status line, headers, body; chunked bodies are joined). */
+    public static Response parse(byte[] raw) throws IOException {
         String text = new String(raw, StandardCharsets.ISO_8859_1);
         int headerEnd = text.indexOf("\r\n\r\n");
         if (!text.startsWith("HTTP/") || headerEnd < 0) {

@@ -109,7 +109,7 @@ public final class ClusterCheck {
     }
 
     /** The checks that read an agent's metrics (pure: unit-tested). */
-    static List<Check> evaluate(String cat, List<PromText.Sample> m, Instant now) {
+    public static List<Check> evaluate(String cat, List<PromText.Sample> m, Instant now) {
         List<Check> out = new ArrayList<>();
         int expected = (int) PromText.sum(m, "tessera_mesh_pods", Map.of("state", "expected"));
         int captured = (int) PromText.sum(m, "tessera_mesh_pods", Map.of("state", "captured"));

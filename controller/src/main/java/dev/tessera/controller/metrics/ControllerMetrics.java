@@ -18,6 +18,8 @@ import java.util.function.Supplier;
  * <tr><td>{@code tessera_controller_certificate_refusals_total{reason}}</td><td>refused CSRs by {@link RefusalReason}</td></tr>
  * <tr><td>{@code tessera_controller_certificates_issued_total}</td><td>signed workload certificates</td></tr>
  * <tr><td>{@code tessera_controller_mesh_version}</td><td>version of the published state</td></tr>
+ * <tr><td>{@code tessera_controller_agent_acked_version{node,protocol_version}}</td><td>per connected agent, the
+ * version it acknowledged ({@link #push})</td></tr>
  * <tr><td>{@code tessera_controller_workloads{meshed}}</td><td>workloads in the state</td></tr>
  * <tr><td>{@code tessera_controller_services}</td><td>services in the state</td></tr>
  * <tr><td>{@code tessera_controller_policies{kind}}</td><td>policies in the state, valid or not</td></tr>
@@ -141,6 +143,18 @@ public final class ControllerMetrics {
         CounterWithCallback.builder().name("tessera_controller_push_nacks_total")
                 .help("Versions agents could not apply (answered with a snapshot)").callback(cb -> cb.call(c.nacks()))
                 .register(registry);
+        GaugeWithCallback.builder().name("tessera_controller_agent_acked_version")
+                .help("Per connected agent: the last config version it acknowledged (-1: none yet) and its"
+                        + " push-protocol version; one series per node (bounded by the cluster's node count), read"
+                        + " by tessera proxy-status against tessera_controller_mesh_version")
+                .labelNames("node", "protocol_version")
+                .callback(cb -> {
+                    // an agent being upgraded holds two sessions for a moment: report its furthest one, once
+                    var byNode = new java.util.TreeMap<String, dev.tessera.controller.push.PushServer.ConnectedAgent>();
+                    server.connectedAgents().forEach(a -> byNode.merge(a.node(), a,
+                            (x, y) -> y.ackedVersion() > x.ackedVersion() ? y : x));
+                    byNode.forEach((node, a) -> cb.call(a.ackedVersion(), node, String.valueOf(a.protocolVersion())));
+                }).register(registry);
         GaugeWithCallback.builder().name("tessera_controller_agents_behind")
                 .help("Connected agents whose acknowledged version is older than the latest published one")
                 .callback(cb -> {

@@ -167,6 +167,9 @@ class PushVersionSkewTest {
             });
             assertThat(metric("tessera_controller_connected_agents_by_protocol", "protocol_version", "1")).isEqualTo(1.0);
             assertThat(metric("tessera_controller_connected_agents_by_protocol", "protocol_version", "2")).isNull();
+            // what tessera proxy-status reads: per node, the acknowledged version and the negotiated protocol
+            assertThat(metric("tessera_controller_agent_acked_version", "node", "node1")).isEqualTo(1.0);
+            assertThat(metric("tessera_controller_agent_acked_version", "protocol_version", "1")).isEqualTo(1.0);
 
             MeshConfig next = PushServerTest.state(2, 20, "v2");
             source.publish(next);
@@ -177,6 +180,7 @@ class PushVersionSkewTest {
             agent.sendRaw(ackV1(2));
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                     assertThat(server.ackedVersions()).containsEntry("node1", 2L));
+            assertThat(metric("tessera_controller_agent_acked_version", "node", "node1")).isEqualTo(2.0);
         }
         assertThat(server.counters().rejectedHandshakes()).isEmpty();
         assertThat(server.counters().malformedFrames()).isZero();
