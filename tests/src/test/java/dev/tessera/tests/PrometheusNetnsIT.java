@@ -82,8 +82,8 @@ class PrometheusNetnsIT {
         c.writeManifest("db-service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n  namespace: " + NS
                 + "\nspec:\n  clusterIP: " + DB_VIP + "\n  selector: {app: db}\n  ports:\n  - name: tcp\n    port: "
                 + DB_PORT + "\n    targetPort: 7002\n");
-        prometheus = PrometheusServer.start(c.nodeNetns("node1"),
-                List.of(c.nodeIp("node1") + ":15020", c.nodeIp("node2") + ":15020"), PROMETHEUS_PORT);
+        prometheus = PrometheusServer.startWithNodeLabels(c.nodeNetns("node1"),
+                Map.of("node1", c.nodeIp("node1") + ":15020", "node2", c.nodeIp("node2") + ":15020"), PROMETHEUS_PORT);
         await().atMost(PROM_WAIT).until(prometheus::ready);
     }
 
@@ -336,6 +336,39 @@ class PrometheusNetnsIT {
         assertThat(value("count(istio_tcp_sent_bytes_total{destination_workload=\"db-0\"})")).isNaN();
     }
 
+    @Test
+    @Order(6)
+    void everyGrafanaPanelQueryRunsAndFollowsTheNodeAndNamespaceVariables() throws Exception {
+        Map<String, String> queries = GrafanaDashboardTest.queries();
+        String successRate = "Connection success rate by destination workload (reporter=destination) #0";
+        // Panels of workload traffic: the previous tests' connections are within their 1m/5m windows.
+        List<String> traffic = List.of("Connections opened /s by source workload (reporter=source) #0",
+                "Bytes /s client -> server (istio_tcp_received_bytes_total) #0",
+                "Bytes /s server -> client (istio_tcp_sent_bytes_total) #0", "Closes by response flag #0",
+                "mTLS share of opened connections #0", successRate);
+        assertThat(queries).containsKeys(traffic.toArray(String[]::new));
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            for (var q : queries.entrySet()) {
+                // Every node (Grafana's "All" is the allValue .*) and this namespace: valid PromQL, data where traffic was.
+                JsonNode all = prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), ".*", NS));
+                if (traffic.contains(q.getKey())) {
+                    assertThat(all).as(q.getKey() + ": " + q.getValue()).isNotEmpty();
+                    assertThat(prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), ".*", "elsewhere")))
+                            .as(q.getKey() + " in another namespace").isEmpty();
+                }
+                assertThat(prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), "node9", ".*")))
+                        .as(q.getKey() + " on a node that does not exist").isEmpty();
+            }
+            // One node: node2's agent reports destination traffic only for the pods it hosts (server, db-0).
+            var onNode2 = new java.util.TreeSet<String>();
+            prometheus.query(GrafanaDashboardTest.interpolate(queries.get(successRate), "node2", NS))
+                    .forEach(r -> onNode2.add(r.path("metric").path("destination_workload").asText()));
+            assertThat(onNode2).isNotEmpty().isSubsetOf("server", "db");
+            assertThat(prometheus.query(GrafanaDashboardTest.interpolate(queries.get(successRate), "node1", NS)))
+                    .as("no destination workload of this namespace runs on node1").isEmpty();
+        });
+    }
+
     /** Runs the CLI in-process; returns exit code and stdout. */
     private static synchronized Object[] cli(String... args) {
         PrintStream original = System.out;
@@ -350,7 +383,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void cliCheckStatAndConfigAgainstTheRunningAgents() throws Exception {
         var json = new ObjectMapper();
         await().atMost(PROM_WAIT).untilAsserted(() -> {
@@ -413,7 +446,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void checkFailsWithExitCodeOneWhenAnAgentIsDown() throws Exception {
         c.killAgent("node2");
         try {
