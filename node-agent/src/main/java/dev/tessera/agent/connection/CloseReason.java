@@ -76,7 +76,10 @@ public enum CloseReason {
         return httpStatus;
     }
 
-    /** The value of the {@code response_flags} metric label ("-" when the connection ended normally). */
+    /**
+     * The precise reason as the {@code reason} label of {@code tessera_connections_closed_total} and the access log
+     * show it ("-" when the connection ended normally); {@link #istioFlag()} is the {@code response_flags} value.
+     */
     public String flag() {
         return flag;
     }
