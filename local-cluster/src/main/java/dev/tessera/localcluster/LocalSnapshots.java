@@ -10,6 +10,7 @@ import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.kube.discovery.WorkloadNames;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -88,7 +89,7 @@ public final class LocalSnapshots {
             String sa = ClusterDescription.serviceAccount(pod);
             Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
             workloads.add(new Workload(ns, name, node, Ipv4Cidr.toInetAddress(Ipv4Cidr.parseAddress(a.ip())), sa, labels,
-                    cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa)));
+                    cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa), WorkloadNames.of(pod).name()));
         }
         var services = LocalServices.services(cluster, workloads, warnings);
         return new Conversion(new MeshSnapshot(version, nodes, workloads, services), warnings);

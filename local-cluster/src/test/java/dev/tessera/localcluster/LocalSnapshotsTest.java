@@ -67,4 +67,45 @@ class LocalSnapshotsTest {
                 "Pod demo/server: scheduled on node2 but attached on node1 (expected: re-run `tessera local up` after moving pods); left out");
         assertThat(LocalSnapshots.toSnapshot(c, partial, "cluster.local", 2).workloads()).hasSize(4);
     }
+
+    @Test
+    void manifestsNameWorkloadsAfterTheOwnerReferencesTheyCarry() {
+        ClusterDescription c = ClusterDescription.parse("owners.yaml", """
+                apiVersion: v1
+                kind: Node
+                metadata: {name: node1}
+                ---
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: shop, labels: {tessera.dev/dataplane-mode: ambient}}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: web-7d9f8b6c5d-x2x4z
+                  namespace: shop
+                  labels: {app: web, pod-template-hash: 7d9f8b6c5d}
+                  ownerReferences:
+                    - {apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f8b6c5d, uid: u1, controller: true}
+                spec: {nodeName: node1, containers: [{name: main, image: example/web}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: db-0
+                  namespace: shop
+                  ownerReferences:
+                    - {apiVersion: apps/v1, kind: StatefulSet, name: db, uid: u2, controller: true}
+                spec: {nodeName: node1, containers: [{name: main, image: example/db}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: debug, namespace: shop, labels: {app: tools}}
+                spec: {nodeName: node1, containers: [{name: main, image: example/tools}]}
+                """);
+        MeshSnapshot s = LocalSnapshots.convert(c, c.plan("own1", NetnsNaming.STANDARD), "cluster.local", 1).snapshot();
+        assertThat(s.workload("shop", "web-7d9f8b6c5d-x2x4z").orElseThrow().workloadName()).isEqualTo("web");
+        assertThat(s.workload("shop", "db-0").orElseThrow().workloadName()).isEqualTo("db");
+        assertThat(s.workload("shop", "debug").orElseThrow().workloadName()).as("no owner: the pod").isEqualTo("debug");
+    }
 }

@@ -297,7 +297,7 @@ class PolicyNetnsIT {
     @Test
     void plaintextDecisionsAreInTheAccessLogAndTheIstioMetrics() throws IOException {
         double opened = plaintextOpened("-");
-        double deniedOpened = plaintextOpened("POLICY_DENIED");
+        double deniedOpened = plaintextOpened("DENY");
         apply(ap(SHOP, "outsider-7000", "selector: {matchLabels: {app: api}}\nrules:\n- from:\n  - source:\n"
                 + "      ipBlocks: [\"" + c.podIp(PLAIN, "outsider") + "/32\"]\n  to:\n  - operation:\n      ports: [\"7000\"]"));
         assertThat(call(PLAIN, "outsider", "api", 7000)).isEqualTo("api:7000 hi");
@@ -316,7 +316,7 @@ class PolicyNetnsIT {
             // at least: the kernel program sees the whole machine, so another cluster running beside this one with
             // the same test addresses adds its own plaintext SYNs to node2's pods (and a refused client retransmits)
             assertThat(plaintextOpened("-")).isGreaterThanOrEqualTo(opened + 1);
-            assertThat(plaintextOpened("POLICY_DENIED")).isGreaterThanOrEqualTo(deniedOpened + 1);
+            assertThat(plaintextOpened("DENY")).isGreaterThanOrEqualTo(deniedOpened + 1);
         });
     }
 

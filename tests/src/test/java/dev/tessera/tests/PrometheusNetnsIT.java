@@ -21,9 +21,11 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -56,7 +58,15 @@ class PrometheusNetnsIT {
             .pod(NS, "client", "node1", "client")
             .pod(NS, "streamer", "node1", "streamer")
             .pod(NS, "server", "node2", "server")
+            // A Deployment's pod (ReplicaSet web-5d8f9) and a StatefulSet's pod behind a Service: Kiali's edge
+            .ownedPod(NS, "web-5d8f9-x2x4z", "node1", "web", Map.of("app", "web", "version", "v1",
+                    "pod-template-hash", "5d8f9"), "ReplicaSet", "web-5d8f9")
+            .ownedPod(NS, "db-0", "node2", "db", Map.of("app", "db", "service.istio.io/canonical-revision", "v2"),
+                    "StatefulSet", "db")
             .build();
+    /** The db Service's virtual IP (in the test range; each cluster resolves its own VIPs). */
+    private static final String DB_VIP = "198.19.0.77";
+    private static final int DB_PORT = 5432;
     private static final Duration PROM_WAIT = Duration.ofSeconds(45);
 
     private static TestCluster c;
@@ -68,8 +78,12 @@ class PrometheusNetnsIT {
         c = TestCluster.create("tsc-obs", SPEC, true);
         c.server(NS, "server", 7000, PrometheusNetnsIT::sized);
         c.server(NS, "server", 7001, PrometheusNetnsIT::sink);
-        prometheus = PrometheusServer.start(c.nodeNetns("node1"),
-                List.of(c.nodeIp("node1") + ":15020", c.nodeIp("node2") + ":15020"), PROMETHEUS_PORT);
+        c.server(NS, "db-0", 7002, PrometheusNetnsIT::sized);
+        c.writeManifest("db-service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n  namespace: " + NS
+                + "\nspec:\n  clusterIP: " + DB_VIP + "\n  selector: {app: db}\n  ports:\n  - name: tcp\n    port: "
+                + DB_PORT + "\n    targetPort: 7002\n");
+        prometheus = PrometheusServer.startWithNodeLabels(c.nodeNetns("node1"),
+                Map.of("node1", c.nodeIp("node1") + ":15020", "node2", c.nodeIp("node2") + ":15020"), PROMETHEUS_PORT);
         await().atMost(PROM_WAIT).until(prometheus::ready);
     }
 
@@ -116,12 +130,12 @@ class PrometheusNetnsIT {
     void bothAgentsAreScrapedAndCoverageReadsComplete() {
         await().atMost(PROM_WAIT).untilAsserted(() -> {
             assertThat(value("sum(up{job=\"tessera-agents\"})")).as(prometheus.log()).isEqualTo(2);
-            assertThat(value("sum(tessera_mesh_pods{state=\"expected\"})")).isEqualTo(3);
-            assertThat(value("sum(tessera_mesh_pods{state=\"captured\"})")).isEqualTo(3);
-            assertThat(value("sum(tessera_mesh_pods{state=\"certified\"})")).isEqualTo(3);
+            assertThat(value("sum(tessera_mesh_pods{state=\"expected\"})")).isEqualTo(5);
+            assertThat(value("sum(tessera_mesh_pods{state=\"captured\"})")).isEqualTo(5);
+            assertThat(value("sum(tessera_mesh_pods{state=\"certified\"})")).isEqualTo(5);
             assertThat(value("sum(tessera_mesh_coverage_gap)")).isZero();
-            assertThat(value("count(tessera_certificate_expiry_timestamp_seconds > time() + 3600)")).isEqualTo(3);
-            assertThat(value("sum(tessera_bpf_map_entries{map=\"enrolled\"})")).isEqualTo(3);
+            assertThat(value("count(tessera_certificate_expiry_timestamp_seconds > time() + 3600)")).isEqualTo(5);
+            assertThat(value("sum(tessera_bpf_map_entries{map=\"enrolled\"})")).isEqualTo(5);
         });
     }
 
@@ -226,6 +240,135 @@ class PrometheusNetnsIT {
         });
     }
 
+    /** Kiali's grouping of TCP edges (kiali graph/telemetry/istio, with the cluster labels of current releases). */
+    private static final String KIALI_TCP_GROUP_BY = "source_cluster,source_workload_namespace,source_workload,"
+            + "source_canonical_service,source_canonical_revision,destination_cluster,destination_service_namespace,"
+            + "destination_service,destination_service_name,destination_workload_namespace,destination_workload,"
+            + "destination_canonical_service,destination_canonical_revision,response_flags";
+
+    /** One connection from web's pod to the db Service: a request, a response, closed by the server. */
+    private static void webToDb() throws Exception {
+        int got = c.inPod(NS, "web-5d8f9-x2x4z", () -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(DB_VIP, DB_PORT), 5000);
+                s.setSoTimeout(30_000);
+                var out = new DataOutputStream(s.getOutputStream());
+                out.writeInt(1000);
+                out.writeInt(20_000);
+                Payload.write(out, 1000, 5);
+                out.flush();
+                return s.getInputStream().readAllBytes().length;
+            }
+        });
+        assertThat(got).isEqualTo(20_000);
+    }
+
+    @Test
+    @Order(5)
+    void kialisTcpGraphQueryAndIstiosTcpDashboardQueryShowTheDeploymentToStatefulSetEdge() throws Exception {
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                .untilAsserted(PrometheusNetnsIT::webToDb); // the Service reaches the agents
+        var stop = new AtomicBoolean();
+        ExecutorService traffic = Executors.newSingleThreadExecutor();
+        try {
+            // Connections keep coming while Prometheus scrapes, so rate() and irate() see the counters grow.
+            Future<?> loop = traffic.submit(() -> {
+                while (!stop.get()) {
+                    webToDb();
+                    Thread.sleep(100);
+                }
+                return null;
+            });
+            // Kiali's third TCP query: traffic originating in the namespace, reporter=source.
+            String kiali = "sum(rate(istio_tcp_sent_bytes_total{reporter=\"source\",source_workload_namespace=\"" + NS
+                    + "\"}[60s])) by (" + KIALI_TCP_GROUP_BY + ")";
+            await().atMost(PROM_WAIT).untilAsserted(() -> {
+                assertThat(loop.isDone()).as("traffic loop failed early").isFalse();
+                JsonNode edge = null;
+                for (JsonNode r : prometheus.query(kiali)) {
+                    if (r.path("metric").path("source_workload").asText().equals("web")) {
+                        assertThat(edge).as("one web edge: " + r).isNull();
+                        edge = r;
+                    }
+                }
+                assertThat(edge).as(prometheus.query(kiali).toString()).isNotNull();
+                JsonNode m = edge.path("metric");
+                var expected = new java.util.TreeMap<String, String>();
+                expected.put("source_cluster", "Kubernetes");
+                expected.put("source_workload_namespace", NS);
+                expected.put("source_workload", "web");
+                expected.put("source_canonical_service", "web");
+                expected.put("source_canonical_revision", "v1");
+                expected.put("destination_cluster", "Kubernetes");
+                expected.put("destination_service_namespace", NS);
+                expected.put("destination_service", "db." + NS + ".svc.cluster.local");
+                expected.put("destination_service_name", "db");
+                expected.put("destination_workload_namespace", NS);
+                expected.put("destination_workload", "db");
+                expected.put("destination_canonical_service", "db");
+                expected.put("destination_canonical_revision", "v2");
+                expected.put("response_flags", "-");
+                var actual = new java.util.TreeMap<String, String>();
+                m.fields().forEachRemaining(e -> actual.put(e.getKey(), e.getValue().asText()));
+                assertThat(actual).isEqualTo(expected);
+                assertThat(edge.path("value").get(1).asDouble()).as("bytes/s db -> web").isGreaterThan(0);
+            });
+            // Istio's workload dashboard, inbound TCP panel "Bytes Sent to Incoming TCP Connection" for db.
+            String istio = "round(sum(irate(istio_tcp_sent_bytes_total{connection_security_policy=\"mutual_tls\","
+                    + " reporter=~\"destination\", destination_workload_namespace=~\"" + NS + "\","
+                    + " destination_workload=~\"db\", source_workload=~\".*\", source_workload_namespace=~\".*\"}[1m]))"
+                    + " by (source_workload, source_workload_namespace), 0.001)";
+            await().atMost(PROM_WAIT).untilAsserted(() -> {
+                JsonNode result = prometheus.query(istio);
+                assertThat(result).as(result.toString()).hasSize(1);
+                assertThat(result.get(0).path("metric").path("source_workload").asText()).isEqualTo("web");
+                assertThat(result.get(0).path("metric").path("source_workload_namespace").asText()).isEqualTo(NS);
+                assertThat(result.get(0).path("value").get(1).asDouble()).isGreaterThan(0);
+            });
+            stop.set(true);
+            loop.get(30, TimeUnit.SECONDS);
+        } finally {
+            stop.set(true);
+            TestCluster.shutdownAndAwait(traffic, Duration.ofSeconds(10));
+        }
+        // The pod's own name is nowhere in the workload labels: the owner names the workload.
+        assertThat(value("count(istio_tcp_sent_bytes_total{source_workload=~\"web-.*\"})")).isNaN();
+        assertThat(value("count(istio_tcp_sent_bytes_total{destination_workload=\"db-0\"})")).isNaN();
+    }
+
+    @Test
+    @Order(6)
+    void everyGrafanaPanelQueryRunsAndFollowsTheNodeAndNamespaceVariables() throws Exception {
+        Map<String, String> queries = GrafanaDashboardTest.queries();
+        String successRate = "Connection success rate by destination workload (reporter=destination) #0";
+        // Panels of workload traffic: the previous tests' connections are within their 1m/5m windows.
+        List<String> traffic = List.of("Connections opened /s by source workload (reporter=source) #0",
+                "Bytes /s client -> server (istio_tcp_received_bytes_total) #0",
+                "Bytes /s server -> client (istio_tcp_sent_bytes_total) #0", "Closes by response flag #0",
+                "mTLS share of opened connections #0", successRate);
+        assertThat(queries).containsKeys(traffic.toArray(String[]::new));
+        await().atMost(PROM_WAIT).untilAsserted(() -> {
+            for (var q : queries.entrySet()) {
+                // Every node (Grafana's "All" is the allValue .*) and this namespace: valid PromQL, data where traffic was.
+                JsonNode all = prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), ".*", NS));
+                if (traffic.contains(q.getKey())) {
+                    assertThat(all).as(q.getKey() + ": " + q.getValue()).isNotEmpty();
+                    assertThat(prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), ".*", "elsewhere")))
+                            .as(q.getKey() + " in another namespace").isEmpty();
+                }
+                assertThat(prometheus.query(GrafanaDashboardTest.interpolate(q.getValue(), "node9", ".*")))
+                        .as(q.getKey() + " on a node that does not exist").isEmpty();
+            }
+            // One node: node2's agent reports destination traffic only for the pods it hosts (server, db-0).
+            var onNode2 = new java.util.TreeSet<String>();
+            prometheus.query(GrafanaDashboardTest.interpolate(queries.get(successRate), "node2", NS))
+                    .forEach(r -> onNode2.add(r.path("metric").path("destination_workload").asText()));
+            assertThat(onNode2).isNotEmpty().isSubsetOf("server", "db");
+            assertThat(prometheus.query(GrafanaDashboardTest.interpolate(queries.get(successRate), "node1", NS)))
+                    .as("no destination workload of this namespace runs on node1").isEmpty();
+        });
+    }
+
     /** Runs the CLI in-process; returns exit code and stdout. */
     private static synchronized Object[] cli(String... args) {
         PrintStream original = System.out;
@@ -240,7 +383,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(5)
+    @Order(7)
     void cliCheckStatAndConfigAgainstTheRunningAgents() throws Exception {
         var json = new ObjectMapper();
         await().atMost(PROM_WAIT).untilAsserted(() -> {
@@ -303,7 +446,7 @@ class PrometheusNetnsIT {
     }
 
     @Test
-    @Order(6)
+    @Order(8)
     void checkFailsWithExitCodeOneWhenAnAgentIsDown() throws Exception {
         c.killAgent("node2");
         try {

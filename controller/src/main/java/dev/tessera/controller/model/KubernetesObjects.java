@@ -3,6 +3,7 @@ package dev.tessera.controller.model;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
+import dev.tessera.kube.discovery.WorkloadNames;
 import dev.tessera.localcluster.ClusterDescription;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
@@ -29,6 +30,8 @@ public final class KubernetesObjects {
      * not scheduled, without an IPv4 {@code status.podIP}, or on the host network (it shares the node's
      * address and network namespace, so it can be neither captured nor addressed as a pod).
      *
+     * The workload name comes from the pod's owner references ({@link WorkloadNames}).
+     *
      * @param namespaceLabels the labels of the pod's namespace (null when the namespace is unknown)
      */
     public static Optional<Workload> workload(Pod pod, Map<String, String> namespaceLabels, String trustDomain) {
@@ -45,7 +48,8 @@ public final class KubernetesObjects {
         String sa = ClusterDescription.serviceAccount(pod);
         Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
         return Optional.of(new Workload(ns, pod.getMetadata().getName(), node, ip.get(), sa, labels,
-                ClusterDescription.meshed(namespaceLabels, labels), new SpiffeId(trustDomain, ns, sa)));
+                ClusterDescription.meshed(namespaceLabels, labels), new SpiffeId(trustDomain, ns, sa),
+                WorkloadNames.of(pod).name()));
     }
 
     /**

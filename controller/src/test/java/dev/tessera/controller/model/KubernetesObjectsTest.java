@@ -39,6 +39,21 @@ class KubernetesObjectsTest {
     }
 
     @Test
+    void theWorkloadNameComesFromTheOwnerReferencesAndTheCachedPodIsUntouched() {
+        Pod p = new PodBuilder(pod("web-7d9f8b6c5d-x2x4z", "node1", "Running", "198.18.1.4",
+                Map.of("app", "web", "pod-template-hash", "7d9f8b6c5d"), "web"))
+                .editMetadata().addNewOwnerReference().withApiVersion("apps/v1").withKind("ReplicaSet")
+                .withName("web-7d9f8b6c5d").withUid("u1").withController(true).endOwnerReference().endMetadata().build();
+        String before = p.toString();
+        Workload w = KubernetesObjects.workload(p, AMBIENT, "cluster.local").orElseThrow();
+        assertThat(w.name()).isEqualTo("web-7d9f8b6c5d-x2x4z");
+        assertThat(w.workloadName()).isEqualTo("web");
+        assertThat(p.toString()).isEqualTo(before);
+        assertThat(KubernetesObjects.workload(pod("solo", "node1", "Running", "198.18.1.5", Map.of("app", "x"), null),
+                AMBIENT, "cluster.local").orElseThrow().workloadName()).isEqualTo("solo");
+    }
+
+    @Test
     void podsOutsideTheDataPathAreLeftOut() {
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Pending", "198.18.1.2", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", null, "Running", "198.18.1.2", Map.of(), "s"), AMBIENT, "td")).isEmpty();

@@ -18,6 +18,9 @@ import java.util.Map;
  * @param meshed whether the pod is enrolled: its namespace has {@code tessera.dev/dataplane-mode=ambient}
  *     and the pod itself is not labelled {@code tessera.dev/dataplane-mode=none}
  * @param identity the pod's SPIFFE identity (derived from trust domain, namespace and service account)
+ * @param workloadName the workload the pod belongs to, as Istio names it: the Deployment, StatefulSet,
+ *     DaemonSet, Job or CronJob that owns it (see {@code dev.tessera.kube.discovery.WorkloadNames}), else the
+ *     pod's own name. The {@code source_workload}/{@code destination_workload} metric label.
  */
 public record Workload(
         String namespace,
@@ -27,7 +30,13 @@ public record Workload(
         String serviceAccount,
         Map<String, String> labels,
         boolean meshed,
-        SpiffeId identity) {
+        SpiffeId identity,
+        String workloadName) {
+
+    /** Label that names the canonical service ({@link #canonicalService()}), Istio's. */
+    public static final String CANONICAL_NAME_LABEL = "service.istio.io/canonical-name";
+    /** Label that names the canonical revision ({@link #canonicalRevision()}), Istio's. */
+    public static final String CANONICAL_REVISION_LABEL = "service.istio.io/canonical-revision";
 
     public Workload {
         requireNonNull(namespace, "namespace");
@@ -37,6 +46,49 @@ public record Workload(
         requireNonNull(serviceAccount, "serviceAccount");
         labels = Map.copyOf(requireNonNull(labels, "labels"));
         requireNonNull(identity, "identity");
+        requireNonNull(workloadName, "workloadName");
+        if (workloadName.isEmpty()) {
+            throw new IllegalArgumentException("workloadName: empty (expected: the owner's or the pod's name)");
+        }
+    }
+
+    /** A pod that is its own workload (no owner known): {@code workloadName} is the pod's name. */
+    public Workload(String namespace, String name, String node, InetAddress ip, String serviceAccount,
+            Map<String, String> labels, boolean meshed, SpiffeId identity) {
+        this(namespace, name, node, ip, serviceAccount, labels, meshed, identity, name);
+    }
+
+    /** This workload with another owner-derived name. */
+    public Workload withWorkloadName(String owner) {
+        return new Workload(namespace, name, node, ip, serviceAccount, labels, meshed, identity, owner);
+    }
+
+    /**
+     * Istio's canonical service: the {@value #CANONICAL_NAME_LABEL} label, else {@code app.kubernetes.io/name},
+     * else {@code app}, else the workload name (istio {@code pkg/kube/labels.CanonicalService}).
+     */
+    public String canonicalService() {
+        for (String key : new String[] {CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app"}) {
+            String v = labels.get(key);
+            if (v != null && !v.isEmpty()) {
+                return v;
+            }
+        }
+        return workloadName;
+    }
+
+    /**
+     * Istio's canonical revision: the {@value #CANONICAL_REVISION_LABEL} label, else
+     * {@code app.kubernetes.io/version}, else {@code version}, else {@code latest}.
+     */
+    public String canonicalRevision() {
+        for (String key : new String[] {CANONICAL_REVISION_LABEL, "app.kubernetes.io/version", "version"}) {
+            String v = labels.get(key);
+            if (v != null && !v.isEmpty()) {
+                return v;
+            }
+        }
+        return "latest";
     }
 
     /** {@code namespace/name}. */

@@ -47,9 +47,27 @@ public final class MeshCodec {
 
     // ---- workloads
 
+    /**
+     * The entry of a workload's label map that carries {@link Workload#workloadName()} on the wire when it
+     * differs from the pod name. Workloads are list elements without a length, and decoders of protocol
+     * versions 1 and 2 reject trailing bytes, so a new field would need a new protocol version that version-1
+     * agents could no longer be served with; the label map is the extensible part every decoder already
+     * reads. An agent of this build takes the entry out of the labels into the field; an older agent sees one
+     * more label (which no pod selector of the mesh uses, the {@code tessera.dev/} prefix being ours) and
+     * keeps naming workloads as it did. A pod whose workload is itself (no owner) adds nothing, so its
+     * encoding is byte for byte the one before.
+     */
+    public static final String WORKLOAD_NAME_LABEL = "tessera.dev/workload-name";
+
     public static void workload(WireWriter w, Workload x) {
+        var labels = x.labels();
+        if (!x.workloadName().equals(x.name())) {
+            var withName = new java.util.HashMap<>(labels);
+            withName.put(WORKLOAD_NAME_LABEL, x.workloadName());
+            labels = withName;
+        }
         w.string(x.namespace()).string(x.name()).string(x.node()).inet(x.ip()).string(x.serviceAccount())
-                .stringMap(x.labels()).bool(x.meshed()).string(x.identity().toString());
+                .stringMap(labels).bool(x.meshed()).string(x.identity().toString());
     }
 
     public static Workload workload(WireReader r, String f) throws ProtocolException {
@@ -59,6 +77,8 @@ public final class MeshCodec {
         var ip = r.inet(f + ".ip");
         String sa = r.sharedString(f + ".serviceAccount");
         var labels = r.stringMap(f + ".labels");
+        String owner = labels.remove(WORKLOAD_NAME_LABEL);
+        String workloadName = owner == null ? name : owner;
         boolean meshed = r.bool(f + ".meshed");
         String id = r.sharedString(f + ".identity");
         SpiffeId identity;
@@ -67,7 +87,7 @@ public final class MeshCodec {
         } catch (IllegalArgumentException e) {
             throw new ProtocolException(f + ".identity: " + e.getMessage());
         }
-        return build(f, () -> new Workload(ns, name, node, ip, sa, labels, meshed, identity));
+        return build(f, () -> new Workload(ns, name, node, ip, sa, labels, meshed, identity, workloadName));
     }
 
     // ---- services

@@ -158,6 +158,9 @@ public final class AdminRoutes {
             var m = new LinkedHashMap<String, Object>();
             m.put("namespace", w.namespace());
             m.put("name", w.name());
+            m.put("workload", w.workloadName());
+            m.put("canonicalService", w.canonicalService());
+            m.put("canonicalRevision", w.canonicalRevision());
             m.put("node", w.node());
             m.put("ip", w.ip().getHostAddress());
             m.put("serviceAccount", w.serviceAccount());

@@ -2,7 +2,8 @@ package dev.tessera.agent.connection;
 
 /**
  * Why a proxied connection ended. Every failure of the data path maps to exactly one reason; it is the
- * {@code response_flags} label in metrics and the {@code reason} of the access log. HBONE servers send
+ * {@code reason} of {@code tessera_connections_closed_total} and of the access log, and maps to one of
+ * Istio's {@code response_flags} values on {@code istio_tcp_*} ({@link #istioFlag()}). HBONE servers send
  * refusals back as an HTTP/2 status with the reason's name in the {@code tessera-reason} header, so the
  * client records the same reason as the server.
  */
@@ -75,9 +76,35 @@ public enum CloseReason {
         return httpStatus;
     }
 
-    /** The value of the {@code response_flags} metric label ("-" when the connection ended normally). */
+    /**
+     * The precise reason as the {@code reason} label of {@code tessera_connections_closed_total} and the access log
+     * show it ("-" when the connection ended normally); {@link #istioFlag()} is the {@code response_flags} value.
+     */
     public String flag() {
         return flag;
+    }
+
+    /**
+     * The {@code response_flags} value of the {@code istio_tcp_*} metrics, in Istio's vocabulary so Kiali and
+     * Istio's dashboards read it: ztunnel's values where ztunnel has one ({@code -}, {@code DENY},
+     * {@code CONNECT}, {@code TLS_FAILURE}, {@code IDENTITY_ERROR}), Envoy's where only Envoy names the case
+     * ({@code NR} no route, {@code UH} no healthy upstream, {@code DC} downstream and {@code UC} upstream
+     * connection termination). {@link #flag()} keeps the precise reason.
+     */
+    public String istioFlag() {
+        return switch (this) {
+            case OK -> "-";
+            case POLICY_DENIED, MTLS_REQUIRED -> "DENY";
+            case TLS_HANDSHAKE_FAILED -> "TLS_FAILURE";
+            case NO_CERTIFICATE, PEER_IDENTITY_MISMATCH, IDENTITY_MISMATCH -> "IDENTITY_ERROR";
+            case NO_ORIGINAL_DST, UNKNOWN_SOURCE, NOT_MESHED_SOURCE, SOURCE_NOT_LOCAL, NO_SERVICE_PORT, BAD_REQUEST,
+                    TARGET_UNKNOWN, TARGET_NOT_MESHED, TARGET_NOT_LOCAL -> "NR";
+            case NO_HEALTHY_ENDPOINT -> "UH";
+            case CLIENT_RESET -> "DC";
+            case UPSTREAM_RESET, TUNNEL_RESET -> "UC";
+            case NO_NODE, TUNNEL_CONNECT_FAILED, TUNNEL_REFUSED, UPSTREAM_CONNECT_FAILED, UPSTREAM_TIMEOUT, SHUTDOWN,
+                    INTERNAL_ERROR -> "CONNECT";
+        };
     }
 
     /** Parses a reason name; unknown names give {@code fallback}. */

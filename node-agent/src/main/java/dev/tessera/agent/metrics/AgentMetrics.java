@@ -26,7 +26,7 @@ public final class AgentMetrics {
     /** @param nanoClock monotonic clock for series eviction (tests pass a fake one) */
     public AgentMetrics(LongSupplier nanoClock) {
         setup = new ConnectionSetupMetrics(registry);
-        connections = new ConnectionMetrics(registry, nanoClock, setup);
+        connections = new ConnectionMetrics(registry, nanoClock, setup, ConnectionMetrics.DEFAULT_CLUSTER_ID);
         io.prometheus.metrics.core.metrics.Info.builder().name(dev.tessera.api.config.BuildInfo.METRIC_BASE)
                 .help("This agent's build, value 1 (tessera version reads it)").labelNames("component", "version")
                 .register(registry).setLabelValues("node-agent", dev.tessera.api.config.BuildInfo.VERSION);

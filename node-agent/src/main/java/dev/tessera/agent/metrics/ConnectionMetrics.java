@@ -35,12 +35,26 @@ import java.util.function.LongSupplier;
  */
 public final class ConnectionMetrics implements ConnectionListener {
 
+    private static final String UNKNOWN = "unknown";
+
     /** The DNS domain of Service names in {@code destination_service}. */
     static final String CLUSTER_DOMAIN = "cluster.local";
 
+    /** ztunnel's default cluster id ({@code source_cluster}/{@code destination_cluster}). */
+    public static final String DEFAULT_CLUSTER_ID = "Kubernetes";
+
+    /**
+     * ztunnel's label set on {@code istio_tcp_*}. The first ten are the labels of earlier releases, in their
+     * order; the rest were added for Kiali and Istio's dashboards. Fields of {@link #istioLabels} follow this
+     * order.
+     */
     static final String[] ISTIO_LABELS = {"reporter", "source_workload", "source_workload_namespace",
         "source_principal", "destination_workload", "destination_workload_namespace", "destination_principal",
-        "destination_service", "connection_security_policy", "response_flags"};
+        "destination_service", "connection_security_policy", "response_flags",
+        "source_app", "source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
+        "destination_app", "destination_version", "destination_cluster", "destination_canonical_service",
+        "destination_canonical_revision", "destination_service_name", "destination_service_namespace",
+        "request_protocol"};
 
     private final Counter istioOpened;
     private final Counter istioClosed;
@@ -60,13 +74,20 @@ public final class ConnectionMetrics implements ConnectionListener {
         boolean done;
     }
 
+    private final String clusterId;
+
     ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock) {
-        this(registry, nanoClock, ConnectionListener.NOOP);
+        this(registry, nanoClock, ConnectionListener.NOOP, DEFAULT_CLUSTER_ID);
     }
 
-    /** @param setup receives {@link #setup} (the set-up histogram rides on this listener's place in the data path) */
-    ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock, ConnectionListener setup) {
+    /**
+     * @param setup receives {@link #setup} (the set-up histogram rides on this listener's place in the data path)
+     * @param clusterId the {@code source_cluster}/{@code destination_cluster} of known workloads (one cluster:
+     *     every workload the agent knows is in it)
+     */
+    ConnectionMetrics(PrometheusRegistry registry, LongSupplier nanoClock, ConnectionListener setup, String clusterId) {
         this.setup = java.util.Objects.requireNonNull(setup, "setup");
+        this.clusterId = java.util.Objects.requireNonNull(clusterId, "clusterId");
         istioOpened = Counter.builder().name("istio_tcp_connections_opened_total")
                 .help("TCP connections opened").labelNames(ISTIO_LABELS).register(registry);
         istioClosed = Counter.builder().name("istio_tcp_connections_closed_total")
@@ -128,7 +149,7 @@ public final class ConnectionMetrics implements ConnectionListener {
         if (!labelled(c)) {
             return; // rejected before anything was known: counted above, no workload series
         }
-        String[] labels = istioLabels(c, stats.reason().flag());
+        String[] labels = istioLabels(c, stats.reason().istioFlag());
         if (!openedBefore) {
             istioOpened.labelValues(labels).inc();
         }
@@ -149,7 +170,7 @@ public final class ConnectionMetrics implements ConnectionListener {
         if (!labelled(c)) {
             return;
         }
-        String[] labels = istioLabels(c, stats.reason().flag());
+        String[] labels = istioLabels(c, stats.reason().istioFlag());
         istioOpened.labelValues(labels).inc();
         if (stats.reason() != CloseReason.OK) {
             istioClosed.labelValues(labels).inc();
@@ -233,33 +254,39 @@ public final class ConnectionMetrics implements ConnectionListener {
 
     /** The {@code namespace/workload} key the series of {@code w} carry (see {@link #evict}). */
     public static String workloadKey(Workload w) {
-        return w.namespace() + "/" + workloadName(w);
+        return w.namespace() + "/" + w.workloadName();
     }
 
-    private static String[] istioLabels(ConnectionContext c, String flags) {
+    private String[] istioLabels(ConnectionContext c, String flags) {
         Workload src = c.sourceWorkload();
         Workload dst = c.destinationWorkload();
+        var svc = c.service();
         return new String[] {
             c.direction() == Direction.OUTBOUND ? "source" : "destination",
-            workloadName(src), src == null ? "unknown" : src.namespace(), principal(c.sourceIdentity()),
-            workloadName(dst), dst == null ? "unknown" : dst.namespace(), principal(c.destinationIdentity()),
-            c.service() == null ? "unknown" : c.service().hostname(CLUSTER_DOMAIN),
+            workloadName(src), src == null ? UNKNOWN : src.namespace(), principal(c.sourceIdentity()),
+            workloadName(dst), dst == null ? UNKNOWN : dst.namespace(), principal(c.destinationIdentity()),
+            svc == null ? UNKNOWN : svc.hostname(CLUSTER_DOMAIN),
             c.route() != RouteKind.PLAINTEXT && (c.route() == RouteKind.HBONE || c.direction() == Direction.INBOUND)
                     ? "mutual_tls" : "none",
-            flags
+            flags,
+            // ztunnel: app and version are the canonical service and revision
+            src == null ? UNKNOWN : src.canonicalService(), src == null ? UNKNOWN : src.canonicalRevision(),
+            src == null ? UNKNOWN : clusterId,
+            src == null ? UNKNOWN : src.canonicalService(), src == null ? UNKNOWN : src.canonicalRevision(),
+            dst == null ? UNKNOWN : dst.canonicalService(), dst == null ? UNKNOWN : dst.canonicalRevision(),
+            dst == null ? UNKNOWN : clusterId,
+            dst == null ? UNKNOWN : dst.canonicalService(), dst == null ? UNKNOWN : dst.canonicalRevision(),
+            svc == null ? UNKNOWN : svc.name(), svc == null ? UNKNOWN : svc.namespace(),
+            "tcp"
         };
     }
 
-    /** Istio reports the owning workload (e.g. a Deployment); pods carry it as the {@code app} label. */
+    /**
+     * Istio's workload name: the pod's owner (Deployment, StatefulSet, DaemonSet, Job, CronJob), computed where
+     * pods are read and carried in {@link Workload#workloadName()}; the pod's name when it has no owner.
+     */
     static String workloadName(Workload w) {
-        if (w == null) {
-            return "unknown";
-        }
-        String app = w.labels().get("app.kubernetes.io/name");
-        if (app == null) {
-            app = w.labels().get("app");
-        }
-        return app != null ? app : w.name();
+        return w == null ? UNKNOWN : w.workloadName();
     }
 
     private static String principal(SpiffeId id) {

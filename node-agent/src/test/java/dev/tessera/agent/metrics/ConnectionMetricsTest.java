@@ -31,9 +31,10 @@ class ConnectionMetricsTest {
     private final AgentMetrics metrics = new AgentMetrics(clock::get);
     private final ConnectionListener listener = metrics.connections();
 
+    /** A pod of a Deployment named {@code app}, labelled {@code app: <app>}. */
     private static Workload pod(String ns, String name, String node, String ip, String app) throws IOException {
         return new Workload(ns, name, node, InetAddress.getByName(ip), name, Map.of("app", app), true,
-                new SpiffeId("cluster.local", ns, name));
+                new SpiffeId("cluster.local", ns, name), app);
     }
 
     private static ConnectionContext outbound(Workload src, Workload dst) {
@@ -123,11 +124,17 @@ class ConnectionMetricsTest {
 
         String text = text();
         assertThat(text).contains("# TYPE istio_tcp_sent_bytes_total counter")
-                .contains("istio_tcp_sent_bytes_total{connection_security_policy=\"mutual_tls\",destination_principal="
+                .contains("istio_tcp_sent_bytes_total{connection_security_policy=\"mutual_tls\",destination_app=\"server\","
+                        + "destination_canonical_revision=\"latest\",destination_canonical_service=\"server\","
+                        + "destination_cluster=\"Kubernetes\",destination_principal="
                         + "\"spiffe://cluster.local/ns/shop/sa/server-1\",destination_service=\"unknown\","
+                        + "destination_service_name=\"unknown\",destination_service_namespace=\"unknown\","
+                        + "destination_version=\"latest\","
                         + "destination_workload=\"server\",destination_workload_namespace=\"shop\",reporter=\"source\","
-                        + "response_flags=\"-\",source_principal=\"spiffe://cluster.local/ns/shop/sa/client-1\","
-                        + "source_workload=\"client\",source_workload_namespace=\"shop\"} 20.0")
+                        + "request_protocol=\"tcp\",response_flags=\"-\",source_app=\"client\","
+                        + "source_canonical_revision=\"latest\",source_canonical_service=\"client\","
+                        + "source_cluster=\"Kubernetes\",source_principal=\"spiffe://cluster.local/ns/shop/sa/client-1\","
+                        + "source_version=\"latest\",source_workload=\"client\",source_workload_namespace=\"shop\"} 20.0")
                 .contains("tessera_certificate_expiry_timestamp_seconds{identity=\"spiffe://cluster.local/ns/shop/sa/client-1\"} 1.9E9");
         String om = openMetrics();
         assertThat(om).contains("# TYPE istio_tcp_sent_bytes counter").contains("istio_tcp_sent_bytes_total{")
@@ -191,13 +198,90 @@ class ConnectionMetricsTest {
                 CloseReason.POLICY_DENIED));
         String none = "connection_security_policy=\"none\"";
         assertThat(value("istio_tcp_connections_opened_total", "response_flags=\"-\"")).isEqualTo(1);
-        assertThat(value("istio_tcp_connections_opened_total", "response_flags=\"POLICY_DENIED\"")).isEqualTo(1);
+        assertThat(value("istio_tcp_connections_opened_total", "response_flags=\"DENY\"")).isEqualTo(1);
         assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"-\"")).isZero();
-        assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"POLICY_DENIED\"")).isEqualTo(1);
+        assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"DENY\"")).isEqualTo(1);
         assertThat(value("istio_tcp_connections_opened_total", none)).isEqualTo(2);
         assertThat(value("istio_tcp_received_bytes_total", none)).as("bytes are never seen").isZero();
         assertThat(text()).contains("reporter=\"destination\"", "source_workload=\"unknown\"",
                 "source_principal=\"unknown\"", "destination_workload=\"db\"");
         assertThat(value("tessera_connections_opened_total", "")).as("not the agent's connections").isZero();
+    }
+
+    @Test
+    void everyIstioTcpSeriesCarriesZtunnelsFullLabelSet() throws IOException {
+        Workload client = pod("shop", "client-1", "node1", "198.18.1.2", "client");
+        Workload server = pod("shop", "server-1", "node2", "198.18.2.2", "server");
+        RelaySession s = new RelaySession(outbound(client, server), listener);
+        SessionBytes.relay(s, 1, 1);
+        s.close();
+        for (var snapshot : metrics.registry().scrape()) {
+            if (!snapshot.getMetadata().getName().startsWith("istio_tcp_")) {
+                continue;
+            }
+            assertThat(snapshot.getDataPoints()).isNotEmpty();
+            for (var dp : snapshot.getDataPoints()) {
+                var names = new java.util.ArrayList<String>();
+                dp.getLabels().forEach(l -> names.add(l.getName()));
+                assertThat(names).as(snapshot.getMetadata().getName()).containsExactlyInAnyOrder("reporter",
+                        "source_workload", "source_workload_namespace", "source_principal", "source_app",
+                        "source_version", "source_cluster", "source_canonical_service", "source_canonical_revision",
+                        "destination_workload", "destination_workload_namespace", "destination_principal",
+                        "destination_app", "destination_version", "destination_cluster",
+                        "destination_canonical_service", "destination_canonical_revision", "destination_service",
+                        "destination_service_name", "destination_service_namespace", "request_protocol",
+                        "response_flags", "connection_security_policy");
+            }
+        }
+    }
+
+    @Test
+    void canonicalLabelsComeFromIstioLabelsAndAPodWithoutOwnerIsItsOwnWorkload() throws IOException {
+        Workload client = new Workload("shop", "debug", "node1", InetAddress.getByName("198.18.1.9"), "default",
+                Map.of(), true, new SpiffeId("cluster.local", "shop", "default"));
+        Workload server = new Workload("shop", "reviews-v2-6f9d7c8b4d-xk2lp", "node2",
+                InetAddress.getByName("198.18.2.9"), "reviews",
+                Map.of("app", "reviews", "version", "v2", "service.istio.io/canonical-name", "reviews-canonical",
+                        "app.kubernetes.io/version", "2.1.0"),
+                true, new SpiffeId("cluster.local", "shop", "reviews"), "reviews-v2");
+        var svc = new dev.tessera.api.model.Service("shop", "reviews", java.util.List.of(InetAddress.getByName("10.96.0.10")),
+                java.util.List.of(new dev.tessera.api.model.Service.Port("tcp", 9080, 9080)), java.util.List.of());
+        RelaySession s = new RelaySession(outbound(client, server).withService(svc), listener);
+        SessionBytes.relay(s, 3, 4);
+        s.close();
+        String series = text().lines().filter(l -> l.startsWith("istio_tcp_sent_bytes_total{")).findFirst().orElseThrow();
+        assertThat(series).contains("source_workload=\"debug\"", "source_canonical_service=\"debug\"",
+                "source_app=\"debug\"", "source_canonical_revision=\"latest\"", "source_version=\"latest\"",
+                "destination_workload=\"reviews-v2\"", "destination_canonical_service=\"reviews-canonical\"",
+                "destination_app=\"reviews-canonical\"", "destination_canonical_revision=\"2.1.0\"",
+                "destination_version=\"2.1.0\"", "destination_service=\"reviews.shop.svc.cluster.local\"",
+                "destination_service_name=\"reviews\"", "destination_service_namespace=\"shop\"")
+                .endsWith(" 4.0");
+    }
+
+    @Test
+    void responseFlagsUseIstiosValuesWhileTesseraReasonsKeepThePreciseCause() throws IOException {
+        Workload client = pod("shop", "client-1", "node1", "198.18.1.2", "client");
+        Workload server = pod("shop", "server-1", "node2", "198.18.2.2", "server");
+        Map<CloseReason, String> expected = Map.of(CloseReason.OK, "-", CloseReason.POLICY_DENIED, "DENY",
+                CloseReason.UPSTREAM_CONNECT_FAILED, "CONNECT", CloseReason.TLS_HANDSHAKE_FAILED, "TLS_FAILURE",
+                CloseReason.PEER_IDENTITY_MISMATCH, "IDENTITY_ERROR", CloseReason.NO_SERVICE_PORT, "NR",
+                CloseReason.NO_HEALTHY_ENDPOINT, "UH", CloseReason.CLIENT_RESET, "DC", CloseReason.UPSTREAM_RESET, "UC");
+        expected.forEach((reason, flag) -> {
+            RelaySession s = new RelaySession(outbound(client, server), listener);
+            if (reason != CloseReason.OK) {
+                s.fail(reason);
+            }
+            s.close();
+            assertThat(value("istio_tcp_connections_closed_total", "response_flags=\"" + flag + "\""))
+                    .as(reason.name()).isEqualTo(1);
+            assertThat(value("tessera_connections_closed_total", "reason=\"" + reason.flag() + "\""))
+                    .as(reason.name()).isEqualTo(1);
+        });
+        for (CloseReason r : CloseReason.values()) {
+            assertThat(r.istioFlag()).as(r.name()).isIn("-", "DENY", "CONNECT", "TLS_FAILURE", "IDENTITY_ERROR", "NR",
+                    "UH", "DC", "UC");
+            assertThat(r.istioFlag().equals("-")).as(r.name()).isEqualTo(r == CloseReason.OK);
+        }
     }
 }

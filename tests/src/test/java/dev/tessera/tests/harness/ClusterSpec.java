@@ -16,8 +16,20 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
     public static final String MODE_LABEL = "tessera.dev/dataplane-mode";
     public static final Map<String, String> AMBIENT = Map.of(MODE_LABEL, "ambient");
 
-    /** One pod. */
-    public record PodSpec(String namespace, String name, String node, String serviceAccount, Map<String, String> labels) {}
+    /**
+     * One pod.
+     *
+     * @param ownerKind the kind of its controlling owner reference ({@code ReplicaSet}, {@code StatefulSet}, ...),
+     *     or null for a pod without owner
+     * @param ownerName the owner's name, or null
+     */
+    public record PodSpec(String namespace, String name, String node, String serviceAccount, Map<String, String> labels,
+            String ownerKind, String ownerName) {
+
+        public PodSpec(String namespace, String name, String node, String serviceAccount, Map<String, String> labels) {
+            this(namespace, name, node, serviceAccount, labels, null, null);
+        }
+    }
 
     public ClusterSpec {
         nodes = List.copyOf(nodes);
@@ -54,6 +66,12 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
             y.append("apiVersion: v1\nkind: Pod\nmetadata:\n  name: ").append(p.name())
                     .append("\n  namespace: ").append(p.namespace()).append('\n');
             labels(y, p.labels());
+            if (p.ownerKind() != null) {
+                y.append("  generateName: ").append(p.name(), 0, p.name().lastIndexOf('-') + 1).append('\n')
+                        .append("  ownerReferences:\n    - apiVersion: apps/v1\n      kind: ").append(p.ownerKind())
+                        .append("\n      name: ").append(p.ownerName()).append("\n      uid: owner-")
+                        .append(p.ownerName()).append("\n      controller: true\n");
+            }
             y.append("spec:\n  nodeName: ").append(p.node()).append("\n  serviceAccountName: ").append(p.serviceAccount())
                     .append("\n  containers:\n    - name: main\n      image: example/test\n---\n");
         }
@@ -98,6 +116,13 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         /** A pod with the given labels (instead of {@code app: <name>}). */
         public Builder pod(String namespace, String name, String node, String serviceAccount, Map<String, String> labels) {
             pods.add(new PodSpec(namespace, name, node, serviceAccount, Map.copyOf(labels)));
+            return this;
+        }
+
+        /** A pod with labels whose controlling owner reference names {@code ownerKind}/{@code ownerName}. */
+        public Builder ownedPod(String namespace, String name, String node, String serviceAccount,
+                Map<String, String> labels, String ownerKind, String ownerName) {
+            pods.add(new PodSpec(namespace, name, node, serviceAccount, Map.copyOf(labels), ownerKind, ownerName));
             return this;
         }
 

@@ -41,6 +41,24 @@ public final class PrometheusServer implements AutoCloseable {
      * {@code tessera-agents}.
      */
     public static PrometheusServer start(Path netns, List<String> targets, int port) throws IOException {
+        return start(netns, "      - targets: [" + targets.stream().map(t -> "'" + t + "'").collect(Collectors.joining(", "))
+                + "]\n", port);
+    }
+
+    /**
+     * Starts Prometheus in {@code netns}, scraping each agent ({@code node name -> ip:port}) every second as job
+     * {@code tessera-agents} with a {@code node} target label, as the shipped PodMonitor and scrape config
+     * label agent series ({@code __meta_kubernetes_pod_node_name}).
+     */
+    public static PrometheusServer startWithNodeLabels(Path netns, java.util.Map<String, String> targets, int port)
+            throws IOException {
+        var configs = new StringBuilder();
+        targets.forEach((node, target) -> configs.append("      - targets: ['").append(target).append("']\n")
+                .append("        labels: {node: '").append(node).append("'}\n"));
+        return start(netns, configs.toString(), port);
+    }
+
+    private static PrometheusServer start(Path netns, String staticConfigs, int port) throws IOException {
         Path binary = Path.of("/usr/bin/prometheus");
         if (!Files.isExecutable(binary)) {
             throw new IOException("prometheus: " + binary + " missing (expected: Debian package 'prometheus'; run scripts/setup.sh)");
@@ -55,8 +73,7 @@ public final class PrometheusServer implements AutoCloseable {
                   - job_name: tessera-agents
                     metrics_path: /metrics
                     static_configs:
-                      - targets: [%s]
-                """.formatted(targets.stream().map(t -> "'" + t + "'").collect(Collectors.joining(", ")));
+                """ + staticConfigs;
         Files.writeString(dir.resolve("prometheus.yml"), config);
         Process p = new ProcessBuilder("nsenter", "--net=" + netns, binary.toString(),
                 "--config.file=" + dir.resolve("prometheus.yml"),
