@@ -442,7 +442,9 @@ class PrometheusNetnsIT {
         assertThat(json.readTree((String) connections[1]).isArray()).isTrue();
 
         assertThat(cli("config", "node9", "--name", c.name())[0]).as("unknown node is a usage error").isEqualTo(2);
-        assertThat(cli("stat", "--name", c.name(), "-o", "yaml")[0]).isEqualTo(2);
+        assertThat(cli("stat", "--name", c.name(), "-o", "xml")[0]).as("an unknown output format is a usage error")
+                .isEqualTo(2);
+        assertThat(cli("stat", "--name", c.name(), "-o", "yaml", "--window", "100ms")[0]).isEqualTo(0);
     }
 
     @Test
