@@ -136,8 +136,8 @@ public final class ClusterPreflight {
         return Compatibility.atLeast(v, Compatibility.MIN_KERNEL)
                 ? Check.ok(N, name, "kernel " + kernel + " (" + expected + ")")
                 : Check.fail(N, name, "kernel " + kernel + " (" + expected + ")",
-                        "the redirect programs need cgroup bpf_link, netns cookies and socket storage: upgrade this node's"
-                                + " kernel, or keep the agents off it (chart value nodeSelector)");
+                        "the eBPF programs need " + dev.tessera.cli.observe.KernelRequirements.newest() + ": upgrade this"
+                                + " node's kernel, or keep the agents off it (chart value nodeSelector)");
     }
 
     /**

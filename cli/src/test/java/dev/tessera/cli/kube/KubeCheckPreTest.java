@@ -103,7 +103,7 @@ class KubeCheckPreTest {
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[ok]   node node1: kernel 6.1.0-27-amd64")
-                .contains("[FAIL] node old-node: kernel 5.10.0-28-amd64 (expected: >= 5.14, docs/compatibility.md)")
+                .contains("[FAIL] node old-node: kernel 5.10.0-28-amd64 (expected: >= 5.15, docs/compatibility.md)")
                 .contains("upgrade this node's kernel");
     }
 
