@@ -49,7 +49,7 @@ public final class AgentMetrics {
      * with the agent's options (agent-jvm.options, after full GCs): the full {@code JvmMetrics} added ~640
      * classes, ~3.7 MB of metaspace, ~0.7 MB of old generation and 6.5-8 MB of RSS; this subset ~280 classes,
      * ~1.5 MB of metaspace, ~0.25 MB of old generation and 3-4 MB of RSS (mostly {@code java.lang.management}
-     * itself, which any JVM metric needs).
+     * itself, which any JVM metric needs). Re-measure with {@code bench/jvm-metrics-cost.sh}.
      */
     public void jvm() {
         io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics.builder().register(registry);
