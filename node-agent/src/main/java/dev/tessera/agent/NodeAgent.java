@@ -121,6 +121,7 @@ public final class NodeAgent implements AutoCloseable {
         certificates = new CertificateManager(config.nodeName(), signer).rotationWindow(config.rootRotationWindow());
         closeables.add(certificates);
         metrics = new AgentMetrics();
+        metrics.jvm();
         metrics.controllerSession(controller::protocolVersion, controller::versionSkewRefusals);
 
         // 1. Bind every listener before anything else runs, or adopt those of the running agent (handoff:

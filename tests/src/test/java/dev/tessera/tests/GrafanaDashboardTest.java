@@ -26,7 +26,7 @@ class GrafanaDashboardTest {
             .resolve("../daemonset/observability/grafana-dashboard.json").normalize();
 
     /** A metric name, then its selector if any. */
-    private static final Pattern SELECTOR = Pattern.compile("\\b((?:istio|tessera)_[a-z0-9_]+)(\\{[^}]*})?");
+    private static final Pattern SELECTOR = Pattern.compile("\\b((?:istio|tessera|jvm|process)_[a-z0-9_]+)(\\{[^}]*})?");
 
     /** Every panel query: "panel title #n" to expression, in dashboard order. */
     static Map<String, String> queries() throws IOException {

@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * {@code tessera check --pre} against a cluster: can Tessera be installed there? The API server's version
  * against {@link Compatibility#MIN_KUBERNETES}, the CRDs (present, or creatable by this user), RBAC (a
- * SelfSubjectAccessReview for creating every kind {@code tessera install} creates) and every Linux node's
+ * SelfSubjectAccessReview for creating every kind {@code tessera install} creates, and for the pod proxy and
+ * port-forward the other {@code --kube} commands use) and every Linux node's
  * kernel (Node {@code status.nodeInfo.kernelVersion}) against {@link Compatibility#MIN_KERNEL}.
  */
 public final class ClusterPreflight {
@@ -65,6 +66,7 @@ public final class ClusterPreflight {
             }
         }
         out.addAll(rbac);
+        out.addAll(operatorAccess());
         out.addAll(nodes());
         return out;
     }
@@ -134,8 +136,33 @@ public final class ClusterPreflight {
         return Compatibility.atLeast(v, Compatibility.MIN_KERNEL)
                 ? Check.ok(N, name, "kernel " + kernel + " (" + expected + ")")
                 : Check.fail(N, name, "kernel " + kernel + " (" + expected + ")",
-                        "the redirect programs need cgroup bpf_link, netns cookies and socket storage: upgrade this node's"
-                                + " kernel, or keep the agents off it (chart value nodeSelector)");
+                        "the eBPF programs need " + dev.tessera.cli.observe.KernelRequirements.newest() + ": upgrade this"
+                                + " node's kernel, or keep the agents off it (chart value nodeSelector)");
+    }
+
+    /**
+     * What the other {@code --kube} commands need of this user in Tessera's namespace, beyond reading the
+     * objects: {@code get pods/proxy} (the agents' and controllers' metrics through the API server's pod proxy)
+     * and {@code create pods/portforward} (the agent's localhost-only admin API). Installing needs neither, so a
+     * denial is a warning naming the commands that will fail.
+     */
+    private List<Check> operatorAccess() {
+        List<Check> out = new ArrayList<>();
+        out.add(access("get", "proxy", "tessera check, stat, proxy-status and version",
+                "read the agents' and controllers' metrics through the API server's pod proxy"));
+        out.add(access("create", "portforward", "tessera config NODE", "reads the agent's admin API through a port-forward"));
+        return out;
+    }
+
+    private Check access(String verb, String subresource, String commands, String why) {
+        String ns = cluster.namespace();
+        String what = verb + " pods/" + subresource + " in " + ns;
+        var attributes = new ResourceAttributesBuilder().withVerb(verb).withGroup("").withResource("pods")
+                .withSubresource(subresource).withNamespace(ns).build();
+        return allowed(attributes) ? Check.ok(R, what, "allowed (" + commands + ")")
+                : Check.warn(R, what, "denied for the current user: " + commands + " will fail",
+                        commands + " " + why + "; ask for " + verb + " on pods/" + subresource + " in namespace " + ns
+                                + " (a Role bound to this user)");
     }
 
     private boolean mayCreate(HasMetadata o) {
@@ -144,8 +171,12 @@ public final class ClusterPreflight {
         if (namespaced(o)) {
             attributes.withNamespace(cluster.namespace());
         }
+        return allowed(attributes.build());
+    }
+
+    private boolean allowed(io.fabric8.kubernetes.api.model.authorization.v1.ResourceAttributes attributes) {
         SelfSubjectAccessReview review = new SelfSubjectAccessReviewBuilder().withNewSpec()
-                .withResourceAttributes(attributes.build()).endSpec().build();
+                .withResourceAttributes(attributes).endSpec().build();
         var answer = cluster.client().authorization().v1().selfSubjectAccessReview().create(review);
         return answer.getStatus() != null && Boolean.TRUE.equals(answer.getStatus().getAllowed());
     }

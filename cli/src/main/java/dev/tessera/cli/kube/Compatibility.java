@@ -11,8 +11,8 @@ public final class Compatibility {
 
     /** Kubernetes 1.30: the agent's {@code securityContext.appArmorProfile}. */
     public static final int[] MIN_KUBERNETES = {1, 30};
-    /** Linux 5.14: cgroup {@code bpf_link}, netns cookies and socket storage in the redirect programs. */
-    public static final int[] MIN_KERNEL = {5, 14};
+    /** The node kernel the eBPF programs need: {@link dev.tessera.cli.observe.KernelRequirements#MIN_KERNEL}. */
+    public static final int[] MIN_KERNEL = dev.tessera.cli.observe.KernelRequirements.MIN_KERNEL;
 
     private static final Pattern MAJOR_MINOR = Pattern.compile("^v?(\\d+)\\.(\\d+)");
     private static final Pattern DIGITS = Pattern.compile("^(\\d+)");

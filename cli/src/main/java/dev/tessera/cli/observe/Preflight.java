@@ -19,8 +19,6 @@ import java.util.regex.Pattern;
  */
 public final class Preflight {
 
-    /** Oldest kernel with everything the programs use (cgroup getpeername hooks: 5.8). */
-    static final int[] MIN_KERNEL = {5, 8};
     private static final String K = "kernel";
     private static final String P = "privileges";
     private static final String B = "eBPF features";
@@ -68,16 +66,20 @@ public final class Preflight {
         return out;
     }
 
-    static Check kernelVersion(String release) {
+    /** This machine's kernel release against {@link KernelRequirements#MIN_KERNEL}. */
+    public static Check kernelVersion(String release) {
         Matcher m = Pattern.compile("^(\\d+)\\.(\\d+)").matcher(release == null ? "" : release);
+        String min = KernelRequirements.minimum();
         if (!m.find()) {
-            return Check.fail(K, "kernel version", "cannot parse '" + release + "'", "expected: Linux >= 5.8");
+            return Check.fail(K, "kernel version", "cannot parse '" + release + "'", "expected: Linux >= " + min);
         }
         int major = Integer.parseInt(m.group(1));
         int minor = Integer.parseInt(m.group(2));
-        boolean ok = major > MIN_KERNEL[0] || major == MIN_KERNEL[0] && minor >= MIN_KERNEL[1];
-        return ok ? Check.ok(K, "kernel version", release + " (>= 5.8)")
-                : Check.fail(K, "kernel version", release, "Linux >= 5.8 is needed (cgroup getpeername hooks, bpf_link)");
+        int[] need = KernelRequirements.MIN_KERNEL;
+        boolean ok = major > need[0] || major == need[0] && minor >= need[1];
+        return ok ? Check.ok(K, "kernel version", release + " (>= " + min + ", docs/compatibility.md)")
+                : Check.fail(K, "kernel version", release + " (expected: >= " + min + ", docs/compatibility.md)",
+                        "Linux >= " + min + " is needed (" + KernelRequirements.newest() + "): upgrade the kernel");
     }
 
     /** CAP_NET_ADMIN, CAP_SYS_ADMIN (setns, cgroup attach) and CAP_BPF (or SYS_ADMIN on old kernels). */
@@ -122,13 +124,15 @@ public final class Preflight {
     /** Checks a {@code bpftool feature probe -j} document. */
     static List<Check> features(JsonNode probe) {
         List<Check> out = new ArrayList<>();
-        for (String[] t : new String[][] {{"cgroup_sock_addr", "connect4/6, getpeername4/6"}, {"sock_ops", "sockops"}}) {
+        for (String[] t : new String[][] {{"cgroup_sock_addr", "connect4/6, getpeername4/6"}, {"sock_ops", "sockops"},
+            {"cgroup_skb", "plaintext policy"}}) {
             boolean have = probe.path("program_types").path("have_" + t[0] + "_prog_type").asBoolean(false);
             out.add(have ? Check.ok(B, "program type " + t[0], "available (" + t[1] + ")")
                     : Check.fail(B, "program type " + t[0], "missing", "the kernel needs CONFIG_CGROUP_BPF=y"));
         }
         String[][] helpers = {
             {"cgroup_sock_addr", "bpf_get_netns_cookie"}, {"cgroup_sock_addr", "bpf_sk_storage_get"},
+            {"cgroup_sock_addr", "bpf_get_current_cgroup_id"}, {"cgroup_sock_addr", "bpf_setsockopt"},
             {"sock_ops", "bpf_get_netns_cookie"}, {"sock_ops", "bpf_sk_storage_get"},
         };
         for (String[] h : helpers) {
@@ -138,7 +142,8 @@ public final class Preflight {
             }
             out.add(have ? Check.ok(B, "helper " + h[1] + " in " + h[0], "available")
                     : Check.fail(B, "helper " + h[1] + " in " + h[0], "missing",
-                            "needs Linux >= 5.8 with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF"));
+                            "needs Linux >= " + KernelRequirements.minimum() + " with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF"
+                                    + " (docs/compatibility.md)"));
         }
         return out;
     }

@@ -61,6 +61,41 @@ class KubeCheckPreTest {
     }
 
     @Test
+    void theOperatorCommandsPermissionsAreReviewedInTesserasNamespace() throws Exception {
+        mock.kubernetesVersion("1", "31").node("node1", "6.1.0");
+
+        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "-o", "yaml");
+
+        assertThat(run.code()).as(run.all()).isZero();
+        assertThat(mock.reviewed).contains("get pods/proxy@tessera-system", "create pods/portforward@tessera-system");
+        JsonNode doc = new ObjectMapper(new YAMLFactory()).readTree(run.out());
+        JsonNode proxy = check(doc, "RBAC", "get pods/proxy in tessera-system");
+        assertThat(proxy.path("status").asText()).isEqualTo("OK");
+        assertThat(proxy.path("detail").asText()).contains("tessera check, stat, proxy-status and version");
+        assertThat(check(doc, "RBAC", "create pods/portforward in tessera-system").path("status").asText()).isEqualTo("OK");
+    }
+
+    @Test
+    void aDeniedPodProxyOrPortForwardWarnsNamingTheCommandsThatNeedIt() throws Exception {
+        mock.kubernetesVersion("1", "31").node("node1", "6.1.0");
+        mock.denied.add("get pods/proxy");
+        mock.denied.add("create pods/portforward");
+
+        var run = cli("check", "--pre", "--kubeconfig", kubeconfig);
+
+        // Installing needs neither: the pre-check still passes, with the warnings.
+        assertThat(run.code()).as(run.all()).isZero();
+        assertThat(run.out())
+                .contains("[warn] get pods/proxy in tessera-system: denied for the current user: tessera check, stat,"
+                        + " proxy-status and version will fail")
+                .contains("ask for get on pods/proxy in namespace tessera-system")
+                .contains("[warn] create pods/portforward in tessera-system: denied for the current user: tessera config"
+                        + " NODE will fail")
+                .contains("ask for create on pods/portforward in namespace tessera-system")
+                .contains("(2 warning(s))");
+    }
+
+    @Test
     void aNodeWithAKernelOlderThanTheMinimumFailsNamingTheNodeAndTheMinimum() {
         mock.kubernetesVersion("1", "31").node("node1", "6.1.0-27-amd64").node("old-node", "5.10.0-28-amd64");
 
@@ -68,7 +103,7 @@ class KubeCheckPreTest {
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[ok]   node node1: kernel 6.1.0-27-amd64")
-                .contains("[FAIL] node old-node: kernel 5.10.0-28-amd64 (expected: >= 5.14, docs/compatibility.md)")
+                .contains("[FAIL] node old-node: kernel 5.10.0-28-amd64 (expected: >= 5.15, docs/compatibility.md)")
                 .contains("upgrade this node's kernel");
     }
 

@@ -34,7 +34,7 @@ final class MockCluster {
 
     final KubernetesMockServer server;
     final KubernetesClient client;
-    /** {@code verb resource.group} a SelfSubjectAccessReview is denied for. */
+    /** {@code verb resource[/subresource][.group]} a SelfSubjectAccessReview is denied for. */
     final Set<String> denied = ConcurrentHashMap.newKeySet();
     /** Every SelfSubjectAccessReview asked, as {@code verb resource.group@namespace}. */
     final Set<String> reviewed = ConcurrentHashMap.newKeySet();
@@ -45,7 +45,9 @@ final class MockCluster {
         server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").andReply(201, r -> {
             var review = Serialization.unmarshal(r.getUtf8Body(), SelfSubjectAccessReview.class);
             var a = review.getSpec().getResourceAttributes();
-            String key = a.getVerb() + " " + a.getResource() + (a.getGroup().isEmpty() ? "" : "." + a.getGroup());
+            String key = a.getVerb() + " " + a.getResource()
+                    + (a.getSubresource() == null || a.getSubresource().isEmpty() ? "" : "/" + a.getSubresource())
+                    + (a.getGroup() == null || a.getGroup().isEmpty() ? "" : "." + a.getGroup());
             reviewed.add(key + "@" + a.getNamespace());
             boolean allowed = !denied.contains(key);
             review.setStatus(new SubjectAccessReviewStatusBuilder().withAllowed(allowed).build());

@@ -60,14 +60,16 @@ class ObserveTest {
     void preflightJudgesKernelCapabilitiesAndProbedFeatures() throws Exception {
         assertThat(Preflight.kernelVersion("6.18.0-1-amd64").status()).isEqualTo(Check.Status.OK);
         assertThat(Preflight.kernelVersion("5.4.0").status()).isEqualTo(Check.Status.FAIL);
+        assertThat(Preflight.kernelVersion("5.8.0").status()).as("5.8 was the old local minimum").isEqualTo(Check.Status.FAIL);
         assertThat(Preflight.kernelVersion("garbage").status()).isEqualTo(Check.Status.FAIL);
         assertThat(Preflight.capabilities("CapEff:\t000001fffeffffff\n")).allMatch(c -> c.status() == Check.Status.OK);
         var none = Preflight.capabilities("CapEff:\t0000000000000000\n");
         assertThat(none).allMatch(c -> c.status() == Check.Status.FAIL);
         assertThat(none.get(0).hint()).contains("privileged");
         var probe = new ObjectMapper().readTree("{\"program_types\":{\"have_cgroup_sock_addr_prog_type\":true,"
-                + "\"have_sock_ops_prog_type\":false},\"helpers\":{\"cgroup_sock_addr_available_helpers\":"
-                + "[\"bpf_get_netns_cookie\",\"bpf_sk_storage_get\"],\"sock_ops_available_helpers\":[\"bpf_get_netns_cookie\"]}}");
+                + "\"have_sock_ops_prog_type\":false,\"have_cgroup_skb_prog_type\":true},\"helpers\":{"
+                + "\"cgroup_sock_addr_available_helpers\":[\"bpf_get_netns_cookie\",\"bpf_sk_storage_get\","
+                + "\"bpf_get_current_cgroup_id\",\"bpf_setsockopt\"],\"sock_ops_available_helpers\":[\"bpf_get_netns_cookie\"]}}");
         var checks = Preflight.features(probe);
         assertThat(checks).filteredOn(c -> c.status() == Check.Status.FAIL).extracting(Check::name)
                 .containsExactly("program type sock_ops", "helper bpf_sk_storage_get in sock_ops");

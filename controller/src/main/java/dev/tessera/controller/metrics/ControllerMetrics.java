@@ -26,6 +26,7 @@ import java.util.function.Supplier;
  * <tr><td>{@code tessera_controller_invalid_policies}</td><td>policies rejected by validation</td></tr>
  * <tr><td>{@code tessera_controller_is_leader}</td><td>1 on the replica that writes</td></tr>
  * <tr><td>{@code tessera_controller_reconcile_duration_seconds}</td><td>time per reconcile batch (Kubernetes mode)</td></tr>
+ * <tr><td>{@code jvm_*}, {@code process_*}</td><td>the Prometheus client's JVM and process metrics</td></tr>
  * </table>
  */
 public final class ControllerMetrics {
@@ -41,6 +42,10 @@ public final class ControllerMetrics {
         io.prometheus.metrics.core.metrics.Info.builder().name(dev.tessera.api.config.BuildInfo.METRIC_BASE)
                 .help("This controller's build, value 1 (tessera version reads it)").labelNames("component", "version")
                 .register(registry).setLabelValues("controller", dev.tessera.api.config.BuildInfo.VERSION);
+        // JVM and process metrics (jvm_*, process_*), the Prometheus client's full set: one controller per cluster,
+        // so its few MB (JMX for the native-memory collector, class metadata) do not matter as the agent's do
+        // (AgentMetrics.jvm() registers a lean subset).
+        io.prometheus.metrics.instrumentation.jvm.JvmMetrics.builder().register(registry);
         CounterWithCallback.builder().name("tessera_controller_certificate_refusals_total")
                 .help("Workload certificate requests refused, by reason").labelNames("reason")
                 .callback(cb -> core.issuer().refusals().forEach((r, n) -> cb.call(n, r.name())))

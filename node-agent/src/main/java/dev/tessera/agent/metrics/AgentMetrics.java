@@ -36,6 +36,32 @@ public final class AgentMetrics {
         return registry;
     }
 
+    /**
+     * JVM and process metrics of the Prometheus client's JVM instrumentation ({@code jvm_*}, {@code process_*}),
+     * a lean subset of {@link io.prometheus.metrics.instrumentation.jvm.JvmMetrics}: memory and memory pools,
+     * buffer pools (Netty's direct memory), GC, threads, classes, JIT compilation, runtime info and the process
+     * (CPU, RSS, file descriptors, start time).
+     *
+     * <p>Left out, for the agent's idle memory (issue 10): {@code JvmNativeMemoryMetrics} starts the platform
+     * MBean server (JMX) to call a diagnostic command, and reports nothing unless the JVM runs with
+     * {@code -XX:NativeMemoryTracking}, which the agent does not; {@code JvmMemoryPoolAllocationMetrics}
+     * ({@code jvm_memory_pool_allocated_bytes_total}) adds a GC notification listener. Measured on a bare JVM
+     * with the agent's options (agent-jvm.options, after full GCs): the full {@code JvmMetrics} added ~640
+     * classes, ~3.7 MB of metaspace, ~0.7 MB of old generation and 6.5-8 MB of RSS; this subset ~280 classes,
+     * ~1.5 MB of metaspace, ~0.25 MB of old generation and 3-4 MB of RSS (mostly {@code java.lang.management}
+     * itself, which any JVM metric needs). Re-measure with {@code bench/jvm-metrics-cost.sh}.
+     */
+    public void jvm() {
+        io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmBufferPoolMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmGarbageCollectorMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmThreadsMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmClassLoadingMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmCompilationMetrics.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric.builder().register(registry);
+        io.prometheus.metrics.instrumentation.jvm.ProcessMetrics.builder().register(registry);
+    }
+
     /** {@code tessera_connection_setup_seconds} (also fed through {@link #connections()}). */
     public ConnectionSetupMetrics setup() {
         return setup;

@@ -42,8 +42,8 @@ public final class Errno {
         return switch (Math.abs(errno)) {
             case EPERM, EACCES -> " (hint: needs root, or CAP_BPF + CAP_NET_ADMIN + CAP_SYS_ADMIN)";
             case ENOENT -> " (hint: is bpffs mounted at /sys/fs/bpf and the path right?)";
-            case EINVAL, 4003 -> " (hint: needs a kernel >= 5.10 with BTF (/sys/kernel/btf/vmlinux);"
-                    + " the verifier log, if any, is on stderr)";
+            case EINVAL, 4003 -> " (hint: is the kernel older than docs/compatibility.md's minimum? `tessera check"
+                    + " --pre` names what it lacks; the verifier log, if any, is on stderr)";
             case ENOTSUPP, EOPNOTSUPP, ENOSYS -> " (hint: the kernel does not support this operation)";
             case E2BIG, ENOSPC -> " (hint: map full)";
             default -> "";
