@@ -45,7 +45,12 @@ public final class ControllerMetrics {
         // JVM and process metrics (jvm_*, process_*), the Prometheus client's full set: one controller per cluster,
         // so its few MB (JMX for the native-memory collector, class metadata) do not matter as the agent's do
         // (AgentMetrics.jvm() registers a lean subset).
-        io.prometheus.metrics.instrumentation.jvm.JvmMetrics.builder().register(registry);
+        try {
+            io.prometheus.metrics.instrumentation.jvm.JvmMetrics.builder().register(registry);
+        } catch (RuntimeException | LinkageError e) { // e.g. the JDK's OperatingSystemMXBean with an odd cgroup view
+            org.slf4j.LoggerFactory.getLogger(ControllerMetrics.class)
+                    .warn("JVM metrics left out: the JVM could not provide them ({})", e.toString());
+        }
         CounterWithCallback.builder().name("tessera_controller_certificate_refusals_total")
                 .help("Workload certificate requests refused, by reason").labelNames("reason")
                 .callback(cb -> core.issuer().refusals().forEach((r, n) -> cb.call(n, r.name())))

@@ -52,14 +52,34 @@ public final class AgentMetrics {
      * itself, which any JVM metric needs). Re-measure with {@code bench/jvm-metrics-cost.sh}.
      */
     public void jvm() {
-        io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmBufferPoolMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmGarbageCollectorMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmThreadsMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmClassLoadingMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmCompilationMetrics.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric.builder().register(registry);
-        io.prometheus.metrics.instrumentation.jvm.ProcessMetrics.builder().register(registry);
+        register("memory", () -> io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics.builder().register(registry));
+        register("buffer pools",
+                () -> io.prometheus.metrics.instrumentation.jvm.JvmBufferPoolMetrics.builder().register(registry));
+        register("garbage collector",
+                () -> io.prometheus.metrics.instrumentation.jvm.JvmGarbageCollectorMetrics.builder().register(registry));
+        register("threads", () -> io.prometheus.metrics.instrumentation.jvm.JvmThreadsMetrics.builder().register(registry));
+        register("class loading",
+                () -> io.prometheus.metrics.instrumentation.jvm.JvmClassLoadingMetrics.builder().register(registry));
+        register("compilation",
+                () -> io.prometheus.metrics.instrumentation.jvm.JvmCompilationMetrics.builder().register(registry));
+        register("runtime info",
+                () -> io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric.builder().register(registry));
+        register("process", () -> io.prometheus.metrics.instrumentation.jvm.ProcessMetrics.builder().register(registry));
+    }
+
+    /**
+     * Registers one JVM collector; one that fails is left out with a warning, the agent keeps serving. The JDK's
+     * OperatingSystemMXBean (process metrics) throws a NullPointerException when its cgroup view is
+     * inconsistent, e.g. a process moved into a cgroup namespace of its own without a mount namespace to match
+     * on a cgroup v1/v2 hybrid host.
+     */
+    private static void register(String collector, Runnable registration) {
+        try {
+            registration.run();
+        } catch (RuntimeException | LinkageError e) {
+            org.slf4j.LoggerFactory.getLogger(AgentMetrics.class)
+                    .warn("JVM {} metrics left out: the JVM could not provide them ({})", collector, e.toString());
+        }
     }
 
     /** {@code tessera_connection_setup_seconds} (also fed through {@link #connections()}). */
