@@ -109,45 +109,19 @@ public final class NodeAgent implements AutoCloseable {
         return warm;
     }
 
-    /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
-    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
+    /** Admin routes (the HTTP endpoints are bound once this agent accepts). */
+    private AdminRoutes adminRoutes;
 
-    private void doStart() throws Exception {
-        // State, policies and certificates come from the controller.
-        controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
-                config.controllerToken(), config.controllerCa()), this::onControllerConfig,
-                this::onTrustBundle);
-        var signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
-        certificates = new CertificateManager(config.nodeName(), signer).rotationWindow(config.rootRotationWindow());
-        closeables.add(certificates);
-        metrics = new AgentMetrics();
-        metrics.jvm();
-        metrics.controllerSession(controller::protocolVersion, controller::versionSkewRefusals);
-
-        // 1. Bind every listener before anything else runs, or adopt those of the running agent (handoff:
-        // the kernel sockets and their backlogs pass from one process to the other, no connection refused).
-        var handoff = handoffSocket == null ? null
-                : dev.tessera.agent.handoff.HandoffClient.request(handoffSocket, java.time.Duration.ofSeconds(5));
-        try {
-            dataPath = DataPath.bind(new DataPath.Inputs(config, state, certificates, metrics), handoff);
-            closeables.add(dataPath);
-            if (handoff != null) {
-                // An upgrade: warm up while the running agent still serves (it accepts until we acknowledge).
-                warmUp.complete(warmUp());
-                handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
-            }
-        } finally {
-            if (handoff != null) {
-                handoff.close();
-            }
-        }
-        var adminRoutes = new AdminRoutes(adminView());
+    /**
+     * Everything between binding the listeners and accepting on them: policy stage, kernel programs, controller
+     * session; returns once the first state and every local certificate are there (or the gate timeout passed),
+     * with how long that wait took, in ms.
+     */
+    private long startUntilReady() throws Exception {
+        adminRoutes = new AdminRoutes(adminView());
         policyMetrics = new PolicyMetrics(metrics.registry());
         policies = new PolicyEnforcer(state, policyMetrics); // denies until policies load
         dataPath.useInboundGate(policies);
-        http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
-        closeables.add(http);
-        adminRoutes.installInteractive(http);
 
         // 2. Where pods' network namespaces are found: the container runtime, or a local cluster's network.json.
         netns = config.netnsSource() == NetnsSource.CRI ? new CriNetnsResolver(config.hostRoot())
@@ -175,11 +149,6 @@ public final class NodeAgent implements AutoCloseable {
                 dataPath.listener(), pd::countUnselected).start()); // closed before the program's maps
 
         plaintextKernel = new PlaintextKernel(pa, pd, policies, config.nodeName());
-        PlaintextKernel pk = plaintextKernel;
-        http.beforeScrape(() -> {
-            metrics.connections().flush();
-            pk.countHits();
-        });
         enrollment = new Enrollment(config.nodeName(), redirector, netns);
         nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
                 redirector, enrollment, certificates, () -> lastStateUpdate));
@@ -198,8 +167,60 @@ public final class NodeAgent implements AutoCloseable {
             return nodeMetrics.localWorkloadKeys();
         }));
 
+        return awaitStateAndCertificates();
+    }
+
+    /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
+    static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
+
+    private void doStart() throws Exception {
+        // State, policies and certificates come from the controller.
+        controller = new ControllerClient(ControllerClient.Settings.of(config.controller(), config.nodeName(),
+                config.controllerToken(), config.controllerCa()), this::onControllerConfig,
+                this::onTrustBundle);
+        var signer = new ControllerSigner(controller, () -> controllerRoots(config.controllerCa()));
+        certificates = new CertificateManager(config.nodeName(), signer).rotationWindow(config.rootRotationWindow());
+        closeables.add(certificates);
+        metrics = new AgentMetrics();
+        metrics.jvm();
+        metrics.controllerSession(controller::protocolVersion, controller::versionSkewRefusals);
+
+        // 1. Bind every listener before anything else runs, or adopt those of the running agent (handoff:
+        // the kernel sockets and their backlogs pass from one process to the other, no connection refused).
+        // An upgrade: everything below up to the acknowledgement (warm-up, kernel programs, controller session,
+        // state, certificates) runs while the running agent still accepts on its copies of the listeners; only
+        // then does it stop, and this agent accepts at once. A failure before the acknowledgement leaves the
+        // running agent serving (the handoff connection closes unacknowledged).
+        var handoff = handoffSocket == null ? null
+                : dev.tessera.agent.handoff.HandoffClient.request(handoffSocket, java.time.Duration.ofSeconds(5));
+        long gateWait;
+        try {
+            dataPath = DataPath.bind(new DataPath.Inputs(config, state, certificates, metrics), handoff);
+            closeables.add(dataPath);
+            if (handoff != null) {
+                warmUp.complete(warmUp());
+            }
+            gateWait = startUntilReady();
+            if (handoff != null) {
+                handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
+            }
+        } finally {
+            if (handoff != null) {
+                handoff.close();
+            }
+        }
+        dataPath.acceptConnections();
+        log.info("accepting connections (waited {} ms for state and certificates)", gateWait);
+        http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
+        closeables.add(http);
+        adminRoutes.installInteractive(http);
+        PlaintextKernel pk = plaintextKernel;
+        http.beforeScrape(() -> {
+            metrics.connections().flush();
+            pk.countHits();
+        });
         http.start();
-        openTheGate();
+
         if (!warmUp.isDone()) {
             // First start or after a crash: pods' connections flow from here on; the warm-up runs behind them
             // (never delaying a recovery) and readiness waits for it.
@@ -264,11 +285,13 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     /**
-     * Starts accepting on 15001/15008 once the local identities hold certificates. Until then connections
-     * wait in the listen backlog (an agent restart fails no new connection); if certificates do not come
-     * within {@link #GATE_TIMEOUT}, accepting starts anyway and the affected connections fail with a reason.
+     * Waits until the first state is applied and the local identities hold certificates, at most
+     * {@link #GATE_TIMEOUT}; returns how long, in ms. Only then does this agent accept on 15001/15008 (and, in an
+     * upgrade, tell the running agent to stop): until then connections wait in the listen backlog or are served
+     * by the running agent. If certificates do not come in time, accepting starts anyway and the affected
+     * connections fail with a reason.
      */
-    private void openTheGate() throws InterruptedException {
+    private long awaitStateAndCertificates() throws InterruptedException {
         long t0 = System.nanoTime();
         // The first state and its policies first (from the controller they arrive asynchronously): without
         // them every pod is unknown and "every certificate held" would be trivially true.
@@ -279,8 +302,7 @@ public final class NodeAgent implements AutoCloseable {
         if (!certificates.awaitAll(left.isNegative() ? java.time.Duration.ZERO : left)) {
             log.warn("accepting connections without every certificate: {}", unmetReadiness());
         }
-        dataPath.acceptConnections();
-        log.info("accepting connections (waited {} ms for state and certificates)", (System.nanoTime() - t0) / 1_000_000);
+        return (System.nanoTime() - t0) / 1_000_000;
     }
 
     /** A state pushed by the controller (on the controller client's thread). */
