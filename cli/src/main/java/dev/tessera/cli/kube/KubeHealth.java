@@ -82,12 +82,14 @@ public final class KubeHealth {
                         + " describe deployment " + KubeCluster.CONTROLLER + "; its pods' logs say why"));
         double leaders = 0;
         int answered = 0;
+        var replicas = new java.util.LinkedHashMap<String, List<PromText.Sample>>();
         for (Pod p : cluster.controllerPods()) {
             String pod = p.getMetadata().getName();
             try {
                 List<PromText.Sample> m = cluster.metrics(pod, Ports.CONTROLLER_METRICS);
                 answered++;
                 leaders += PromText.sum(m, "tessera_controller_is_leader", Map.of());
+                replicas.put(pod, m);
                 versions.put("controller " + pod, Versions.version(m));
                 out.add(Check.ok(CONTROLLER, "pod " + pod, "metrics :" + Ports.CONTROLLER_METRICS + " answer ("
                         + (long) PromText.sum(m, "tessera_controller_connected_agents", Map.of()) + " agents connected)"));
@@ -101,6 +103,54 @@ public final class KubeHealth {
             out.add(leaders >= 1 ? Check.ok(CONTROLLER, "leader", (long) leaders + " replica(s) lead")
                     : Check.fail(CONTROLLER, "leader", "no replica holds the Lease tessera-controller-leader",
                             "without a leader no certificate authority or policy status is written: see the controllers' logs"));
+        }
+        out.addAll(rootCa(replicas, cluster.namespace()));
+        return out;
+    }
+
+    /**
+     * The root CA as the controller replicas report it (each watches the CA Secret; the leader drives a
+     * rotation): a replica that rejected the CA Secret fails the check, a rotation under way on any replica warns
+     * (with its phase and what it waits for), otherwise OK. Nothing from controllers that predate rotation
+     * metrics.
+     */
+    static List<Check> rootCa(Map<String, List<PromText.Sample>> replicas, String namespace) {
+        String phase = null;
+        List<PromText.Sample> m = null; // the replica whose phase is reported: one not STABLE if any
+        for (var r : replicas.values()) {
+            for (PromText.Sample x : r) {
+                if (x.name().equals("tessera_controller_trust_rotation_phase") && x.value() >= 1
+                        && (phase == null || phase.equals("STABLE"))) {
+                    phase = x.labels().get("phase");
+                    m = r;
+                }
+            }
+        }
+        if (phase == null) {
+            return List.of();
+        }
+        long roots = (long) PromText.sum(m, "tessera_trust_roots", Map.of());
+        var out = new ArrayList<Check>();
+        for (var r : replicas.entrySet()) {
+            if (PromText.sum(r.getValue(), "tessera_controller_ca_rejected", Map.of()) >= 1) {
+                out.add(Check.fail(CONTROLLER, "CA Secret", "rejected by " + r.getKey() + ": the controller keeps its"
+                        + " current " + (long) PromText.sum(r.getValue(), "tessera_trust_roots", Map.of())
+                        + " root(s) and ignores the Secret until it is fixed",
+                        "kubectl -n " + namespace + " logs " + r.getKey() + " | grep 'CA Secret' names the key and the"
+                                + " expected value (tls.crt, tls.key, ca.crt: an ECDSA P-256 CA chaining to ca.crt)"));
+                break;
+            }
+        }
+        if (phase.equals("STABLE")) {
+            out.add(Check.ok(CONTROLLER, "root CA", roots + " root(s), no rotation under way"));
+        } else {
+            out.add(Check.warn(CONTROLLER, "root CA", "root rotation under way: phase " + phase + ", " + roots
+                    + " roots trusted, " + (long) PromText.sum(m, "tessera_controller_agents_without_current_bundle",
+                            Map.of()) + " agent(s) without the current bundle, "
+                    + (long) PromText.sum(m, "tessera_controller_certificates_under_old_issuers", Map.of())
+                    + " certificate(s) under old issuers",
+                    "agents re-issue within --root-rotation-window; the old root leaves after --root-rotation-overlap"
+                            + " once no certificate chains to it"));
         }
         return out;
     }

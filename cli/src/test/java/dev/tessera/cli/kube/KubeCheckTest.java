@@ -65,6 +65,7 @@ class KubeCheckTest {
         JsonNode doc = new ObjectMapper().readTree(run.out());
         assertThat(doc.path("passed").asBoolean()).isTrue();
         assertThat(run.out()).contains("2/2 replicas ready", "2/2 agents ready", "1 replica(s) lead",
+                "1 root(s), no rotation under way",
                 "3 expected, 3 captured, 3 certified", "certificate spiffe://cluster.local/ns/shop/sa/web")
                 .contains("\"category\" : \"node node2\"");
         for (JsonNode c : doc.path("checks")) {
@@ -150,5 +151,51 @@ class KubeCheckTest {
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] Deployment tessera-controller: not found in namespace elsewhere")
                 .contains("[FAIL] DaemonSet tessera-node-agent: not found in namespace elsewhere");
+    }
+
+    @Test
+    void aRootRotationUnderWayWarnsWithItsPhaseAndWhatItWaitsFor() throws Exception {
+        // the replica that is not the leader reports it (a rotation on any replica counts)
+        mock.metrics("tessera-controller-b", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 7, List.of())
+                .replace("tessera_controller_is_leader 1", "tessera_controller_is_leader 0")
+                .replace("tessera_trust_roots 1", "tessera_trust_roots 2")
+                .replace("{phase=\"STABLE\"} 1", "{phase=\"STABLE\"} 0")
+                .replace("{phase=\"RENEWING\"} 0", "{phase=\"RENEWING\"} 1")
+                .replace("tessera_controller_certificates_under_old_issuers 0",
+                        "tessera_controller_certificates_under_old_issuers 4"));
+        agentsOnlyAnswer("0.1.0");
+
+        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "json");
+
+        assertThat(run.code()).as("a rotation under way is a warning, not a failure: " + run.all()).isZero();
+        JsonNode ca = check(run.out(), "root CA");
+        assertThat(ca.path("status").asText()).isEqualTo("WARN");
+        assertThat(ca.path("detail").asText()).isEqualTo("root rotation under way: phase RENEWING, 2 roots trusted,"
+                + " 0 agent(s) without the current bundle, 4 certificate(s) under old issuers");
+    }
+
+    @Test
+    void aRejectedCaSecretFailsNamingWhereToLook() throws Exception {
+        mock.metrics("tessera-controller-b", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 7, List.of())
+                .replace("tessera_controller_is_leader 1", "tessera_controller_is_leader 0")
+                .replace("tessera_controller_ca_rejected 0", "tessera_controller_ca_rejected 1"));
+        agentsOnlyAnswer("0.1.0");
+
+        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "json");
+
+        assertThat(run.code()).as(run.all()).isEqualTo(1);
+        JsonNode secret = check(run.out(), "CA Secret");
+        assertThat(secret.path("status").asText()).isEqualTo("FAIL");
+        assertThat(secret.path("hint").asText()).contains("logs tessera-controller-b", "grep 'CA Secret'");
+        assertThat(check(run.out(), "root CA").path("status").asText()).isEqualTo("OK");
+    }
+
+    private static JsonNode check(String json, String name) throws Exception {
+        for (JsonNode c : new ObjectMapper().readTree(json).path("checks")) {
+            if (c.path("name").asText().equals(name)) {
+                return c;
+            }
+        }
+        throw new AssertionError("no check " + name + " in " + json);
     }
 }

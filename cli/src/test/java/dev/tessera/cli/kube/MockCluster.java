@@ -211,6 +211,13 @@ final class MockCluster {
                 tessera_controller_is_leader 1
                 tessera_controller_connected_agents %d
                 tessera_controller_mesh_version %d
+                tessera_trust_roots 1
+                tessera_controller_trust_rotation_phase{phase="STABLE"} 1
+                tessera_controller_trust_rotation_phase{phase="PUBLISHING"} 0
+                tessera_controller_trust_rotation_phase{phase="RENEWING"} 0
+                tessera_controller_agents_without_current_bundle 0
+                tessera_controller_certificates_under_old_issuers 0
+                tessera_controller_ca_rejected 0
                 """.formatted(version, nodeAcks.size(), latest));
         for (String na : nodeAcks) {
             String[] p = na.split("=");
