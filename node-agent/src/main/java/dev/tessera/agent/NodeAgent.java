@@ -112,12 +112,24 @@ public final class NodeAgent implements AutoCloseable {
     /** Admin routes (the HTTP endpoints are bound once this agent accepts). */
     private AdminRoutes adminRoutes;
 
+    /** Binds and starts the metrics, readiness and admin endpoints, waiting up to {@code wait} for their ports. */
+    private void startHttp(java.time.Duration wait) throws Exception {
+        http = httpEndpoints(adminRoutes, wait);
+        closeables.add(http);
+        adminRoutes.installInteractive(http);
+        PlaintextKernel pk = plaintextKernel;
+        http.beforeScrape(() -> {
+            metrics.connections().flush();
+            pk.countHits();
+        });
+        http.start();
+    }
+
     /**
-     * Everything between binding the listeners and accepting on them: policy stage, kernel programs, controller
-     * session; returns once the first state and every local certificate are there (or the gate timeout passed),
-     * with how long that wait took, in ms.
+     * Everything between binding the listeners and accepting on them, except the wait for state and
+     * certificates: policy stage, kernel programs, controller session.
      */
-    private long startUntilReady() throws Exception {
+    private void startComponents() throws Exception {
         adminRoutes = new AdminRoutes(adminView());
         policyMetrics = new PolicyMetrics(metrics.registry());
         policies = new PolicyEnforcer(state, policyMetrics); // denies until policies load
@@ -166,8 +178,6 @@ public final class NodeAgent implements AutoCloseable {
             nodeMetrics.evictTcpHealth();
             return nodeMetrics.localWorkloadKeys();
         }));
-
-        return awaitStateAndCertificates();
     }
 
     /** Longest the start-up warm-up may take ({@link DataPathWarmUp}). */
@@ -200,7 +210,11 @@ public final class NodeAgent implements AutoCloseable {
             if (handoff != null) {
                 warmUp.complete(warmUp());
             }
-            gateWait = startUntilReady();
+            startComponents();
+            if (handoff == null) {
+                startHttp(java.time.Duration.ZERO); // readiness and metrics say why while the gate waits
+            }
+            gateWait = awaitStateAndCertificates();
             if (handoff != null) {
                 handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
             }
@@ -211,15 +225,9 @@ public final class NodeAgent implements AutoCloseable {
         }
         dataPath.acceptConnections();
         log.info("accepting connections (waited {} ms for state and certificates)", gateWait);
-        http = httpEndpoints(adminRoutes, handoff == null ? java.time.Duration.ZERO : HTTP_HANDOFF_WAIT);
-        closeables.add(http);
-        adminRoutes.installInteractive(http);
-        PlaintextKernel pk = plaintextKernel;
-        http.beforeScrape(() -> {
-            metrics.connections().flush();
-            pk.countHits();
-        });
-        http.start();
+        if (handoff != null) {
+            startHttp(HTTP_HANDOFF_WAIT); // the old agent answered probes and scrapes until the acknowledgement
+        }
 
         if (!warmUp.isDone()) {
             // First start or after a crash: pods' connections flow from here on; the warm-up runs behind them
