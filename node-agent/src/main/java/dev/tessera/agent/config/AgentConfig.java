@@ -285,26 +285,28 @@ public final class AgentConfig {
 
     /** Checks and parses {@code --reply-mark} and {@code --reply-route-table} (also what --uninstall needs). */
     public void validateReplyRouting() {
-        try {
-            replyMark = Integer.decode(replyMarkText);
-        } catch (NumberFormatException e) {
-            replyMark = 0;
-        }
-        if (Integer.bitCount(replyMark) != 1) {
+        replyMark = oneBit(replyMarkText);
+        if (replyMark == 0) {
             throw new IllegalArgumentException("--reply-mark: " + replyMarkText + " (expected: one bit, e.g. 0x2000)");
         }
-        try {
-            probeMark = Integer.decode(probeMarkText);
-        } catch (NumberFormatException e) {
-            probeMark = 0;
-        }
-        if (Integer.bitCount(probeMark) != 1 || probeMark == replyMark) {
+        probeMark = oneBit(probeMarkText);
+        if (probeMark == 0 || probeMark == replyMark) {
             throw new IllegalArgumentException("--probe-mark: " + probeMarkText
                     + " (expected: one bit other than --reply-mark's, e.g. 0x4000)");
         }
         if (replyRouteTable < 1 || replyRouteTable > 32765) {
             throw new IllegalArgumentException("--reply-route-table: " + replyRouteTable
                     + " (expected: 1-32765, a table and ip rule priority before main)");
+        }
+    }
+
+    /** A packet/socket mark flag's value when it is exactly one bit (decimal or 0x hex), else 0. */
+    private static int oneBit(String text) {
+        try {
+            int v = Integer.decode(text);
+            return Integer.bitCount(v) == 1 ? v : 0;
+        } catch (NumberFormatException | NullPointerException e) {
+            return 0;
         }
     }
 
