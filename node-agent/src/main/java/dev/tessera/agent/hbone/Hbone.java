@@ -137,14 +137,8 @@ public final class Hbone {
         return port;
     }
 
-    /**
-     * Between TLS and HTTP/2 on both ends of a tunnel: the flushes of all streams in one event-loop pass become
-     * one TLS wrap and one socket write. Every stream of a tunnel flushes on its own (a pod connection's read
-     * ends in a flush of its stream), so with several busy streams the tunnel otherwise makes a TLS record and
-     * a {@code sendto} per stream per pass. Flushes outside a read of the tunnel itself are deferred to the end
-     * of the current pass (a task on the same event loop, no timer), and at most 64 are held back.
-     */
-    public static io.netty.handler.flush.FlushConsolidationHandler flushConsolidation() {
-        return new io.netty.handler.flush.FlushConsolidationHandler(64, true);
+    /** Between TLS and HTTP/2 on both ends of a tunnel: see {@link PassFlushCoalescer}. */
+    public static PassFlushCoalescer flushConsolidation() {
+        return new PassFlushCoalescer();
     }
 }
