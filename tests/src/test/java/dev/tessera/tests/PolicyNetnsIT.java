@@ -222,6 +222,26 @@ class PolicyNetnsIT {
     }
 
     @Test
+    void aKubeletRestartGivesItsCgroupANewIdAndTheAgentFollowsIt() throws IOException {
+        apply(pa(SHOP, "vault-strict", "selector: {matchLabels: {app: vault}}\nmtls: {mode: STRICT}"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(mtls("vault")).isEqualTo("STRICT"));
+        assertThat(kubeletProbe("vault", 7000)).isEqualTo("vault:7000 probe");
+        // systemd recreates kubelet.service's cgroup on a restart: same path, new cgroup id (its inode)
+        long before = (Long) Files.getAttribute(probeCgroup, "unix:ino");
+        Files.delete(probeCgroup);
+        Files.createDirectories(probeCgroup);
+        long after = (Long) Files.getAttribute(probeCgroup, "unix:ino");
+        assertThat(after).as("the recreated cgroup's id").isNotEqualTo(before);
+        // the agent re-reads the id (every 10 s) and marks the new cgroup's connects; until then its probes are
+        // plaintext from the node, which STRICT refuses
+        await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() ->
+                assertThat(kubeletProbe("vault", 7000)).isEqualTo("vault:7000 probe"));
+        assertThat(Files.readString(c.cluster().agentLog("node2")))
+                .contains("kubelet probes: cgroup " + probeCgroup.getFileName() + " has id " + after);
+        assertThat(fromNode("vault", 7000)).as("a host-namespace process, not the kubelet").isEqualTo("timeout");
+    }
+
+    @Test
     void permissiveLetsPlaintextInAndCountsIt() throws IOException {
         apply(pa("tessera-system", "mesh-strict", "mtls: {mode: STRICT}") + "---\n"
                 + pa(SHOP, "vault-permissive", "selector: {matchLabels: {app: vault}}\nmtls: {mode: PERMISSIVE}"));
