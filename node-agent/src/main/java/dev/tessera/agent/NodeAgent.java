@@ -200,7 +200,8 @@ public final class NodeAgent implements AutoCloseable {
         // An upgrade: everything below up to the acknowledgement (warm-up, kernel programs, controller session,
         // state, certificates) runs while the running agent still accepts on its copies of the listeners; only
         // then does it stop, and this agent accepts at once. A failure before the acknowledgement leaves the
-        // running agent serving (the handoff connection closes unacknowledged).
+        // running agent serving (the handoff connection closes unacknowledged), and so does an upgrade that never
+        // gets state or certificates: it waits for them without a limit until it is stopped.
         var handoff = handoffSocket == null ? null
                 : dev.tessera.agent.handoff.HandoffClient.request(handoffSocket, java.time.Duration.ofSeconds(5));
         long gateWait;
@@ -214,8 +215,8 @@ public final class NodeAgent implements AutoCloseable {
             if (handoff == null) {
                 startHttp(java.time.Duration.ZERO); // readiness and metrics say why while the gate waits
             }
-            gateWait = awaitStateAndCertificates();
-            if (handoff != null) {
+            gateWait = handoff != null ? awaitStateAndCertificatesToTakeOver(handoff) : awaitStateAndCertificates();
+            if (handoff != null && !handoff.peerGone()) {
                 handoff.acknowledge(); // the old agent stops accepting, releases its HTTP ports and drains
             }
         } finally {
@@ -295,9 +296,9 @@ public final class NodeAgent implements AutoCloseable {
     /**
      * Waits until the first state is applied and the local identities hold certificates, at most
      * {@link #GATE_TIMEOUT}; returns how long, in ms. Only then does this agent accept on 15001/15008 (and, in an
-     * upgrade, tell the running agent to stop): until then connections wait in the listen backlog or are served
-     * by the running agent. If certificates do not come in time, accepting starts anyway and the affected
-     * connections fail with a reason.
+     * upgrade, tell the running agent to stop): until then connections wait in the listen backlog. If certificates
+     * do not come in time, accepting starts anyway and the affected connections fail with a reason. An upgrade
+     * waits without a limit instead: {@link #awaitStateAndCertificatesToTakeOver}.
      */
     private long awaitStateAndCertificates() throws InterruptedException {
         long t0 = System.nanoTime();
@@ -311,6 +312,40 @@ public final class NodeAgent implements AutoCloseable {
             log.warn("accepting connections without every certificate: {}", unmetReadiness());
         }
         return (System.nanoTime() - t0) / 1_000_000;
+    }
+
+    /**
+     * In an upgrade: waits for the first state and every expected certificate WITHOUT a limit, saying every
+     * {@link #GATE_TIMEOUT} what is missing; returns how long, in ms. The running agent serves with its own state
+     * until this agent acknowledges the handoff, so taking over without state (as a first start does after
+     * {@link #GATE_TIMEOUT}) would only make the node worse: the new agent would not become ready, the orchestrator
+     * ({@code tessera local restart-agent}'s ready timeout, a DaemonSet rollout) would stop it, and the running
+     * agent would already have stopped accepting. Unacknowledged, stopping this agent leaves the running one
+     * serving. If the running agent goes away meanwhile (crash), nobody serves the listeners: then a first
+     * start's limit applies.
+     */
+    private long awaitStateAndCertificatesToTakeOver(dev.tessera.agent.handoff.HandoffClient handoff)
+            throws InterruptedException {
+        long t0 = System.nanoTime();
+        long lastSaid = t0;
+        java.time.Duration slice = java.time.Duration.ofMillis(200);
+        while (true) {
+            if (firstApplied.await(slice.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
+                    && certificates.awaitAll(slice)) {
+                return (System.nanoTime() - t0) / 1_000_000;
+            }
+            if (handoff.peerGone()) { // nobody serves the listeners any more: a first start's rules
+                log.warn("upgrade: the running agent is gone before this agent had state and certificates;"
+                        + " taking over with at most {} s more wait", GATE_TIMEOUT.toSeconds());
+                return (System.nanoTime() - t0) / 1_000_000 + awaitStateAndCertificates();
+            }
+            if (System.nanoTime() - lastSaid >= GATE_TIMEOUT.toNanos()) {
+                lastSaid = System.nanoTime();
+                log.warn("upgrade: after {} s still waiting for {}, so the running agent keeps serving: {}",
+                        (lastSaid - t0) / 1_000_000_000L, firstApplied.getCount() > 0 ? "cluster state" : "certificates",
+                        unmetReadiness());
+            }
+        }
     }
 
     /** A state pushed by the controller (on the controller client's thread). */

@@ -1,6 +1,7 @@
 package dev.tessera.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.tessera.tests.harness.ClusterSpec;
@@ -212,6 +213,45 @@ class AgentUpgradeNetnsIT {
         }
         assertThat(new long[] {c.podCookie(MESH, "client1"), c.podCookie(MESH, "server1"),
                 c.podCookie(MESH, "client2"), c.podCookie(MESH, "server2")}).as("pods untouched").isEqualTo(cookies);
+    }
+
+    /**
+     * An upgrade whose new agent never gets cluster state (here: the controller refuses its token) must not take
+     * the listeners over: the running agent keeps serving new and open connections, the upgrade fails naming it,
+     * and nothing is left of the new agent.
+     */
+    @Test
+    void anUpgradeThatGetsNoStateLeavesTheRunningAgentServing() throws Exception {
+        String node = "node2";
+        long oldPid = c.cluster().agentPid(node).orElseThrow();
+        Path token = c.cluster().tokenFile(node);
+        String goodToken = Files.readString(token);
+        try (var prober = new Prober(); var longLived = new LongLived("client1", "server2")) {
+            longLived.start();
+            await().atMost(Duration.ofSeconds(20)).until(() -> prober.ok.get() >= 25 && longLived.roundTrips.get() > 0);
+            Files.writeString(token, "not-the-token-of-" + node + "\n"); // read by the new agent only
+            // longer than the new agent's warm-up (at most 15 s, before it asks the controller) plus the 10 s after
+            // which a FIRST start accepts connections without state
+            assertThatThrownBy(() -> c.cluster().upgradeAgent(node, Duration.ofSeconds(45), Duration.ofSeconds(30)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("upgrade of the agent of " + node + " failed (the previous agent, pid " + oldPid
+                            + ", keeps serving)");
+            assertThat(c.cluster().agentPid(node)).as("the recorded agent of %s", node).hasValue(oldPid);
+            assertThat(agentProcesses(node)).as("agents of %s after the failed upgrade", node).containsExactly(oldPid);
+            assertThat(readyBody(node)).as("readiness, answered by the running agent").startsWith("200")
+                    .contains("pid=" + oldPid);
+            int okAfter = prober.ok.get();
+            int roundTripsAfter = longLived.roundTrips.get();
+            await().atMost(Duration.ofSeconds(20)).until(() -> prober.ok.get() >= okAfter + 25
+                    && longLived.roundTrips.get() > roundTripsAfter + 25);
+            longLived.stopPumping();
+            assertThat(longLived.failures).as("the long-lived connection through the failed upgrade").isEmpty();
+            assertThat(prober.failures).as("new connections through the failed upgrade").isEmpty();
+            assertThat(Files.readString(c.cluster().agentLog(node)))
+                    .contains("upgrade: after 10 s still waiting for cluster state, so the running agent keeps serving");
+        } finally {
+            Files.writeString(token, goodToken);
+        }
     }
 
     private void upgradeWhileProbing(String node, Prober prober) throws Exception {

@@ -135,6 +135,11 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /** Tells the old agent the sockets are adopted: it stops accepting on its copies and releases its ports. */
+    /** The running agent closed the handoff connection (it exited or crashed): there is nobody to acknowledge. */
+    public boolean peerGone() {
+        return !channel.isActive();
+    }
+
     public void acknowledge() throws IOException {
         var w = channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {HandoffServer.ACK})).awaitUninterruptibly();
         if (!w.isSuccess()) {
