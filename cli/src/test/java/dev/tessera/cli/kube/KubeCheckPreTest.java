@@ -6,30 +6,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.nio.file.Path;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code tessera check --pre --kube}: Kubernetes version, CRDs, RBAC and node kernels, on the mock API server. */
-@EnableKubernetesMockClient(crud = true)
 class KubeCheckPreTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
-
-    @BeforeEach
-    void cluster() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
-    }
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     private static JsonNode check(JsonNode doc, String category, String name) {
         for (JsonNode c : doc.path("checks")) {
@@ -44,7 +28,7 @@ class KubeCheckPreTest {
     void aFreshClusterThatMeetsTheMinimumsPassesAndEveryInstalledKindIsReviewed() throws Exception {
         mock.kubernetesVersion("1", "31").node("node1", "6.1.0-27-amd64").node("node2", "5.15.0-1051-azure");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "-o", "yaml");
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig, "-o", "yaml");
 
         assertThat(run.code()).as(run.all()).isZero();
         JsonNode doc = new ObjectMapper(new YAMLFactory()).readTree(run.out());
@@ -64,7 +48,7 @@ class KubeCheckPreTest {
     void theOperatorCommandsPermissionsAreReviewedInTesserasNamespace() throws Exception {
         mock.kubernetesVersion("1", "31").node("node1", "6.1.0");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "-o", "yaml");
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig, "-o", "yaml");
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(mock.reviewed).contains("get pods/proxy@tessera-system", "create pods/portforward@tessera-system");
@@ -81,7 +65,7 @@ class KubeCheckPreTest {
         mock.denied.add("get pods/proxy");
         mock.denied.add("create pods/portforward");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig);
 
         // Installing needs neither: the pre-check still passes, with the warnings.
         assertThat(run.code()).as(run.all()).isZero();
@@ -99,7 +83,7 @@ class KubeCheckPreTest {
     void aNodeWithAKernelOlderThanTheMinimumFailsNamingTheNodeAndTheMinimum() {
         mock.kubernetesVersion("1", "31").node("node1", "6.1.0-27-amd64").node("old-node", "5.10.0-28-amd64");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[ok]   node node1: kernel 6.1.0-27-amd64")
@@ -112,7 +96,7 @@ class KubeCheckPreTest {
         mock.kubernetesVersion("1", "30").node("node1", "6.1.0");
         mock.denied.add("create customresourcedefinitions.apiextensions.k8s.io");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] peerauthentications.security.tessera.dev: not installed, and the current"
@@ -125,7 +109,7 @@ class KubeCheckPreTest {
         mock.kubernetesVersion("1", "30").node("node1", "6.1.0").installedCrds();
         mock.denied.add("create customresourcedefinitions.apiextensions.k8s.io");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.out()).contains("[ok]   authorizationpolicies.security.tessera.dev: installed");
     }
@@ -134,7 +118,7 @@ class KubeCheckPreTest {
     void aKubernetesOlderThanTheMinimumFails() {
         mock.kubernetesVersion("1", "29").node("node1", "6.1.0");
 
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.out()).contains("\"status\" : \"FAIL\"").contains("v1.29.2 (expected: >= 1.30, docs/compatibility.md)");
@@ -142,7 +126,7 @@ class KubeCheckPreTest {
 
     @Test
     void anUnreachableApiServerIsOneFailedCheckNamingTheContext() {
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "--context", "broken", "--timeout", "2s");
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig, "--context", "broken", "--timeout", "2s");
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] API server: context broken, https://127.0.0.1:9")
@@ -151,7 +135,7 @@ class KubeCheckPreTest {
 
     @Test
     void anUnknownContextIsAUsageErrorListingTheKnownOnes() {
-        var run = cli("check", "--pre", "--kubeconfig", kubeconfig, "--context", "prod");
+        var run = cli("check", "--pre", "--kubeconfig", mock.kubeconfig, "--context", "prod");
 
         assertThat(run.code()).isEqualTo(2);
         assertThat(run.err()).contains("context: 'prod' (expected one of the kubeconfig's: [broken, mock])");
@@ -159,7 +143,7 @@ class KubeCheckPreTest {
 
     @Test
     void aLocalClusterNameAndAKubeconfigTogetherAreAUsageError() {
-        var run = cli("check", "--name", "demo", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--name", "demo", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).isEqualTo(2);
         assertThat(run.err()).contains("--name demo names a local cluster");

@@ -8,34 +8,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.api.config.Ports;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code tessera check --kube}: objects from the mock server's CRUD store, agents' and controllers' metrics
  * through canned pod-proxy answers.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubeCheckTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     /** Two nodes, two controller replicas, everything ready and at 0.1.0, config version 7 everywhere. */
     @BeforeEach
-    void healthyCluster() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
+    void healthyCluster() {
         mock.kubernetesVersion("1", "31").installed().workloadStatus(2, 2, 2)
                 .controllerPod("tessera-controller-a").controllerPod("tessera-controller-b")
                 .agentPod("tessera-node-agent-x", "node1", true).agentPod("tessera-node-agent-y", "node2", true)
@@ -59,7 +48,7 @@ class KubeCheckTest {
     void aHealthyInstallationPassesEveryCheck() throws Exception {
         agentsAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("check", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as(run.all()).isZero();
         JsonNode doc = new ObjectMapper().readTree(run.out());
@@ -75,11 +64,11 @@ class KubeCheckTest {
 
     @Test
     void anAgentThatIsNotReadyFailsNamingItsNodeAndPod() {
-        client.pods().inNamespace(MockCluster.NS).withName("tessera-node-agent-y").delete();
+        mock.client.pods().inNamespace(MockCluster.NS).withName("tessera-node-agent-y").delete();
         mock.agentPod("tessera-node-agent-y", "node2", false).workloadStatus(2, 2, 1);
         agentsAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] DaemonSet tessera-node-agent: 1/2 agents ready (expected: one ready agent on every node)")
@@ -92,10 +81,10 @@ class KubeCheckTest {
     @Test
     void aMissingCrdFails() {
         agentsAnswer("0.1.0");
-        client.apiextensions().v1().customResourceDefinitions().withName("peerauthentications.security.tessera.dev")
-                .delete();
+        mock.client.apiextensions().v1().customResourceDefinitions()
+                .withName("peerauthentications.security.tessera.dev").delete();
 
-        var run = cli("check", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] CRD peerauthentications.security.tessera.dev: missing (expected: installed"
@@ -108,7 +97,7 @@ class KubeCheckTest {
                 "error trying to reach service: dial tcp 10.244.1.7:15014: connect: connection refused");
         agentsOnlyAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] pod tessera-controller-b: unreachable: GET /api/v1/namespaces/tessera-system"
@@ -125,7 +114,7 @@ class KubeCheckTest {
                         .replace("tessera_mesh_coverage_gap 0", "tessera_mesh_coverage_gap 1"))
                 .metrics("tessera-node-agent-y", Ports.METRICS, agentMetrics("0.1.0", 2, 7));
 
-        var run = cli("check", "--kubeconfig", kubeconfig);
+        var run = cli("check", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] mesh coverage: 3 expected, 2 captured, 3 certified (gap 1)");
@@ -135,7 +124,7 @@ class KubeCheckTest {
     void anAgentNewerThanTheControllerFailsTheSkewCheck() {
         agentsAnswer("0.2.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "yaml");
+        var run = cli("check", "--kubeconfig", mock.kubeconfig, "-o", "yaml");
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).contains("newer than controller 0.1.0: agent node1 0.2.0 (expected: agents <= controller)")
@@ -146,7 +135,7 @@ class KubeCheckTest {
     void anotherNamespaceWithoutTesseraFailsSayingSo() {
         agentsAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig, "--namespace", "elsewhere");
+        var run = cli("check", "--kubeconfig", mock.kubeconfig, "--namespace", "elsewhere");
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.out()).contains("[FAIL] Deployment tessera-controller: not found in namespace elsewhere")
@@ -165,7 +154,7 @@ class KubeCheckTest {
                         "tessera_controller_certificates_under_old_issuers 4"));
         agentsOnlyAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("check", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as("a rotation under way is a warning, not a failure: " + run.all()).isZero();
         JsonNode ca = check(run.out(), "root CA");
@@ -181,7 +170,7 @@ class KubeCheckTest {
                 .replace("tessera_controller_ca_rejected 0", "tessera_controller_ca_rejected 1"));
         agentsOnlyAnswer("0.1.0");
 
-        var run = cli("check", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("check", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         JsonNode secret = check(run.out(), "CA Secret");

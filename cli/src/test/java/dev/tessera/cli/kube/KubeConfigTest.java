@@ -3,36 +3,25 @@ package dev.tessera.cli.kube;
 import static dev.tessera.cli.kube.MockCluster.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.internal.WebSocketMessage;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code tessera config NODE --kube}: the admin API (127.0.0.1:15000 in the agent's network namespace) through a
  * port-forward; the mock server speaks the port-forward WebSocket protocol (channel byte, then the port on each
  * channel, then data).
  */
-@EnableKubernetesMockClient(crud = true)
 class KubeConfigTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     @BeforeEach
-    void cluster() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
+    void cluster() {
         mock.agentPod("agent-1", "node1", true).agentPod("agent-2", "node2", true);
     }
 
@@ -51,7 +40,8 @@ class KubeConfigTest {
     private void adminAnswers(String pod, String path, String http) {
         byte[] port = {(byte) (15000 & 0xff), (byte) (15000 >> 8)};
         String request = "\u0000GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1:15000\r\nConnection: close\r\n\r\n";
-        server.expect().get().withPath("/api/v1/namespaces/tessera-system/pods/" + pod + "/portforward?ports=15000")
+        mock.server.expect().get()
+                .withPath("/api/v1/namespaces/tessera-system/pods/" + pod + "/portforward?ports=15000")
                 // on open, the port on the data and on the error channel, as the kubelet sends them
                 .andUpgradeToWebSocket().open(new WebSocketMessage(frame(0, port)), new WebSocketMessage(frame(1, port)))
                 .expect(request).andEmit(new WebSocketMessage(frame(0, http.getBytes(StandardCharsets.UTF_8)))).always()
@@ -67,7 +57,7 @@ class KubeConfigTest {
     void printsTheDumpOfTheAgentOnThatNode() {
         adminAnswers("agent-2", "/config_dump", http(200, "{\"node\":\"node2\",\"version\":9}"));
 
-        var run = cli("config", "node2", "--kubeconfig", kubeconfig);
+        var run = cli("config", "node2", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(run.out()).isEqualTo("{\"node\":\"node2\",\"version\":9}");
@@ -77,7 +67,7 @@ class KubeConfigTest {
     void yamlIsTheSameDocument() {
         adminAnswers("agent-1", "/config_dump", http(200, "{\"node\":\"node1\",\"workloads\":[\"shop/web\"]}"));
 
-        var run = cli("config", "node1", "--kubeconfig", kubeconfig, "-o", "yaml");
+        var run = cli("config", "node1", "--kubeconfig", mock.kubeconfig, "-o", "yaml");
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(run.out()).isEqualTo("node: node1\nworkloads:\n- shop/web\n");
@@ -87,7 +77,7 @@ class KubeConfigTest {
     void anAdminErrorIsReportedWithTheNodeAndThePod() {
         adminAnswers("agent-1", "/nope", http(404, "no such path: /nope"));
 
-        var run = cli("config", "node1", "--kubeconfig", kubeconfig, "--path", "/nope");
+        var run = cli("config", "node1", "--kubeconfig", mock.kubeconfig, "--path", "/nope");
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.err()).contains("node node1 (pod agent-1): admin /nope answered HTTP 404: no such path: /nope");
@@ -95,7 +85,7 @@ class KubeConfigTest {
 
     @Test
     void aNodeWithoutAnAgentIsAUsageErrorListingTheNodesThatHaveOne() {
-        var run = cli("config", "node9", "--kubeconfig", kubeconfig);
+        var run = cli("config", "node9", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).isEqualTo(2);
         assertThat(run.err()).contains("node: 'node9' (expected a node with an agent pod in namespace tessera-system:"
@@ -105,11 +95,11 @@ class KubeConfigTest {
     @Test
     void aForwardThatClosesWithoutAnAnswerSaysSo() {
         byte[] port = {(byte) (15000 & 0xff), (byte) (15000 >> 8)};
-        server.expect().get().withPath("/api/v1/namespaces/tessera-system/pods/agent-1/portforward?ports=15000")
+        mock.server.expect().get().withPath("/api/v1/namespaces/tessera-system/pods/agent-1/portforward?ports=15000")
                 .andUpgradeToWebSocket().open(new WebSocketMessage(frame(0, port)), new WebSocketMessage(frame(1, port)))
                 .done().once();
 
-        var run = cli("config", "node1", "--kubeconfig", kubeconfig, "--timeout", "3s");
+        var run = cli("config", "node1", "--kubeconfig", mock.kubeconfig, "--timeout", "3s");
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.err()).contains("port-forward to tessera-system/agent-1:15000: connection closed without an answer")

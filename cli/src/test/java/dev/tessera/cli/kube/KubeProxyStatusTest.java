@@ -8,31 +8,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.api.config.Ports;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code tessera proxy-status}: each agent's ACK as its controller replica exports it, on the mock API server. */
-@EnableKubernetesMockClient(crud = true)
 class KubeProxyStatusTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     /** Three nodes; node1 and node2 are served by replica a, node3 by replica b. */
     @BeforeEach
-    void cluster() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
+    void cluster() {
         mock.installed().controllerPod("tessera-controller-a").controllerPod("tessera-controller-b")
                 .agentPod("agent-1", "node1", true).agentPod("agent-2", "node2", true).agentPod("agent-3", "node3", true)
                 .metrics("agent-1", Ports.METRICS, agentMetrics("0.1.0", 1, 9))
@@ -54,7 +43,7 @@ class KubeProxyStatusTest {
         mock.metrics("tessera-controller-a", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 9, List.of("node1=9", "node2=9")))
                 .metrics("tessera-controller-b", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 9, List.of("node3=9")));
 
-        var run = cli("proxy-status", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("proxy-status", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as(run.all()).isZero();
         JsonNode doc = new ObjectMapper().readTree(run.out());
@@ -72,7 +61,7 @@ class KubeProxyStatusTest {
         mock.metrics("tessera-controller-a", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 9, List.of("node1=9", "node2=5")))
                 .metrics("tessera-controller-b", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 9, List.of()));
 
-        var run = cli("proxy-status", "--kubeconfig", kubeconfig);
+        var run = cli("proxy-status", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).containsPattern("node1 +agent-1 +tessera-controller-a +9 +9 +9 +2 +SYNCED")
@@ -85,7 +74,7 @@ class KubeProxyStatusTest {
         mock.metrics("tessera-controller-a", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 9, List.of("node1=9", "node2=9")))
                 .proxyError("tessera-controller-b", Ports.CONTROLLER_METRICS, 503, "no endpoints available");
 
-        var run = cli("proxy-status", "--kubeconfig", kubeconfig, "-o", "yaml");
+        var run = cli("proxy-status", "--kubeconfig", mock.kubeconfig, "-o", "yaml");
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         JsonNode doc = new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(run.out());
@@ -97,10 +86,10 @@ class KubeProxyStatusTest {
 
     @Test
     void withoutControllerPodsItSaysWhatItExpected() {
-        client.pods().inNamespace(MockCluster.NS).withName("tessera-controller-a").delete();
-        client.pods().inNamespace(MockCluster.NS).withName("tessera-controller-b").delete();
+        mock.client.pods().inNamespace(MockCluster.NS).withName("tessera-controller-a").delete();
+        mock.client.pods().inNamespace(MockCluster.NS).withName("tessera-controller-b").delete();
 
-        var run = cli("proxy-status", "--kubeconfig", kubeconfig);
+        var run = cli("proxy-status", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.out()).contains("unreachable: controller: no controller pod in namespace tessera-system"

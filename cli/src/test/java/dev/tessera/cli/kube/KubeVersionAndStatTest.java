@@ -9,30 +9,19 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.api.config.BuildInfo;
 import dev.tessera.api.config.Ports;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code tessera version --kube} and {@code tessera stat --kube} on the mock API server. */
-@EnableKubernetesMockClient(crud = true)
 class KubeVersionAndStatTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     @BeforeEach
-    void cluster() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
+    void cluster() {
         mock.installed().controllerPod("tessera-controller-a").agentPod("agent-1", "node1", true)
                 .agentPod("agent-2", "node2", true)
                 .metrics("tessera-controller-a", Ports.CONTROLLER_METRICS, controllerMetrics("0.1.0", 3, List.of()));
@@ -43,7 +32,7 @@ class KubeVersionAndStatTest {
         mock.metrics("agent-1", Ports.METRICS, agentMetrics("0.1.0", 0, 3))
                 .metrics("agent-2", Ports.METRICS, agentMetrics("0.0.9", 0, 3));
 
-        var run = cli("version", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("version", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as(run.all()).isZero();
         JsonNode doc = new ObjectMapper().readTree(run.out());
@@ -60,7 +49,7 @@ class KubeVersionAndStatTest {
         mock.metrics("agent-1", Ports.METRICS, agentMetrics("0.1.0", 0, 3))
                 .proxyError("agent-2", Ports.METRICS, 502, "dial tcp 198.18.0.2:15020: connect: connection refused");
 
-        var run = cli("version", "--kube", "--kubeconfig", kubeconfig);
+        var run = cli("version", "--kube", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isEqualTo(1);
         assertThat(run.out()).containsPattern("agent node1 +0.1.0")
@@ -82,7 +71,7 @@ class KubeVersionAndStatTest {
         mock.metricsOnce("agent-1", Ports.METRICS, traffic(10, 8, 1000)).metrics("agent-1", Ports.METRICS, traffic(30, 28, 5000))
                 .metrics("agent-2", Ports.METRICS, agentMetrics("0.1.0", 0, 3));
 
-        var run = cli("stat", "--kubeconfig", kubeconfig, "--window", "100ms", "-o", "json");
+        var run = cli("stat", "--kubeconfig", mock.kubeconfig, "--window", "100ms", "-o", "json");
 
         assertThat(run.code()).as(run.all()).isZero();
         JsonNode doc = new ObjectMapper().readTree(run.out());
@@ -101,7 +90,7 @@ class KubeVersionAndStatTest {
         mock.metrics("agent-1", Ports.METRICS, traffic(1, 1, 1))
                 .proxyError("agent-2", Ports.METRICS, 503, "pod not running");
 
-        var run = cli("stat", "--kubeconfig", kubeconfig, "--window", "100ms");
+        var run = cli("stat", "--kubeconfig", mock.kubeconfig, "--window", "100ms");
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.err()).contains("error: agent agent-2 on node node2: GET /api/v1/namespaces/tessera-system/pods/"

@@ -12,36 +12,73 @@ import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
 import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewStatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.ServerRequest;
+import io.fabric8.mockwebserver.ServerResponse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A Tessera installation on the fabric8 mock API server: the objects {@code tessera install} creates in the
  * CRUD store (with the status a real cluster's controllers would write), nodes with their {@code nodeInfo},
  * and canned answers ({@code expect()}, which win over the store) for what CRUD mode cannot serve: the
  * version endpoint, SelfSubjectAccessReviews and the pod-proxy paths to the agents' and controllers' metrics.
+ *
+ * <p>A JUnit 5 extension: {@code @RegisterExtension final MockCluster mock = new MockCluster();} gives each test
+ * a fresh server, a {@link #client} on it and a {@link #kubeconfig} for the CLI, before the class's
+ * {@code @BeforeEach} methods run, and stops the server after the test.
  */
-final class MockCluster {
+final class MockCluster implements BeforeEachCallback, AfterEachCallback {
 
     static final String NS = KubeCluster.DEFAULT_NAMESPACE;
 
-    final KubernetesMockServer server;
-    final KubernetesClient client;
+    KubernetesMockServer server;
+    KubernetesClient client;
+    /** A kubeconfig file whose context {@code mock} points at {@link #server} (and {@code broken} at a closed port). */
+    String kubeconfig;
     /** {@code verb resource[/subresource][.group]} a SelfSubjectAccessReview is denied for. */
     final Set<String> denied = ConcurrentHashMap.newKeySet();
     /** Every SelfSubjectAccessReview asked, as {@code verb resource.group@namespace}. */
     final Set<String> reviewed = ConcurrentHashMap.newKeySet();
 
-    MockCluster(KubernetesMockServer server, KubernetesClient client) {
-        this.server = server;
-        this.client = client;
+    /** Starts the server as {@code @EnableKubernetesMockClient(crud = true)} does: the CRUD store behind expectations. */
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        server = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(), responses,
+                new KubernetesMixedDispatcher(responses), false);
+        server.init();
+        client = server.createClient();
+        denied.clear();
+        reviewed.clear();
+        answerAccessReviews();
+        kubeconfig = writeKubeconfig().toString();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws IOException {
+        server.destroy();
+        client.close();
+        Files.deleteIfExists(Path.of(kubeconfig));
+    }
+
+    /** Allows every SelfSubjectAccessReview but those in {@link #denied}, noting each in {@link #reviewed}. */
+    private void answerAccessReviews() {
         server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").andReply(201, r -> {
             var review = Serialization.unmarshal(r.getUtf8Body(), SelfSubjectAccessReview.class);
             var a = review.getSpec().getResourceAttributes();
@@ -74,10 +111,9 @@ final class MockCluster {
         return new Run(code, out.toString(), err.toString());
     }
 
-    /** A kubeconfig whose context {@code mock} points at the mock server (and {@code broken} at a closed port). */
-    Path kubeconfig(Path dir) throws IOException {
+    private Path writeKubeconfig() throws IOException {
         String url = client.getMasterUrl().toString().replaceAll("/+$", "");
-        Path file = dir.resolve("kubeconfig");
+        Path file = Files.createTempFile("tessera-kubeconfig", ".yaml");
         Files.writeString(file, """
                 apiVersion: v1
                 kind: Config

@@ -10,38 +10,27 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code tessera uninstall}: what install created goes, in order, once; enrolled namespaces stop it. */
-@EnableKubernetesMockClient(crud = true)
 class UninstallTest {
 
-    KubernetesMockServer server;
-    KubernetesClient client;
-    @TempDir
-    Path dir;
-    MockCluster mock;
-    String kubeconfig;
+    @RegisterExtension
+    final MockCluster mock = new MockCluster();
 
     @BeforeEach
-    void installed() throws Exception {
-        mock = new MockCluster(server, client);
-        kubeconfig = mock.kubeconfig(dir).toString();
+    void installed() {
         mock.installed();
     }
 
     private List<HasMetadata> present() {
         List<HasMetadata> out = new ArrayList<>();
         for (HasMetadata o : ClusterPreflight.installObjects(MockCluster.NS)) {
-            if (client.resource(o).get() != null) {
+            if (mock.client.resource(o).get() != null) {
                 out.add(o);
             }
         }
@@ -52,7 +41,7 @@ class UninstallTest {
     void deletesEverythingButTheCrdsAgentsFirstAndASecondRunFindsNothing() throws Exception {
         assertThat(present()).hasSizeGreaterThan(8);
 
-        var run = cli("uninstall", "--kubeconfig", kubeconfig, "-o", "json");
+        var run = cli("uninstall", "--kubeconfig", mock.kubeconfig, "-o", "json");
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(present()).allMatch(o -> o instanceof CustomResourceDefinition).hasSize(2);
@@ -68,7 +57,7 @@ class UninstallTest {
         steps.forEach(s -> assertThat(s.path("outcome").asText()).as(s.toString())
                 .isEqualTo(s.path("kind").asText().equals("CustomResourceDefinition") ? "KEPT" : "DELETED"));
 
-        var again = cli("uninstall", "--kubeconfig", kubeconfig);
+        var again = cli("uninstall", "--kubeconfig", mock.kubeconfig);
 
         assertThat(again.code()).as(again.all()).isZero();
         assertThat(again.out()).contains("ABSENT        DaemonSet tessera-system/tessera-node-agent")
@@ -78,7 +67,7 @@ class UninstallTest {
 
     @Test
     void withCrdsTheCrdsGoToo() {
-        var run = cli("uninstall", "--kubeconfig", kubeconfig, "--crds");
+        var run = cli("uninstall", "--kubeconfig", mock.kubeconfig, "--crds");
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(present()).isEmpty();
@@ -89,29 +78,31 @@ class UninstallTest {
     void refusesWhileANamespaceIsEnrolledAndDeletesNothing() {
         mock.namespace("shop", "ambient").namespace("plain", null);
 
-        var run = cli("uninstall", "--kubeconfig", kubeconfig);
+        var run = cli("uninstall", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).isEqualTo(1);
         assertThat(run.err()).contains("namespaces still enrolled in the mesh: [shop] (expected: none)")
                 .contains("kubectl label namespace NAME tessera.dev/dataplane-mode-");
-        assertThat(client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get()).isNotNull();
+        assertThat(mock.client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get())
+                .isNotNull();
 
-        var forced = cli("uninstall", "--kubeconfig", kubeconfig, "--force");
+        var forced = cli("uninstall", "--kubeconfig", mock.kubeconfig, "--force");
         assertThat(forced.code()).as(forced.all()).isZero();
-        assertThat(client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get()).isNull();
+        assertThat(mock.client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get())
+                .isNull();
     }
 
     @Test
     void anObjectStillFinalizingIsReportedAndNotDeletedAgain() {
         // a finalizer keeps the controller's Deployment (as a Terminating namespace stays) after its deletion
-        var d = client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get();
+        var d = mock.client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get();
         d.getMetadata().setFinalizers(List.of("example.com/hold"));
-        client.apps().deployments().inNamespace(MockCluster.NS).resource(d).update();
-        client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).delete();
-        assertThat(client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get()
+        mock.client.apps().deployments().inNamespace(MockCluster.NS).resource(d).update();
+        mock.client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).delete();
+        assertThat(mock.client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get()
                 .getMetadata().getDeletionTimestamp()).isNotNull();
 
-        var run = cli("uninstall", "--kubeconfig", kubeconfig);
+        var run = cli("uninstall", "--kubeconfig", mock.kubeconfig);
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(run.out()).contains("DELETING      Deployment tessera-system/tessera-controller")
@@ -120,15 +111,15 @@ class UninstallTest {
 
     @Test
     void aDryRunListsAndKeepsEverything() {
-        var run = cli("uninstall", "--kubeconfig", kubeconfig, "--dry-run");
+        var run = cli("uninstall", "--kubeconfig", mock.kubeconfig, "--dry-run");
 
         assertThat(run.code()).as(run.all()).isZero();
         assertThat(run.out()).contains("WOULD_DELETE  Deployment tessera-system/tessera-controller");
         assertThat(present()).hasSize(ClusterPreflight.installObjects(MockCluster.NS).size());
-        assertThat(client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get())
+        assertThat(mock.client.apps().deployments().inNamespace(MockCluster.NS).withName(KubeCluster.CONTROLLER).get())
                 .isInstanceOf(Deployment.class);
-        assertThat(client.namespaces().withName(MockCluster.NS).get()).isInstanceOf(Namespace.class);
-        assertThat(client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get())
+        assertThat(mock.client.namespaces().withName(MockCluster.NS).get()).isInstanceOf(Namespace.class);
+        assertThat(mock.client.apps().daemonSets().inNamespace(MockCluster.NS).withName(KubeCluster.AGENT).get())
                 .isInstanceOf(DaemonSet.class);
     }
 }

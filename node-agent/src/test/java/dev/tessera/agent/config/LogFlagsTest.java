@@ -1,5 +1,6 @@
 package dev.tessera.agent.config;
 
+import static dev.tessera.agent.config.AgentArgs.parse;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,15 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
 class LogFlagsTest {
-
-    private static AgentConfig parse(String... extra) {
-        String[] base = {"--node", "node1", "--node-ip", "198.18.0.1", "--controller", "198.18.0.254:15012",
-                "--network", "/tmp/network.json"};
-        String[] all = new String[base.length + extra.length];
-        System.arraycopy(base, 0, all, 0, base.length);
-        System.arraycopy(extra, 0, all, base.length, extra.length);
-        return AgentConfig.parse(all);
-    }
 
     @Test
     void defaultsAreTextAtInfoWithNettyAtWarn() {
