@@ -56,6 +56,8 @@ class KubernetesRootRotationTest {
 
     private static final String NS = "tessera-system";
     private static final String TOKEN = "agent-node2-token";
+    private static final String TOKEN_NODE1 = "agent-node1-token";
+    private static final SpiffeId WEB = new SpiffeId("cluster.local", "shop", "web");
     private static final String SECRET = "tessera-ca";
     private static final SpiffeId DB = new SpiffeId("cluster.local", "shop", "db");
 
@@ -93,7 +95,8 @@ class KubernetesRootRotationTest {
     void cluster() throws Exception {
         MockCluster.apply(client, MockCluster.mesh().resolve("cluster.yaml"));
         MockCluster.apply(client, MockCluster.mesh().resolve("k8s-only/web-slice.yaml"));
-        new FakeTokenReviews(server).add(TOKEN, NS, "tessera-node-agent", "node2", "tessera-controller");
+        new FakeTokenReviews(server).add(TOKEN, NS, "tessera-node-agent", "node2", "tessera-controller")
+                .add(TOKEN_NODE1, NS, "tessera-node-agent", "node1", "tessera-controller");
     }
 
     @AfterEach
@@ -182,17 +185,26 @@ class KubernetesRootRotationTest {
     }
 
     private static Message.Cert certificate(RawAgent agent, long id) throws Exception {
+        return certificate(agent, id, DB);
+    }
+
+    private static Message.Cert certificate(RawAgent agent, long id, SpiffeId identity) throws Exception {
         KeyPair kp = CertificateAuthority.newKeyPair();
-        agent.send(new Message.Csr(id, DB, CertificateAuthority.csr(kp, DB)));
+        agent.send(new Message.Csr(id, identity, CertificateAuthority.csr(kp, identity)));
         return next(agent, Message.Cert.class);
     }
 
     private RawAgent connect(X509Certificate root) throws Exception {
+        return connect(push, controller.issuer()::trust, "node2", TOKEN, root);
+    }
+
+    private static RawAgent connect(PushServer push, java.util.function.Supplier<TrustRotation> trust, String node,
+            String token, X509Certificate root) throws Exception {
         var agent = new RawAgent(push.port(), List.of(root), 0);
-        agent.hello("node2", TOKEN);
+        agent.hello(node, token);
         var snapshot = next(agent, Message.Snapshot.class);
         agent.send(new Message.Ack(snapshot.config().version()));
-        await().atMost(Duration.ofSeconds(5)).until(() -> push.agentsHoldBundle(trust().generation()));
+        await().atMost(Duration.ofSeconds(5)).until(() -> push.agentsHoldBundle(trust.get().generation()));
         return agent;
     }
 
@@ -469,5 +481,120 @@ class KubernetesRootRotationTest {
                 .as("cert-manager's Secret is not written").isEqualTo(old.data());
         assertThat(trust().phase()).isEqualTo(TrustRotation.Phase.STABLE);
         assertThat(metric("tessera_controller_ca_rejected")).isEqualTo(1);
+    }
+
+    /** One controller replica with leader election, its own API client (named by its user agent), push server and driver. */
+    private record Replica(String name, KubernetesClient client, KubernetesController controller, PushServer push,
+            RotationDriver driver) implements AutoCloseable {
+
+        static Replica start(KubernetesClient apiClient, String name) {
+            KubernetesClient c = new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(
+                    new io.fabric8.kubernetes.client.ConfigBuilder(apiClient.getConfiguration()).withUserAgent(name).build())
+                    .build();
+            try {
+                var k = KubernetesController.start(c, new KubernetesController.Options(NS, "cluster.local", SECRET,
+                        "tessera-controller", Set.of(NS + "/tessera-node-agent"), true, name, Duration.ofHours(1),
+                        Duration.ofSeconds(30), new dev.tessera.controller.leader.Leadership.Timings(Duration.ofSeconds(3),
+                                Duration.ofSeconds(2), Duration.ofMillis(200))).withRotation(Duration.ZERO, Duration.ZERO));
+                var p = new PushServer(PushServerConfig.defaults("cluster.local", NS)
+                        .withBind(InetAddress.getByName("127.0.0.1"), 0), k.source(), k.authenticator(), k.issuer(), k.ca())
+                        .start();
+                return new Replica(name, c, k, p, ControllerMain.rotationDriver(k, p).orElseThrow());
+            } catch (Exception e) {
+                c.close();
+                throw new IllegalStateException(name + ": " + e.getMessage(), e);
+            }
+        }
+
+        TrustRotation trust() {
+            return controller.issuer().trust();
+        }
+
+        @Override
+        public void close() {
+            push.close();
+            controller.close();
+            client.close();
+        }
+    }
+
+    /**
+     * Two replicas (leader election on, as the chart's two-replica Deployment runs), an agent on each: the rotate
+     * annotation makes only the leader write a new root into the generated Secret; both replicas pick it up from
+     * their watch of the Secret, publish both roots to their own agents, sign with the new CA once their agents
+     * hold the bundle, and end trusting only the new root. Nothing else but the Lease is written by the follower.
+     */
+    @Test
+    void twoReplicasRotateTogetherAndOnlyTheLeaderWritesTheNewRoot() throws Exception {
+        var a = java.util.concurrent.CompletableFuture.supplyAsync(() -> Replica.start(client, "replica-a"));
+        var b = java.util.concurrent.CompletableFuture.supplyAsync(() -> Replica.start(client, "replica-b"));
+        try (Replica ra = a.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                Replica rb = b.get(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> ra.controller().isLeader() != rb.controller().isLeader());
+            Replica leader = ra.controller().isLeader() ? ra : rb;
+            Replica follower = leader == ra ? rb : ra;
+            X509Certificate oldRoot = leader.trust().bundle().get(0);
+            assertThat(follower.trust().bundle()).as("both serve the CA the leader generated").containsExactly(oldRoot);
+            try (var onLeader = connect(leader.push(), leader::trust, "node2", TOKEN, oldRoot);
+                    var onFollower = connect(follower.push(), follower::trust, "node1", TOKEN_NODE1, oldRoot)) {
+                X509Certificate oldIssuer = certificate(onLeader, 1, DB).chain().get(1);
+                assertThat(certificate(onFollower, 1, WEB).chain().get(1)).isEqualTo(oldIssuer);
+                while (server.takeRequest(10, java.util.concurrent.TimeUnit.MILLISECONDS) != null) {
+                    // writes from here on are the rotation's
+                }
+
+                client.secrets().inNamespace(NS).withName(SECRET).edit(s -> new SecretBuilder(s).editMetadata()
+                        .addToAnnotations(CaSecretRotations.ROTATE_ANNOTATION, "now").endMetadata().build());
+                await().atMost(Duration.ofSeconds(10)).until(() -> {
+                    leader.driver().tick(Instant.now());
+                    follower.driver().tick(Instant.now());
+                    return leader.trust().bundle().size() == 2 && follower.trust().bundle().size() == 2;
+                });
+                X509Certificate newRoot = leader.trust().bundle().get(1);
+                assertThat(newRoot).isNotEqualTo(oldRoot);
+                assertThat(follower.trust().bundle()).as("one new root, the leader's").containsExactly(oldRoot, newRoot);
+                for (RawAgent agent : List.of(onLeader, onFollower)) {
+                    assertThat(next(agent, Message.Delta.class).trustBundle()).containsExactly(oldRoot, newRoot);
+                }
+
+                // each replica switches signing once its own agents hold both roots (a CSR answers the PING behind
+                // the DELTA), then every certificate moves and the old root goes
+                certificate(onLeader, 2, DB);
+                certificate(onFollower, 2, WEB);
+                await().atMost(Duration.ofSeconds(10)).until(() -> {
+                    leader.driver().tick(Instant.now());
+                    follower.driver().tick(Instant.now());
+                    return leader.trust().phase() == TrustRotation.Phase.RENEWING
+                            && follower.trust().phase() == TrustRotation.Phase.RENEWING;
+                });
+                var renewedOnLeader = certificate(onLeader, 3, DB);
+                var renewedOnFollower = certificate(onFollower, 3, WEB);
+                assertThat(renewedOnLeader.chain().get(1)).isNotEqualTo(oldIssuer);
+                assertThat(renewedOnFollower.chain().get(1)).as("both replicas sign with the new CA")
+                        .isEqualTo(renewedOnLeader.chain().get(1));
+                renewedOnFollower.chain().get(1).verify(newRoot.getPublicKey()); // the new issuer is the new root's
+                await().atMost(Duration.ofSeconds(10)).until(() -> {
+                    leader.driver().tick(Instant.now());
+                    follower.driver().tick(Instant.now());
+                    return leader.trust().phase() == TrustRotation.Phase.STABLE
+                            && follower.trust().phase() == TrustRotation.Phase.STABLE;
+                });
+                assertThat(leader.trust().bundle()).containsExactly(newRoot);
+                assertThat(follower.trust().bundle()).containsExactly(newRoot);
+                assertThat(configMapRoots()).containsExactly(newRoot);
+
+                var writes = new java.util.ArrayList<String>();
+                for (io.fabric8.mockwebserver.http.RecordedRequest r; (r = server.takeRequest(10,
+                        java.util.concurrent.TimeUnit.MILLISECONDS)) != null; ) {
+                    if (!"GET".equals(r.getMethod()) && r.getHeader("User-Agent").startsWith("replica-")) {
+                        writes.add(r.getHeader("User-Agent") + " " + r.getMethod() + " " + r.getPath());
+                    }
+                }
+                assertThat(writes).as("the new root, written once, by the leader").filteredOn(w -> w.contains("/secrets/"))
+                        .containsExactly(leader.name() + " PUT /api/v1/namespaces/tessera-system/secrets/tessera-ca");
+                assertThat(writes).filteredOn(w -> w.startsWith(follower.name() + " "))
+                        .allMatch(w -> w.contains("/leases"));
+            }
+        }
     }
 }
