@@ -202,6 +202,39 @@ class NodeFramesTest {
     }
 
     @Test
+    void aDamagedFrameIsAProtocolErrorNeverAnotherException() throws Exception {
+        var mesh = new RandomMesh(7);
+        MeshConfig c = mesh.config(1, 3, 30, 4, 3);
+        MeshConfig next = mesh.mutate(c);
+        var frames = new ArrayList<byte[]>();
+        for (ByteBuf f : List.of(NodeFrames.snapshot(ALLOC, 1, List.of(), c, "node1"),
+                NodeFrames.delta(ALLOC, 1, c, MeshDelta.diff(c, next), "node2"))) {
+            try {
+                f.skipBytes(Frames.LENGTH_FIELD);
+                frames.add(io.netty.buffer.ByteBufUtil.getBytes(f));
+            } finally {
+                f.release();
+            }
+        }
+        var random = new java.util.Random(11);
+        for (int i = 0; i < 4000; i++) {
+            byte[] b = frames.get(i % 2).clone();
+            int cut = random.nextInt(4) == 0 ? 1 + random.nextInt(b.length - 1) : b.length;
+            for (int k = 0, n = 1 + random.nextInt(4); k < n; k++) {
+                b[1 + random.nextInt(b.length - 1)] = (byte) random.nextInt(256); // never the type byte
+            }
+            ByteBuf in = Unpooled.wrappedBuffer(b, 0, cut);
+            try {
+                Frames.decode(in);
+            } catch (ProtocolException expected) {
+                // the only way a damaged frame may fail
+            } finally {
+                in.release();
+            }
+        }
+    }
+
+    @Test
     void aStringIndexOutsideTheTableIsAProtocolError() {
         ByteBuf buf = Unpooled.buffer();
         var w = new WireWriter(buf);
