@@ -29,13 +29,19 @@ import java.util.Map;
  * NODE_DELTA:    head   u64 epoch, u64 fromVersion, u64 toVersion, list&lt;workload&gt; local upserts (whole)
  *                shared strings table, nodes + removed, compact workloads + removed, compact services + removed,
  *                       authorizationPolicies + removed, peerAuthentications + removed
- * compact workload: u8 flags (1 meshed, 2 name is "workloadName-" + the suffix written, 4 canonical service,
- *                   8 canonical revision), varint namespace, varint node, inet ip, varint serviceAccount,
- *                   varint identity, varint workloadName (indexes into the strings table), short name or
- *                   suffix, [varint canonical service], [varint canonical revision]
+ * strings table:   varint count, then each string as varint length + UTF-8 (namespaces, nodes, service accounts,
+ *                   trust domains, workload names, canonical values, endpoint pod keys), referenced by index
+ * compact workloads: varint groups; per group varint node (string), varint count, then per pod (sorted by name):
+ *                   u8 flags (1 meshed, 2 workload name = pod name, 4 canonical service, 8 canonical revision,
+ *                   16 identity = trustDomain/ns/namespace/sa/serviceAccount, 32 IPv4), varint length of the
+ *                   name shared with the pod before + short rest of the name, varint namespace, IPv4 as 4 bytes
+ *                   or inet, varint serviceAccount, varint trust domain, [varint identity namespace, varint
+ *                   identity service account], [varint workload name], [varint canonical service],
+ *                   [varint canonical revision]
  * compact service:  varint namespace, short name, list&lt;inet&gt; vips, list&lt;port&gt; (MeshCodec),
- *                   varint count of endpoints, each: inet ip, u8 flags (1 ready, 2 pod by index, 4 named),
- *                   [varint index into this frame's compact workloads | varint strings-table index]
+ *                   varint count of endpoints, each: u8 flags (1 ready, 2 pod by index, 4 pod by name, 8 address
+ *                   is the indexed pod's), [inet ip], [varint index into this frame's compact workloads, in the
+ *                   order written | varint string]
  * </pre>
  * A decoded frame is the same {@link Message.Snapshot} / {@link Message.Delta} as protocol 2's, holding
  * {@link #view(MeshConfig, String) the node's view}: a pod sent both ways (its own node's) keeps its whole form.
