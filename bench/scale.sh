@@ -8,7 +8,9 @@
 # Needs no root and no network namespaces: the controller listens on 127.0.0.1 only, pod addresses
 # (198.18.0.0/16, nodes 198.19.128.0/22) are data only. Builds the controller and agent jars if missing.
 # Environment: SCALE_HEAP (controller -Xmx, default 2g), SCALE_SIM_HEAP (simulator -Xmx, default 2g),
-# SCALE_KEEP=1 keeps the work directory (manifests, controller log) for inspection.
+# SCALE_GC (the controller's collector flag, default -XX:+UseG1GC; the image runs -XX:+UseSerialGC: use it with
+# SCALE_HEAP at 60 % of a memory limit to check that limit), SCALE_KEEP=1 keeps the work directory (manifests,
+# controller log) for inspection.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODES=${1:-1000}
@@ -47,7 +49,7 @@ echo "== generating $NODES nodes x $PODS pods in $W"
 java -Xmx1g -cp "$AGENT_JAR:$ROOT/bench/target/classes" dev.tessera.bench.ScaleBench gen "$W" "$NODES" "$PODS" "$NAMESPACES"
 
 # Timestamps with milliseconds in the controller's log: the benchmark reads its publish times from it.
-JVM_FLAGS=(-Xms256m -Xmx"$HEAP" -XX:+UseG1GC)
+JVM_FLAGS=(-Xms256m -Xmx"$HEAP" "${SCALE_GC:--XX:+UseG1GC}")
 LOG_FLAGS=(-Dorg.slf4j.simpleLogger.showDateTime=true "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ")
 ARGS=(--local-cluster "$W/cluster" --ca-dir "$W/ca" --tokens "$W/tokens.csv" --listen-address 127.0.0.1
       --port "$PORT" --metrics-port "$METRICS_PORT")

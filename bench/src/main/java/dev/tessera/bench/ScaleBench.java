@@ -361,8 +361,7 @@ final class LightAgent {
                         type = header.readUnsignedByte();
                         header.clear();
                         long payload = length - 1;
-                        headerNeeded = (int) Math.min(payload, type == FrameType.SNAPSHOT.code() ? 16
-                                : type == FrameType.DELTA.code() ? 24 : 4096);
+                        headerNeeded = (int) Math.min(payload, snapshot(type) ? 16 : delta(type) ? 24 : 4096);
                         skip = payload - headerNeeded;
                     }
                     if (header.readableBytes() < headerNeeded) {
@@ -389,15 +388,25 @@ final class LightAgent {
             }
         }
 
+        /** SNAPSHOT (protocol 1-2) and NODE_SNAPSHOT (3) both start with epoch and version. */
+        private static boolean snapshot(int type) {
+            return type == FrameType.SNAPSHOT.code() || type == FrameType.NODE_SNAPSHOT.code();
+        }
+
+        /** DELTA (every protocol) and NODE_DELTA (3) both start with epoch, from and to. */
+        private static boolean delta(int type) {
+            return type == FrameType.DELTA.code() || type == FrameType.NODE_DELTA.code();
+        }
+
         private void frame(ChannelHandlerContext ctx) {
             long now = System.nanoTime();
-            if (type == FrameType.SNAPSHOT.code()) {
+            if (snapshot(type)) {
                 epoch = header.readLong();
                 version = header.readLong();
                 attempts = 0;
                 sims.received(index, version, now, length + 4, true);
                 ctx.writeAndFlush(new Message.Ack(version));
-            } else if (type == FrameType.DELTA.code()) {
+            } else if (delta(type)) {
                 header.readLong(); // epoch
                 long from = header.readLong();
                 long to = header.readLong();
@@ -424,9 +433,12 @@ final class Sims {
     final AtomicLongArray version;
     final AtomicLongArray arrivedAt; // nanoTime the current version arrived
     final AtomicLongArray firstSnapshotAt;
-    final AtomicLong snapshotBytes = new AtomicLong();
+    final AtomicLong snapshotBytes = new AtomicLong(); // the last snapshot frame any agent received
+    final AtomicLongArray snapshotBytesOf; // per agent: its last snapshot frame (protocol 3: each node its own)
+    final AtomicLong snapshotBytesTotal = new AtomicLong(); // every snapshot frame received, resends included
     final AtomicLong deltaBytes = new AtomicLong();
     final AtomicLong lastDeltaBytes = new AtomicLong();
+    final AtomicLongArray lastDeltaBytesOf; // per agent: its last delta frame
     final AtomicInteger gaps = new AtomicInteger();
     final Map<Integer, String> errors = new ConcurrentHashMap<>(); // first disconnect reason per agent
     final Map<String, AtomicInteger> reasons = new ConcurrentHashMap<>();
@@ -437,6 +449,8 @@ final class Sims {
         this.version = new AtomicLongArray(count);
         this.arrivedAt = new AtomicLongArray(count);
         this.firstSnapshotAt = new AtomicLongArray(count);
+        this.snapshotBytesOf = new AtomicLongArray(count);
+        this.lastDeltaBytesOf = new AtomicLongArray(count);
         for (int i = 0; i < count; i++) {
             version.set(i, -1);
         }
@@ -445,9 +459,12 @@ final class Sims {
     void received(int i, long v, long nanos, long bytes, boolean snapshot) {
         if (snapshot) {
             snapshotBytes.set(bytes);
+            snapshotBytesOf.set(i, bytes);
+            snapshotBytesTotal.addAndGet(bytes);
         } else {
             deltaBytes.addAndGet(bytes);
             lastDeltaBytes.set(bytes);
+            lastDeltaBytesOf.set(i, bytes);
         }
         received(i, v, nanos);
     }
@@ -603,7 +620,10 @@ final class Run {
         long acked = System.nanoTime();
         long cpuC1 = cpuMillis(pid);
         long cpuS1 = simCpuMillis();
-        report.put("sync.snapshot.bytes", String.format(Locale.ROOT, "%.1f", sims.snapshotBytes.get() / 1e6));
+        long[] perAgent = nonZero(sims.snapshotBytesOf);
+        double meanSnapshot = perAgent.length == 0 ? 0 : java.util.Arrays.stream(perAgent).average().orElse(0);
+        report.put("sync.snapshot.bytes", String.format(Locale.ROOT, "%.2f / %.2f", meanSnapshot / 1e6,
+                (perAgent.length == 0 ? 0 : max(perAgent)) / 1e6));
         report.put("sync.dispatch", ms(dispatched - t0));
         report.put("sync.first", ms(min(first)));
         report.put("sync.p50", ms(percentile(first, 50)));
@@ -617,7 +637,8 @@ final class Run {
         report.put("sync.cpu.sim", secs(cpuS1 - cpuS0));
         report.put("sync.rss.peak", mb(controllerRssMax));
         report.put("sync.sim.rss.peak", mb(simRssMax));
-        report.put("sync.gbytes", String.format(Locale.ROOT, "%.1f", sims.snapshotBytes.get() * (double) n / 1e9));
+        report.put("sync.gbytes", String.format(Locale.ROOT, "%.2f (%.2f with resends after disconnects)",
+                meanSnapshot * n / 1e9, (sims.snapshotBytesTotal.get() + meanSnapshot * full) / 1e9));
         ScaleBench.log("all %d agents hold version %d: last snapshot at %s ms, all ACKs seen at %s ms", n, v1,
                 ms(max(first)), ms(acked - t0));
 
@@ -701,8 +722,14 @@ final class Run {
         report.putPercentiles("change.reload", reload);
         report.putPercentiles("change.publish", publish);
         report.putPercentiles("change.fanout", fanOut);
+        long[] seen = new long[changes];
+        for (int k = 0; k < changes; k++) {
+            seen[k] = reload[k] < 0 ? -1 : total[k] - reload[k];
+        }
+        report.putPercentiles("change.seen", seen);
         report.putPercentiles("change.ack", ackAll);
-        report.put("change.delta.bytes", Long.toString(sims.lastDeltaBytes.get()));
+        long[] lastDeltas = nonZero(sims.lastDeltaBytesOf);
+        report.put("change.delta.bytes", lastDeltas.length == 0 ? "-" : min(lastDeltas) + " / " + max(lastDeltas));
         report.put("change.cpu.controller", secs(cpuC3 - cpuC2));
         report.put("change.cpu.sim", secs(cpuS3 - cpuS2));
         report.put("peak.rss", kb(status(pid, "VmHWM")));
@@ -938,6 +965,11 @@ final class Run {
         return Arrays.stream(a).max().orElse(-1);
     }
 
+    /** The entries that are not 0 (agents that reported nothing are left out). */
+    static long[] nonZero(java.util.concurrent.atomic.AtomicLongArray a) {
+        return java.util.stream.IntStream.range(0, a.length()).mapToLong(a::get).filter(v -> v != 0).toArray();
+    }
+
     static long maxOf(long[] a, java.util.Set<Integer> indexes) {
         return indexes.stream().mapToLong(i -> a[i]).max().orElse(-1);
     }
@@ -1025,7 +1057,8 @@ final class Run {
             sb.append("| measurement | value |\n|---|---|\n");
             sb.append(row("controller start -> first state published (reads and converts the manifests), ms",
                     get("controller.startup")));
-            sb.append(row("snapshot frame (every agent gets the whole mesh), MB", get("sync.snapshot.bytes")));
+            sb.append(row("snapshot frame per agent (protocol 3: its own pods whole, the rest compact), mean / max, MB",
+                    get("sync.snapshot.bytes")));
             sb.append(row("first full sync: all connects dispatched, ms", get("sync.dispatch")));
             sb.append(row("first full sync: first / median / last agent holds the snapshot, ms",
                     get("sync.first") + " / " + get("sync.p50") + " / " + get("sync.all")));
@@ -1033,7 +1066,7 @@ final class Run {
             sb.append(row("first full sync: controller reports every agent connected and its ACK seen, ms", get("sync.acked")));
             sb.append(row("first full sync: controller counters (push connections, snapshots sent, refused)",
                     get("sync.controller.counters")));
-            sb.append(row("first full sync: bytes pushed (snapshot x agents), GB", get("sync.gbytes")));
+            sb.append(row("first full sync: bytes pushed (the agents' snapshots summed), GB", get("sync.gbytes")));
             sb.append(row("first full sync: CPU seconds, controller / simulator", get("sync.cpu.controller") + " / " + get("sync.cpu.sim")));
             sb.append(row("one pod change -> every agent holds it, p50 / p99 / max, ms (from the file write)",
                     get("change.total.p50") + " / " + get("change.total.p99") + " / " + get("change.total.max")));
@@ -1043,12 +1076,14 @@ final class Run {
                     get("change.publish.p50") + " / " + get("change.publish.p99")));
             sb.append(row("  of which: published -> every agent holds it (fan-out), p50 / p99, ms",
                     get("change.fanout.p50") + " / " + get("change.fanout.p99")));
+            sb.append(row("one pod change -> every agent holds it, from the watcher's reload (the controller sees it), p50 / p99, ms",
+                    get("change.seen.p50") + " / " + get("change.seen.p99")));
             sb.append(row("one pod change -> first agent holds it, p50, ms", get("change.first.p50")));
             sb.append(row("one pod change -> slowest full-decoding agent, p50 / p99, ms",
                     get("change.full.p50") + " / " + get("change.full.p99")));
             sb.append(row("one pod change -> controller sees every ACK (/metrics polled every 20 ms), p50 / p99, ms",
                     get("change.ack.p50") + " / " + get("change.ack.p99")));
-            sb.append(row("delta frame of one pod change, bytes", get("change.delta.bytes")));
+            sb.append(row("delta frame of the last pod change, smallest / largest over agents, bytes", get("change.delta.bytes")));
             sb.append(row("one real agent (re)connecting to the idle controller: snapshot decoded and applied, ms",
                     get("late.ms")));
             sb.append(row("heap a real agent keeps for the applied state (" + get("late.workloads") + " workloads), MB",

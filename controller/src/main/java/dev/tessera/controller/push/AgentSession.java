@@ -105,6 +105,11 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
         return node;
     }
 
+    /** The protocol version negotiated at HELLO (0 before). */
+    int protocolVersion() {
+        return protocolVersion;
+    }
+
     long ackedVersion() {
         return ackedVersion;
     }
@@ -376,7 +381,7 @@ final class AgentSession extends ChannelInboundHandlerAdapter {
     }
 
     private void catchUp(boolean sameEpoch) {
-        write(hub.catchUp(sameEpoch && sentVersion >= 0, sentVersion));
+        write(hub.catchUp(node, protocolVersion, sameEpoch && sentVersion >= 0, sentVersion));
     }
 
     private void write(ConfigHub.CatchUp c) {

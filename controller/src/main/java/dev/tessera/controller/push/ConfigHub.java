@@ -2,24 +2,31 @@ package dev.tessera.controller.push;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.tessera.api.model.Workload;
 import dev.tessera.api.push.Frames;
 import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.MeshDelta;
 import dev.tessera.api.push.Message;
+import dev.tessera.api.push.NodeFrames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The published configurations, each encoded once and shared by every agent connection: the current
- * snapshot frame (encoded on first demand) and a bounded history of delta frames for agents that resume
- * or fall behind within this epoch. Connections receive {@code retainedDuplicate()}s, so one encoding
- * serves a thousand agents. All buffer reference changes happen under this object's lock.
+ * snapshot (encoded on first demand) and a bounded history of deltas for agents that resume or fall behind
+ * within this epoch. Agents of protocol 1 and 2 receive the whole mesh: one SNAPSHOT or DELTA frame shared by
+ * all of them. Agents of protocol 3 receive their node's view ({@link NodeFrames}): a small head with their
+ * own pods, whole, followed by a part in the compact routing form that every node shares, so the large part
+ * is still encoded once. Connections receive {@code retainedDuplicate()}s. All buffer reference changes
+ * happen under this object's lock.
  */
 final class ConfigHub implements AutoCloseable {
 
@@ -30,7 +37,61 @@ final class ConfigHub implements AutoCloseable {
         }
     }
 
-    private record DeltaFrame(long from, long to, ByteBuf frame) {}
+    /**
+     * One published change: the delta, its protocol-3 shared part and empty head (encoded at publish), and its
+     * protocol-1/2 frame (encoded when a session of those versions first needs it).
+     */
+    private final class DeltaFrame {
+        final long from;
+        final long to;
+        final MeshDelta delta;
+        final ByteBuf shared;
+        final ByteBuf emptyHead;
+        final Map<String, List<Workload>> localByNode = new HashMap<>();
+        private ByteBuf legacy;
+
+        DeltaFrame(MeshConfig prev, MeshDelta delta) {
+            this.from = delta.fromVersion();
+            this.to = delta.toVersion();
+            this.delta = delta;
+            this.shared = NodeFrames.deltaShared(alloc, prev, delta);
+            this.emptyHead = NodeFrames.deltaHead(alloc, epoch, from, to, List.of(), shared.readableBytes());
+            for (Workload w : delta.workloads()) {
+                localByNode.computeIfAbsent(w.node(), k -> new ArrayList<>()).add(w);
+            }
+        }
+
+        private ByteBuf legacy() {
+            if (legacy == null) {
+                legacy = Frames.encode(alloc, new Message.Delta(epoch, null, delta));
+            }
+            return legacy;
+        }
+
+        /** The frame for a session of {@code protocol} on {@code node}, the caller's to write or release. */
+        ByteBuf frameFor(String node, int protocol) {
+            if (protocol < 3) {
+                return legacy().retainedDuplicate();
+            }
+            List<Workload> local = localByNode.get(node);
+            ByteBuf head = local == null ? emptyHead.retainedDuplicate()
+                    : NodeFrames.deltaHead(alloc, epoch, from, to, local, shared.readableBytes());
+            return NodeFrames.frame(head, shared);
+        }
+
+        /** The size of what a session of {@code protocol} receives, its node's own pods left out. */
+        long bytes(int protocol) {
+            return protocol < 3 ? legacy().readableBytes() : emptyHead.readableBytes() + shared.readableBytes();
+        }
+
+        void release() {
+            shared.release();
+            emptyHead.release();
+            if (legacy != null) {
+                legacy.release();
+            }
+        }
+    }
 
     private final long epoch;
     private final int historySize;
@@ -40,7 +101,9 @@ final class ConfigHub implements AutoCloseable {
     private final ArrayDeque<DeltaFrame> history = new ArrayDeque<>();
     private final Set<AgentSession> sessions = ConcurrentHashMap.newKeySet();
     private MeshConfig current = MeshConfig.EMPTY;
-    private ByteBuf snapshotFrame;
+    private ByteBuf snapshotFrame; // protocol 1 and 2: the whole mesh
+    private ByteBuf snapshotShared; // protocol 3: the part of every node's snapshot that all share
+    private Map<String, List<Workload>> localByNode; // protocol 3: each node's own pods in the current state
     private boolean closed;
 
     ConfigHub(long epoch, int historySize, List<X509Certificate> trustBundle, ByteBufAllocator alloc) {
@@ -75,11 +138,8 @@ final class ConfigHub implements AutoCloseable {
         }
         trustBundle = List.copyOf(bundle);
         bundleGeneration = generation;
-        if (snapshotFrame != null) {
-            snapshotFrame.release();
-            snapshotFrame = null;
-        }
-        history.forEach(d -> d.frame.release());
+        dropSnapshots();
+        history.forEach(DeltaFrame::release);
         history.clear();
         for (AgentSession s : sessions) {
             s.offerBundle(trustBundle, generation);
@@ -94,25 +154,34 @@ final class ConfigHub implements AutoCloseable {
         return sessions;
     }
 
-    /** Encodes the change to {@code next} once and offers it to every registered session. */
+    /** Encodes the change to {@code next} once (per form) and offers it to every registered session. */
     synchronized void publish(MeshConfig next) {
         if (closed || next.version() <= current.version()) {
             return; // stale or duplicate
         }
         MeshConfig prev = current;
-        ByteBuf delta = Frames.encode(alloc, new Message.Delta(epoch, null, MeshDelta.diff(prev, next)));
-        history.addLast(new DeltaFrame(prev.version(), next.version(), delta));
+        var delta = new DeltaFrame(prev, MeshDelta.diff(prev, next));
+        history.addLast(delta);
         while (history.size() > historySize) {
-            history.removeFirst().frame.release();
+            history.removeFirst().release();
         }
         current = next;
+        dropSnapshots();
+        for (AgentSession s : sessions) {
+            s.offer(prev.version(), next.version(), delta.frameFor(s.node(), s.protocolVersion()));
+        }
+    }
+
+    private void dropSnapshots() {
         if (snapshotFrame != null) {
             snapshotFrame.release();
             snapshotFrame = null;
         }
-        for (AgentSession s : sessions) {
-            s.offer(prev.version(), next.version(), delta.retainedDuplicate());
+        if (snapshotShared != null) {
+            snapshotShared.release();
+            snapshotShared = null;
         }
+        localByNode = null;
     }
 
     /**
@@ -121,7 +190,7 @@ final class ConfigHub implements AutoCloseable {
      */
     synchronized CatchUp register(AgentSession session, boolean sameEpoch, long version) {
         sessions.add(session);
-        return catchUp(sameEpoch, version);
+        return catchUp(session.node(), session.protocolVersion(), sameEpoch, version);
     }
 
     void unregister(AgentSession session) {
@@ -130,10 +199,11 @@ final class ConfigHub implements AutoCloseable {
 
     /**
      * The deltas from {@code version} to the current one when this epoch's history holds them all and they
-     * are smaller than a snapshot; otherwise the snapshot. Empty frames when already current (or nothing
-     * published yet). Every buffer returned is the caller's to write or release.
+     * are smaller than a snapshot; otherwise the snapshot, in the form {@code protocol} reads, as
+     * {@code node} needs it. Empty frames when already current (or nothing published yet). Every buffer
+     * returned is the caller's to write or release.
      */
-    synchronized CatchUp catchUp(boolean sameEpoch, long version) {
+    synchronized CatchUp catchUp(String node, int protocol, boolean sameEpoch, long version) {
         if (closed || current.version() == 0) {
             return new CatchUp(-1, List.of(), false); // nothing to send yet: the first publish brings a snapshot
         }
@@ -147,15 +217,23 @@ final class ConfigHub implements AutoCloseable {
             for (DeltaFrame d : history) {
                 if (d.from == at) {
                     chain.add(d);
-                    bytes += d.frame.readableBytes();
+                    bytes += d.bytes(protocol);
                     at = d.to;
                 }
             }
-            if (at == current.version() && !chain.isEmpty() && bytes < snapshot().readableBytes()) {
-                return new CatchUp(at, chain.stream().map(d -> d.frame.retainedDuplicate()).toList(), false);
+            if (at == current.version() && !chain.isEmpty() && bytes < snapshotBytes(protocol)) {
+                return new CatchUp(at, chain.stream().map(d -> d.frameFor(node, protocol)).toList(), false);
             }
         }
-        return new CatchUp(current.version(), List.of(snapshot().retainedDuplicate()), true, bundleGeneration);
+        ByteBuf frame;
+        if (protocol < 3) {
+            frame = snapshot().retainedDuplicate();
+        } else {
+            ByteBuf shared = snapshotShared();
+            frame = NodeFrames.frame(NodeFrames.snapshotHead(alloc, epoch, current.version(), trustBundle,
+                    localByNode().getOrDefault(node, List.of()), shared.readableBytes()), shared);
+        }
+        return new CatchUp(current.version(), List.of(frame), true, bundleGeneration);
     }
 
     private ByteBuf snapshot() {
@@ -165,19 +243,37 @@ final class ConfigHub implements AutoCloseable {
         return snapshotFrame;
     }
 
-    /** Size in bytes of the current snapshot frame (encodes it if needed). */
-    synchronized int snapshotBytes() {
-        return current.version() == 0 ? 0 : snapshot().readableBytes();
+    private ByteBuf snapshotShared() {
+        if (snapshotShared == null) {
+            snapshotShared = NodeFrames.snapshotShared(alloc, current);
+        }
+        return snapshotShared;
+    }
+
+    private Map<String, List<Workload>> localByNode() {
+        if (localByNode == null) {
+            var byNode = new HashMap<String, List<Workload>>();
+            for (Workload w : current.mesh().workloads()) {
+                byNode.computeIfAbsent(w.node(), k -> new ArrayList<>()).add(w);
+            }
+            localByNode = byNode;
+        }
+        return localByNode;
+    }
+
+    /** Size in bytes of the current snapshot in the form {@code protocol} reads, its node's own pods left out. */
+    synchronized long snapshotBytes(int protocol) {
+        if (current.version() == 0) {
+            return 0;
+        }
+        return protocol < 3 ? snapshot().readableBytes() : snapshotShared().readableBytes();
     }
 
     @Override
     public synchronized void close() {
         closed = true;
-        history.forEach(d -> d.frame.release());
+        history.forEach(DeltaFrame::release);
         history.clear();
-        if (snapshotFrame != null) {
-            snapshotFrame.release();
-            snapshotFrame = null;
-        }
+        dropSnapshots();
     }
 }

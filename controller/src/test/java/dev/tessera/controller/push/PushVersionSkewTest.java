@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Version skew on the push port, over real TLS: an agent of the previous protocol (version 1, speaking the
- * exact bytes it always sent) is served by this controller; an agent of this build negotiates version 2;
+ * exact bytes it always sent) is served by this controller; an agent of this build negotiates version 3;
  * agents sharing no version with the controller are refused with a message naming the versions.
  */
 class PushVersionSkewTest {
@@ -192,13 +192,13 @@ class PushVersionSkewTest {
         start(ProtocolVersions.CONTROLLER);
         try (var agent = agent()) {
             agent.send(new Message.Hello(ProtocolVersions.AGENT.max(), ProtocolVersions.AGENT.min(), "node1", TOKEN, 0, 0));
-            assertThat(agent.read()).isEqualTo(new Message.Welcome(2, 1, 2));
-            assertThat(agent.read()).isInstanceOf(Message.Snapshot.class);
+            assertThat(agent.read()).isEqualTo(new Message.Welcome(3, 1, 3));
+            assertThat(FrameType.of(agent.readRaw()[0] & 0xff)).isEqualTo(FrameType.NODE_SNAPSHOT);
             agent.send(new Message.Ack(1));
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(server.ackedVersions()).containsEntry("node1", 1L);
                 assertThat(server.connectedAgents()).singleElement()
-                        .satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(2));
+                        .satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(3));
             });
         }
     }
@@ -208,7 +208,7 @@ class PushVersionSkewTest {
         start(ProtocolVersions.CONTROLLER);
         try (var agent = agent()) {
             agent.send(new Message.Hello(9, 1, "node1", TOKEN, 0, 0));
-            assertThat(agent.read()).isEqualTo(new Message.Welcome(2, 1, 2));
+            assertThat(agent.read()).isEqualTo(new Message.Welcome(3, 1, 3));
         }
     }
 
@@ -219,8 +219,9 @@ class PushVersionSkewTest {
             agent.send(new Message.Hello(7, 7, "node1", TOKEN, 0, 0));
             var error = (Message.ErrorFrame) agent.read();
             assertThat(error.reason()).isEqualTo("PROTOCOL_VERSION: agent speaks protocol versions 7, this controller"
-                    + " 1-2 (expected: an agent speaking one of 1-2; upgrade the controller first: it must speak"
-                    + " protocol 7 or newer (a controller serves agents of its own protocol version and of the one before))");
+                    + " 1-3 (expected: an agent speaking one of 1-3; upgrade the controller first: it must speak"
+                    + " protocol 7 or newer (a controller serves agents of its own protocol version and of at least the"
+                    + " one before))");
         }
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             assertThat(server.counters().rejectedHandshakes()).containsEntry("PROTOCOL_VERSION", 1L);

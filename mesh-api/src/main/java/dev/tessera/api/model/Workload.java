@@ -91,6 +91,32 @@ public record Workload(
         return "latest";
     }
 
+    /**
+     * What an agent on another node needs of this pod: everything but the labels, of which only the two
+     * Istio canonical ones are kept, holding the values {@link #canonicalService()} and
+     * {@link #canonicalRevision()} resolve to (and only when they differ from the fallbacks, the workload
+     * name and {@code latest}). Routing needs the address, node and meshed flag, the peer check the
+     * identity, and the source side's metrics and access log the names and the canonical service and
+     * revision; pod selectors (policy, PeerAuthentication) only ever select pods of the agent's own node,
+     * which it receives in full. So the view answers every accessor the same as this pod, except
+     * {@link #labels()}.
+     */
+    public Workload routingView() {
+        String service = canonicalService();
+        String revision = canonicalRevision();
+        Map<String, String> kept;
+        if (service.equals(workloadName)) {
+            kept = revision.equals("latest") ? Map.of() : Map.of(CANONICAL_REVISION_LABEL, revision);
+        } else {
+            kept = revision.equals("latest") ? Map.of(CANONICAL_NAME_LABEL, service)
+                    : Map.of(CANONICAL_NAME_LABEL, service, CANONICAL_REVISION_LABEL, revision);
+        }
+        if (kept.equals(labels)) {
+            return this;
+        }
+        return new Workload(namespace, name, node, ip, serviceAccount, kept, meshed, identity, workloadName);
+    }
+
     /** {@code namespace/name}. */
     public String key() {
         return namespace + "/" + name;

@@ -31,7 +31,18 @@ public enum FrameType {
     /** either way: the connection is closed because of this error. */
     ERROR(12),
     /** controller -> agent, protocol version 2 on: the version chosen for the session (answers HELLO). */
-    WELCOME(13, 2);
+    WELCOME(13, 2),
+    /**
+     * controller -> agent, protocol version 3 on: the configuration at one version as one node needs it, its
+     * own pods whole and every other pod in the compact routing form ({@link NodeFrames}); decoded into a
+     * {@link Message.Snapshot}.
+     */
+    NODE_SNAPSHOT(14, 3),
+    /**
+     * controller -> agent, protocol version 3 on: the changes from one version to the next as one node needs
+     * them ({@link NodeFrames}); decoded into a {@link Message.Delta}.
+     */
+    NODE_DELTA(15, 3);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -158,6 +158,8 @@ public final class Frames {
                         r.strings("DELTA.removedPeerAuthentications"));
                 yield new Message.Delta(epoch, bundle, delta);
             }
+            case NODE_SNAPSHOT -> NodeFrames.decodeSnapshot(r);
+            case NODE_DELTA -> NodeFrames.decodeDelta(r);
             case ACK -> new Message.Ack(r.u64("ACK.version"));
             case NACK -> new Message.Nack(r.u64("NACK.version"), r.string("NACK.error"));
             case CSR -> {

@@ -10,16 +10,21 @@ package dev.tessera.api.push;
  * range it speaks, the controller picks the highest version in both ranges and tells the agent with WELCOME
  * (only when that version is 2 or higher: an agent of version 1 receives exactly the frames it always did).
  *
+ * <p>Version 3 sends each node its own view ({@link NodeFrames}: NODE_SNAPSHOT and NODE_DELTA instead of
+ * SNAPSHOT and DELTA with object changes): the node's own pods whole, every other pod in a compact routing
+ * form. A session of version 1 or 2 still receives the whole mesh in the frames it always did.
+ *
  * <p>Skew policy, as Istio's: the controller is upgraded first and serves agents of its own version and of
- * the one before ({@link #CONTROLLER}); an agent speaks only its own version ({@link #AGENT}), so an agent
- * newer than its controller is refused with a message that says to upgrade the controller first.
+ * at least the one before ({@link #CONTROLLER}: versions 1 and 2 differ only in the handshake, so this build
+ * still serves both); an agent speaks only its own version ({@link #AGENT}), so an agent newer than its
+ * controller is refused with a message that says to upgrade the controller first.
  */
 public final class ProtocolVersions {
 
     /** The version this build speaks natively; HELLO's {@code protocolVersion} field is the agent's highest. */
-    public static final int CURRENT = 2;
-    /** What this controller serves: its own version and the previous one. */
-    public static final Range CONTROLLER = new Range(CURRENT - 1, CURRENT);
+    public static final int CURRENT = 3;
+    /** What this controller serves: its own version and the ones before, back to 1. */
+    public static final Range CONTROLLER = new Range(1, CURRENT);
     /** What this agent speaks. */
     public static final Range AGENT = new Range(CURRENT, CURRENT);
 
@@ -61,7 +66,7 @@ public final class ProtocolVersions {
     public static String refusal(Range controller, Range agent) {
         String what = agent.min() > controller.max()
                 ? "upgrade the controller first: it must speak protocol " + agent.min() + " or newer (a controller"
-                        + " serves agents of its own protocol version and of the one before)"
+                        + " serves agents of its own protocol version and of at least the one before)"
                 : "upgrade the agent: this controller no longer serves protocol " + agent.max()
                         + (agent.max() == agent.min() ? "" : " or older");
         return "agent speaks protocol versions " + agent + ", this controller " + controller

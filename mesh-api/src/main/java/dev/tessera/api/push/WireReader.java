@@ -84,6 +84,36 @@ public final class WireReader {
         return in.readLong();
     }
 
+    /** An unsigned LEB128 varint of at most 5 bytes that fits a non-negative int (see {@link WireWriter#varint}). */
+    public int varint(String field) throws ProtocolException {
+        int v = 0;
+        for (int shift = 0; shift < 35; shift += 7) {
+            int b = u8(field);
+            v |= (b & 0x7f) << shift;
+            if ((b & 0x80) == 0) {
+                if (v < 0 || (shift == 28 && b > 0x07)) {
+                    throw new ProtocolException(field + ": varint out of range (expected: 0-" + Integer.MAX_VALUE + ")");
+                }
+                return v;
+            }
+        }
+        throw new ProtocolException(field + ": varint longer than 5 bytes (expected: at most 5)");
+    }
+
+    /** A string written by {@link WireWriter#shortString}. */
+    public String shortString(String field) throws ProtocolException {
+        int n = varint(field + ".length");
+        need(field, n);
+        byte[] b = new byte[n];
+        in.readBytes(b);
+        return text(field, b);
+    }
+
+    /** How many bytes are left in the frame. */
+    public int remaining() {
+        return in.readableBytes();
+    }
+
     public byte[] bytes(String field) throws ProtocolException {
         int n = u32(field + ".length");
         need(field, n);
@@ -93,7 +123,10 @@ public final class WireReader {
     }
 
     public String string(String field) throws ProtocolException {
-        byte[] b = bytes(field);
+        return text(field, bytes(field));
+    }
+
+    private static String text(String field, byte[] b) throws ProtocolException {
         if (ascii(b)) { // the common case (names, labels, addresses): no decoder needed
             return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
         }

@@ -53,6 +53,30 @@ public final class WireWriter {
         return this;
     }
 
+    /**
+     * An unsigned LEB128 varint: 7 bits a byte, low bits first, high bit set on every byte but the last
+     * (protocol 3's compact node view; the fixed-width fields above are unchanged).
+     */
+    public WireWriter varint(int v) {
+        if (v < 0) {
+            throw new IllegalArgumentException("varint: " + v + " (expected: 0-" + Integer.MAX_VALUE + ")");
+        }
+        while ((v & ~0x7f) != 0) {
+            out.writeByte((v & 0x7f) | 0x80);
+            v >>>= 7;
+        }
+        out.writeByte(v);
+        return this;
+    }
+
+    /** A string as varint length + UTF-8 bytes (protocol 3's compact node view). */
+    public WireWriter shortString(String s) {
+        byte[] b = s.getBytes(UTF_8);
+        varint(b.length);
+        out.writeBytes(b);
+        return this;
+    }
+
     public WireWriter bytes(byte[] b) {
         out.writeInt(b.length);
         out.writeBytes(b);

@@ -106,7 +106,7 @@ class FramesTest {
     @Test
     void unknownTypeTrailingBytesAndBadValuesAreNamed() {
         assertThatThrownBy(() -> decode(new byte[] {0, 0, 0, 1, 99}))
-                .isInstanceOf(ProtocolException.class).hasMessage("frame type: 99 (expected: 1-13)");
+                .isInstanceOf(ProtocolException.class).hasMessage("frame type: 99 (expected: 1-15)");
         assertThatThrownBy(() -> decode(new byte[] {0, 0, 0, 10, 4, 0, 0, 0, 0, 0, 0, 0, 1, 0}))
                 .hasMessage("ACK: 1 trailing bytes (expected: none)");
         assertThatThrownBy(() -> Frames.checkLength(70_000_000L, Frames.MAX_FRAME_SIZE))

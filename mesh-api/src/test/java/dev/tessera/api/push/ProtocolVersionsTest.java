@@ -48,10 +48,11 @@ class ProtocolVersionsTest {
     }
 
     @Test
-    void thisBuildsControllerServesTodaysAgentsAndTheVersionBefore() {
-        assertThat(ProtocolVersions.CONTROLLER).isEqualTo(new Range(1, 2));
-        assertThat(ProtocolVersions.AGENT).isEqualTo(new Range(2, 2));
-        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, ProtocolVersions.AGENT)).isEqualTo(2);
+    void thisBuildsControllerServesTodaysAgentsAndTheVersionsBefore() {
+        assertThat(ProtocolVersions.CONTROLLER).isEqualTo(new Range(1, 3));
+        assertThat(ProtocolVersions.AGENT).isEqualTo(new Range(3, 3));
+        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, ProtocolVersions.AGENT)).isEqualTo(3);
+        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, new Range(2, 2))).isEqualTo(2);
         assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, new Range(1, 1))).isEqualTo(1);
     }
 
@@ -60,7 +61,7 @@ class ProtocolVersionsTest {
         assertThat(ProtocolVersions.refusal(new Range(1, 2), new Range(7, 7))).isEqualTo(
                 "agent speaks protocol versions 7, this controller 1-2 (expected: an agent speaking one of 1-2; upgrade"
                         + " the controller first: it must speak protocol 7 or newer (a controller serves agents of its own"
-                        + " protocol version and of the one before))");
+                        + " protocol version and of at least the one before))");
         assertThat(ProtocolVersions.refusal(new Range(4, 5), new Range(1, 2))).isEqualTo(
                 "agent speaks protocol versions 1-2, this controller 4-5 (expected: an agent speaking one of 4-5;"
                         + " upgrade the agent: this controller no longer serves protocol 2 or older)");
@@ -126,7 +127,8 @@ class ProtocolVersionsTest {
         assertThat(decode(frame(w))).isEqualTo(w);
         assertThat(FrameType.WELCOME.since()).isEqualTo(2);
         for (FrameType t : FrameType.values()) {
-            assertThat(t.since()).as(t.name()).isEqualTo(t == FrameType.WELCOME ? 2 : 1);
+            int since = t == FrameType.WELCOME ? 2 : t == FrameType.NODE_SNAPSHOT || t == FrameType.NODE_DELTA ? 3 : 1;
+            assertThat(t.since()).as(t.name()).isEqualTo(since);
         }
     }
 }

@@ -90,11 +90,20 @@ final class ControlPlaneFixture implements AutoCloseable {
         return server;
     }
 
+    /** The node each client of {@link #client} speaks for. */
+    final java.util.Map<ControllerClient, String> nodeOf = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** What {@code c} holds of {@code c}onfig: protocol 3 sends its node's pods whole, the others compact. */
+    MeshConfig viewOf(ControllerClient c, MeshConfig config) {
+        return dev.tessera.api.push.NodeFrames.view(config, nodeOf.get(c));
+    }
+
     ControllerClient client(String node, Path tokenFile, List<MeshConfig> applied) {
         var settings = new ControllerClient.Settings(new ControllerAddress("127.0.0.1", server.port()), node, tokenFile,
                 caFile, Duration.ofMillis(50), Duration.ofMillis(500), Duration.ofSeconds(10), Duration.ofSeconds(60));
         var c = new ControllerClient(settings, applied::add, b -> { }).start();
         clients.add(c);
+        nodeOf.put(c, node);
         return c;
     }
 

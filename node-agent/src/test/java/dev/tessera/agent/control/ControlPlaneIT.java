@@ -53,8 +53,10 @@ class ControlPlaneIT {
         f.close();
     }
 
-    private static void awaitState(ControllerClient c, MeshConfig expected) {
-        await().atMost(WAIT).untilAsserted(() -> assertThat(content(c.current())).isEqualTo(content(expected)));
+    /** {@code c} holds its node's view of {@code expected}. */
+    private void awaitState(ControllerClient c, MeshConfig expected) {
+        MeshConfig view = f.viewOf(c, expected);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(content(c.current())).isEqualTo(content(view)));
     }
 
     @Test
@@ -184,7 +186,7 @@ class ControlPlaneIT {
         f.server.close();
         await().atMost(WAIT).until(() -> clients.stream().noneMatch(ControllerClient::connected));
         await().atMost(WAIT).until(() -> clients.get(0).connectAttempts() > attempts + 1); // retrying with backoff
-        clients.forEach(c -> assertThat(content(c.current())).isEqualTo(content(before))); // last state kept
+        clients.forEach(c -> assertThat(content(c.current())).isEqualTo(content(f.viewOf(c, before)))); // last state kept
 
         f.source = new dev.tessera.agent.testing.HandSource(); // a new controller process: new epoch, versions restart
         MeshConfig after = state(2, 6, "after");
@@ -288,7 +290,7 @@ class ControlPlaneIT {
             byte[] rest = new byte[length - 1];
             in.readFully(rest);
             assertThat(new String(rest, 4, rest.length - 4, java.nio.charset.StandardCharsets.UTF_8))
-                    .isEqualTo("protocol error: frame type: 99 (expected: 1-13)");
+                    .isEqualTo("protocol error: frame type: 99 (expected: 1-15)");
             try {
                 assertThat(in.read()).isEqualTo(-1); // then closed
             } catch (java.net.SocketException | EOFException e) {

@@ -60,6 +60,11 @@ class PushEpochIT {
         await().atMost(WAIT).untilAsserted(() -> assertThat(content(c.current())).isEqualTo(content(expected)));
     }
 
+    /** {@code c}, served by the fixture's controller, holds its node's view of {@code expected}. */
+    private void awaitView(ControllerClient c, MeshConfig expected) {
+        awaitState(c, f.viewOf(c, expected));
+    }
+
     /** One pod more per version, all labelled the same: deltas stay much smaller than a snapshot. */
     private static MeshConfig after(long version) {
         return state(version, 6 + (int) version, "after");
@@ -72,7 +77,7 @@ class PushEpochIT {
         f.startServer(0, 8);
         int port = f.server.port();
         var clients = ControlPlaneFixture.NODES.stream().map(n -> f.client(n, new CopyOnWriteArrayList<>())).toList();
-        clients.forEach(c -> awaitState(c, before));
+        clients.forEach(c -> awaitView(c, before));
         long oldEpoch = f.server.epoch();
         f.server.close();
         await().atMost(WAIT).until(() -> clients.stream().noneMatch(ControllerClient::connected));
@@ -85,7 +90,7 @@ class PushEpochIT {
             f.source.publish(after(v));
         }
         assertThat(f.server.epoch()).isNotEqualTo(oldEpoch);
-        clients.forEach(c -> awaitState(c, after(8)));
+        clients.forEach(c -> awaitView(c, after(8)));
         clients.forEach(c -> assertThat(c.epoch()).isEqualTo(f.server.epoch()));
         assertThat(f.server.counters().snapshotsSent()).as("one snapshot per agent resuming from another epoch")
                 .isEqualTo(3);
