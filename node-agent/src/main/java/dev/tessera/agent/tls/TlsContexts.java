@@ -10,6 +10,7 @@ import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -18,6 +19,7 @@ import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,9 +93,14 @@ public final class TlsContexts {
         }
         X509Certificate[] chain = key.chain().toArray(X509Certificate[]::new);
         X509Certificate[] roots = bundle.toArray(X509Certificate[]::new);
+        // Not keyManager(key, chain): that builds a password-protected PKCS#12 keystore (PBKDF2 twice) per context.
+        KeyManagerFactory keys = new FixedKeyManagerFactory(key.key(), chain);
+        if (provider != SslProvider.JDK) { // BoringSSL: the native key material is made once, at the first handshake
+            keys = new OpenSslCachingX509KeyManagerFactory(keys);
+        }
         SslContextBuilder b = client
-                ? SslContextBuilder.forClient().keyManager(key.key(), chain).endpointIdentificationAlgorithm(null)
-                : SslContextBuilder.forServer(key.key(), chain).clientAuth(ClientAuth.REQUIRE);
+                ? SslContextBuilder.forClient().keyManager(keys).endpointIdentificationAlgorithm(null)
+                : SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE);
         try {
             return b.sslProvider(provider)
                     .protocols(TLS13)
