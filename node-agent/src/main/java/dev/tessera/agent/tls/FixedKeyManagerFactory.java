@@ -2,48 +2,32 @@ package dev.tessera.agent.tls;
 
 import static java.util.Objects.requireNonNull;
 
-import io.netty.handler.ssl.util.SimpleKeyManagerFactory;
+import io.netty.handler.ssl.util.KeyManagerFactoryWrapper;
 import java.net.Socket;
-import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.ManagerFactoryParameters;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 
 /**
  * A key manager factory over one key and its chain, held as they are. {@code SslContextBuilder.keyManager(key,
- * chain)} instead puts them into a PKCS#12 {@link KeyStore} under a password, which encrypts the key with
+ * chain)} instead puts them into a PKCS#12 keystore under a password, which encrypts the key with
  * PBKDF2 (10,000 HMAC-SHA256 iterations) and decrypts it again in the factory's {@code init}: twice per TLS context,
  * and the agent builds a client and a server context per local identity, lazily on the first connection that
  * needs one, on the event loop, and again after every certificate renewal. A keystore that never leaves the
  * process protects nothing by its password; this factory hands the key to the TLS provider without it.
  */
-final class FixedKeyManagerFactory extends SimpleKeyManagerFactory {
+final class FixedKeyManagerFactory {
 
     static final String ALIAS = "tessera";
 
-    private final KeyManager[] managers;
+    private FixedKeyManagerFactory() {}
 
-    FixedKeyManagerFactory(PrivateKey key, X509Certificate[] chain) {
-        this.managers = new KeyManager[] {new FixedKeyManager(key, chain)};
-    }
-
-    @Override
-    protected void engineInit(KeyStore keyStore, char[] password) {
-        // the key and chain are given at construction
-    }
-
-    @Override
-    protected void engineInit(ManagerFactoryParameters params) {
-        // the key and chain are given at construction
-    }
-
-    @Override
-    protected KeyManager[] engineGetKeyManagers() {
-        return managers.clone();
+    /** A factory whose one key manager offers {@code key} and {@code chain} (Netty's wrapper: no keystore). */
+    static KeyManagerFactory of(PrivateKey key, X509Certificate[] chain) {
+        return new KeyManagerFactoryWrapper(new FixedKeyManager(key, chain));
     }
 
     /** Offers its one key for the key types of its algorithm ("EC", and "EC_EC"-style forms of TLS 1.2 suites). */

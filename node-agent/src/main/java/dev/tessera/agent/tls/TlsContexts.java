@@ -94,7 +94,7 @@ public final class TlsContexts {
         X509Certificate[] chain = key.chain().toArray(X509Certificate[]::new);
         X509Certificate[] roots = bundle.toArray(X509Certificate[]::new);
         // Not keyManager(key, chain): that builds a password-protected PKCS#12 keystore (PBKDF2 twice) per context.
-        KeyManagerFactory keys = new FixedKeyManagerFactory(key.key(), chain);
+        KeyManagerFactory keys = FixedKeyManagerFactory.of(key.key(), chain);
         if (provider != SslProvider.JDK) { // BoringSSL: the native key material is made once, at the first handshake
             keys = new OpenSslCachingX509KeyManagerFactory(keys);
         }

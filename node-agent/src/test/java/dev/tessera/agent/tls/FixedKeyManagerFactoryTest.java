@@ -41,7 +41,7 @@ class FixedKeyManagerFactoryTest {
     @Test
     void offersItsKeyForTheKeyTypesOfItsAlgorithmOnly() {
         Issued i = issue(SERVER);
-        var km = (X509ExtendedKeyManager) new FixedKeyManagerFactory(i.keys().getPrivate(), i.chain()).getKeyManagers()[0];
+        var km = (X509ExtendedKeyManager) FixedKeyManagerFactory.of(i.keys().getPrivate(), i.chain()).getKeyManagers()[0];
 
         assertThat(km.chooseEngineServerAlias("EC", null, null)).isEqualTo(FixedKeyManagerFactory.ALIAS);
         assertThat(km.chooseEngineServerAlias("EC_EC", null, null)).isEqualTo(FixedKeyManagerFactory.ALIAS);
@@ -82,7 +82,7 @@ class FixedKeyManagerFactoryTest {
     }
 
     private static KeyManagerFactory keys(Issued i, SslProvider provider) {
-        KeyManagerFactory f = new FixedKeyManagerFactory(i.keys().getPrivate(), i.chain());
+        KeyManagerFactory f = FixedKeyManagerFactory.of(i.keys().getPrivate(), i.chain());
         return provider == SslProvider.JDK ? f : new OpenSslCachingX509KeyManagerFactory(f);
     }
 
