@@ -5,7 +5,8 @@ import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
+import java.net.Inet4Address;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.PolicySet;
@@ -203,14 +204,21 @@ public final class MeshCodec {
         return new Header(kind, ns, name, errors, selector, action);
     }
 
-    private static void cidr(WireWriter w, Ipv4Cidr c) {
-        w.u32(c.network()).u8(c.prefix());
+    /**
+     * An ipBlock: IPv4 as u32 network + u8 prefix, as every protocol version so far writes it. IPv6 blocks have
+     * no encoding before push protocol 4.
+     */
+    private static void cidr(WireWriter w, IpCidr c) {
+        if (!(c.network() instanceof Inet4Address)) {
+            throw new IllegalStateException("IPv6 ipBlocks need push protocol 4");
+        }
+        w.u32(java.nio.ByteBuffer.wrap(c.networkBytes()).getInt()).u8(c.prefix());
     }
 
-    private static Ipv4Cidr cidr(WireReader r, String f) throws ProtocolException {
+    private static IpCidr cidr(WireReader r, String f) throws ProtocolException {
         int network = r.i32(f + ".network");
         int prefix = r.u8(f + ".prefix");
-        return build(f, () -> new Ipv4Cidr(network, prefix));
+        return build(f, () -> IpCidr.ipv4(network, prefix));
     }
 
     // ---- whole configuration
