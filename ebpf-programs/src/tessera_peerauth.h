@@ -6,8 +6,13 @@
  * <pin dir>/peerauth/{maps,links}, so it never touches the redirect programs or their maps.
  *
  * Byte order: addresses in NETWORK order (as on the wire); counters and modes in host order.
- * Java mirror: PeerAuthProgram (encodes struct tsp_pod, struct tsp_plain_key and struct tsp_plain_verdict;
- * sizes checked by PeerAuthProgramTest).
+ * Java mirror: PeerAuthProgram (encodes struct tsp_pod, struct tsp_plain_key and struct tsp_plain_verdict,
+ * their IPv6 counterparts tsp_pod6, tsp_plain_key6, tsp_delivery_key6 and tsp_plain_event6; sizes checked by
+ * PeerAuthProgramTest).
+ *
+ * IPv4 and IPv6 have maps of their own (the *6 maps at the end): the IPv4 maps keep the layout older agents
+ * pinned, and an IPv6 key is no IPv4 key made longer. A dual-stack pod is in both: tsp_pods under its IPv4
+ * address, tsp_pods6 under its IPv6 address, with the same mode and its plaintext rules compiled per family.
  */
 #ifndef TESSERA_PEERAUTH_H
 #define TESSERA_PEERAUTH_H
@@ -166,7 +171,8 @@ struct {
 } tsp_plain_events SEC(".maps");
 
 /*
- * tsp_plain_events_lost  ARRAY (1)  key: __u32 0  value: __u64 events not queued (queue full)
+ * tsp_plain_events_lost  ARRAY (1)  key: __u32 0  value: __u64 events not queued (tsp_plain_events or
+ *   tsp_plain_events6 full)
  *   writer: tsp_ingress (atomic add)   reader: agent (PeerAuthProgram.plainEventsLost)
  */
 struct {
@@ -175,5 +181,118 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tsp_plain_events_lost SEC(".maps");
+
+/* ------------------------------------------------------------------------------------------------ IPv6 */
+
+/* An IPv6 address, network order (as in the header). */
+struct tsp_in6 {
+	__u32 a[4];
+};
+_Static_assert(sizeof(struct tsp_in6) == 16, "struct tsp_in6 size");
+
+/*
+ * Value of tsp_pods6: one meshed pod of this node under its IPv6 address; tsp_pod's fields with a 16-byte
+ * trusted address.
+ */
+struct tsp_pod6 {
+	struct tsp_in6 probe_ip; /* the trusted probe source (the IPv6 probe SNAT address, or the node's IPv6
+	                          * address when that SNAT is not in place); all zero: none, every other source
+	                          * is plaintext */
+	__u16 mode;       /* TSP_MODE_* (host order) */
+	__u16 flags;      /* TSP_POD_* (host order) */
+	__u32 pad;        /* 0 */
+	__u64 plaintext;  /* as tsp_pod */
+	__u64 dropped;    /* as tsp_pod, plus packets whose IPv6 extension headers hide the TCP header (fail closed) */
+	__u64 mesh;       /* as tsp_pod */
+};
+_Static_assert(sizeof(struct tsp_pod6) == 48, "struct tsp_pod6 size");
+
+/*
+ * Key of tsp_plain_rules6: tsp_plain_key with IPv6 addresses. LPM data: pod address (128 bits), destination
+ * port (16), pad (16), source address (0-128 bits); prefixlen = 160 + the source prefix length.
+ */
+struct tsp_plain_key6 {
+	__u32 prefixlen;
+	struct tsp_in6 pod_ip; /* network order */
+	__u16 port;            /* network order; 0 = other ports */
+	__u16 pad;             /* 0 */
+	struct tsp_in6 src_ip; /* network order, the source network */
+};
+_Static_assert(sizeof(struct tsp_plain_key6) == 40, "struct tsp_plain_key6 size");
+
+/* Bits of tsp_plain_key6's LPM data before the source address. */
+#define TSP_PLAIN_FIXED_BITS6 160
+
+/*
+ * tsp_pods6  HASH  key: struct tsp_in6 pod IPv6 address (network order)  value: struct tsp_pod6
+ *   writer: agent (PeerAuthProgram.sync, as tsp_pods, for the pods' IPv6 addresses; keeps the counters)
+ *   reader: tsp_ingress (counts with atomic adds)
+ *   Pods not in here are never touched (a pod's link-local address is never in here: see peerauth.bpf.c).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* the default; the agent sets it from --max-pods before load */
+	__type(key, struct tsp_in6);
+	__type(value, struct tsp_pod6);
+} tsp_pods6 SEC(".maps");
+
+/*
+ * tsp_plain_rules6  LPM_TRIE  key: struct tsp_plain_key6  value: struct tsp_plain_verdict
+ *   writer: agent (PeerAuthProgram.sync: tsp_plain_rules' entries for the pods' IPv6 addresses, compiled by
+ *           PlaintextPolicy from the policies' IPv6 ipBlocks/notIpBlocks plus ::/0)
+ *   reader: tsp_ingress, only for pods whose tsp_pod6.flags has TSP_POD_PLAIN_RULES (counts hits)
+ *   Full (16,384 entries, its own budget next to tsp_plain_rules'): as tsp_plain_rules, fail closed.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tsp_plain_key6);
+	__type(value, struct tsp_plain_verdict);
+} tsp_plain_rules6 SEC(".maps");
+
+/* Key of tsp_deliveries6: tsp_delivery_key for a delivery over IPv6. All fields in network order. */
+struct tsp_delivery_key6 {
+	struct tsp_in6 saddr; /* the client pod (the address the agent bound), or the node's IPv6 address */
+	struct tsp_in6 daddr; /* the local pod */
+	__u16 sport;
+	__u16 dport;
+};
+_Static_assert(sizeof(struct tsp_delivery_key6) == 36, "struct tsp_delivery_key6 size");
+
+/*
+ * tsp_deliveries6  LRU_HASH (65536)  key: struct tsp_delivery_key6  value: __u32 1
+ *   writer: agent (PeerAuthProgram.addDelivery/removeDelivery for IPv6 4-tuples, as tsp_deliveries)
+ *   reader: tsp_ingress: a SYN whose 4-tuple is in here is the agent's delivery, never plaintext.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tsp_delivery_key6);
+	__type(value, __u32);
+} tsp_deliveries6 SEC(".maps");
+
+/* Value of tsp_plain_events6: tsp_plain_event with IPv6 addresses. Network order but verdict. */
+struct tsp_plain_event6 {
+	struct tsp_in6 src_ip;
+	struct tsp_in6 pod_ip;
+	__u16 sport;
+	__u16 dport;
+	__u8 verdict;     /* TSP_PLAIN_EV_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct tsp_plain_event6) == 40, "struct tsp_plain_event6 size");
+
+/*
+ * tsp_plain_events6  QUEUE (4096)  value: struct tsp_plain_event6
+ *   writer: tsp_ingress (plaintext SYNs to pods' IPv6 addresses; when full the event is lost and counted in
+ *           tsp_plain_events_lost, which counts both queues' losses)
+ *   reader: agent (PeerAuthProgram.drainPlainEvents, after tsp_plain_events)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, struct tsp_plain_event6);
+} tsp_plain_events6 SEC(".maps");
 
 #endif /* TESSERA_PEERAUTH_H */

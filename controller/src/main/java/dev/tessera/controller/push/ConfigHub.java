@@ -3,6 +3,7 @@ package dev.tessera.controller.push;
 import static java.util.Objects.requireNonNull;
 
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.push.BeforeProtocol4;
 import dev.tessera.api.push.Frames;
 import dev.tessera.api.push.MeshConfig;
 import dev.tessera.api.push.MeshDelta;
@@ -73,7 +74,7 @@ final class ConfigHub implements AutoCloseable {
 
         private ByteBuf legacy() {
             if (legacy == null) {
-                legacy = Frames.encode(alloc, new Message.Delta(epoch, null, delta));
+                legacy = Frames.encode(alloc, new Message.Delta(epoch, null, BeforeProtocol4.delta(delta)));
             }
             return legacy;
         }
@@ -260,7 +261,7 @@ final class ConfigHub implements AutoCloseable {
 
     private ByteBuf snapshot() {
         if (snapshotFrame == null) {
-            snapshotFrame = Frames.encode(alloc, new Message.Snapshot(epoch, trustBundle, current));
+            snapshotFrame = Frames.encode(alloc, new Message.Snapshot(epoch, trustBundle, BeforeProtocol4.config(current)));
         }
         return snapshotFrame;
     }

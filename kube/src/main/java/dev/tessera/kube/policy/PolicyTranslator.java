@@ -2,7 +2,7 @@ package dev.tessera.kube.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.AuthorizationPolicy.Action;
 import dev.tessera.api.policy.AuthorizationPolicy.Operation;
 import dev.tessera.api.policy.AuthorizationPolicy.Rule;
@@ -164,11 +164,17 @@ public final class PolicyTranslator {
         return s;
     }
 
-    static Ipv4Cidr cidr(String s) {
+    /**
+     * An ipBlock: an IPv4 or IPv6 network, or one address (/32, /128). Host bits must be zero; the message then
+     * names the network that was probably meant.
+     */
+    static IpCidr cidr(String s) {
         try {
-            return Ipv4Cidr.parse(s.contains("/") ? s : s + "/32");
+            return IpCidr.parse(s.contains("/") ? s : s + (s.contains(":") ? "/128" : "/32"));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("an IPv4 address or network a.b.c.d/n (n 0-32, host bits zero)");
+            var meant = java.util.regex.Pattern.compile("e\\.g\\. (\\S+)\\)$").matcher(String.valueOf(e.getMessage()));
+            throw new IllegalArgumentException("an IPv4 or IPv6 address or network, a.b.c.d/n (n 0-32) or x:x::x/n"
+                    + " (n 0-128), host bits zero" + (meant.find() ? ", e.g. " + meant.group(1) : ""));
         }
     }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.AuthorizationPolicy.Action;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication.Mode;
@@ -65,11 +66,47 @@ class PolicyTranslatorTest {
         assertThat(t.errors()).contains(
                 "spec.action: 'ALLOWED' (expected: ALLOW, DENY or AUDIT)",
                 "spec.rules[0].from[0].source.principals[0]: 'a*b' (expected: a non-empty value with '*' only alone, as prefix or as suffix)",
-                "spec.rules[0].from[0].source.ipBlocks[0]: '198.18.1.1/24' (expected: an IPv4 address or network a.b.c.d/n (n 0-32, host bits zero))",
+                "spec.rules[0].from[0].source.ipBlocks[0]: '198.18.1.1/24' (expected: an IPv4 or IPv6 address or network, a.b.c.d/n (n 0-32) or x:x::x/n (n 0-128), host bits zero, e.g. 198.18.1.0/24)",
                 "spec.rules[0].to[0].operation.ports[0]: '0' (expected: a port 1-65535)",
                 "spec.rules[0].to[0].operation.ports[1]: 'http' (expected: a port 1-65535)");
         assertThat(t.errors()).anyMatch(e -> e.startsWith("spec.rules[0].when: unknown or unsupported field"));
         assertThat(t.errors()).anyMatch(e -> e.startsWith("spec.rules[0].from[0].source.requestPrincipals: unknown"));
+    }
+
+    @Test
+    void ipv6BlocksAndAddressesAreAcceptedNextToIpv4Ones() throws Exception {
+        var t = PolicyTranslator.authorizationPolicy(obj("AuthorizationPolicy", "shop", "v6", """
+                rules:
+                - from:
+                  - source:
+                      ipBlocks: ["2001:db8::/32", "2001:DB8:1::9", "198.18.0.0/15"]
+                      notIpBlocks: ["2001:db8:bad::/48"]
+                """));
+        assertThat(t.errors()).isEmpty();
+        var source = t.policy().rules().get(0).from().get(0);
+        assertThat(source.ipBlocks()).containsExactly(IpCidr.parse("2001:db8::/32"), IpCidr.parse("2001:db8:1::9/128"),
+                IpCidr.parse("198.18.0.0/15"));
+        assertThat(source.notIpBlocks()).containsExactly(IpCidr.parse("2001:db8:bad::/48"));
+    }
+
+    @Test
+    void malformedIpv6BlocksNameTheFieldAndTheExpectedValue() throws Exception {
+        var t = PolicyTranslator.authorizationPolicy(obj("AuthorizationPolicy", "shop", "v6bad", """
+                rules:
+                - from:
+                  - source:
+                      ipBlocks: ["2001:db8::1/32", "2001:db8::/129", "fe80::1%eth0", "::ffff:198.18.0.0/112"]
+                      notIpBlocks: ["2001:db8:::1"]
+                """));
+        assertThat(t.valid()).isFalse();
+        String expected = "(expected: an IPv4 or IPv6 address or network, a.b.c.d/n (n 0-32) or x:x::x/n (n 0-128),"
+                + " host bits zero";
+        assertThat(t.errors()).containsExactly(
+                "spec.rules[0].from[0].source.ipBlocks[0]: '2001:db8::1/32' " + expected + ", e.g. 2001:db8::/32)",
+                "spec.rules[0].from[0].source.ipBlocks[1]: '2001:db8::/129' " + expected + ")",
+                "spec.rules[0].from[0].source.ipBlocks[2]: 'fe80::1%eth0' " + expected + ")",
+                "spec.rules[0].from[0].source.ipBlocks[3]: '::ffff:198.18.0.0/112' " + expected + ")",
+                "spec.rules[0].from[0].source.notIpBlocks[0]: '2001:db8:::1' " + expected + ")");
     }
 
     @Test

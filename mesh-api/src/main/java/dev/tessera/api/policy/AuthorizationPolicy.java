@@ -3,7 +3,7 @@ package dev.tessera.api.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import java.util.List;
 import java.util.Map;
 
@@ -70,11 +70,12 @@ public record AuthorizationPolicy(String namespace, String name, Map<String, Str
     /**
      * {@code from[].source}: each non-empty list must match. Principals are SPIFFE identities without the
      * {@code spiffe://} scheme ({@code cluster.local/ns/N/sa/S}), with {@code *} alone, as a prefix or as a
-     * suffix as wildcard; namespaces are the source identity's namespace (same wildcards); ip blocks are
-     * matched against the source address the destination agent sees.
+     * suffix as wildcard; namespaces are the source identity's namespace (same wildcards); ip blocks (IPv4 or
+     * IPv6 networks) are matched against the source address the destination agent sees, each against
+     * addresses of its own family only (an IPv4-mapped address counts as IPv4, see {@link IpCidr#contains}).
      */
     public record Source(List<String> principals, List<String> notPrincipals, List<String> namespaces,
-            List<String> notNamespaces, List<Ipv4Cidr> ipBlocks, List<Ipv4Cidr> notIpBlocks) {
+            List<String> notNamespaces, List<IpCidr> ipBlocks, List<IpCidr> notIpBlocks) {
         public Source {
             principals = List.copyOf(principals);
             notPrincipals = List.copyOf(notPrincipals);

@@ -5,7 +5,8 @@ import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
+import java.net.Inet4Address;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.PolicySet;
@@ -247,14 +248,46 @@ public final class MeshCodec {
         return new Header(kind, ns, name, errors, selector, action);
     }
 
-    private static void cidr(WireWriter w, Ipv4Cidr c) {
-        w.u32(c.network()).u8(c.prefix());
+    /**
+     * An ipBlock: IPv4 as u32 network + u8 prefix, as every protocol version so far writes it. IPv6 blocks have
+     * no encoding before push protocol 4.
+     */
+    /**
+     * An IPv4 block is {@code u32 network, u8 prefix} (0-32), as every protocol version reads it. An IPv6 block
+     * (protocol 4) is {@code u32 0, u8 255} and then {@code 16 bytes network, u8 prefix} (0-128): a prefix no
+     * IPv4 block has, so the decoder needs no session version. Sessions before protocol 4 never receive one
+     * ({@link BeforeProtocol4}: their decoders reject a prefix above 32).
+     */
+    private static void cidr(WireWriter w, IpCidr c) {
+        if (c.network() instanceof Inet4Address) {
+            w.u32(java.nio.ByteBuffer.wrap(c.networkBytes()).getInt()).u8(c.prefix());
+        } else {
+            w.u32(0).u8(IPV6_BLOCK);
+            w.buffer().writeBytes(c.networkBytes());
+            w.u8(c.prefix());
+        }
     }
 
-    private static Ipv4Cidr cidr(WireReader r, String f) throws ProtocolException {
+    private static final int IPV6_BLOCK = 255;
+
+    private static IpCidr cidr(WireReader r, String f) throws ProtocolException {
         int network = r.i32(f + ".network");
         int prefix = r.u8(f + ".prefix");
-        return build(f, () -> new Ipv4Cidr(network, prefix));
+        if (prefix == IPV6_BLOCK && network == 0) {
+            byte[] b = new byte[16];
+            for (int i = 0; i < 16; i++) {
+                b[i] = (byte) r.u8(f + ".network6");
+            }
+            int prefix6 = r.u8(f + ".prefix6");
+            return build(f, () -> {
+                try {
+                    return new IpCidr(java.net.InetAddress.getByAddress(b), prefix6);
+                } catch (java.net.UnknownHostException e) {
+                    throw new IllegalArgumentException(e.getMessage());
+                }
+            });
+        }
+        return build(f, () -> IpCidr.ipv4(network, prefix));
     }
 
     // ---- whole configuration

@@ -87,6 +87,9 @@ public final class NodeFrames {
      * more): version 3 has no other addresses of dual-stack pods (its agents capture IPv4 only).
      */
     public static ByteBuf snapshotShared(ByteBufAllocator alloc, MeshConfig c, int version) {
+        if (version < 4) {
+            c = BeforeProtocol4.config(c);
+        }
         var strings = new Strings();
         ByteBuf body = Unpooled.buffer();
         try {
@@ -112,6 +115,9 @@ public final class NodeFrames {
 
     /** As {@link #deltaShared(ByteBufAllocator, MeshConfig, MeshDelta)} for a session of protocol {@code version}. */
     public static ByteBuf deltaShared(ByteBufAllocator alloc, MeshConfig from, MeshDelta delta, int version) {
+        if (version < 4) {
+            delta = BeforeProtocol4.delta(delta);
+        }
         var strings = new Strings();
         ByteBuf body = Unpooled.buffer();
         try {
@@ -188,15 +194,18 @@ public final class NodeFrames {
 
     /**
      * Whether protocol 3's shared part of {@code c}'s snapshot differs from protocol 4's: some pod is
-     * dual-stack (protocol 3 leaves its other addresses out).
+     * dual-stack (protocol 3 leaves its other addresses out) or some policy has an IPv6 block
+     * ({@link BeforeProtocol4}).
      */
     public static boolean differsBefore4(MeshConfig c) {
-        return c.mesh().workloads().stream().anyMatch(w -> !w.otherIps().isEmpty());
+        return c.mesh().workloads().stream().anyMatch(w -> !w.otherIps().isEmpty())
+                || BeforeProtocol4.hasIpv6Blocks(c.policies().authorizationPolicies());
     }
 
     /** Whether protocol 3's shared part of {@code delta} differs from protocol 4's. */
     public static boolean differsBefore4(MeshDelta delta) {
-        return delta.workloads().stream().anyMatch(w -> !w.otherIps().isEmpty());
+        return delta.workloads().stream().anyMatch(w -> !w.otherIps().isEmpty())
+                || BeforeProtocol4.hasIpv6Blocks(delta.authorizationPolicies());
     }
 
     /** The workloads of {@code workloads} that run on {@code node}. */

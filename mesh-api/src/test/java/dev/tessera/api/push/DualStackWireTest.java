@@ -7,7 +7,10 @@ import dev.tessera.api.identity.SpiffeId;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.net.IpCidr;
+import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PolicySet;
+import dev.tessera.api.policy.Translation;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
@@ -109,6 +112,45 @@ class DualStackWireTest {
         // protocol 3's encoder never sets flag 64, which protocol-3 agents reject
         assertThat(bytes(NodeFrames.snapshotShared(ALLOC, dual, 3)))
                 .isEqualTo(bytes(NodeFrames.snapshotShared(ALLOC, single, 3)));
+    }
+
+    private static Translation<AuthorizationPolicy> policy(String... blocks) {
+        var source = new AuthorizationPolicy.Source(List.of(), List.of(), List.of(), List.of(),
+                java.util.Arrays.stream(blocks).map(IpCidr::parse).toList(), List.of(IpCidr.parse("2001:db8:bad::/48")));
+        var p = new AuthorizationPolicy("shop", "p", Map.of("app", "pay"), AuthorizationPolicy.Action.ALLOW,
+                List.of(new AuthorizationPolicy.Rule(List.of(source), List.of())));
+        return new Translation<>("AuthorizationPolicy", "shop", "p", p, List.of(), p.selector(), p.action());
+    }
+
+    private static MeshConfig withPolicy(Translation<AuthorizationPolicy> t) {
+        return new MeshConfig(1, new MeshSnapshot(1, List.of(N1, N2), List.of()),
+                new PolicySet(1, List.of(t), List.of()));
+    }
+
+    @Test
+    void ipv6BlocksTravelInProtocol4AndBecomeANetworkOfNoSourceBefore() throws Exception {
+        var t = policy("2001:db8:1::/48", "198.18.1.0/24", "2001:db8::c612:100/120");
+        var c = withPolicy(t);
+        var m = (Message.Snapshot) decode(NodeFrames.snapshot(ALLOC, 7, List.of(), c, "node1"));
+        assertThat(m.config().policies().authorizationPolicies()).containsExactly(t);
+        var whole = (Message.Snapshot) ProtocolV1GoldenTest.decode(
+                ProtocolV1GoldenTest.encode(new Message.Snapshot(3, List.of(), c)));
+        assertThat(whole.config().policies().authorizationPolicies()).containsExactly(t);
+
+        assertThat(NodeFrames.differsBefore4(c)).isTrue();
+        ByteBuf shared3 = NodeFrames.snapshotShared(ALLOC, c, 3);
+        ByteBuf head = NodeFrames.snapshotHead(ALLOC, 7, 1, List.of(), List.of(), shared3.readableBytes());
+        var old = (Message.Snapshot) decode(NodeFrames.frame(head, shared3));
+        shared3.release();
+        var source = old.config().policies().authorizationPolicies().get(0).policy().rules().get(0).from().get(0);
+        assertThat(source.ipBlocks()).containsExactly(IpCidr.parse("0.0.0.0/32"), IpCidr.parse("198.18.1.0/24"));
+        assertThat(source.notIpBlocks()).containsExactly(IpCidr.parse("0.0.0.0/32"));
+        assertThat(BeforeProtocol4.config(c).policies().authorizationPolicies())
+                .isEqualTo(old.config().policies().authorizationPolicies());
+        var v4only = withPolicy(new Translation<>("AuthorizationPolicy", "shop", "q",
+                BeforeProtocol4.ipv4Only(t.policy()), List.of(), t.selector(), t.action()));
+        assertThat(BeforeProtocol4.config(v4only)).as("an IPv4-only state is left as it is").isSameAs(v4only);
+        assertThat(NodeFrames.differsBefore4(v4only)).isFalse();
     }
 
     @Test

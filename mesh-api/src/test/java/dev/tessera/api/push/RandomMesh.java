@@ -5,7 +5,7 @@ import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Service;
 import dev.tessera.api.model.Workload;
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PeerAuthentication;
 import dev.tessera.api.policy.PolicySet;
@@ -145,8 +145,8 @@ final class RandomMesh {
                     random.nextBoolean() ? Map.of("app", "x") : null, AuthorizationPolicy.Action.DENY);
         }
         var source = new AuthorizationPolicy.Source(List.of("cluster.local/ns/" + ns + "/sa/*"), List.of(),
-                List.of(ns), List.of("kube-system"), List.of(Ipv4Cidr.parse("198.18.0.0/15")),
-                random.nextBoolean() ? List.of(Ipv4Cidr.parse("198.18." + random.nextInt(200) + ".0/24")) : List.of());
+                List.of(ns), List.of("kube-system"), List.of(IpCidr.parse("198.18.0.0/15")),
+                random.nextBoolean() ? List.of(IpCidr.parse("198.18." + random.nextInt(200) + ".0/24")) : List.of());
         var op = new AuthorizationPolicy.Operation(List.of(80, 8080 + random.nextInt(10)), List.of(22));
         var action = AuthorizationPolicy.Action.values()[random.nextInt(3)];
         var p = new AuthorizationPolicy(ns, name, random.nextBoolean() ? Map.of("app", "pod-" + random.nextInt(9)) : null,

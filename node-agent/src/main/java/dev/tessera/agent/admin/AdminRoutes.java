@@ -115,7 +115,7 @@ public final class AdminRoutes {
     }
 
     private static String addr(java.net.InetSocketAddress a) {
-        return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
+        return dev.tessera.api.net.Addresses.format(a); // [2001:db8::1]:8080 for IPv6
     }
 
     private Map<String, Object> configDump() {
@@ -162,7 +162,7 @@ public final class AdminRoutes {
             m.put("canonicalService", w.canonicalService());
             m.put("canonicalRevision", w.canonicalRevision());
             m.put("node", w.node());
-            m.put("ip", w.ip().getHostAddress());
+            m.put("ip", dev.tessera.api.net.Addresses.format(w.ip()));
             m.put("serviceAccount", w.serviceAccount());
             m.put("meshed", w.meshed());
             m.put("identity", w.identity().toString());

@@ -230,7 +230,7 @@ public final class JsonAccessLog implements ConnectionListener {
     }
 
     private static String addr(InetSocketAddress a) {
-        return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
+        return dev.tessera.api.net.Addresses.format(a); // [2001:db8::1]:8080 for IPv6
     }
 
     private static String workload(Workload w) {

@@ -12,6 +12,7 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,10 +30,15 @@ import org.slf4j.LoggerFactory;
  * client pod; the node's reply routing (a mark on packets of transparent sockets and a local route for it,
  * {@code redirect.ReplyRouting}) keeps them on this socket.
  *
- * <p>Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
- * source and target differ in family, the source is IPv6 without IPv6 reply routing, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
- * registry fails; with no registry set every dial is from the node address. Such a node-address dial is bound to
- * the registry's {@link Registry#nodeAddress} and recorded too, so the kernel recognises it by its 4-tuple.
+ * <p>Both families: an IPv4 pod is dialled from an IPv4 client address, an IPv6 pod from an IPv6 one (the
+ * kernel keeps the 4-tuples in {@code tsp_deliveries} and {@code tsp_deliveries6}); IPv6 transparently only when
+ * the registry says the node's reply routing covers IPv6 ({@link Registry#transparentIpv6()}).
+ * Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
+ * the source is not of the target's family (or IPv6 without IPv6 reply routing), the channel is not epoll, the
+ * pod dials itself (hairpin), or the bind or the registry fails; with no registry set every dial is from the node
+ * address. Such a node-address dial is bound to the registry's node address of the target's family
+ * ({@link Registry#nodeAddress}, {@link Registry#nodeAddress6}) and recorded too, so the kernel recognises it by
+ * its 4-tuple.
  */
 public final class Delivery {
 
@@ -52,19 +58,21 @@ public final class Delivery {
             return null;
         }
 
-        /** The node's IPv6 address, for dials to IPv6 pods as {@link #nodeAddress()} is for IPv4 (null: none). */
+        /**
+         * The node's IPv6 address, for dials to pods' IPv6 addresses as {@link #nodeAddress()} is for IPv4 (null:
+         * such dials are neither bound nor recorded, and STRICT refuses them unless the node address is trusted).
+         */
         default InetAddress nodeAddress6() {
             return null;
         }
 
-        /** Whether replies to IPv6 client pods come back to transparent sockets (IPv6 reply routing is in place). */
-        default boolean transparent6() {
+        /**
+         * Whether IPv6 pods may be dialled from the client pod's IPv6 address: the node's reply routing must keep
+         * the pod's IPv6 replies on the agent's socket too (the IPv6 counterpart of {@code redirect.ReplyRouting}).
+         * False: IPv6 deliveries come from {@link #nodeAddress6()}.
+         */
+        default boolean transparentIpv6() {
             return false;
-        }
-
-        /** The node address of {@code target}'s family, or null. */
-        default InetAddress nodeAddressFor(InetAddress target) {
-            return target instanceof Inet4Address ? nodeAddress() : nodeAddress6();
         }
     }
 
@@ -103,8 +111,8 @@ public final class Delivery {
         Registry r = registry;
         // A pod reaching itself (through a Service VIP) gets a SYN from its own address on eth0, which its kernel
         // drops as a martian source: that hairpin is dialled from the node, as before.
-        if (r == null || source == null || !sameFamily(source, target.getAddress())
-                || !(source instanceof Inet4Address || r.transparent6()) || !epoll || source.equals(target.getAddress())) {
+        if (r == null || !sameFamily(source, target.getAddress(), r.transparentIpv6())
+                || !epoll || source.equals(target.getAddress())) {
             if (r != null) {
                 fallbacks.incrementAndGet();
             }
@@ -124,6 +132,12 @@ public final class Delivery {
         return result;
     }
 
+    /** Both IPv4, or both IPv6 when {@code ipv6} (the node routes IPv6 replies back to transparent sockets). */
+    private static boolean sameFamily(InetAddress source, InetAddress target, boolean ipv6) {
+        return source instanceof Inet4Address && target instanceof Inet4Address
+                || ipv6 && source instanceof Inet6Address && target instanceof Inet6Address;
+    }
+
     /** Dials {@code target} from the node address (passthrough: no pod to speak for). */
     public Future<Channel> dialFromNode(EventLoop loop, InetSocketAddress target) {
         Promise<Channel> result = loop.newPromise();
@@ -133,8 +147,8 @@ public final class Delivery {
 
     /** From the node address, recorded in {@code r} when it names the node address (else unrecorded). */
     private void fromNode(EventLoop loop, Registry r, InetSocketAddress target, Promise<Channel> result) {
-        InetAddress node = r == null ? null : r.nodeAddressFor(target.getAddress());
-        if (node == null || !sameFamily(node, target.getAddress())) {
+        InetAddress node = r == null ? null : target.getAddress() instanceof Inet6Address ? r.nodeAddress6() : r.nodeAddress();
+        if (node == null || !sameFamily(node, target.getAddress(), true)) {
             plain(loop, target, result);
             return;
         }
@@ -142,10 +156,6 @@ public final class Delivery {
             log.debug("node-address dial to {} not recorded: {}", target, why);
             plain(loop, target, result);
         }, () -> { });
-    }
-
-    private static boolean sameFamily(InetAddress a, InetAddress b) {
-        return (a instanceof Inet4Address) == (b instanceof Inet4Address);
     }
 
     /**

@@ -2,7 +2,7 @@ package dev.tessera.agent.policy;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.AuthorizationPolicy.Action;
 import dev.tessera.api.policy.AuthorizationPolicy.Operation;
 import dev.tessera.api.policy.AuthorizationPolicy.Rule;
@@ -11,7 +11,7 @@ import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PolicyScope;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.policy.Translation;
-import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -103,14 +103,13 @@ public final class Authorizer {
     static boolean matches(Source s, AuthorizationRequest req) {
         String principal = req.principal();
         String ns = req.sourceIdentity() == null ? null : req.sourceIdentity().namespace();
-        int ip = req.sourceIp() instanceof Inet4Address a ? toInt(a.getAddress()) : 0;
-        boolean v4 = req.sourceIp() instanceof Inet4Address;
+        InetAddress ip = req.sourceIp();
         return (s.principals().isEmpty() || anyPattern(s.principals(), principal))
                 && (s.notPrincipals().isEmpty() || !anyPattern(s.notPrincipals(), principal))
                 && (s.namespaces().isEmpty() || anyPattern(s.namespaces(), ns))
                 && (s.notNamespaces().isEmpty() || !anyPattern(s.notNamespaces(), ns))
-                && (s.ipBlocks().isEmpty() || v4 && anyBlock(s.ipBlocks(), ip))
-                && (s.notIpBlocks().isEmpty() || !(v4 && anyBlock(s.notIpBlocks(), ip)));
+                && (s.ipBlocks().isEmpty() || anyBlock(s.ipBlocks(), ip))
+                && (s.notIpBlocks().isEmpty() || !anyBlock(s.notIpBlocks(), ip));
     }
 
     static boolean matches(Operation o, int port) {
@@ -138,11 +137,8 @@ public final class Authorizer {
         return patterns.stream().anyMatch(p -> patternMatches(p, value));
     }
 
-    private static boolean anyBlock(List<Ipv4Cidr> blocks, int ip) {
+    /** Whether a block holds {@code ip}; blocks of the other family never do (IPv4-mapped counts as IPv4). */
+    private static boolean anyBlock(List<IpCidr> blocks, InetAddress ip) {
         return blocks.stream().anyMatch(b -> b.contains(ip));
-    }
-
-    private static int toInt(byte[] b) {
-        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
     }
 }

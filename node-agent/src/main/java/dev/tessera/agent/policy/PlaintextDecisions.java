@@ -55,16 +55,16 @@ public final class PlaintextDecisions {
 
     /**
      * The decision of the entry the kernel used for a plaintext SYN from {@code source} to {@code pod}, found as
-     * {@code tsp_plain_rules} finds it (longest source match for the port, then for port 0), or empty when the
-     * pod has no entries (STRICT, no policy selects it) or none matches.
+     * {@code tsp_plain_rules} (IPv4) or {@code tsp_plain_rules6} (IPv6) finds it (longest source match for the
+     * port, then for port 0; the pod's entries are all of its address's family), or empty when the pod has no
+     * entries (STRICT, no policy selects it) or none matches.
      */
     public synchronized java.util.Optional<Decision> decisionFor(java.net.InetSocketAddress pod,
             java.net.InetAddress source) {
-        int src = java.nio.ByteBuffer.wrap(source.getAddress()).getInt();
         for (int port : new int[] {pod.getPort(), 0}) {
             RuleKey best = null;
             for (RuleKey k : byPod.getOrDefault(pod.getAddress(), java.util.List.of())) {
-                if (k.port() == port && k.source().contains(src)
+                if (k.port() == port && k.source().contains(source)
                         && (best == null || k.source().prefix() > best.source().prefix())) {
                     best = k;
                 }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.model.Workload;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.PeerAuthentication.Mode;
 import dev.tessera.api.policy.PolicyScope;
 import dev.tessera.api.policy.PolicySet;
@@ -153,22 +154,32 @@ public final class PolicyEnforcer implements InboundGate {
             }
             var peerAuths = set == null ? PolicySet.EMPTY.peerAuthentications() : set.peerAuthentications();
             boolean strict = PolicyScope.peerAuthentication(w, peerAuths).mode() == Mode.STRICT;
-            List<PeerAuthProgram.PlainRule> rules = null;
-            if (set == null) {
-                rules = List.of();
-            } else if (!strict) {
-                var compiled = PlaintextPolicy.compile(set, w);
-                if (compiled.isPresent()) {
-                    rules = new ArrayList<>();
-                    for (PlaintextPolicy.Entry e : compiled.get()) {
-                        rules.add(new PeerAuthProgram.PlainRule(e.port(), e.source(), e.decision().allowed()));
-                        decisions.put(new PeerAuthProgram.RuleKey(w.ip(), e.port(), e.source()), e.decision());
+            for (InetAddress ip : addresses(w)) { // a dual-stack pod is enforced under each of its addresses
+                List<PeerAuthProgram.PlainRule> rules = null;
+                if (set == null) {
+                    rules = List.of();
+                } else if (!strict) {
+                    var compiled = PlaintextPolicy.compile(set, w, IpCidr.Family.of(ip));
+                    if (compiled.isPresent()) {
+                        rules = new ArrayList<>();
+                        for (PlaintextPolicy.Entry e : compiled.get()) {
+                            rules.add(new PeerAuthProgram.PlainRule(e.port(), e.source(), e.decision().allowed()));
+                            decisions.put(new PeerAuthProgram.RuleKey(ip, e.port(), e.source()), e.decision());
+                        }
                     }
                 }
+                pods.put(ip, new PeerAuthProgram.Pod(w.key(), strict, rules));
             }
-            pods.put(w.ip(), new PeerAuthProgram.Pod(w.key(), strict, rules));
         }
         return new KernelPolicy(pods, decisions);
+    }
+
+    /**
+     * The addresses the kernel enforces for {@code w}: IPv4 and IPv6 alike (an IPv6 address goes to the program's
+     * IPv6 maps): every address of a dual-stack pod ({@link Workload#addresses()}).
+     */
+    static List<InetAddress> addresses(Workload w) {
+        return w.addresses();
     }
 
     /**
@@ -193,13 +204,26 @@ public final class PolicyEnforcer implements InboundGate {
         PolicySet set = policies == null ? PolicySet.EMPTY : policies;
         var out = new ArrayList<PolicyMetrics.Plaintext>();
         for (Workload w : state.current().workloadsOnNode(node)) {
-            var c = counters.get(w.ip());
-            if (c == null || !w.meshed()) {
+            if (!w.meshed()) {
+                continue;
+            }
+            long plaintext = 0;
+            long dropped = 0;
+            boolean any = false;
+            for (InetAddress ip : addresses(w)) { // a dual-stack pod's series sums both families
+                var c = counters.get(ip);
+                if (c != null) {
+                    any = true;
+                    plaintext += c.plaintext();
+                    dropped += c.dropped();
+                }
+            }
+            if (!any) {
                 continue;
             }
             String mode = PolicyScope.peerAuthentication(w, set.peerAuthentications()).mode().name();
-            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "allowed", c.plaintext()));
-            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "dropped", c.dropped()));
+            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "allowed", plaintext));
+            out.add(new PolicyMetrics.Plaintext(w.name(), w.namespace(), mode, "dropped", dropped));
         }
         return out;
     }
@@ -247,9 +271,15 @@ public final class PolicyEnforcer implements InboundGate {
         if (strict) {
             return "dropped (STRICT)";
         }
-        return PlaintextPolicy.compile(set, w)
-                .map(entries -> "decided in the kernel by AuthorizationPolicy (" + entries.size() + " entries)")
-                .orElse("passed (PERMISSIVE, no AuthorizationPolicy selects the pod)");
+        int entries = 0;
+        for (InetAddress ip : addresses(w)) {
+            var compiled = PlaintextPolicy.compile(set, w, IpCidr.Family.of(ip));
+            if (compiled.isEmpty()) {
+                return "passed (PERMISSIVE, no AuthorizationPolicy selects the pod)";
+            }
+            entries += compiled.get().size();
+        }
+        return "decided in the kernel by AuthorizationPolicy (" + entries + " entries)";
     }
 
     private static String enforcedAs(Translation<?> t) {

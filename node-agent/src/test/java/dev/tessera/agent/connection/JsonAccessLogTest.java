@@ -25,6 +25,17 @@ class JsonAccessLogTest {
                 + "\"bytes_from_src\":10,\"bytes_to_src\":20,\"duration_ms\":1500}");
     }
 
+    /** IPv6 endpoints as ztunnel prints a SocketAddr: RFC 5952 text in brackets, then the port. */
+    @Test
+    void ipv6AddressesAreBracketedAndCompressed() {
+        var ctx = ConnectionContext.accepted(Direction.INBOUND, new InetSocketAddress("2001:db8:0:0:0:0:1:2", 40000))
+                .withDestination(new InetSocketAddress("2001:db8::2:2", 5432))
+                .withRoute(RouteKind.HBONE, new InetSocketAddress("2001:db8::2", 15008));
+        String line = JsonAccessLog.format(ctx, new ConnectionStats(1, 2, Duration.ofMillis(3), CloseReason.UPSTREAM_RESET));
+        assertThat(line).contains("\"src_addr\":\"[2001:db8::1:2]:40000\"", "\"dst_addr\":\"[2001:db8::2:2]:5432\"",
+                "\"tunnel_peer\":\"[2001:db8::2]:15008\"");
+    }
+
     @Test
     void countersFollowOpenAndClose() {
         var counters = new ProxyCounters();

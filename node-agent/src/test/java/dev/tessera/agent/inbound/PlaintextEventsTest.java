@@ -45,4 +45,18 @@ class PlaintextEventsTest {
         assertThat(PlaintextEvents.stats(new PlainEvent(e.source(), e.pod(), PlainVerdict.PERMISSIVE)).reason())
                 .isEqualTo(CloseReason.OK);
     }
+
+    /** An IPv6 plaintext attempt names the pod by its IPv6 address and logs both endpoints in brackets. */
+    @Test
+    void anIpv6EventNamesTheIpv6PodAndLogsBracketedAddresses() throws Exception {
+        var db = new Workload("data", "db-0", "node2", InetAddress.getByName("2001:db8:2::2"), "db", Map.of(), true,
+                SpiffeId.parse("spiffe://cluster.local/ns/data/sa/db"));
+        var e = new PlainEvent(new InetSocketAddress("2001:db8:9::9", 41000), new InetSocketAddress("2001:db8:2::2", 5432),
+                PlainVerdict.STRICT);
+        ConnectionContext c = PlaintextEvents.context(e, new MeshSnapshot(1, List.of(), List.of(db)), null);
+        assertThat(c.destinationWorkload()).isEqualTo(db);
+        String line = dev.tessera.agent.connection.JsonAccessLog.format(c, PlaintextEvents.stats(e));
+        assertThat(line).contains("\"reason\":\"MTLS_REQUIRED\"", "\"src_addr\":\"[2001:db8:9::9]:41000\"",
+                "\"dst_addr\":\"[2001:db8:2::2]:5432\"", "\"dst_workload\":\"data/db-0\"");
+    }
 }

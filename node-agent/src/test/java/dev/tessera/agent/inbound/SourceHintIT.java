@@ -19,7 +19,7 @@ import dev.tessera.agent.testing.LoopbackMesh;
 import dev.tessera.agent.testing.RecordingListener;
 import dev.tessera.agent.tls.TlsContexts;
 import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.policy.AuthorizationPolicy;
 import dev.tessera.api.policy.PolicySet;
 import dev.tessera.api.policy.Translation;
@@ -58,7 +58,7 @@ class SourceHintIT {
         var allowClientPod = new AuthorizationPolicy("shop", "client-pod-only", Map.of("app", "server"),
                 AuthorizationPolicy.Action.ALLOW, List.of(new AuthorizationPolicy.Rule(List.of(
                         new AuthorizationPolicy.Source(List.of(), List.of(), List.of(), List.of(),
-                                List.of(Ipv4Cidr.parse(CLIENT_IP + "/32")), List.of())), List.of())));
+                                List.of(IpCidr.parse(CLIENT_IP + "/32")), List.of())), List.of())));
         var enforcer = new PolicyEnforcer(mesh.state, new PolicyMetrics(new PrometheusRegistry()));
         enforcer.update(new PolicySet(1, List.of(new Translation<>("AuthorizationPolicy", "shop", "client-pod-only",
                 allowClientPod, List.of(), allowClientPod.selector(), allowClientPod.action())), List.of()));

@@ -102,6 +102,29 @@ class AuthorizerTest {
                 source("namespaces: [shop]\n        ipBlocks: [198.18.1.0/24]"))), API, FRONT, "198.18.2.7", 8080, false, null, -1));
         c.add(row("from entries are ORed", List.of(ap("shop", "p", "rules:\n- from:\n  - source: {namespaces: [ops]}\n"
                 + "  - source: {ipBlocks: [198.18.2.0/24]}")), API, FRONT, "198.18.2.7", 8080, true, "shop/p", 0));
+        // --- IPv6 sources: each block matches addresses of its own family only
+        c.add(row("IPv6 ipBlocks match", List.of(ap("shop", "p", source("ipBlocks: [\"2001:db8:1::/48\"]"))),
+                API, FRONT, "2001:db8:1::7", 8080, true, "shop/p", 0));
+        c.add(row("IPv6 ipBlocks mismatch", List.of(ap("shop", "p", source("ipBlocks: [\"2001:db8:1::/48\"]"))),
+                API, FRONT, "2001:db8:2::7", 8080, false, null, -1));
+        c.add(row("IPv6 single address", List.of(ap("shop", "p", source("ipBlocks: [\"2001:db8::7\"]"))),
+                API, FRONT, "2001:db8::7", 8080, true, "shop/p", 0));
+        c.add(row("an IPv4 block never holds an IPv6 source", List.of(ap("shop", "p", source("ipBlocks: [0.0.0.0/0]"))),
+                API, FRONT, "2001:db8::7", 8080, false, null, -1));
+        c.add(row("an IPv6 block never holds an IPv4 source", List.of(ap("shop", "p", source("ipBlocks: [\"::/0\"]"))),
+                API, FRONT, "198.18.1.2", 8080, false, null, -1));
+        c.add(row("blocks of both families in one list", List.of(ap("shop", "p",
+                source("ipBlocks: [198.18.1.0/24, \"2001:db8::/32\"]"))), API, FRONT, "2001:db8:5::1", 8080, true, "shop/p", 0));
+        c.add(row("IPv6 notIpBlocks excludes", List.of(ap("shop", "p", source("notIpBlocks: [\"2001:db8:bad::/48\"]"))),
+                API, FRONT, "2001:db8:bad::1", 8080, false, null, -1));
+        c.add(row("IPv4 notIpBlocks lets an IPv6 source in", List.of(ap("shop", "p", source("notIpBlocks: [0.0.0.0/0]"))),
+                API, FRONT, "2001:db8::1", 8080, true, "shop/p", 0));
+        c.add(row("DENY by IPv6 block overrides ALLOW", List.of(ap("shop", "allow-all", "rules: [{}]"),
+                ap("shop", "deny-v6", "action: DENY\n" + source("ipBlocks: [\"2001:db8:bad::/48\"]"))),
+                API, FRONT, "2001:db8:bad::9", 8080, false, "shop/deny-v6", 0));
+        c.add(row("DENY by IPv6 block spares IPv4", List.of(ap("shop", "allow-all", "rules: [{}]"),
+                ap("shop", "deny-v6", "action: DENY\n" + source("ipBlocks: [\"::/0\"]"))),
+                API, FRONT, "198.18.1.2", 8080, true, "shop/allow-all", 0));
         // --- ports
         c.add(row("ports match", List.of(ap("shop", "p", ports("ports: [\"8080\"]"))), API, FRONT, "198.18.1.2", 8080,
                 true, "shop/p", 0));
@@ -178,6 +201,19 @@ class AuthorizerTest {
         Decision d = Authorizer.authorize(set, new AuthorizationRequest(API, 8080, FRONT, InetAddress.getByName("198.18.1.2")));
         assertThat(d.allowed()).isTrue();
         assertThat(d.audits()).containsExactly("shop/audit#0");
+    }
+
+    /** A dual-stack socket may show an IPv4 client as ::ffff:a.b.c.d: IPv4 blocks still judge it. */
+    @Test
+    void anIpv4MappedSourceIsJudgedByIpv4Blocks() throws UnknownHostException {
+        var set = dev.tessera.kube.policy.PolicyTranslator.translate(1, List.of(ap("shop", "allow-all", "rules: [{}]"),
+                ap("shop", "deny-net", "action: DENY\n" + source("ipBlocks: [198.18.1.0/24]"))));
+        byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 198, 18, 1, 7};
+        InetAddress src = java.net.Inet6Address.getByAddress(null, mapped, -1);
+        assertThat(src).isInstanceOf(java.net.Inet6Address.class);
+        Decision d = Authorizer.authorize(set, new AuthorizationRequest(API, 8080, FRONT, src));
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.policy()).isEqualTo("shop/deny-net");
     }
 
     private static Arguments row(String name, List<GenericKubernetesResource> objects, Workload dst, SpiffeId src,

@@ -3,7 +3,7 @@ package dev.tessera.agent.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.redirect.PeerAuthProgram.RuleKey;
-import dev.tessera.api.net.Ipv4Cidr;
+import dev.tessera.api.net.IpCidr;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import java.net.InetAddress;
@@ -21,7 +21,7 @@ class PlaintextDecisionsTest {
     private final Decision allow = new Decision(true, "shop/lan", 0, "matched an ALLOW rule", List.of("shop/audit#1"));
 
     PlaintextDecisionsTest() throws Exception {
-        key = new RuleKey(InetAddress.getByName("198.18.2.5"), 0, Ipv4Cidr.parse("0.0.0.0/0"));
+        key = new RuleKey(InetAddress.getByName("198.18.2.5"), 0, IpCidr.parse("0.0.0.0/0"));
     }
 
     @Test
@@ -65,9 +65,9 @@ class PlaintextDecisionsTest {
         InetAddress pod = InetAddress.getByName("198.18.2.5");
         Decision allow7000 = new Decision(true, "shop/lan", 1, "matched an ALLOW rule", List.of());
         decisions.expect(Map.of(key, deny,
-                new RuleKey(pod, 7000, Ipv4Cidr.parse("198.18.0.0/15")), allow7000,
-                new RuleKey(pod, 7000, Ipv4Cidr.parse("0.0.0.0/0")), deny,
-                new RuleKey(pod, 0, Ipv4Cidr.parse("198.18.1.0/24")), allow));
+                new RuleKey(pod, 7000, IpCidr.parse("198.18.0.0/15")), allow7000,
+                new RuleKey(pod, 7000, IpCidr.parse("0.0.0.0/0")), deny,
+                new RuleKey(pod, 0, IpCidr.parse("198.18.1.0/24")), allow));
         var p7000 = new java.net.InetSocketAddress(pod, 7000);
         var p7001 = new java.net.InetSocketAddress(pod, 7001);
         assertThat(decisions.decisionFor(p7000, InetAddress.getByName("198.18.1.9"))).contains(allow7000);
@@ -76,5 +76,23 @@ class PlaintextDecisionsTest {
         assertThat(decisions.decisionFor(p7001, InetAddress.getByName("198.19.1.9"))).contains(deny);
         assertThat(decisions.decisionFor(new java.net.InetSocketAddress("198.18.2.6", 7000),
                 InetAddress.getByName("198.18.1.9"))).isEmpty();
+    }
+
+    @Test
+    void decisionForAnIpv6PodLooksAmongItsIpv6Entries() throws Exception {
+        InetAddress pod4 = InetAddress.getByName("198.18.2.5");
+        InetAddress pod6 = InetAddress.getByName("2001:db8:2::5");
+        Decision allowLab = new Decision(true, "shop/lab", 0, "matched an ALLOW rule", List.of());
+        decisions.expect(Map.of(key, deny,
+                new RuleKey(pod6, 7000, IpCidr.parse("2001:db8:4::/48")), allowLab,
+                new RuleKey(pod6, 7000, IpCidr.parse("::/0")), deny,
+                new RuleKey(pod6, 0, IpCidr.parse("::/0")), deny));
+        var p6 = new java.net.InetSocketAddress(pod6, 7000);
+        assertThat(decisions.decisionFor(p6, InetAddress.getByName("2001:db8:4::9"))).contains(allowLab);
+        assertThat(decisions.decisionFor(p6, InetAddress.getByName("2001:db8:5::9"))).contains(deny);
+        assertThat(decisions.decisionFor(new java.net.InetSocketAddress(pod6, 7001), InetAddress.getByName("2001:db8:4::9")))
+                .contains(deny);
+        assertThat(decisions.decisionFor(new java.net.InetSocketAddress(pod4, 7000), InetAddress.getByName("2001:db8:4::9")))
+                .as("an IPv4 pod's entries never hold an IPv6 source").isEmpty();
     }
 }

@@ -105,7 +105,7 @@ class PolicyEnforcerTest {
         var kernel = enforcer.kernelPolicy("node2");
         assertThat(kernel.pods().get(api.ip()).plaintextRules())
                 .containsExactly(new dev.tessera.agent.redirect.PeerAuthProgram.PlainRule(0,
-                        dev.tessera.api.net.Ipv4Cidr.parse("0.0.0.0/0"), false));
+                        dev.tessera.api.net.IpCidr.parse("0.0.0.0/0"), false));
         assertThat(kernel.decisions()).hasSize(1);
         assertThat(kernel.decisions().values().iterator().next().reason()).contains("no ALLOW rule matched");
         assertThat(enforcer.status("node2").get("mtls").toString())
@@ -115,5 +115,26 @@ class PolicyEnforcerTest {
     @Test
     void beforePoliciesLoadPlaintextIsDenied() {
         assertThat(enforcer.kernelPolicy("node2").pods().get(api.ip()).plaintextRules()).isEmpty();
+    }
+
+    /** An IPv6 pod address is enforced like an IPv4 one, with the IPv6 blocks of the policies. */
+    @Test
+    void anIpv6PodGetsItsModeAndIpv6RulesAndItsCountersNameTheWorkload() throws Exception {
+        var api6 = new Workload("shop", "api6", "node3", InetAddress.getByName("2001:db8:2::5"), "api",
+                Map.of("app", "api"), true, new SpiffeId("cluster.local", "shop", "api"));
+        state.update(new MeshSnapshot(2, List.of(), List.of(api, api6)));
+        enforcer.update(dev.tessera.kube.policy.PolicyTranslator.translate(2, List.of(AuthorizerTest.ap("shop", "lab",
+                "rules:\n- from:\n  - source:\n      ipBlocks: [\"2001:db8:4::/48\", \"198.19.4.0/24\"]"))));
+        var kernel = enforcer.kernelPolicy("node3");
+        assertThat(kernel.pods()).containsOnlyKeys(api6.ip());
+        assertThat(kernel.pods().get(api6.ip()).plaintextRules()).extracting(r -> r.source().toString() + " " + r.allow())
+                .containsExactlyInAnyOrder("2001:db8:4::/48 true", "::/0 false");
+        assertThat(kernel.decisions().keySet()).allMatch(k -> k.pod().equals(api6.ip()));
+        assertThat(enforcer.status("node3").get("mtls").toString())
+                .contains("plaintext=decided in the kernel by AuthorizationPolicy (2 entries)");
+        var series = enforcer.plaintextSeries("node3",
+                Map.of(api6.ip(), new dev.tessera.agent.redirect.PeerAuthProgram.Counters(4, 2, 9)));
+        assertThat(series).containsExactly(new PolicyMetrics.Plaintext("api6", "shop", "PERMISSIVE", "allowed", 4),
+                new PolicyMetrics.Plaintext("api6", "shop", "PERMISSIVE", "dropped", 2));
     }
 }
