@@ -249,9 +249,10 @@ public final class NodeAgent implements AutoCloseable {
                         e.getMessage());
             }
         }
-        log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
-                config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
-                config.metricsPort(), config.readyPort(), config.adminPort());
+        log.info("node agent {} started on {}{} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
+                config.nodeName(), config.nodeIp().getHostAddress(),
+                config.nodeIp6() == null ? "" : " and " + config.nodeIp6().getHostAddress(), config.outboundPort(),
+                config.inboundPort(), config.metricsPort(), config.readyPort(), config.adminPort());
     }
 
     /** Longest a new agent waits for the previous one to release 15020/15021/15000 after a handoff. */
@@ -595,6 +596,13 @@ public final class NodeAgent implements AutoCloseable {
             log.warn("transparent delivery off, local pods are dialled from the node address: reply routing not"
                     + " installed: {}", why);
             return;
+        }
+        if (config.nodeIp6() != null) { // an IPv6 node: the same rules for IPv6 replies
+            String why6 = ReplyRouting.install6(config.replyMark(), config.replyRouteTable());
+            if (why6 != null) {
+                log.warn("IPv6 reply routing not installed, so IPv6 replies to transparent deliveries would not reach"
+                        + " the agent: {}", why6);
+            }
         }
         dataPath.useDeliveries(new dev.tessera.agent.netty.Delivery.Registry() {
             @Override
