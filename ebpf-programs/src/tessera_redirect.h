@@ -102,8 +102,8 @@ struct {
 
 /*
  * tsr_mesh_cidrs  LPM_TRIE  key: struct tsr_lpm_key4  value: __u32 1
- *   writer: agent (install, from --mesh-cidr)   readers: connect4, connect6
- *   Only destinations inside one of these prefixes are captured.
+ *   writer: agent (install, from the IPv4 --mesh-cidr values)   readers: connect4, connect6 (IPv4-mapped)
+ *   Only IPv4 destinations inside one of these prefixes are captured (IPv6: tsr_mesh_cidrs6).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -163,7 +163,8 @@ struct {
  *   writer: agent (the kubelet's cgroup v2 id, resolved from its --cgroup mount; re-resolved when the
  *   kubelet's cgroup is recreated)   reader: connect4, connect6 (which count in .marked)
  *   A TCP connect from a process of that cgroup (bpf_get_current_cgroup_id: the id in the global
- *   hierarchy, whatever cgroup namespace the agent runs in) to an address in the mesh CIDRs gets the
+ *   hierarchy, whatever cgroup namespace the agent runs in) to an address in the mesh CIDRs (tsr_mesh_cidrs,
+ *   or tsr_mesh_cidrs6 for a native IPv6 address: the kernel marks both, the SNAT below is IPv4 only) gets the
  *   socket mark .mark; the node's nat POSTROUTING SNATs marked packets to the link-local probe address,
  *   which STRICT and plaintext policy trust instead of the node address (ProbeSnat.java).
  *   cgroup_id == 0: no kubelet cgroup known, nothing is marked.
@@ -184,7 +185,7 @@ struct {
 
 /*
  * tsr_orig_dst  SK_STORAGE  key: socket  value: struct tsr_addr4 (the destination the app asked for)
- *   writer: connect4, connect6   readers: sockops, getpeername4, getpeername6
+ *   writer: connect4, connect6 (IPv4-mapped)   readers: sockops, getpeername4, getpeername6
  *   Lives and dies with the socket.
  */
 struct {

@@ -24,8 +24,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The eBPF capture (see {@code ebpf-programs/README.md}): cgroup connect4/connect6 send enrolled pods'
- * TCP connects to the agent, sockops records their original destinations by client address, and
- * getpeername4/6 keep the application's view. Programs, links and maps are pinned under
+ * TCP connects to the agent (IPv4 and IPv4-mapped ones to its IPv4 listener, native IPv6 ones to its IPv6
+ * listener), sockops records their original destinations by client address, and getpeername4/6 keep the
+ * application's view. Programs, links and maps are pinned under
  * {@link RedirectSettings#pinDir()}; {@link #close()} only releases this process's file descriptors, so
  * capture outlives the agent (fail closed), and {@link #install} re-adopts an existing install.
  */
