@@ -440,40 +440,49 @@ class RedirectNetnsIT {
     }
 
     /**
-     * The kubelet's probe mark (tsr_probe) covers the IPv6 mesh CIDRs: a connect from the marked cgroup (here
-     * this JVM's own, from the node's namespace, which is not enrolled) to an IPv6 mesh address is marked and
-     * counted, one outside them is not; nothing is redirected.
+     * The kubelet's probe mark (tsr_probe) covers the IPv6 mesh CIDRs: a connect from the marked cgroup to an
+     * IPv6 mesh address is marked and counted, one outside them is not; nothing is redirected. The marked cgroup
+     * is a child cgroup this test creates, holding only the client it starts (socat, from the node's namespace,
+     * which is not enrolled): marking this JVM's own cgroup could mark every process of the machine.
      */
     @Test
     @Order(4)
     void theProbeMarkCoversIpv6MeshCidrs() throws Exception {
-        long ownCgroup = Cgroups.id(ownCgroupDir());
-        Path node = NetnsFixture.path(NetnsFixture.NODE);
+        Path cgroup = Cgroups.v2Root().resolve("tessera-test-probe-" + ProcessHandle.current().pid());
+        Files.createDirectory(cgroup);
         long redirected = redirector.stats().redirected();
-        redirector.markProbes(ownCgroup, 0x4000);
         try {
+            redirector.markProbes(Cgroups.id(cgroup), 0x4000);
             long marked = redirector.kernelCounters().get("probe_marked");
-            RawTcp.Result in = connectFrom(node, RawTcp.AF_INET6, SERVER6);
-            assertThat(in.errno()).isZero();
-            server6.awaitFrom(in.local());
+            connectInCgroup(cgroup, SERVER6);
+            server6.next();
             assertThat(redirector.kernelCounters().get("probe_marked")).as("IPv6 mesh CIDR: marked")
                     .isEqualTo(marked + 1);
-            RawTcp.Result out = connectFrom(node, RawTcp.AF_INET6, OUTSIDE_MESH6);
-            assertThat(out.errno()).isZero();
-            outside6Server.awaitFrom(out.local());
+            connectInCgroup(cgroup, OUTSIDE_MESH6);
+            outside6Server.next();
             assertThat(redirector.kernelCounters().get("probe_marked")).as("outside: not marked")
                     .isEqualTo(marked + 1);
+            connectInCgroup(cgroup, SERVER);
+            server.next();
+            assertThat(redirector.kernelCounters().get("probe_marked")).as("IPv4 as before").isEqualTo(marked + 2);
         } finally {
             redirector.markProbes(0, 0);
+            Files.delete(cgroup); // empty again: its only process has exited
         }
         assertThat(redirector.stats().redirected()).isEqualTo(redirected);
     }
 
-    /** This JVM's cgroup v2 directory (the {@code 0::} line of /proc/self/cgroup). */
-    private static Path ownCgroupDir() throws IOException {
-        String line = Files.readAllLines(Path.of("/proc/self/cgroup")).stream().filter(l -> l.startsWith("0::"))
-                .findFirst().orElseThrow();
-        return Path.of(Cgroups.v2Root() + line.substring(3));
+    /** socat (a C client) connects to {@code dst} from the node's namespace, as the only process of {@code cgroup}. */
+    private static void connectInCgroup(Path cgroup, InetSocketAddress dst) throws Exception {
+        String target = dst.getAddress() instanceof java.net.Inet6Address
+                ? "TCP6:[" + dst.getAddress().getHostAddress() + "]:" + dst.getPort()
+                : "TCP4:" + dst.getAddress().getHostAddress() + ":" + dst.getPort();
+        Process p = new ProcessBuilder("sh", "-c", "echo $$ > " + cgroup.resolve("cgroup.procs") + " && exec nsenter --net="
+                + NetnsFixture.path(NetnsFixture.NODE) + " socat -u OPEN:/dev/null " + target)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("socat to %s: %s", target, out).isZero();
     }
 
     /** Many sequential and concurrent native IPv6 connects: every one recorded, no miss. */
@@ -597,8 +606,8 @@ class RedirectNetnsIT {
         agent6.close();
         for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
             RawTcp.Result c = connectFrom(pod, family, SERVER);
-            assertThat(c.errno()).as("connect errno (ECONNREFUSED, never a direct connection)")
-                    .isEqualTo(RawTcp.ECONNREFUSED);
+            assertThat(c.errno()).as("connect errno (ECONNREFUSED, never a direct connection); family %s: %s",
+                    family, c).isEqualTo(RawTcp.ECONNREFUSED);
         }
         RawTcp.Result c6 = connectFrom(pod, RawTcp.AF_INET6, SERVER6);
         assertThat(c6.errno()).as("native IPv6 too: ECONNREFUSED, never direct").isEqualTo(RawTcp.ECONNREFUSED);
