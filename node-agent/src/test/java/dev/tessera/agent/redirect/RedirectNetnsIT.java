@@ -393,7 +393,17 @@ class RedirectNetnsIT {
             }
         });
         assertThat(redirector.take(agent6.awaitFrom(local))).contains(SERVER6);
-        int n = ports.length + 1;
+        // And a C program of its own (socat) in the pod's namespace.
+        Process p = new ProcessBuilder("nsenter", "--net=" + pod, "socat", "-u", "OPEN:/dev/null",
+                "TCP6:[" + SERVER6.getAddress().getHostAddress() + "]:" + SERVER6.getPort())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("socat: %s", out).isZero();
+        InetSocketAddress socat = agent6.next();
+        assertThat(socat.getAddress()).isEqualTo(InetAddress.getByName("2001:db8:200::2"));
+        assertThat(redirector.take(socat)).contains(SERVER6);
+        int n = ports.length + 2;
         assertThat(redirector.stats().redirected()).as("IPv6 redirects count in the total").isEqualTo(before + n);
         var kernel = redirector.kernelCounters();
         assertThat(kernel.get("redirected_ipv6") - kernelBefore.get("redirected_ipv6")).isEqualTo(n);
