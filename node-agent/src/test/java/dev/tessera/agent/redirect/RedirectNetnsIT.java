@@ -576,6 +576,41 @@ class RedirectNetnsIT {
         }
     }
 
+    /**
+     * An upgrade from an agent without IPv6 capture: its pins have no IPv6 maps (simulated by unlinking them).
+     * The new install creates and pins them and switches the pinned links; IPv4 capture never stops. Until the
+     * first state sync the IPv6 set is empty while key 0 (written by the old agent) says "complete", so native
+     * IPv6 goes direct, as it did under the old agent; after the sync it is captured.
+     */
+    @Test
+    @Order(7)
+    void anInstallWithoutTheIpv6MapsIsUpgradedInPlace() throws Exception {
+        Pins pins = new Pins(settings.pinDir());
+        redirector.close();
+        for (String map : List.of(Pins.MESH_CIDRS6, Pins.EXCLUDED6, Pins.MESH_DSTS6, Pins.CONFIG6, Pins.ORIG_DST6,
+                Pins.CLIENT_DST6)) {
+            Files.delete(pins.map(map));
+        }
+        RawTcp.Result meanwhile = connectFrom(pod, RawTcp.AF_INET, SERVER);
+        assertThat(meanwhile.errno()).isZero();
+        agent.awaitFrom(meanwhile.local()); // the old programs, still attached, keep capturing
+        redirector = BpfRedirector.install(settings);
+        for (String map : Pins.MAPS) {
+            assertThat(pins.map(map)).as("pinned again").exists();
+        }
+        assertRedirected(redirector, RawTcp.AF_INET);
+        assertRedirected(redirector, RawTcp.AF_INET6);
+        RawTcp.Result before = connectFrom(pod, RawTcp.AF_INET6, SERVER6);
+        assertThat(before.errno()).isZero();
+        assertThat(server6.awaitFrom(before.local())).as("before the first sync: direct, as under the old agent")
+                .isEqualTo(before.local());
+        var node = new dev.tessera.api.model.NodeInfo("n1", InetAddress.getByName("198.18.200.1"), "198.18.201.0/24");
+        assertThat(redirector.syncDestinations(new dev.tessera.api.model.MeshSnapshot(3, List.of(node), List.of(
+                meshedWorkload("server", SERVER.getAddress(), "n1"),
+                meshedWorkload("server6", SERVER6.getAddress(), "n1"))))).isTrue();
+        assertRedirected(redirector, RawTcp.AF_INET6, SERVER6);
+    }
+
     @Test
     @Order(7)
     void reinstallReadoptsThePinnedLinksInsteadOfAttachingAgain() throws Exception {
