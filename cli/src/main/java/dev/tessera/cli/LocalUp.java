@@ -24,12 +24,16 @@ final class LocalUp implements Callable<Integer> {
     @Option(names = "--no-agents", description = "Only build the network; start no agents.")
     boolean noAgents;
 
+    @Option(names = "--dual-stack", description = "Give every node and pod an IPv6 address too (2001:db8::/96, embedding"
+            + " its IPv4 address) and capture IPv6 as well.")
+    boolean dualStack;
+
     @Option(names = "--timeout", defaultValue = "90s", description = "How long to wait for the agents to be ready (default: ${DEFAULT-VALUE}).")
     Duration timeout;
 
     @Override
     public Integer call() throws IOException {
-        NetnsCluster cluster = up(file, name, !noAgents, timeout);
+        NetnsCluster cluster = up(file, name, !noAgents, timeout, dualStack);
         System.out.println("cluster " + cluster.name() + " is up (state: " + cluster.stateDir() + ")");
         LocalStatus.print(cluster, System.out);
         return 0;
@@ -37,9 +41,15 @@ final class LocalUp implements Callable<Integer> {
 
     /** Creates the cluster and (optionally) starts its agents; rolls everything back on failure. */
     static NetnsCluster up(Path manifests, String name, boolean agents, Duration timeout) throws IOException {
+        return up(manifests, name, agents, timeout, false);
+    }
+
+    /** As {@link #up(Path, String, boolean, Duration)}, dual-stack when asked. */
+    static NetnsCluster up(Path manifests, String name, boolean agents, Duration timeout, boolean dualStack)
+            throws IOException {
         NetnsCluster.requireRoot();
         Path abs = manifests.toAbsolutePath().normalize();
-        NetworkAttachments network = Names.plan(abs, name);
+        NetworkAttachments network = Names.plan(abs, name).withDualStack(dualStack);
         NetnsCluster cluster = NetnsCluster.create(network, abs);
         if (agents) {
             try {

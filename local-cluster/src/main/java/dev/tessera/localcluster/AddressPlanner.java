@@ -84,7 +84,7 @@ final class AddressPlanner {
             String name = pod.getMetadata().getName();
             attachments.add(new PodAttachment(ns, name, node, Ipv4Cidr.format(ip), naming.pod(clusterName, ns, name)));
         }
-        return new NetworkAttachments(clusterName, nodes, attachments);
+        return new NetworkAttachments(clusterName, nodes, attachments, previous != null && previous.dualStack());
     }
 
     private static boolean usable(Ipv4Cidr cidr, int ip) {

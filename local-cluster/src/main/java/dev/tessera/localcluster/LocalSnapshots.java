@@ -9,6 +9,7 @@ import dev.tessera.api.model.Workload;
 import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
+import dev.tessera.api.netns.DualStack;
 import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.kube.discovery.WorkloadNames;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -89,7 +90,8 @@ public final class LocalSnapshots {
             String sa = ClusterDescription.serviceAccount(pod);
             Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
             workloads.add(new Workload(ns, name, node, Ipv4Cidr.toInetAddress(Ipv4Cidr.parseAddress(a.ip())), sa, labels,
-                    cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa), WorkloadNames.of(pod).name()));
+                    cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa), WorkloadNames.of(pod).name(),
+                    network.dualStack() ? List.of(DualStack.inet6Of(a.ip())) : List.of()));
         }
         var services = LocalServices.services(cluster, workloads, warnings);
         return new Conversion(new MeshSnapshot(version, nodes, workloads, services), warnings);

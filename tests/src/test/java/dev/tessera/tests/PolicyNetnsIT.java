@@ -236,8 +236,9 @@ class PolicyNetnsIT {
         // plaintext from the node, which STRICT refuses
         await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() ->
                 assertThat(kubeletProbe("vault", 7000)).isEqualTo("vault:7000 probe"));
-        assertThat(Files.readString(c.cluster().agentLog("node2")))
-                .contains("kubelet probes: cgroup " + probeCgroup.getFileName() + " has id " + after);
+        // the agent logs through a background writer: the line may reach the file a little after the probe passes
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(Files.readString(c.cluster().agentLog("node2")))
+                .contains("kubelet probes: cgroup " + probeCgroup.getFileName() + " has id " + after));
         assertThat(fromNode("vault", 7000)).as("a host-namespace process, not the kubelet").isEqualTo("timeout");
     }
 

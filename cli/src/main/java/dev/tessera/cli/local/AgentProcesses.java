@@ -47,6 +47,7 @@ final class AgentProcesses {
                 "--bpf-pin-dir", cluster.bpfPinDir(node.name()).toString(),
                 "--mesh-cidr", String.join(",", cluster.meshCidrs()),
                 "--handoff-socket", handoffSocket(node.name()).toString()));
+        cluster.network().ip6(node).ifPresent(ip6 -> cmd.addAll(List.of("--node-ip6", ip6)));
         cmd.addAll(extraFlags);
         return cmd;
     }

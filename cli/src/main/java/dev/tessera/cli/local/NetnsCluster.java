@@ -206,6 +206,7 @@ public final class NetnsCluster implements AutoCloseable {
         List<String> out = new ArrayList<>();
         network.nodes().forEach(n -> out.add(n.podCidr()));
         out.add(dev.tessera.localcluster.LocalServiceVips.SERVICE_CIDR);
+        network.nodes().forEach(n -> network.podCidr6(n).ifPresent(out::add));
         return out;
     }
 

@@ -40,8 +40,14 @@ final class NetworkBuilder {
             ip(fabric, "link", "set", veth, "master", BRIDGE);
             ip(fabric, "link", "set", veth, "up");
             ip(ns, "addr", "add", n.ip() + "/24", "dev", "eth0");
+            if (network.dualStack()) { // the fabric's IPv6 /120 embeds its IPv4 /24 (DualStack)
+                ip(ns, "-6", "addr", "add", network.ip6(n).orElseThrow() + "/120", "dev", "eth0", "nodad");
+            }
             ip(ns, "link", "set", "eth0", "up");
             Sh.run("nsenter", "--net=" + n.netns(), "--", "sysctl", "-qw", "net.ipv4.ip_forward=1");
+            if (network.dualStack()) {
+                Sh.run("nsenter", "--net=" + n.netns(), "--", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+            }
         }
         String cp = name(cluster.controlPlaneNetns().toString());
         addNetns(cp);
@@ -54,6 +60,10 @@ final class NetworkBuilder {
             for (NodeAttachment other : network.nodes()) {
                 if (!other.name().equals(n.name())) {
                     ip(name(n.netns()), "route", "add", other.podCidr(), "via", other.ip(), "dev", "eth0");
+                    if (network.dualStack()) {
+                        ip(name(n.netns()), "-6", "route", "add", network.podCidr6(other).orElseThrow(), "via",
+                                network.ip6(other).orElseThrow(), "dev", "eth0");
+                    }
                 }
             }
         }
@@ -70,11 +80,27 @@ final class NetworkBuilder {
             ip(ns, "link", "set", "eth0", "up");
             ip(ns, "route", "add", n.ip(), "dev", "eth0", "scope", "link");
             ip(ns, "route", "add", "default", "via", n.ip(), "dev", "eth0");
+            if (network.dualStack()) {
+                // A node answers neighbour solicitations only for addresses of the interface they arrive on, so
+                // the pod's IPv6 gateway is a link-local address on the node's end of the veth (as CNIs do).
+                String pod6 = network.ip6(p).orElseThrow();
+                ip(nodeNs, "-6", "addr", "add", POD_GATEWAY6 + "/64", "dev", veth, "nodad");
+                ip(nodeNs, "-6", "route", "add", pod6 + "/128", "dev", veth);
+                ip(ns, "-6", "addr", "add", pod6 + "/128", "dev", "eth0", "nodad");
+                ip(ns, "-6", "route", "add", "default", "via", POD_GATEWAY6, "dev", "eth0");
+            }
         }
     }
 
-    private static void addNetns(String ns) throws IOException {
+    /** The IPv6 gateway of every pod: a link-local address on its node's end of the veth. */
+    static final String POD_GATEWAY6 = "fe80::1";
+
+    private void addNetns(String ns) throws IOException {
         Sh.run("ip", "netns", "add", ns);
+        if (network.dualStack()) { // before any link exists: links created here take these defaults
+            Sh.run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0");
+        }
         ip(ns, "link", "set", "lo", "up");
     }
 

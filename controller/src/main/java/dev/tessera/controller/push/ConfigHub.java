@@ -38,7 +38,7 @@ final class ConfigHub implements AutoCloseable {
     }
 
     /**
-     * One published change: the delta, its protocol-3 shared part and empty head (encoded at publish), and its
+     * One published change: the delta, its protocol-3/4 shared parts and empty heads (encoded at publish), and its
      * protocol-1/2 frame (encoded when a session of those versions first needs it).
      */
     private final class DeltaFrame {
@@ -47,6 +47,9 @@ final class ConfigHub implements AutoCloseable {
         final MeshDelta delta;
         final ByteBuf shared;
         final ByteBuf emptyHead;
+        /** Protocol 3's shared part and empty head: the same buffers unless the change has IPv6 parts. */
+        final ByteBuf shared3;
+        final ByteBuf emptyHead3;
         final Map<String, List<Workload>> localByNode = new HashMap<>();
         private ByteBuf legacy;
 
@@ -56,6 +59,13 @@ final class ConfigHub implements AutoCloseable {
             this.delta = delta;
             this.shared = NodeFrames.deltaShared(alloc, prev, delta);
             this.emptyHead = NodeFrames.deltaHead(alloc, epoch, from, to, List.of(), shared.readableBytes());
+            if (NodeFrames.differsBefore4(delta)) {
+                this.shared3 = NodeFrames.deltaShared(alloc, prev, delta, 3);
+                this.emptyHead3 = NodeFrames.deltaHead(alloc, epoch, from, to, List.of(), shared3.readableBytes());
+            } else {
+                this.shared3 = shared;
+                this.emptyHead3 = emptyHead;
+            }
             for (Workload w : delta.workloads()) {
                 localByNode.computeIfAbsent(w.node(), k -> new ArrayList<>()).add(w);
             }
@@ -73,20 +83,27 @@ final class ConfigHub implements AutoCloseable {
             if (protocol < 3) {
                 return legacy().retainedDuplicate();
             }
+            ByteBuf part = protocol == 3 ? shared3 : shared;
             List<Workload> local = localByNode.get(node);
-            ByteBuf head = local == null ? emptyHead.retainedDuplicate()
-                    : NodeFrames.deltaHead(alloc, epoch, from, to, local, shared.readableBytes());
-            return NodeFrames.frame(head, shared);
+            ByteBuf head = local == null ? (protocol == 3 ? emptyHead3 : emptyHead).retainedDuplicate()
+                    : NodeFrames.deltaHead(alloc, epoch, from, to, local, part.readableBytes());
+            return NodeFrames.frame(head, part);
         }
 
         /** The size of what a session of {@code protocol} receives, its node's own pods left out. */
         long bytes(int protocol) {
-            return protocol < 3 ? legacy().readableBytes() : emptyHead.readableBytes() + shared.readableBytes();
+            return protocol < 3 ? legacy().readableBytes()
+                    : protocol == 3 ? emptyHead3.readableBytes() + shared3.readableBytes()
+                    : emptyHead.readableBytes() + shared.readableBytes();
         }
 
         void release() {
             shared.release();
             emptyHead.release();
+            if (shared3 != shared) {
+                shared3.release();
+                emptyHead3.release();
+            }
             if (legacy != null) {
                 legacy.release();
             }
@@ -102,7 +119,8 @@ final class ConfigHub implements AutoCloseable {
     private final Set<AgentSession> sessions = ConcurrentHashMap.newKeySet();
     private MeshConfig current = MeshConfig.EMPTY;
     private ByteBuf snapshotFrame; // protocol 1 and 2: the whole mesh
-    private ByteBuf snapshotShared; // protocol 3: the part of every node's snapshot that all share
+    private ByteBuf snapshotShared; // protocol 4: the part of every node's snapshot that all share
+    private ByteBuf snapshotShared3; // protocol 3's, when it differs (a dual-stack mesh)
     private Map<String, List<Workload>> localByNode; // protocol 3: each node's own pods in the current state
     private boolean closed;
 
@@ -177,6 +195,10 @@ final class ConfigHub implements AutoCloseable {
             snapshotFrame.release();
             snapshotFrame = null;
         }
+        if (snapshotShared3 != null && snapshotShared3 != snapshotShared) {
+            snapshotShared3.release();
+        }
+        snapshotShared3 = null;
         if (snapshotShared != null) {
             snapshotShared.release();
             snapshotShared = null;
@@ -229,7 +251,7 @@ final class ConfigHub implements AutoCloseable {
         if (protocol < 3) {
             frame = snapshot().retainedDuplicate();
         } else {
-            ByteBuf shared = snapshotShared();
+            ByteBuf shared = snapshotShared(protocol);
             frame = NodeFrames.frame(NodeFrames.snapshotHead(alloc, epoch, current.version(), trustBundle,
                     localByNode().getOrDefault(node, List.of()), shared.readableBytes()), shared);
         }
@@ -243,11 +265,18 @@ final class ConfigHub implements AutoCloseable {
         return snapshotFrame;
     }
 
-    private ByteBuf snapshotShared() {
+    private ByteBuf snapshotShared(int protocol) {
         if (snapshotShared == null) {
             snapshotShared = NodeFrames.snapshotShared(alloc, current);
         }
-        return snapshotShared;
+        if (protocol != 3) {
+            return snapshotShared;
+        }
+        if (snapshotShared3 == null) {
+            snapshotShared3 = NodeFrames.differsBefore4(current) ? NodeFrames.snapshotShared(alloc, current, 3)
+                    : snapshotShared;
+        }
+        return snapshotShared3;
     }
 
     private Map<String, List<Workload>> localByNode() {
@@ -266,7 +295,7 @@ final class ConfigHub implements AutoCloseable {
         if (current.version() == 0) {
             return 0;
         }
-        return protocol < 3 ? snapshot().readableBytes() : snapshotShared().readableBytes();
+        return protocol < 3 ? snapshot().readableBytes() : snapshotShared(protocol).readableBytes();
     }
 
     @Override

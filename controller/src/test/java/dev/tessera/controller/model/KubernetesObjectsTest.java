@@ -54,11 +54,25 @@ class KubernetesObjectsTest {
     }
 
     @Test
+    void aDualStackPodHasItsPrimaryAddressAndTheOtherOnesFromPodIps() {
+        Pod p = new PodBuilder(pod("a", "node1", "Running", "198.18.1.2", Map.of(), "s")).editStatus()
+                .addNewPodIP().withIp("198.18.1.2").endPodIP().addNewPodIP().withIp("2001:db8::c612:102").endPodIP()
+                .addNewPodIP().withIp("not-an-ip").endPodIP().endStatus().build();
+        Workload w = KubernetesObjects.workload(p, AMBIENT, "td").orElseThrow();
+        assertThat(w.ip().getHostAddress()).isEqualTo("198.18.1.2");
+        assertThat(w.otherIps()).extracting(java.net.InetAddress::getHostAddress).containsExactly("2001:db8:0:0:0:0:c612:102");
+        Workload v6 = KubernetesObjects.workload(pod("b", "node1", "Running", "2001:db8::5", Map.of(), "s"), AMBIENT, "td")
+                .orElseThrow();
+        assertThat(v6.ip()).isInstanceOf(java.net.Inet6Address.class);
+        assertThat(v6.otherIps()).isEmpty();
+    }
+
+    @Test
     void podsOutsideTheDataPathAreLeftOut() {
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Pending", "198.18.1.2", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", null, "Running", "198.18.1.2", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", null, Map.of(), "s"), AMBIENT, "td")).isEmpty();
-        assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "fd00::1", Map.of(), "s"), AMBIENT, "td")).isEmpty();
+        assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "fd00::1%eth0", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "300.1.1.1", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         assertThat(KubernetesObjects.workload(pod("a", "node1", "Running", "example.com", Map.of(), "s"), AMBIENT, "td")).isEmpty();
         Pod host = new PodBuilder(pod("a", "node1", "Running", "198.18.0.1", Map.of(), "s")).editSpec()

@@ -173,7 +173,7 @@ class PushNodeViewTest {
         start();
         try (var a1 = agent()) {
             a1.send(new Message.Hello(2, 2, "node1", TOKEN1, 0, 0));
-            assertThat(a1.read()).isEqualTo(new Message.Welcome(2, 1, 3));
+            assertThat(a1.read()).isEqualTo(new Message.Welcome(2, 1, 4));
             var s = ((Message.Snapshot) next(a1, FrameType.SNAPSHOT)).config();
             assertThat(workloads(s)).isEqualTo(workloads(v1)); // every label of every pod
             source.publish(state(2, "v1", "b"));

@@ -192,14 +192,28 @@ class PushVersionSkewTest {
         start(ProtocolVersions.CONTROLLER);
         try (var agent = agent()) {
             agent.send(new Message.Hello(ProtocolVersions.AGENT.max(), ProtocolVersions.AGENT.min(), "node1", TOKEN, 0, 0));
-            assertThat(agent.read()).isEqualTo(new Message.Welcome(3, 1, 3));
+            assertThat(agent.read()).isEqualTo(new Message.Welcome(4, 1, 4));
             assertThat(FrameType.of(agent.readRaw()[0] & 0xff)).isEqualTo(FrameType.NODE_SNAPSHOT);
             agent.send(new Message.Ack(1));
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(server.ackedVersions()).containsEntry("node1", 1L);
                 assertThat(server.connectedAgents()).singleElement()
-                        .satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(3));
+                        .satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(4));
             });
+        }
+    }
+
+    @Test
+    void anAgentOfTheVersionBeforeIsServedItsNodeViewInProtocol3Frames() throws Exception {
+        source.publish(PushServerTest.state(1, 5, "v1"));
+        start(ProtocolVersions.CONTROLLER);
+        try (var agent = agent()) {
+            agent.send(new Message.Hello(3, 3, "node1", TOKEN, 0, 0));
+            assertThat(agent.read()).isEqualTo(new Message.Welcome(3, 1, 4));
+            assertThat(FrameType.of(agent.readRaw()[0] & 0xff)).isEqualTo(FrameType.NODE_SNAPSHOT);
+            agent.send(new Message.Ack(1));
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(server.connectedAgents())
+                    .singleElement().satisfies(a -> assertThat(a.protocolVersion()).isEqualTo(3)));
         }
     }
 
@@ -208,7 +222,7 @@ class PushVersionSkewTest {
         start(ProtocolVersions.CONTROLLER);
         try (var agent = agent()) {
             agent.send(new Message.Hello(9, 1, "node1", TOKEN, 0, 0));
-            assertThat(agent.read()).isEqualTo(new Message.Welcome(3, 1, 3));
+            assertThat(agent.read()).isEqualTo(new Message.Welcome(4, 1, 4));
         }
     }
 
@@ -219,7 +233,7 @@ class PushVersionSkewTest {
             agent.send(new Message.Hello(7, 7, "node1", TOKEN, 0, 0));
             var error = (Message.ErrorFrame) agent.read();
             assertThat(error.reason()).isEqualTo("PROTOCOL_VERSION: agent speaks protocol versions 7, this controller"
-                    + " 1-3 (expected: an agent speaking one of 1-3; upgrade the controller first: it must speak"
+                    + " 1-4 (expected: an agent speaking one of 1-4; upgrade the controller first: it must speak"
                     + " protocol 7 or newer (a controller serves agents of its own protocol version and of at least the"
                     + " one before))");
         }

@@ -115,11 +115,14 @@ public final class ServiceTranslator {
         return namedPorts.apply(t.getStrVal());
     }
 
-    /** Ready and not-ready IPv4 endpoints of the slices, each address once (the first slice wins). */
+    /**
+     * Ready and not-ready endpoints of the slices (IPv4 and IPv6 slices: a dual-stack Service has one of each,
+     * and a pod is then an endpoint under both addresses), each address once (the first slice wins).
+     */
     public static List<Endpoint> endpoints(List<EndpointSlice> slices) {
         var byIp = new LinkedHashMap<InetAddress, Endpoint>();
         for (EndpointSlice s : slices) {
-            if (!"IPv4".equals(s.getAddressType()) || s.getEndpoints() == null) {
+            if (!("IPv4".equals(s.getAddressType()) || "IPv6".equals(s.getAddressType())) || s.getEndpoints() == null) {
                 continue;
             }
             for (io.fabric8.kubernetes.api.model.discovery.v1.Endpoint e : s.getEndpoints()) {
@@ -129,14 +132,14 @@ public final class ServiceTranslator {
                 String workload = ref != null && "Pod".equals(ref.getKind()) && ref.getName() != null
                         ? (ref.getNamespace() == null ? namespace(s) : ref.getNamespace()) + "/" + ref.getName() : "";
                 for (String a : e.getAddresses() == null ? List.<String>of() : e.getAddresses()) {
-                    Addresses.ipv4(a).ifPresent(ip -> byIp.putIfAbsent(ip, new Endpoint(ip, ready, workload)));
+                    Addresses.literal(a).ifPresent(ip -> byIp.putIfAbsent(ip, new Endpoint(ip, ready, workload)));
                 }
             }
         }
         return List.copyOf(byIp.values());
     }
 
-    /** The IPv4 cluster IPs of a Service ({@code spec.clusterIPs}, else {@code spec.clusterIP}); none when headless. */
+    /** The cluster IPs of a Service, both families ({@code spec.clusterIPs}, else {@code spec.clusterIP}); none when headless. */
     public static List<InetAddress> clusterIps(io.fabric8.kubernetes.api.model.Service svc) {
         if (svc.getSpec() == null) {
             return List.of();
@@ -146,7 +149,7 @@ public final class ServiceTranslator {
                 : svc.getSpec().getClusterIP() == null ? List.of() : List.of(svc.getSpec().getClusterIP());
         var out = new ArrayList<InetAddress>();
         for (String ip : ips) {
-            Addresses.ipv4(ip).ifPresent(out::add); // "None" (headless) and IPv6 are skipped
+            Addresses.literal(ip).ifPresent(out::add); // "None" (headless) is skipped
         }
         return List.copyOf(out);
     }
@@ -181,20 +184,35 @@ public final class ServiceTranslator {
         return ns == null || ns.isEmpty() ? "default" : ns;
     }
 
-    /** Literal IPv4 parsing without DNS. */
-    static final class Addresses {
+    /** Literal IP parsing without DNS. */
+    public static final class Addresses {
         private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+        private static final java.util.regex.Pattern IPV6 = java.util.regex.Pattern.compile(
+                "[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(\\d{1,3}(\\.\\d{1,3}){3})?");
 
         private Addresses() {}
 
-        static Optional<InetAddress> ipv4(String text) {
+        /** An IPv4 literal {@code a.b.c.d}, or empty (never a DNS lookup). */
+        public static Optional<InetAddress> ipv4(String text) {
             if (text == null || !IPV4.matcher(text).matches()) {
                 return Optional.empty();
             }
+            return parse(text);
+        }
+
+        /** An IPv4 or IPv6 literal (no zone, no brackets), or empty (never a DNS lookup). */
+        public static Optional<InetAddress> literal(String text) {
+            if (text != null && IPV6.matcher(text).matches()) {
+                return parse(text);
+            }
+            return ipv4(text);
+        }
+
+        private static Optional<InetAddress> parse(String text) {
             try {
                 return Optional.of(InetAddress.getByName(text));
             } catch (java.net.UnknownHostException e) {
-                return Optional.empty();
+                return Optional.empty(); // an octet above 255, a malformed IPv6 literal
             }
         }
     }

@@ -42,10 +42,12 @@ public final class MeshSnapshot {
         var ip = new HashMap<InetAddress, Workload>();
         var key = new HashMap<String, Workload>();
         for (Workload w : requireNonNull(workloads, "workloads")) {
-            Workload other = ip.put(w.ip(), w);
-            if (other != null) {
-                throw new IllegalArgumentException("workloads: " + w.key() + " and " + other.key()
-                        + " share IP " + w.ip().getHostAddress() + " (expected: one pod per IP)");
+            for (InetAddress a : w.addresses()) { // a dual-stack pod is found by either address
+                Workload other = ip.put(a, w);
+                if (other != null) {
+                    throw new IllegalArgumentException("workloads: " + w.key() + " and " + other.key()
+                            + " share IP " + a.getHostAddress() + " (expected: one pod per IP)");
+                }
             }
             key.put(w.key(), w);
         }

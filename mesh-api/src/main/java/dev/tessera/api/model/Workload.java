@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.tessera.api.identity.SpiffeId;
 import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,7 +14,7 @@ import java.util.Map;
  * @param namespace the pod's namespace
  * @param name the pod's name
  * @param node the node the pod is scheduled on
- * @param ip the pod's IP address
+ * @param ip the pod's IP address (its primary one: Kubernetes' {@code status.podIP})
  * @param serviceAccount the pod's service account ({@code default} when the manifest has none)
  * @param labels the pod's labels
  * @param meshed whether the pod is enrolled: its namespace has {@code tessera.dev/dataplane-mode=ambient}
@@ -31,7 +33,8 @@ public record Workload(
         Map<String, String> labels,
         boolean meshed,
         SpiffeId identity,
-        String workloadName) {
+        String workloadName,
+        List<InetAddress> otherIps) {
 
     /** Label that names the canonical service ({@link #canonicalService()}), Istio's. */
     public static final String CANONICAL_NAME_LABEL = "service.istio.io/canonical-name";
@@ -50,6 +53,17 @@ public record Workload(
         if (workloadName.isEmpty()) {
             throw new IllegalArgumentException("workloadName: empty (expected: the owner's or the pod's name)");
         }
+        otherIps = List.copyOf(requireNonNull(otherIps, "otherIps"));
+        if (otherIps.contains(ip)) {
+            throw new IllegalArgumentException("otherIps: " + ip.getHostAddress()
+                    + " (expected: addresses other than ip)");
+        }
+    }
+
+    /** A single-stack pod: no other addresses. */
+    public Workload(String namespace, String name, String node, InetAddress ip, String serviceAccount,
+            Map<String, String> labels, boolean meshed, SpiffeId identity, String workloadName) {
+        this(namespace, name, node, ip, serviceAccount, labels, meshed, identity, workloadName, List.of());
     }
 
     /** A pod that is its own workload (no owner known): {@code workloadName} is the pod's name. */
@@ -60,7 +74,23 @@ public record Workload(
 
     /** This workload with another owner-derived name. */
     public Workload withWorkloadName(String owner) {
-        return new Workload(namespace, name, node, ip, serviceAccount, labels, meshed, identity, owner);
+        return new Workload(namespace, name, node, ip, serviceAccount, labels, meshed, identity, owner, otherIps);
+    }
+
+    /** This workload with {@code others} as its other addresses. */
+    public Workload withOtherIps(List<InetAddress> others) {
+        return new Workload(namespace, name, node, ip, serviceAccount, labels, meshed, identity, workloadName, others);
+    }
+
+    /** Every address of the pod: {@link #ip()} first, then {@link #otherIps()}. */
+    public List<InetAddress> addresses() {
+        if (otherIps.isEmpty()) {
+            return List.of(ip);
+        }
+        var all = new ArrayList<InetAddress>(1 + otherIps.size());
+        all.add(ip);
+        all.addAll(otherIps);
+        return all;
     }
 
     /**
@@ -114,7 +144,7 @@ public record Workload(
         if (kept.equals(labels)) {
             return this;
         }
-        return new Workload(namespace, name, node, ip, serviceAccount, kept, meshed, identity, workloadName);
+        return new Workload(namespace, name, node, ip, serviceAccount, kept, meshed, identity, workloadName, otherIps);
     }
 
     /** {@code namespace/name}. */

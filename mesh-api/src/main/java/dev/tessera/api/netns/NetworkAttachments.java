@@ -17,14 +17,42 @@ import java.util.Optional;
  * What the local cluster's "CNI and container runtime" decided: each node's address and network
  * namespace, each pod's IP and network namespace. Written by {@code tessera local up} to
  * {@code <run-dir>/network.json}, read by the agents in local mode (on a real node the same facts come
- * from the pod status and the container runtime).
+ * from the pod status and the container runtime). A {@code dualStack} cluster gives every node and pod an
+ * IPv6 address too, derived from its IPv4 one ({@link DualStack}).
  */
-public record NetworkAttachments(String cluster, List<NodeAttachment> nodes, List<PodAttachment> pods) {
+public record NetworkAttachments(String cluster, List<NodeAttachment> nodes, List<PodAttachment> pods,
+        boolean dualStack) {
 
     public NetworkAttachments {
         requireNonNull(cluster, "cluster");
         nodes = List.copyOf(requireNonNull(nodes, "nodes"));
         pods = List.copyOf(requireNonNull(pods, "pods"));
+    }
+
+    /** A single-stack (IPv4) cluster. */
+    public NetworkAttachments(String cluster, List<NodeAttachment> nodes, List<PodAttachment> pods) {
+        this(cluster, nodes, pods, false);
+    }
+
+    /** This plan, dual-stack or not. */
+    public NetworkAttachments withDualStack(boolean on) {
+        return new NetworkAttachments(cluster, nodes, pods, on);
+    }
+
+    /** The pod's IPv6 address in a dual-stack cluster, else empty. */
+    public Optional<String> ip6(PodAttachment p) {
+        return dualStack ? Optional.of(DualStack.ipv6Of(p.ip())) : Optional.empty();
+    }
+
+    /** The node's IPv6 address in a dual-stack cluster, else empty. */
+    public Optional<String> ip6(NodeAttachment n) {
+        return dualStack ? Optional.of(DualStack.ipv6Of(n.ip())) : Optional.empty();
+    }
+
+    /** The node's IPv6 pod network in a dual-stack cluster, else empty. */
+    public Optional<String> podCidr6(NodeAttachment n) {
+        return dualStack && n.podCidr() != null && !n.podCidr().isEmpty() ? Optional.of(DualStack.cidr6Of(n.podCidr()))
+                : Optional.empty();
     }
 
     /** A node: its name, address on the node network, pod CIDR and network namespace path. */
@@ -72,7 +100,12 @@ public record NetworkAttachments(String cluster, List<NodeAttachment> nodes, Lis
             pods.add(new PodAttachment(Json.requireString(p, "namespace", at), Json.requireString(p, "name", at),
                     Json.requireString(p, "node", at), Json.requireString(p, "ip", at), Json.string(p, "netns")));
         }
-        return new NetworkAttachments(Json.requireString(root, "cluster", "network"), nodes, pods);
+        Object dual = root.get("dualStack");
+        if (dual != null && !(dual instanceof Boolean)) {
+            throw new IllegalArgumentException("network.dualStack: " + dual + " (expected: true or false)");
+        }
+        return new NetworkAttachments(Json.requireString(root, "cluster", "network"), nodes, pods,
+                Boolean.TRUE.equals(dual));
     }
 
     @SuppressWarnings("unchecked")
@@ -87,12 +120,17 @@ public record NetworkAttachments(String cluster, List<NodeAttachment> nodes, Lis
     public String toJson() {
         var root = new LinkedHashMap<String, Object>();
         root.put("cluster", cluster);
+        if (dualStack) {
+            root.put("dualStack", true); // the ip6 and podCidr6 below are derived, for people reading this
+        }
         var ns = new ArrayList<Map<String, Object>>();
         for (NodeAttachment n : nodes) {
             var m = new LinkedHashMap<String, Object>();
             m.put("name", n.name());
             m.put("ip", n.ip());
             m.put("podCidr", n.podCidr());
+            ip6(n).ifPresent(v -> m.put("ip6", v));
+            podCidr6(n).ifPresent(v -> m.put("podCidr6", v));
             m.put("netns", n.netns());
             ns.add(m);
         }
@@ -104,6 +142,7 @@ public record NetworkAttachments(String cluster, List<NodeAttachment> nodes, Lis
             m.put("name", p.name());
             m.put("node", p.node());
             m.put("ip", p.ip());
+            ip6(p).ifPresent(v -> m.put("ip6", v));
             m.put("netns", p.netns());
             ps.add(m);
         }

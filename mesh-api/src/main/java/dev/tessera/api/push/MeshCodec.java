@@ -59,12 +59,28 @@ public final class MeshCodec {
      */
     public static final String WORKLOAD_NAME_LABEL = "tessera.dev/workload-name";
 
+    /**
+     * The entry of a workload's label map that carries {@link Workload#otherIps()} (a dual-stack pod's
+     * addresses besides {@link Workload#ip()}), comma-separated, for the reason {@link #WORKLOAD_NAME_LABEL}
+     * gives. A single-stack pod adds nothing.
+     */
+    public static final String OTHER_IPS_LABEL = "tessera.dev/pod-ips";
+
     public static void workload(WireWriter w, Workload x) {
         var labels = x.labels();
-        if (!x.workloadName().equals(x.name())) {
-            var withName = new java.util.HashMap<>(labels);
-            withName.put(WORKLOAD_NAME_LABEL, x.workloadName());
-            labels = withName;
+        if (!x.workloadName().equals(x.name()) || !x.otherIps().isEmpty()) {
+            var extended = new java.util.HashMap<>(labels);
+            if (!x.workloadName().equals(x.name())) {
+                extended.put(WORKLOAD_NAME_LABEL, x.workloadName());
+            }
+            if (!x.otherIps().isEmpty()) {
+                var text = new StringBuilder();
+                for (var a : x.otherIps()) {
+                    text.append(text.length() == 0 ? "" : ",").append(a.getHostAddress());
+                }
+                extended.put(OTHER_IPS_LABEL, text.toString());
+            }
+            labels = extended;
         }
         w.string(x.namespace()).string(x.name()).string(x.node()).inet(x.ip()).string(x.serviceAccount())
                 .stringMap(labels).bool(x.meshed()).string(x.identity().toString());
@@ -79,6 +95,7 @@ public final class MeshCodec {
         var labels = r.stringMap(f + ".labels");
         String owner = labels.remove(WORKLOAD_NAME_LABEL);
         String workloadName = owner == null ? name : owner;
+        var otherIps = otherIps(labels.remove(OTHER_IPS_LABEL), f + ".labels." + OTHER_IPS_LABEL);
         boolean meshed = r.bool(f + ".meshed");
         String id = r.sharedString(f + ".identity");
         SpiffeId identity;
@@ -87,7 +104,34 @@ public final class MeshCodec {
         } catch (IllegalArgumentException e) {
             throw new ProtocolException(f + ".identity: " + e.getMessage());
         }
-        return build(f, () -> new Workload(ns, name, node, ip, sa, labels, meshed, identity, workloadName));
+        return build(f, () -> new Workload(ns, name, node, ip, sa, labels, meshed, identity, workloadName, otherIps));
+    }
+
+    /** The addresses of an {@link #OTHER_IPS_LABEL} value (none for {@code null}): IP literals only. */
+    static List<java.net.InetAddress> otherIps(String text, String f) throws ProtocolException {
+        if (text == null) {
+            return List.of();
+        }
+        var out = new java.util.ArrayList<java.net.InetAddress>(2);
+        for (String part : text.split(",", -1)) {
+            out.add(ipLiteral(part, f));
+        }
+        return out;
+    }
+
+    /** An IPv4 or IPv6 literal (never a name lookup). */
+    static java.net.InetAddress ipLiteral(String text, String f) throws ProtocolException {
+        boolean literal = !text.isEmpty() && (text.indexOf(':') >= 0
+                ? text.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.')
+                : text.chars().allMatch(c -> (c >= '0' && c <= '9') || c == '.') && text.split("\\.", -1).length == 4);
+        if (literal) {
+            try {
+                return java.net.InetAddress.getByName(text);
+            } catch (java.net.UnknownHostException e) {
+                // reported below
+            }
+        }
+        throw new ProtocolException(f + ": '" + text + "' (expected: IPv4 or IPv6 addresses, comma-separated)");
     }
 
     // ---- services

@@ -33,11 +33,12 @@ import java.util.Map;
  *                   trust domains, workload names, canonical values, endpoint pod keys), referenced by index
  * compact workloads: varint groups; per group varint node (string), varint count, then per pod (sorted by name):
  *                   u8 flags (1 meshed, 2 workload name = pod name, 4 canonical service, 8 canonical revision,
- *                   16 identity = trustDomain/ns/namespace/sa/serviceAccount, 32 IPv4), varint length of the
+ *                   16 identity = trustDomain/ns/namespace/sa/serviceAccount, 32 IPv4, 64 other addresses:
+ *                   version 4 only), varint length of the
  *                   name shared with the pod before + short rest of the name, varint namespace, IPv4 as 4 bytes
  *                   or inet, varint serviceAccount, varint trust domain, [varint identity namespace, varint
  *                   identity service account], [varint workload name], [varint canonical service],
- *                   [varint canonical revision]
+ *                   [varint canonical revision], [list&lt;inet&gt; other addresses of a dual-stack pod]
  * compact service:  varint namespace, short name, list&lt;inet&gt; vips, list&lt;port&gt; (MeshCodec),
  *                   varint count of endpoints, each: u8 flags (1 ready, 2 pod by index, 4 pod by name, 8 address
  *                   is the indexed pod's), [inet ip], [varint index into this frame's compact workloads, in the
@@ -57,7 +58,8 @@ public final class NodeFrames {
     private static final int CANONICAL_REVISION = 8;
     private static final int DERIVED_IDENTITY = 16;
     private static final int IPV4 = 32;
-    private static final int WORKLOAD_FLAGS = 63;
+    private static final int OTHER_IPS = 64;
+    private static final int WORKLOAD_FLAGS = 127;
     private static final int READY = 1;
     private static final int BY_INDEX = 2;
     private static final int NAMED = 4;
@@ -77,12 +79,20 @@ public final class NodeFrames {
 
     /** The part of every node's NODE_SNAPSHOT of {@code c} that all nodes share, in a buffer from {@code alloc}. */
     public static ByteBuf snapshotShared(ByteBufAllocator alloc, MeshConfig c) {
+        return snapshotShared(alloc, c, ProtocolVersions.CURRENT);
+    }
+
+    /**
+     * As {@link #snapshotShared(ByteBufAllocator, MeshConfig)} for a session of protocol {@code version} (3 or
+     * more): version 3 has no other addresses of dual-stack pods (its agents capture IPv4 only).
+     */
+    public static ByteBuf snapshotShared(ByteBufAllocator alloc, MeshConfig c, int version) {
         var strings = new Strings();
         ByteBuf body = Unpooled.buffer();
         try {
             var w = new WireWriter(body);
             w.list(c.mesh().nodes().values(), MeshCodec::node);
-            var written = compactWorkloads(w, c.mesh().workloads(), strings);
+            var written = compactWorkloads(w, c.mesh().workloads(), strings, version);
             compactServices(w, c.mesh().services(), written, strings);
             w.list(c.policies().authorizationPolicies(), MeshCodec::authorizationPolicy);
             w.list(c.policies().peerAuthentications(), MeshCodec::peerAuthentication);
@@ -97,6 +107,11 @@ public final class NodeFrames {
      * views of the workloads whose view changed, and every other change whole.
      */
     public static ByteBuf deltaShared(ByteBufAllocator alloc, MeshConfig from, MeshDelta delta) {
+        return deltaShared(alloc, from, delta, ProtocolVersions.CURRENT);
+    }
+
+    /** As {@link #deltaShared(ByteBufAllocator, MeshConfig, MeshDelta)} for a session of protocol {@code version}. */
+    public static ByteBuf deltaShared(ByteBufAllocator alloc, MeshConfig from, MeshDelta delta, int version) {
         var strings = new Strings();
         ByteBuf body = Unpooled.buffer();
         try {
@@ -109,7 +124,7 @@ public final class NodeFrames {
                     changed.add(x);
                 }
             }
-            var written = compactWorkloads(w, changed, strings);
+            var written = compactWorkloads(w, changed, strings, version);
             w.strings(delta.removedWorkloads());
             compactServices(w, delta.services(), written, strings);
             w.strings(delta.removedServices());
@@ -171,6 +186,19 @@ public final class NodeFrames {
         }
     }
 
+    /**
+     * Whether protocol 3's shared part of {@code c}'s snapshot differs from protocol 4's: some pod is
+     * dual-stack (protocol 3 leaves its other addresses out).
+     */
+    public static boolean differsBefore4(MeshConfig c) {
+        return c.mesh().workloads().stream().anyMatch(w -> !w.otherIps().isEmpty());
+    }
+
+    /** Whether protocol 3's shared part of {@code delta} differs from protocol 4's. */
+    public static boolean differsBefore4(MeshDelta delta) {
+        return delta.workloads().stream().anyMatch(w -> !w.otherIps().isEmpty());
+    }
+
     /** The workloads of {@code workloads} that run on {@code node}. */
     public static List<Workload> local(Collection<Workload> workloads, String node) {
         return workloads.stream().filter(w -> w.node().equals(node)).toList();
@@ -230,7 +258,8 @@ public final class NodeFrames {
      * Writes the compact workloads grouped by node, each group sorted by name (so that front coding shares
      * most of each name with the one before); returns them in the order written.
      */
-    private static List<Workload> compactWorkloads(WireWriter w, Collection<Workload> workloads, Strings strings) {
+    private static List<Workload> compactWorkloads(WireWriter w, Collection<Workload> workloads, Strings strings,
+            int version) {
         var groups = new java.util.TreeMap<String, List<Workload>>();
         workloads.forEach(x -> groups.computeIfAbsent(x.node(), k -> new ArrayList<>()).add(x));
         var written = new ArrayList<Workload>(workloads.size());
@@ -242,14 +271,14 @@ public final class NodeFrames {
             String previous = "";
             for (Workload x : group) {
                 written.add(x);
-                compactWorkload(w, x, previous, strings);
+                compactWorkload(w, x, previous, strings, version);
                 previous = x.name();
             }
         }
         return written;
     }
 
-    private static void compactWorkload(WireWriter w, Workload x, String previousName, Strings strings) {
+    private static void compactWorkload(WireWriter w, Workload x, String previousName, Strings strings, int version) {
         String service = x.canonicalService();
         String revision = x.canonicalRevision();
         boolean hasService = !service.equals(x.workloadName());
@@ -258,7 +287,8 @@ public final class NodeFrames {
         SpiffeId id = x.identity();
         boolean derived = id.namespace().equals(x.namespace()) && id.serviceAccount().equals(x.serviceAccount());
         byte[] ip = x.ip().getAddress();
-        w.u8((x.meshed() ? MESHED : 0) | (ownName ? OWN_NAME : 0) | (hasService ? CANONICAL_SERVICE : 0)
+        boolean others = version >= 4 && !x.otherIps().isEmpty();
+        w.u8((others ? OTHER_IPS : 0) | (x.meshed() ? MESHED : 0) | (ownName ? OWN_NAME : 0) | (hasService ? CANONICAL_SERVICE : 0)
                 | (hasRevision ? CANONICAL_REVISION : 0) | (derived ? DERIVED_IDENTITY : 0) | (ip.length == 4 ? IPV4 : 0));
         int shared = 0;
         int max = Math.min(previousName.length(), x.name().length());
@@ -287,6 +317,9 @@ public final class NodeFrames {
         }
         if (hasRevision) {
             w.varint(strings.of(revision));
+        }
+        if (others) {
+            w.list(x.otherIps(), WireWriter::inet);
         }
     }
 
@@ -418,7 +451,7 @@ public final class NodeFrames {
             List<String> strings) throws ProtocolException {
         int flags = in.u8(wf + ".flags");
         if ((flags & ~WORKLOAD_FLAGS) != 0) {
-            throw new ProtocolException(wf + ".flags: " + flags + " (expected: bits 1-32 only)");
+            throw new ProtocolException(wf + ".flags: " + flags + " (expected: bits 1-64 only)");
         }
         int shared = in.varint(wf + ".name.shared");
         if (shared > previousName.length()) {
@@ -465,9 +498,11 @@ public final class NodeFrames {
             throw new ProtocolException(wf + ".identity: not a SPIFFE id (trust domain '" + td + "', namespace '"
                     + identityNs + "', service account '" + identitySa + "')");
         }
+        List<InetAddress> otherIps = (flags & OTHER_IPS) != 0 ? in.list(wf + ".otherIps", 5, WireReader::inet) : List.of();
         boolean meshed = (flags & MESHED) != 0;
         InetAddress address = ip;
-        return MeshCodec.build(wf, () -> new Workload(ns, name, node, address, sa, labels, meshed, identity, workloadName));
+        return MeshCodec.build(wf, () -> new Workload(ns, name, node, address, sa, labels, meshed, identity, workloadName,
+                otherIps));
     }
 
     private static SpiffeId newSpiffeId(String trustDomain, String namespace, String serviceAccount) {

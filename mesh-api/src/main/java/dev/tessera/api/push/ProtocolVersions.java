@@ -14,6 +14,11 @@ package dev.tessera.api.push;
  * SNAPSHOT and DELTA with object changes): the node's own pods whole, every other pod in a compact routing
  * form. A session of version 1 or 2 still receives the whole mesh in the frames it always did.
  *
+ * <p>Version 4 adds the other addresses of a dual-stack pod ({@link dev.tessera.api.model.Workload#otherIps()})
+ * to the compact workloads of NODE_SNAPSHOT and NODE_DELTA (flag 64). A session of version 3 receives the
+ * same frames without them (its agents capture IPv4 only); the whole form carries them in a reserved label
+ * every version reads ({@link MeshCodec#OTHER_IPS_LABEL}).
+ *
  * <p>Skew policy, as Istio's: the controller is upgraded first and serves agents of its own version and of
  * at least the one before ({@link #CONTROLLER}: versions 1 and 2 differ only in the handshake, so this build
  * still serves both); an agent speaks only its own version ({@link #AGENT}), so an agent newer than its
@@ -22,7 +27,7 @@ package dev.tessera.api.push;
 public final class ProtocolVersions {
 
     /** The version this build speaks natively; HELLO's {@code protocolVersion} field is the agent's highest. */
-    public static final int CURRENT = 3;
+    public static final int CURRENT = 4;
     /** What this controller serves: its own version and the ones before, back to 1. */
     public static final Range CONTROLLER = new Range(1, CURRENT);
     /** What this agent speaks. */

@@ -49,9 +49,10 @@ class ProtocolVersionsTest {
 
     @Test
     void thisBuildsControllerServesTodaysAgentsAndTheVersionsBefore() {
-        assertThat(ProtocolVersions.CONTROLLER).isEqualTo(new Range(1, 3));
-        assertThat(ProtocolVersions.AGENT).isEqualTo(new Range(3, 3));
-        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, ProtocolVersions.AGENT)).isEqualTo(3);
+        assertThat(ProtocolVersions.CONTROLLER).isEqualTo(new Range(1, 4));
+        assertThat(ProtocolVersions.AGENT).isEqualTo(new Range(4, 4));
+        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, ProtocolVersions.AGENT)).isEqualTo(4);
+        assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, new Range(3, 3))).isEqualTo(3);
         assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, new Range(2, 2))).isEqualTo(2);
         assertThat(ProtocolVersions.negotiate(ProtocolVersions.CONTROLLER, new Range(1, 1))).isEqualTo(1);
     }

@@ -180,7 +180,7 @@ public final class NodeMetricsBinding implements AutoCloseable {
             return;
         }
         var local = new HashSet<InetAddress>();
-        parts.state().current().workloadsOnNode(parts.node()).forEach(w -> local.add(w.ip()));
+        parts.state().current().workloadsOnNode(parts.node()).forEach(w -> local.addAll(w.addresses()));
         for (var p : tcpHealth.read()) {
             if (p.kind() == TcpHealthMap.Kind.POD && !local.contains(p.source())) {
                 tcpHealth.remove(p);

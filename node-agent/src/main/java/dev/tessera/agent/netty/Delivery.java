@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * {@code redirect.ReplyRouting}) keeps them on this socket.
  *
  * <p>Falls back to dialling from the node address (counted in {@link #fallbacks()}) when no source is known,
- * the source is not IPv4, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
+ * source and target differ in family, the source is IPv6 without IPv6 reply routing, the channel is not epoll, the pod dials itself (hairpin), or the bind or the
  * registry fails; with no registry set every dial is from the node address. Such a node-address dial is bound to
  * the registry's {@link Registry#nodeAddress} and recorded too, so the kernel recognises it by its 4-tuple.
  */
@@ -50,6 +50,21 @@ public final class Delivery {
          */
         default InetAddress nodeAddress() {
             return null;
+        }
+
+        /** The node's IPv6 address, for dials to IPv6 pods as {@link #nodeAddress()} is for IPv4 (null: none). */
+        default InetAddress nodeAddress6() {
+            return null;
+        }
+
+        /** Whether replies to IPv6 client pods come back to transparent sockets (IPv6 reply routing is in place). */
+        default boolean transparent6() {
+            return false;
+        }
+
+        /** The node address of {@code target}'s family, or null. */
+        default InetAddress nodeAddressFor(InetAddress target) {
+            return target instanceof Inet4Address ? nodeAddress() : nodeAddress6();
         }
     }
 
@@ -88,8 +103,8 @@ public final class Delivery {
         Registry r = registry;
         // A pod reaching itself (through a Service VIP) gets a SYN from its own address on eth0, which its kernel
         // drops as a martian source: that hairpin is dialled from the node, as before.
-        if (r == null || !(source instanceof Inet4Address) || !(target.getAddress() instanceof Inet4Address)
-                || !epoll || source.equals(target.getAddress())) {
+        if (r == null || source == null || !sameFamily(source, target.getAddress())
+                || !(source instanceof Inet4Address || r.transparent6()) || !epoll || source.equals(target.getAddress())) {
             if (r != null) {
                 fallbacks.incrementAndGet();
             }
@@ -118,8 +133,8 @@ public final class Delivery {
 
     /** From the node address, recorded in {@code r} when it names the node address (else unrecorded). */
     private void fromNode(EventLoop loop, Registry r, InetSocketAddress target, Promise<Channel> result) {
-        InetAddress node = r == null ? null : r.nodeAddress();
-        if (!(node instanceof Inet4Address) || !(target.getAddress() instanceof Inet4Address)) {
+        InetAddress node = r == null ? null : r.nodeAddressFor(target.getAddress());
+        if (node == null || !sameFamily(node, target.getAddress())) {
             plain(loop, target, result);
             return;
         }
@@ -127,6 +142,10 @@ public final class Delivery {
             log.debug("node-address dial to {} not recorded: {}", target, why);
             plain(loop, target, result);
         }, () -> { });
+    }
+
+    private static boolean sameFamily(InetAddress a, InetAddress b) {
+        return (a instanceof Inet4Address) == (b instanceof Inet4Address);
     }
 
     /**

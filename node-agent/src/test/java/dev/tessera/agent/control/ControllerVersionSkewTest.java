@@ -61,8 +61,8 @@ class ControllerVersionSkewTest {
         var c = f.client("node1", new CopyOnWriteArrayList<>());
         await().atMost(WAIT).untilAsserted(() -> assertThat(c.versionSkew()).isNotNull());
         assertThat(c.versionSkew()).isEqualTo("the controller 127.0.0.1:" + f.server.port() + " refused this agent's"
-                + " push protocol 3: PROTOCOL_VERSION: agent speaks protocol versions 3, this controller 1 (expected: an"
-                + " agent speaking one of 1; upgrade the controller first: it must speak protocol 3 or newer (a"
+                + " push protocol 4: PROTOCOL_VERSION: agent speaks protocol versions 4, this controller 1 (expected: an"
+                + " agent speaking one of 1; upgrade the controller first: it must speak protocol 4 or newer (a"
                 + " controller serves agents of its own protocol version and of at least the one before))");
         assertThat(c.synced()).isFalse();
         assertThat(c.protocolVersion()).isZero();
@@ -73,9 +73,9 @@ class ControllerVersionSkewTest {
     @Test
     void aControllerOfProtocolVersion1IsReportedWithTheUpgradeOrder() {
         // what a controller of version 1 (before negotiation) answers: no ranges, so the agent adds the hint
-        assertThat(ControllerClient.refusedByController("c:15012", "PROTOCOL_VERSION: protocol version: 3 (expected: 1)"))
-                .isEqualTo("the controller c:15012 refused this agent's push protocol 3: PROTOCOL_VERSION: protocol"
-                        + " version: 3 (expected: 1) (that controller predates version negotiation and speaks only"
+        assertThat(ControllerClient.refusedByController("c:15012", "PROTOCOL_VERSION: protocol version: 4 (expected: 1)"))
+                .isEqualTo("the controller c:15012 refused this agent's push protocol 4: PROTOCOL_VERSION: protocol"
+                        + " version: 4 (expected: 1) (that controller predates version negotiation and speaks only"
                         + " protocol 1: upgrade the controller first, then the agents)");
     }
 
@@ -93,8 +93,8 @@ class ControllerVersionSkewTest {
 
                 server.send(new Message.Welcome(5, 5, 6)); // a controller two versions ahead that dropped ours
                 Message.ErrorFrame error = server.read(Message.ErrorFrame.class);
-                String why = "controller chose protocol version 5 (it speaks 5-6), this agent speaks 3 (expected: a"
-                        + " controller speaking one of 3; upgrade the agent)";
+                String why = "controller chose protocol version 5 (it speaks 5-6), this agent speaks 4 (expected: a"
+                        + " controller speaking one of 4; upgrade the agent)";
                 assertThat(error.reason()).isEqualTo("PROTOCOL_VERSION: " + why);
                 await().atMost(WAIT).untilAsserted(() -> assertThat(c.versionSkew())
                         .isEqualTo("refused the controller 127.0.0.1:" + server.port() + ": " + why));
@@ -117,7 +117,7 @@ class ControllerVersionSkewTest {
                 server.read(Message.Hello.class);
                 server.send(new Message.Snapshot(1, f.ca.trustBundle(), state(1, 3, "v1")));
                 assertThat(server.read(Message.ErrorFrame.class).reason()).isEqualTo("protocol error: SNAPSHOT before"
-                        + " WELCOME (expected: a controller of protocol 3 answers HELLO with WELCOME first)");
+                        + " WELCOME (expected: a controller of protocol 4 answers HELLO with WELCOME first)");
                 assertThat(applied).isEmpty();
             }
         }

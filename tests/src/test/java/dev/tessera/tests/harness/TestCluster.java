@@ -69,6 +69,15 @@ public final class TestCluster implements AutoCloseable {
      */
     public static TestCluster create(String name, ClusterSpec spec, boolean agents, List<String> agentFlags,
             java.util.function.Consumer<NetnsCluster> beforeAgents) throws IOException {
+        return create(name, spec, agents, agentFlags, beforeAgents, false);
+    }
+
+    /**
+     * As {@link #create(String, ClusterSpec, boolean, List, java.util.function.Consumer)}, dual-stack when
+     * {@code dualStack} (every node and pod has an IPv6 address too: {@link #podIp6}, {@link #nodeIp6}).
+     */
+    public static TestCluster create(String name, ClusterSpec spec, boolean agents, List<String> agentFlags,
+            java.util.function.Consumer<NetnsCluster> beforeAgents, boolean dualStack) throws IOException {
         requireNonNull(spec, "spec");
         requireNonNull(agentFlags, "agentFlags");
         // -Dtessera.test.clusterPrefix=h12- keeps concurrent runs from several checkouts on one machine apart
@@ -77,7 +86,7 @@ public final class TestCluster implements AutoCloseable {
         NetnsCluster.destroyIfExists(name);
         Path dir = Files.createTempDirectory("tessera-e2e-" + name + "-");
         Files.writeString(dir.resolve("cluster.yaml"), spec.toYaml());
-        NetworkAttachments network = Names.plan(dir, name);
+        NetworkAttachments network = Names.plan(dir, name).withDualStack(dualStack);
         NetnsCluster cluster;
         try {
             cluster = NetnsCluster.create(network, dir);
@@ -124,6 +133,18 @@ public final class TestCluster implements AutoCloseable {
         return cluster.node(node).ip();
     }
 
+    /** The pod's IPv6 address in a dual-stack cluster. */
+    public String podIp6(String namespace, String pod) {
+        return cluster.network().ip6(cluster.pod(namespace, pod)).orElseThrow(
+                () -> new IllegalStateException("cluster " + name() + " is not dual-stack"));
+    }
+
+    /** The node's IPv6 address in a dual-stack cluster. */
+    public String nodeIp6(String node) {
+        return cluster.network().ip6(cluster.node(node)).orElseThrow(
+                () -> new IllegalStateException("cluster " + name() + " is not dual-stack"));
+    }
+
     public Path podNetns(String namespace, String pod) {
         return cluster.podNetns(namespace, pod);
     }
@@ -159,6 +180,13 @@ public final class TestCluster implements AutoCloseable {
     /** Starts a TCP server inside a pod; closed by {@link #close} at the latest. */
     public PodServer server(String namespace, String pod, int port, PodServer.Handler handler) throws IOException {
         PodServer s = PodServer.start(podNetns(namespace, pod), podIp(namespace, pod), port, handler);
+        resources.add(s);
+        return s;
+    }
+
+    /** Starts a TCP server inside a pod on its IPv6 address (a dual-stack cluster); closed by {@link #close} at the latest. */
+    public PodServer server6(String namespace, String pod, int port, PodServer.Handler handler) throws IOException {
+        PodServer s = PodServer.start(podNetns(namespace, pod), podIp6(namespace, pod), port, handler);
         resources.add(s);
         return s;
     }
