@@ -114,12 +114,9 @@ public final class MeshDestinations {
         return new Wanted(out, out6);
     }
 
-    /**
-     * Every address of a workload (a dual-stack pod has one per family). The one place that reads them, so the
-     * switch to {@code Workload.addresses()} (all of the pod's IPs, primary first) is this line.
-     */
+    /** Every address of a workload (a dual-stack pod has one per family): the one place capture reads them. */
     static List<InetAddress> addressesOf(Workload w) {
-        return List.of(w.ip());
+        return w.addresses();
     }
 
     private static void add(Set<Integer> out, Set<Ip6> out6, InetAddress ip) {

@@ -60,6 +60,20 @@ class MeshDestinationsTest {
         assertThat(BpfRedirector.captureGap(snapshot, v4, List.of(Ipv6Cidr.parse("2001:db8::/31")))).isNull();
     }
 
+    @Test
+    void aDualStackPodGoesToBothSetsAndIsAGapWhenOneOfItsAddressesIsOutside() throws Exception {
+        Workload dual = workload("dual", "198.18.1.2", true).withOtherIps(List.of(InetAddress.getByName("2001:db8::2")));
+        var snapshot = new MeshSnapshot(1, List.of(node()), List.of(dual));
+        var wanted = MeshDestinations.of(snapshot);
+        assertThat(wanted.ipv4()).containsExactly(Ipv4Cidr.parseAddress("198.18.1.2"));
+        assertThat(wanted.ipv6()).containsExactly(ip6("2001:db8::2"));
+        var v4 = List.of(Ipv4Cidr.parse("198.18.0.0/15"));
+        assertThat(BpfRedirector.captureGap(snapshot, v4, List.of(Ipv6Cidr.parse("2001:db8::/32")))).isNull();
+        assertThat(BpfRedirector.captureGap(snapshot, v4, List.of(Ipv6Cidr.parse("2001:db9::/32"))))
+                .startsWith("1 meshed workload(s) outside --mesh-cidr [198.18.0.0/15, 2001:db9::/32] (e.g. shop/dual at"
+                        + " 2001:db8:0:0:0:0:0:2)");
+    }
+
     private static MeshDestinations.Ip6 ip6(String ip) {
         return MeshDestinations.Ip6.of(Ipv6Cidr.parseAddress(ip));
     }
