@@ -597,27 +597,43 @@ public final class NodeAgent implements AutoCloseable {
                     + " installed: {}", why);
             return;
         }
+        boolean transparent6 = false;
         if (config.nodeIp6() != null) { // an IPv6 node: the same rules for IPv6 replies
             String why6 = ReplyRouting.install6(config.replyMark(), config.replyRouteTable());
-            if (why6 != null) {
-                log.warn("IPv6 reply routing not installed, so IPv6 replies to transparent deliveries would not reach"
-                        + " the agent: {}", why6);
+            transparent6 = why6 == null;
+            if (!transparent6) {
+                log.warn("IPv6 pods are dialled from the node's IPv6 address: IPv6 reply routing not installed: {}",
+                        why6);
             }
         }
+        boolean ipv6Replies = transparent6;
         dataPath.useDeliveries(new dev.tessera.agent.netty.Delivery.Registry() {
+            // tsp_ingress judges IPv4 packets only (IPv6 ones pass), so an IPv6 delivery has nothing to record.
             @Override
             public boolean add(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
-                return pa.addDelivery(local, remote);
+                return local.getAddress() instanceof java.net.Inet6Address || pa.addDelivery(local, remote);
             }
 
             @Override
             public void remove(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
-                pa.removeDelivery(local, remote);
+                if (!(local.getAddress() instanceof java.net.Inet6Address)) {
+                    pa.removeDelivery(local, remote);
+                }
             }
 
             @Override
             public java.net.InetAddress nodeAddress() {
                 return config.nodeIp();
+            }
+
+            @Override
+            public java.net.InetAddress nodeAddress6() {
+                return config.nodeIp6();
+            }
+
+            @Override
+            public boolean transparent6() {
+                return ipv6Replies;
             }
         });
     }
