@@ -91,13 +91,19 @@ final class DataPath implements AutoCloseable {
         AgentConfig config = in.config();
         var dp = new DataPath(config, in.state(), in.identities(), in.metrics());
         try {
-            dp.outbound.start(handoff == null ? -1 : handoff.take(config.outboundPort()));
-            dp.inbound.start(handoff == null ? -1 : handoff.take(config.inboundPort()));
+            // By address: with --node-ip6 two of the sockets share the outbound port.
+            dp.outbound.start(take(handoff, config.nodeIp(), config.outboundPort()),
+                    take(handoff, config.nodeIp6(), config.outboundPort()));
+            dp.inbound.start(take(handoff, config.nodeIp(), config.inboundPort()));
         } catch (RuntimeException e) {
             dp.close();
             throw e;
         }
         return dp;
+    }
+
+    private static int take(dev.tessera.agent.handoff.HandoffClient handoff, java.net.InetAddress ip, int port) {
+        return handoff == null || ip == null ? -1 : handoff.take(new InetSocketAddress(ip, port));
     }
 
     /** Starts accepting on both listeners (bound, but holding connections in the backlog until now). */
@@ -181,9 +187,11 @@ final class DataPath implements AutoCloseable {
         return m;
     }
 
-    /** The listening sockets of 15001 and 15008, for a handoff to the next agent. */
+    /** The listening sockets of 15001 and 15008 (and 15001 on IPv6 with --node-ip6, last), for a handoff. */
     java.util.List<Integer> listenerFds() {
-        return java.util.List.of(outbound.listenerFd(), inbound.listenerFd());
+        int fd6 = outbound.listenerFd6();
+        return fd6 < 0 ? java.util.List.of(outbound.listenerFd(), inbound.listenerFd())
+                : java.util.List.of(outbound.listenerFd(), inbound.listenerFd(), fd6);
     }
 
     /**

@@ -143,8 +143,11 @@ public final class NodeAgent implements AutoCloseable {
         redirector = BpfRedirector.install(RedirectSettings.of(config));
         closeables.add(redirector);
         dataPath.useOriginalDestinations(redirector);
+        // No trusted IPv6 source: IPv6 probes are not SNATed to a probe address yet (ProbeSnat is IPv4), and the
+        // node's IPv6 address wholesale would let every host process past STRICT. The agent's own IPv6 deliveries
+        // are recorded; kubelet probes go to a pod's primary address (IPv4 in a cluster whose first family is).
         peerAuth = PeerAuthProgram.install(config.bpfPinDir(), RedirectSettings.of(config).cgroupDir(),
-                trustedProbeSource(), config.maxPods());
+                trustedProbeSource(), null, config.maxPods());
         closeables.add(peerAuth);
         PeerAuthProgram pa = peerAuth;
         useTransparentDelivery(pa);
@@ -249,9 +252,10 @@ public final class NodeAgent implements AutoCloseable {
                         e.getMessage());
             }
         }
-        log.info("node agent {} started on {} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
-                config.nodeName(), config.nodeIp().getHostAddress(), config.outboundPort(), config.inboundPort(),
-                config.metricsPort(), config.readyPort(), config.adminPort());
+        log.info("node agent {} started on {}{} (outbound :{}, HBONE :{}, metrics :{}, ready :{}, admin 127.0.0.1:{})",
+                config.nodeName(), config.nodeIp().getHostAddress(),
+                config.nodeIp6() == null ? "" : " and " + config.nodeIp6().getHostAddress(), config.outboundPort(),
+                config.inboundPort(), config.metricsPort(), config.readyPort(), config.adminPort());
     }
 
     /** Longest a new agent waits for the previous one to release 15020/15021/15000 after a handoff. */
@@ -596,7 +600,18 @@ public final class NodeAgent implements AutoCloseable {
                     + " installed: {}", why);
             return;
         }
+        boolean transparent6 = false;
+        if (config.nodeIp6() != null) { // an IPv6 node: the same rules for IPv6 replies
+            String why6 = ReplyRouting.install6(config.replyMark(), config.replyRouteTable());
+            transparent6 = why6 == null;
+            if (!transparent6) {
+                log.warn("IPv6 pods are dialled from the node's IPv6 address: IPv6 reply routing not installed: {}",
+                        why6);
+            }
+        }
+        boolean ipv6Replies = transparent6;
         dataPath.useDeliveries(new dev.tessera.agent.netty.Delivery.Registry() {
+            // recorded in tsp_deliveries or tsp_deliveries6, by family: STRICT and plaintext rules never judge them
             @Override
             public boolean add(java.net.InetSocketAddress local, java.net.InetSocketAddress remote) {
                 return pa.addDelivery(local, remote);
@@ -610,6 +625,16 @@ public final class NodeAgent implements AutoCloseable {
             @Override
             public java.net.InetAddress nodeAddress() {
                 return config.nodeIp();
+            }
+
+            @Override
+            public java.net.InetAddress nodeAddress6() {
+                return config.nodeIp6();
+            }
+
+            @Override
+            public boolean transparentIpv6() {
+                return ipv6Replies;
             }
         });
     }

@@ -123,6 +123,9 @@ public final class AdminRoutes {
         var out = new LinkedHashMap<String, Object>();
         out.put("node", c.nodeName());
         out.put("nodeIp", c.nodeIp().getHostAddress());
+        if (c.nodeIp6() != null) { // absent, not null, without --node-ip6: earlier dumps keep their shape
+            out.put("nodeIp6", c.nodeIp6().getHostAddress());
+        }
         out.put("trustDomain", c.trustDomain());
         out.put("localCluster", "null"); // kept for the shape of earlier dumps: the agent has no local mode any more
         out.put("controller", String.valueOf(c.controller()));

@@ -37,6 +37,12 @@ public final class AgentConfig {
             + " the HBONE bind address (required).")
     String nodeIpText;
 
+    @Option(names = "--node-ip6", paramLabel = "IPV6", description = "The node's IPv6 address, for dual-stack and"
+            + " IPv6 clusters: the outbound listener also binds [IPV6]:--outbound-port and is the redirect target of"
+            + " pods' native IPv6 connects to IPv6 --mesh-cidr destinations. Without it such connects are refused"
+            + " (fail closed); with no IPv6 --mesh-cidr none is captured.")
+    String nodeIp6Text;
+
     @Option(names = "--trust-domain", paramLabel = "TD", defaultValue = "cluster.local",
             description = "SPIFFE trust domain of the mesh. Default: ${DEFAULT-VALUE}.")
     String trustDomain;
@@ -77,7 +83,8 @@ public final class AgentConfig {
     Path cgroupPath;
 
     @Option(names = "--mesh-cidr", paramLabel = "CIDR", defaultValue = "0.0.0.0/0", split = ",",
-            description = "Captured destinations (repeatable or comma-separated). Default: ${DEFAULT-VALUE}.")
+            description = "Captured destinations, a.b.c.d/n or x:x::/n (repeatable or comma-separated); native IPv6"
+                    + " destinations are captured only inside an IPv6 one. Default: ${DEFAULT-VALUE}.")
     List<String> meshCidrs;
 
     @Option(names = "--outbound-port", paramLabel = "N", defaultValue = "" + Ports.OUTBOUND,
@@ -196,6 +203,7 @@ public final class AgentConfig {
     String probeAddressText;
 
     private InetAddress nodeIp;
+    private java.net.Inet6Address nodeIp6;
     private int replyMark;
     private int probeMark;
     private LevelSpec logLevel;
@@ -249,6 +257,7 @@ public final class AgentConfig {
             throw new IllegalArgumentException("--node-ip: missing (expected: this node's address)");
         }
         nodeIp = Addresses.parse("--node-ip", nodeIpText);
+        nodeIp6 = nodeIp6Text == null ? null : nodeIp6(nodeIp6Text);
         if (controllerText == null) {
             throw new IllegalArgumentException("--controller: missing (expected: HOST:PORT of the controller's agent"
                     + " endpoint, e.g. tessera-controller.tessera-system.svc:" + Ports.CONTROLLER_PUSH + ")");
@@ -281,6 +290,19 @@ public final class AgentConfig {
                 rootRotationWindowText == null ? "60s" : rootRotationWindowText);
         hboneIdleTimeout = Durations.parsePositive("--hbone-idle-timeout", hboneIdleTimeoutText);
         return this;
+    }
+
+    private static java.net.Inet6Address nodeIp6(String text) {
+        String expected = " (expected: this node's global IPv6 address, e.g. 2001:db8::1)";
+        if (!text.contains(":")) {
+            throw new IllegalArgumentException("--node-ip6: '" + text + "'" + expected);
+        }
+        InetAddress a = Addresses.parse("--node-ip6", text);
+        if (!(a instanceof java.net.Inet6Address v6) || a.isAnyLocalAddress() || a.isLoopbackAddress()
+                || a.isLinkLocalAddress() || a.isMulticastAddress()) {
+            throw new IllegalArgumentException("--node-ip6: '" + text + "'" + expected);
+        }
+        return v6;
     }
 
     /** Checks and parses {@code --reply-mark} and {@code --reply-route-table} (also what --uninstall needs). */
@@ -362,6 +384,11 @@ public final class AgentConfig {
 
     public InetAddress nodeIp() {
         return nodeIp;
+    }
+
+    /** {@code --node-ip6}, or null when not given (no IPv6 outbound listener, no native IPv6 capture). */
+    public java.net.Inet6Address nodeIp6() {
+        return nodeIp6;
     }
 
     public String trustDomain() {

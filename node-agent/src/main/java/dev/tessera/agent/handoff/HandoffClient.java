@@ -42,12 +42,20 @@ public final class HandoffClient implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Channel channel;
-    private final Map<Integer, Integer> fdsByPort;
+    /** The received sockets by the address they are bound to, in the order they came. */
+    private final Map<InetSocketAddress, Integer> fdsByAddress;
 
-    private HandoffClient(EventLoopGroup group, Channel channel, Map<Integer, Integer> fdsByPort) {
+    /**
+     * How long to wait, after the {@link HandoffServer#LISTENERS} sockets every agent sends, for more: an agent
+     * with an IPv6 outbound listener ({@code --node-ip6}) sends it third, in the same flush, so it is normally
+     * there already; an older agent sends two and the wait ends empty.
+     */
+    static final Duration EXTRA_WAIT = Duration.ofMillis(200);
+
+    private HandoffClient(EventLoopGroup group, Channel channel, Map<InetSocketAddress, Integer> fdsByAddress) {
         this.group = group;
         this.channel = channel;
-        this.fdsByPort = fdsByPort;
+        this.fdsByAddress = fdsByAddress;
     }
 
     /**
@@ -83,11 +91,16 @@ public final class HandoffClient implements AutoCloseable {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             return null;
         }
-        var fds = new LinkedHashMap<Integer, Integer>();
+        var fds = new LinkedHashMap<InetSocketAddress, Integer>();
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (fds.size() < HandoffServer.LISTENERS) {
-                Object m = received.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            while (fds.size() < HandoffServer.MAX_LISTENERS) {
+                boolean extra = fds.size() >= HandoffServer.LISTENERS;
+                long wait = extra ? EXTRA_WAIT.toNanos() : Math.max(0, deadline - System.nanoTime());
+                Object m = received.poll(wait, TimeUnit.NANOSECONDS);
+                if (extra && !(m instanceof FileDescriptor)) {
+                    break; // no third socket (an agent without an IPv6 listener, or an older one)
+                }
                 if (!(m instanceof FileDescriptor fd)) {
                     throw new IOException("handoff from " + socket + ": expected " + HandoffServer.LISTENERS
                             + " listening sockets, got " + fds.size() + (m == null ? " before the timeout" : " then " + m));
@@ -97,7 +110,10 @@ public final class HandoffClient implements AutoCloseable {
                     fd.close();
                     throw new IOException("handoff from " + socket + ": received a descriptor that is not a socket");
                 }
-                fds.put(local.getPort(), fd.intValue());
+                Integer dup = fds.put(local, fd.intValue());
+                if (dup != null) {
+                    new FileDescriptor(dup).close();
+                }
             }
         } catch (IOException | InterruptedException | RuntimeException e) {
             closeAll(fds);
@@ -121,17 +137,35 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * Takes the received listening socket bound to {@code port} (the caller owns it from now on and closes
-     * it, e.g. through the channel that wraps it), or -1 when none was received for that port.
+     * Takes the first received listening socket bound to {@code port}, whatever its address (the caller owns it
+     * from now on and closes it, e.g. through the channel that wraps it), or -1 when none was received for that
+     * port. With two sockets on one port (the IPv4 and IPv6 outbound listeners) take them by address.
      */
     public int take(int port) {
-        Integer fd = fdsByPort.remove(port);
+        for (InetSocketAddress a : fdsByAddress.keySet()) {
+            if (a.getPort() == port) {
+                return fdsByAddress.remove(a);
+            }
+        }
+        return -1;
+    }
+
+    /** Takes the received listening socket bound to exactly {@code address}, or -1 when none was received. */
+    public int take(InetSocketAddress address) {
+        Integer fd = fdsByAddress.remove(requireNonNull(address, "address"));
         return fd == null ? -1 : fd;
     }
 
     /** The ports of the received sockets not taken yet. */
     public java.util.Set<Integer> ports() {
-        return java.util.Set.copyOf(fdsByPort.keySet());
+        var out = new java.util.HashSet<Integer>();
+        fdsByAddress.keySet().forEach(a -> out.add(a.getPort()));
+        return java.util.Set.copyOf(out);
+    }
+
+    /** The addresses of the received sockets not taken yet. */
+    public java.util.Set<InetSocketAddress> addresses() {
+        return java.util.Set.copyOf(fdsByAddress.keySet());
     }
 
     /** Tells the old agent the sockets are adopted: it stops accepting on its copies and releases its ports. */
@@ -153,13 +187,13 @@ public final class HandoffClient implements AutoCloseable {
      */
     @Override
     public void close() {
-        closeAll(fdsByPort);
-        fdsByPort.clear();
+        closeAll(fdsByAddress);
+        fdsByAddress.clear();
         channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
     }
 
-    private static void closeAll(Map<Integer, Integer> fds) {
+    private static void closeAll(Map<InetSocketAddress, Integer> fds) {
         for (int fd : fds.values()) {
             try {
                 new FileDescriptor(fd).close();

@@ -31,15 +31,19 @@ import org.slf4j.LoggerFactory;
  * release the HTTP ports, drain). A new agent that disconnects without acknowledging leaves this agent
  * serving as before, and the socket is served again.
  *
- * <p>Protocol: the server sends {@link #LISTENERS} descriptors (each with one byte of payload), the
- * client answers one byte {@link #ACK}. The ports are read from the sockets themselves (getsockname).
+ * <p>Protocol: the server sends {@link #LISTENERS} descriptors (each with one byte of payload) in one flush,
+ * and a third, the IPv6 outbound listener, when it has one ({@code --node-ip6}; at most {@link #MAX_LISTENERS});
+ * the client answers one byte {@link #ACK}. The addresses are read from the sockets themselves (getsockname),
+ * so the order does not matter and an agent of either version understands the other.
  */
 public final class HandoffServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
 
-    /** Listening sockets handed over: outbound capture and HBONE. */
+    /** Listening sockets every agent hands over: outbound capture and HBONE. */
     public static final int LISTENERS = 2;
+    /** At most: with the IPv6 outbound capture listener. */
+    public static final int MAX_LISTENERS = 3;
     /** The client's acknowledgement byte. */
     static final byte ACK = 'K';
 

@@ -27,9 +27,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The outbound capture listener on {@code nodeIp:outboundPort} (15001): every TCP connect of a meshed
- * pod arrives here (redirected by cgroup/connect4) and is handled by {@link OutboundHandler}. Owns the
- * HBONE client pool.
+ * The outbound capture listener on {@code nodeIp:outboundPort} (15001), and on {@code [nodeIp6]:outboundPort}
+ * when {@code --node-ip6} is given: every TCP connect of a meshed pod arrives here (redirected by
+ * cgroup/connect4, or connect6 for native IPv6 destinations) and is handled by {@link OutboundHandler}, the
+ * same way on both sockets. Owns the HBONE client pool.
  */
 public final class OutboundProxy implements AutoCloseable {
 
@@ -44,6 +45,8 @@ public final class OutboundProxy implements AutoCloseable {
     private final Delivery direct;
     private final ChannelGroup accepted = new DefaultChannelGroup("outbound", GlobalEventExecutor.INSTANCE);
     private final Listener socket = new Listener("outbound proxy");
+    /** The IPv6 listener, or null without {@code --node-ip6}. */
+    private final Listener socket6;
     private volatile InboundGate gate = InboundGate.OPEN;
 
     public OutboundProxy(AgentConfig config, StateStore state, IdentityProvider identities,
@@ -62,6 +65,7 @@ public final class OutboundProxy implements AutoCloseable {
         this.loops = requireNonNull(loops, "loops");
         this.pool = new HbonePool(requireNonNull(tls, "tls"), loops, listener, config.nodeIp());
         this.direct = new Delivery(loops, HbonePool.CONNECT_TIMEOUT_MILLIS);
+        this.socket6 = config.nodeIp6() == null ? null : new Listener("outbound proxy (IPv6)");
     }
 
     /** Same-node deliveries' dialer (transparent once the composition root gives it the kernel's registry). */
@@ -80,14 +84,15 @@ public final class OutboundProxy implements AutoCloseable {
      * @throws IllegalStateException naming the address when the port cannot be bound
      */
     public synchronized void start() {
-        start(-1);
+        start(-1, -1);
     }
 
     /**
      * Adopts {@code adoptedFd}, a listening socket on {@code nodeIp:outboundPort} handed over by the previous agent,
-     * or binds when it is negative.
+     * or binds when it is negative; the same for {@code adoptedFd6} on {@code [nodeIp6]:outboundPort} when
+     * {@code --node-ip6} is given (ignored otherwise).
      */
-    public synchronized void start(int adoptedFd) {
+    public synchronized void start(int adoptedFd, int adoptedFd6) {
         InetSocketAddress bind = new InetSocketAddress(config.nodeIp(), config.outboundPort());
         var b = Listeners.paused(loops)
                 .childOption(ChannelOption.AUTO_READ, false)
@@ -103,6 +108,15 @@ public final class OutboundProxy implements AutoCloseable {
                 });
         socket.start(b, bind, adoptedFd);
         log.info("outbound proxy listening on {} ({})", socket.localAddress(), loops);
+        if (socket6 != null) {
+            try {
+                socket6.start(b, new InetSocketAddress(config.nodeIp6(), config.outboundPort()), adoptedFd6);
+            } catch (RuntimeException e) {
+                socket.close();
+                throw e;
+            }
+            log.info("outbound proxy listening on {} (IPv6)", socket6.localAddress());
+        }
     }
 
     /**
@@ -111,6 +125,9 @@ public final class OutboundProxy implements AutoCloseable {
      */
     public synchronized void acceptConnections() {
         socket.acceptConnections();
+        if (socket6 != null) {
+            socket6.acceptConnections();
+        }
     }
 
     /** The listening socket's descriptor, for a handoff to the next agent (epoll only). */
@@ -118,9 +135,19 @@ public final class OutboundProxy implements AutoCloseable {
         return socket.fd();
     }
 
+    /** The IPv6 listening socket's descriptor for a handoff, or -1 without {@code --node-ip6}. */
+    public synchronized int listenerFd6() {
+        return socket6 == null ? -1 : socket6.fd();
+    }
+
     /** The bound address (after {@link #start()}). */
     public synchronized InetSocketAddress localAddress() {
         return socket.localAddress();
+    }
+
+    /** The bound IPv6 address (after {@link #start()}), or null without {@code --node-ip6}. */
+    public synchronized InetSocketAddress localAddress6() {
+        return socket6 == null ? null : socket6.localAddress();
     }
 
     /** The HBONE client pool (for counters and tests). */
@@ -136,6 +163,9 @@ public final class OutboundProxy implements AutoCloseable {
     /** Stops accepting (open connections keep running): after a handoff, the next agent accepts. */
     public void stopAccepting() {
         socket.close();
+        if (socket6 != null) {
+            socket6.close();
+        }
     }
 
     /** Stops accepting, closes open connections and the tunnel pool. */

@@ -5,7 +5,9 @@ import static java.util.Objects.requireNonNull;
 import dev.tessera.agent.redirect.ffi.Bpf;
 import dev.tessera.agent.redirect.ffi.LinkInfo;
 import dev.tessera.agent.redirect.ffi.RedirectStructs;
+import dev.tessera.api.model.MeshSnapshot;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -22,8 +24,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The eBPF capture (see {@code ebpf-programs/README.md}): cgroup connect4/connect6 send enrolled pods'
- * TCP connects to the agent, sockops records their original destinations by client address, and
- * getpeername4/6 keep the application's view. Programs, links and maps are pinned under
+ * TCP connects to the agent (IPv4 and IPv4-mapped ones to its IPv4 listener, native IPv6 ones to its IPv6
+ * listener), sockops records their original destinations by client address, and getpeername4/6 keep the
+ * application's view. Programs, links and maps are pinned under
  * {@link RedirectSettings#pinDir()}; {@link #close()} only releases this process's file descriptors, so
  * capture outlives the agent (fail closed), and {@link #install} re-adopts an existing install.
  */
@@ -44,7 +47,7 @@ public final class BpfRedirector implements Redirector {
     private BpfRedirector(RedirectSettings settings, RedirectMaps maps) {
         this.settings = settings;
         this.maps = maps;
-        this.destinations = new MeshDestinations(maps.meshDsts, MeshDestinations.CAPACITY);
+        this.destinations = new MeshDestinations(maps.meshDsts, maps.meshDsts6, MeshDestinations.CAPACITY);
     }
 
     /**
@@ -92,12 +95,12 @@ public final class BpfRedirector implements Redirector {
     }
 
     /**
-     * Captures only the meshed destinations of {@code snapshot} (meshed workloads and Service VIPs) from
-     * now on; run it before pods are enrolled from the same snapshot. Returns whether the kernel set is
-     * complete (otherwise the mesh CIDRs alone decide, see {@link MeshDestinations}).
+     * Captures only the meshed destinations of {@code snapshot} (meshed workloads' addresses and Service VIPs,
+     * IPv4 and IPv6) from now on; run it before pods are enrolled from the same snapshot. Returns whether the
+     * kernel sets are complete (otherwise the mesh CIDRs alone decide, see {@link MeshDestinations}).
      */
     public boolean syncDestinations(dev.tessera.api.model.MeshSnapshot snapshot) {
-        String gap = captureGap(snapshot, settings.parsedMeshCidrs());
+        String gap = captureGap(snapshot, settings.parsedMeshCidrs(), settings.parsedMeshCidrs6());
         if (gap != null && !gap.equals(captureGap)) {
             log.warn("{}", gap);
         }
@@ -115,24 +118,46 @@ public final class BpfRedirector implements Redirector {
         return java.util.Optional.ofNullable(captureGap);
     }
 
-    static String captureGap(dev.tessera.api.model.MeshSnapshot snapshot, List<dev.tessera.api.net.Ipv4Cidr> cidrs) {
+    /**
+     * Like the other {@code captureGap}; an IPv6 address counts only once IPv6 capture is asked for (an IPv6
+     * {@code --mesh-cidr}): without one, no native IPv6 traffic is captured by design, as before IPv6 capture.
+     */
+    static String captureGap(dev.tessera.api.model.MeshSnapshot snapshot, List<dev.tessera.api.net.Ipv4Cidr> cidrs,
+            List<dev.tessera.api.net.Ipv6Cidr> cidrs6) {
         int outside = 0;
         String example = null;
         for (var w : snapshot.workloads()) {
-            if (!w.meshed() || !(w.ip() instanceof Inet4Address)) {
+            if (!w.meshed()) {
                 continue;
             }
-            int ip = java.nio.ByteBuffer.wrap(w.ip().getAddress()).getInt();
-            if (cidrs.stream().noneMatch(c -> c.contains(ip))) {
-                outside++;
-                if (example == null) {
-                    example = w.key() + " at " + w.ip().getHostAddress();
+            for (InetAddress a : MeshDestinations.addressesOf(w)) {
+                boolean inside;
+                if (a instanceof Inet4Address) {
+                    int ip = java.nio.ByteBuffer.wrap(a.getAddress()).getInt();
+                    inside = cidrs.stream().anyMatch(c -> c.contains(ip));
+                } else {
+                    inside = cidrs6.isEmpty() || cidrs6.stream().anyMatch(c -> c.contains(a));
+                }
+                if (!inside) {
+                    outside++;
+                    if (example == null) {
+                        example = w.key() + " at " + a.getHostAddress();
+                    }
+                    break; // a workload counts once
                 }
             }
         }
-        return outside == 0 ? null : outside + " meshed workload(s) outside --mesh-cidr " + cidrs.stream()
-                .map(Object::toString).toList() + " (e.g. " + example + "): their traffic is not captured"
+        List<String> all = new ArrayList<>();
+        cidrs.forEach(c -> all.add(c.toString()));
+        cidrs6.forEach(c -> all.add(c.toString()));
+        return outside == 0 ? null : outside + " meshed workload(s) outside --mesh-cidr " + all
+                + " (e.g. " + example + "): their traffic is not captured"
                 + " (expected: --mesh-cidr set to the cluster's pod and service CIDRs)";
+    }
+
+    /** {@link #captureGap(MeshSnapshot, List, List)} without IPv6 CIDRs. */
+    static String captureGap(dev.tessera.api.model.MeshSnapshot snapshot, List<dev.tessera.api.net.Ipv4Cidr> cidrs) {
+        return captureGap(snapshot, cidrs, List.of());
     }
 
     /** The kernel's set of captured destinations. */
@@ -158,6 +183,9 @@ public final class BpfRedirector implements Redirector {
         if (ip instanceof Inet4Address || isV4Mapped(ip)) {
             dst = maps.clientDst.lookupAndDelete(RedirectStructs.addr4(ip, client.getPort()))
                     .map(RedirectStructs::decodeAddr4);
+        } else if (ip instanceof Inet6Address) { // a native IPv6 client (connect6 to an IPv6 mesh destination)
+            dst = maps.clientDst6.lookupAndDelete(RedirectStructs.addr6(ip, client.getPort()))
+                    .map(RedirectStructs::decodeAddr6);
         }
         if (dst.isEmpty()) {
             misses.increment();
@@ -201,19 +229,25 @@ public final class BpfRedirector implements Redirector {
         out.put("peername", maps.counter(RedirectStructs.STAT_PEERNAME));
         out.put("probe_marked", maps.probe.lookup(RedirectStructs.u32(0)).map(RedirectStructs::probeMarked)
                 .orElse(0L));
+        // Of redirected and recorded above: native IPv6 connects (the probe mark counts both families).
+        out.put("redirected_ipv6", maps.counter(RedirectStructs.STAT_REDIRECTED6));
+        out.put("recorded_ipv6", maps.counter(RedirectStructs.STAT_RECORDED6));
         return out;
     }
 
     /**
      * Entries in the maps that grow with traffic or pods, read from the kernel by iterating their keys:
-     * {@code enrolled} (captured pod namespaces) and {@code client_dst} (original destinations recorded
-     * and not yet looked up; it should stay near zero).
+     * {@code enrolled} (captured pod namespaces), {@code client_dst} and {@code client_dst6} (original
+     * destinations recorded and not yet looked up; they should stay near zero), {@code mesh_dsts} and
+     * {@code mesh_dsts6} (captured destinations, IPv4 and IPv6).
      */
     public Map<String, Integer> occupancy() {
         Map<String, Integer> out = new LinkedHashMap<>();
         out.put("enrolled", maps.enrolled.count(OCCUPANCY_LIMIT));
         out.put("client_dst", maps.clientDst.count(OCCUPANCY_LIMIT));
         out.put("mesh_dsts", destinations.size());
+        out.put("client_dst6", maps.clientDst6.count(OCCUPANCY_LIMIT));
+        out.put("mesh_dsts6", destinations.size6());
         return out;
     }
 

@@ -22,8 +22,15 @@ final class Pins {
     /** Kernel TCP health (observability, tessera_tcp_health.h). */
     static final String TCP_HEALTH = "tsr_tcp_health";
     static final String TCP_SELF = "tsr_tcp_self";
+    /** The native IPv6 counterparts (connect6, sockops, getpeername6). */
+    static final String MESH_CIDRS6 = "tsr_mesh_cidrs6";
+    static final String EXCLUDED6 = "tsr_excluded6";
+    static final String MESH_DSTS6 = "tsr_mesh_dsts6";
+    static final String CONFIG6 = "tsr_config6";
+    static final String ORIG_DST6 = "tsr_orig_dst6";
+    static final String CLIENT_DST6 = "tsr_client_dst6";
     static final List<String> MAPS = List.of(ENROLLED, MESH_CIDRS, EXCLUDED, MESH_DSTS, CONFIG, ORIG_DST, CLIENT_DST, STATS,
-            TCP_HEALTH, TCP_SELF, PROBE);
+            TCP_HEALTH, TCP_SELF, PROBE, MESH_CIDRS6, EXCLUDED6, MESH_DSTS6, CONFIG6, ORIG_DST6, CLIENT_DST6);
 
     private final Path root;
 

@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  * ip route replace local 0.0.0.0/0 dev lo table T                                              # which delivers locally
  * </pre>
  * {@code -m socket --transparent} matches only packets whose 4-tuple belongs to a local socket with
- * IP_TRANSPARENT, so nothing else on the node is rerouted. Installed idempotently at every start (a restart or an
+ * IP_TRANSPARENT, so nothing else on the node is rerouted. IPv6 needs the same three lines of its own family
+ * ({@code ip6tables}, {@code ip -6 rule}, {@code ip -6 route replace local ::/0 dev lo table T}), installed by
+ * {@link #install6} on a node with an IPv6 address ({@code --node-ip6}): IPv4 rules never see an IPv6 reply, so
+ * without them a transparent IPv6 delivery's replies would be forwarded away from the agent. Installed idempotently at every start (a restart or an
  * upgrade finds the rules in place and changes nothing), never removed by stopping (open deliveries of the
  * previous agent keep their replies during an upgrade), removed by {@code --uninstall}. Shells out to
  * {@code iptables} and {@code ip} (in the agent image); the agent holds NET_ADMIN in the node's namespace.
@@ -56,7 +59,30 @@ public final class ReplyRouting {
         }
     }
 
-    /** Removes what {@link #install} added (no-op when absent). */
+    /**
+     * Installs the IPv6 rules (those already present are kept): the same mark and table as {@link #install}.
+     *
+     * @return null when in place, else why not (IPv6 deliveries must then be dialled from the node address)
+     */
+    public static String install6(int mark, int table) {
+        try {
+            String m = markText(mark);
+            if (run(ip6tables("-C", m)) != 0) {
+                check(ip6tables("-I", m));
+            }
+            String rules = output(List.of(tool("ip"), "-6", "-o", "rule", "show", "pref", "" + table));
+            if (!rules.contains("lookup " + table)) {
+                check(List.of(tool("ip"), "-6", "rule", "add", "fwmark", m, "lookup", "" + table, "pref", "" + table));
+            }
+            check(List.of(tool("ip"), "-6", "route", "replace", "local", "::/0", "dev", "lo", "table", "" + table));
+            log.info("IPv6 reply routing in place: mark {} -> table {} (local ::/0 dev lo)", m, table);
+            return null;
+        } catch (IOException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** Removes what {@link #install} and {@link #install6} added (no-op when absent). */
     public static void uninstall(int mark, int table) {
         try {
             String m = markText(mark);
@@ -71,6 +97,19 @@ public final class ReplyRouting {
         } catch (IOException e) {
             log.warn("reply routing not removed: {}", e.getMessage());
         }
+        try {
+            String m = markText(mark);
+            for (int i = 0; i < 16 && run(ip6tables("-D", m)) == 0; i++) {
+                // every copy
+            }
+            for (int i = 0; i < 16 && run(List.of(tool("ip"), "-6", "rule", "del", "fwmark", m, "lookup", "" + table,
+                    "pref", "" + table)) == 0; i++) {
+                // every copy
+            }
+            run(List.of(tool("ip"), "-6", "route", "flush", "table", "" + table));
+        } catch (IOException e) { // no ip6tables (a node that never had IPv6 rules): nothing to remove
+            log.debug("IPv6 reply routing not removed: {}", e.getMessage());
+        }
     }
 
     static String markText(int mark) {
@@ -78,7 +117,15 @@ public final class ReplyRouting {
     }
 
     private static List<String> iptables(String op, String mark) throws IOException {
-        return List.of(tool("iptables"), "-w", "5", "-t", "mangle", op, "PREROUTING", "-p", "tcp", "-m", "socket",
+        return mangleRule("iptables", op, mark);
+    }
+
+    private static List<String> ip6tables(String op, String mark) throws IOException {
+        return mangleRule("ip6tables", op, mark);
+    }
+
+    private static List<String> mangleRule(String tool, String op, String mark) throws IOException {
+        return List.of(tool(tool), "-w", "5", "-t", "mangle", op, "PREROUTING", "-p", "tcp", "-m", "socket",
                 "--transparent", "-m", "comment", "--comment", COMMENT, "-j", "MARK", "--set-xmark", mark);
     }
 

@@ -242,6 +242,56 @@ class ListenerHandoffIT {
         }
     }
 
+    /**
+     * With --node-ip6 the outbound port has two listeners, IPv4 and IPv6: the old agent sends a third socket and
+     * the new one takes each by its address (by port alone they would collide).
+     */
+    @Test
+    void theIpv6OutboundListenerIsHandedOverToo() throws Exception {
+        Channel a = Listeners.bind("a", greeter(oldLoops, "old"), new InetSocketAddress(LOOPBACK, 0));
+        var addrA = (InetSocketAddress) a.localAddress();
+        Channel a6 = Listeners.bind("a6", greeter(oldLoops, "old6"),
+                new InetSocketAddress(InetAddress.getByName("::1"), addrA.getPort()));
+        Channel b = Listeners.bind("b", greeter(oldLoops, "old"), new InetSocketAddress(LOOPBACK, 0));
+        servers.addAll(List.of(a, a6, b));
+        var addrA6 = (InetSocketAddress) a6.localAddress();
+        var addrB = (InetSocketAddress) b.localAddress();
+        Path sock = dir.resolve("handoff.sock");
+        var handedOff = new AtomicBoolean();
+        var server = HandoffServer.serve(sock, () -> List.of(Listeners.fd("a", a), Listeners.fd("b", b),
+                Listeners.fd("a6", a6)), () -> {
+                    a.close().awaitUninterruptibly();
+                    a6.close().awaitUninterruptibly();
+                    b.close().awaitUninterruptibly();
+                    handedOff.set(true);
+                });
+        try (var client = HandoffClient.request(sock, Duration.ofSeconds(5))) {
+            assertThat(client.addresses()).containsExactlyInAnyOrder(addrA, addrA6, addrB);
+            Channel n6 = Listeners.adopt("a6", greeter(newLoops, "new6"), client.take(addrA6), addrA6);
+            Channel na = Listeners.adopt("a", greeter(newLoops, "new"), client.take(addrA), addrA);
+            Channel nb = Listeners.adopt("b", greeter(newLoops, "new"), client.take(addrB), addrB);
+            servers.addAll(List.of(n6, na, nb));
+            assertThat(client.addresses()).isEmpty();
+            client.acknowledge();
+            await().atMost(Duration.ofSeconds(5)).untilTrue(handedOff);
+            for (Channel n : List.of(n6, na, nb)) {
+                Listeners.acceptConnections("n", n);
+            }
+            assertThat(greeting(addrA6)).isEqualTo("new6");
+            assertThat(greeting(addrA)).isEqualTo("new");
+        } finally {
+            server.close();
+        }
+    }
+
+    private static String greeting(InetSocketAddress to) throws java.io.IOException {
+        try (var s = new Socket()) {
+            s.connect(to, 2000);
+            s.setSoTimeout(5000);
+            return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        }
+    }
+
     @Test
     void noAgentOnTheSocketMeansBindAsUsual() throws Exception {
         assertThat(HandoffClient.request(dir.resolve("absent.sock"), Duration.ofSeconds(1))).isNull();

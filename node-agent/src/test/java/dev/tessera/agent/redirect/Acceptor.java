@@ -16,6 +16,7 @@ final class Acceptor implements AutoCloseable {
     private final ServerSocket server;
     private final BlockingQueue<InetSocketAddress> accepted = new LinkedBlockingQueue<>();
     private final String name;
+    private final Thread thread;
 
     Acceptor(String name, Path netns, InetSocketAddress bind) throws IOException {
         this.name = name;
@@ -25,9 +26,9 @@ final class Acceptor implements AutoCloseable {
             s.bind(bind, 1024);
             return s;
         });
-        Thread t = new Thread(this::run, "acceptor-" + name);
-        t.setDaemon(true);
-        t.start();
+        thread = new Thread(this::run, "acceptor-" + name);
+        thread.setDaemon(true);
+        thread.start();
     }
 
     private void run() {
@@ -63,8 +64,19 @@ final class Acceptor implements AutoCloseable {
         return accepted.isEmpty();
     }
 
+    /**
+     * Closes the listener and waits until it is really gone. A thread blocked in accept() holds the kernel socket
+     * until it leaves poll(): the JDK's close() only pre-closes the descriptor and signals it, so a connect right
+     * after close() could still complete its handshake with the dying listener (seen as a "not refused" flake on a
+     * busy machine).
+     */
     @Override
     public void close() throws IOException {
         server.close();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -12,9 +12,9 @@ import jnr.ffi.annotations.SaveError;
 import jnr.ffi.byref.IntByReference;
 
 /**
- * TCP connects straight through libc, so the test chooses the socket family (AF_INET reaches
- * cgroup/connect4, AF_INET6 with an IPv4-mapped address reaches connect6) and reads the kernel's own
- * getpeername() instead of the JDK's cached remote address.
+ * TCP connects straight through libc (the calls a C client makes), so the test chooses the socket family
+ * (AF_INET reaches cgroup/connect4, AF_INET6 with an IPv4-mapped or a native IPv6 address reaches connect6) and
+ * reads the kernel's own getpeername() instead of the JDK's cached remote address.
  */
 final class RawTcp {
 
@@ -82,7 +82,16 @@ final class RawTcp {
     }
 
     static byte[] encode(int family, InetSocketAddress dst) {
-        byte[] ip4 = dst.getAddress().getAddress();
+        byte[] ip = dst.getAddress().getAddress();
+        if (ip.length == 16) { // a native IPv6 destination: sockaddr_in6 as given (no scope id)
+            byte[] sa = new byte[28];
+            sa[0] = AF_INET6;
+            sa[2] = (byte) (dst.getPort() >> 8);
+            sa[3] = (byte) dst.getPort();
+            System.arraycopy(ip, 0, sa, 8, 16);
+            return sa;
+        }
+        byte[] ip4 = ip;
         int port = dst.getPort();
         if (family == AF_INET) {
             byte[] sa = new byte[16];
@@ -102,7 +111,7 @@ final class RawTcp {
         return sa;
     }
 
-    /** Decodes sockaddr_in or an IPv4-mapped sockaddr_in6 (as an IPv4 address, like the JDK does). */
+    /** Decodes sockaddr_in or sockaddr_in6 (an IPv4-mapped one as an IPv4 address, like the JDK does). */
     static InetSocketAddress decode(byte[] sa) {
         int family = (sa[0] & 0xff) | (sa[1] & 0xff) << 8;
         int port = (sa[2] & 0xff) << 8 | (sa[3] & 0xff);

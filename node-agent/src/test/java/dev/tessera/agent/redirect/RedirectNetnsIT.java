@@ -40,6 +40,15 @@ class RedirectNetnsIT {
     static final InetSocketAddress NODE_IP_SERVER = new InetSocketAddress("198.18.200.1", 8081);
     static final InetSocketAddress OUTSIDE_MESH = new InetSocketAddress("198.19.9.1", 8080);
     static final InetSocketAddress POD_LOOPBACK = new InetSocketAddress("127.0.0.1", 8080);
+    // Native IPv6 (2001:db8::/32): the mesh CIDR 2001:db8:200::/47 holds SERVER6, EXCLUDED6 and the node.
+    static final InetSocketAddress SERVER6 = new InetSocketAddress("2001:db8:201::1", 8080);
+    static final InetSocketAddress AGENT6 = new InetSocketAddress("2001:db8:200::1", 15001);
+    static final InetSocketAddress NODE_IP6_SERVER = new InetSocketAddress("2001:db8:200::1", 8081);
+    static final InetSocketAddress EXCLUDED6 = new InetSocketAddress("2001:db8:201::9", 8080);
+    static final InetSocketAddress OUTSIDE_MESH6 = new InetSocketAddress("2001:db8:209::1", 8080);
+    static final InetSocketAddress POD_LOOPBACK6 = new InetSocketAddress("::1", 8080);
+    static final List<String> MESH_CIDRS = List.of("198.18.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+            "2001:db8:200::/47", "::1/128", "fe80::/10");
 
     static NetnsFixture net;
     static RedirectSettings settings;
@@ -49,6 +58,12 @@ class RedirectNetnsIT {
     static Acceptor nodeIpServer;
     static Acceptor outsideServer;
     static Acceptor podLoopback;
+    static Acceptor agent6;
+    static Acceptor server6;
+    static Acceptor nodeIp6Server;
+    static Acceptor excluded6Server;
+    static Acceptor outside6Server;
+    static Acceptor podLoopback6;
     static long podCookie;
     static Path pod;
     static Path pod2;
@@ -65,9 +80,16 @@ class RedirectNetnsIT {
         nodeIpServer = new Acceptor("node-ip", node, NODE_IP_SERVER);
         outsideServer = new Acceptor("outside", node, OUTSIDE_MESH);
         podLoopback = new Acceptor("pod-loopback", pod, POD_LOOPBACK);
+        agent6 = new Acceptor("agent6", node, AGENT6);
+        server6 = new Acceptor("server6", node, SERVER6);
+        nodeIp6Server = new Acceptor("node-ip6", node, NODE_IP6_SERVER);
+        excluded6Server = new Acceptor("excluded6", node, EXCLUDED6);
+        outside6Server = new Acceptor("outside6", node, OUTSIDE_MESH6);
+        podLoopback6 = new Acceptor("pod-loopback6", pod, POD_LOOPBACK6);
         Path pinDir = PIN_ROOT.resolve("redirect-" + ProcessHandle.current().pid());
-        settings = new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(),
-                List.of("198.18.0.0/16", "127.0.0.0/8", "169.254.0.0/16"), List.of(InetAddress.getByName("198.18.200.1")));
+        settings = new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(), AGENT.getPort(), MESH_CIDRS,
+                List.of(InetAddress.getByName("198.18.200.1"), EXCLUDED6.getAddress()),
+                RedirectSettings.DEFAULT_MAX_PODS, AGENT6.getAddress());
         redirector = BpfRedirector.install(settings);
         podCookie = Netns.cookie(pod);
         redirector.enroll(podCookie);
@@ -86,7 +108,8 @@ class RedirectNetnsIT {
                 Files.delete(PIN_ROOT);
             }
         } finally {
-            for (Acceptor a : new Acceptor[] {agent, server, nodeIpServer, outsideServer, podLoopback}) {
+            for (Acceptor a : new Acceptor[] {agent, server, nodeIpServer, outsideServer, podLoopback, agent6, server6,
+                    nodeIp6Server, excluded6Server, outside6Server, podLoopback6}) {
                 if (a != null) {
                     a.close();
                 }
@@ -112,7 +135,12 @@ class RedirectNetnsIT {
         RawTcp.Result c = connectFrom(pod, family, dst);
         assertThat(c.errno()).as("%s: connect errno", what).isZero();
         assertThat(c.peer()).as("%s: getpeername shows the original destination", what).isEqualTo(dst);
-        InetSocketAddress client = agent.awaitFrom(c.local());
+        boolean native6 = dst.getAddress() instanceof java.net.Inet6Address;
+        if (native6) {
+            assertThat(c.local().getAddress()).as("%s: leaves from the pod's IPv6 address", what)
+                    .isEqualTo(InetAddress.getByName("2001:db8:200::2"));
+        }
+        InetSocketAddress client = (native6 ? agent6 : agent).awaitFrom(c.local());
         assertThat(r.take(client)).as("%s: original destination recorded for the agent", what).contains(dst);
         assertThat(r.take(client)).as("take removes the record").isEmpty();
     }
@@ -209,8 +237,9 @@ class RedirectNetnsIT {
     void onlyMeshedDestinationsAreCapturedOnceTheSetIsWritten() throws Exception {
         InetSocketAddress meshed = new InetSocketAddress("198.18.201.2", 80); // nothing listens: only the agent
         var node = new dev.tessera.api.model.NodeInfo("n1", InetAddress.getByName("198.18.200.1"), "198.18.201.0/24");
+        InetSocketAddress meshed6 = new InetSocketAddress("2001:db8:201::2", 80);
         var snapshot = new dev.tessera.api.model.MeshSnapshot(1, List.of(node), List.of(
-                meshedWorkload("p1", meshed.getAddress(), "n1")));
+                meshedWorkload("p1", meshed.getAddress(), "n1"), meshedWorkload("p6", meshed6.getAddress(), "n1")));
         try {
             assertThat(redirector.syncDestinations(snapshot)).isTrue();
             assertThat(redirector.destinations().complete()).isTrue();
@@ -225,17 +254,27 @@ class RedirectNetnsIT {
                 assertThat(c.local().getAddress()).isEqualTo(InetAddress.getByName("198.18.200.2"));
             }
             assertThat(redirector.stats().redirected()).isEqualTo(before + 2);
+            // IPv6: the same set decides (key 0 marks both families complete).
+            assertRedirected(redirector, RawTcp.AF_INET6, meshed6);
+            RawTcp.Result c6 = connectFrom(pod, RawTcp.AF_INET6, SERVER6); // in the IPv6 CIDRs, not meshed
+            assertThat(c6.errno()).isZero();
+            assertThat(server6.awaitFrom(c6.local())).as("arrives from the pod's own IPv6 address").isEqualTo(c6.local());
+            assertThat(c6.local().getAddress()).isEqualTo(InetAddress.getByName("2001:db8:200::2"));
+            assertThat(redirector.stats().redirected()).isEqualTo(before + 3);
+            assertThat(redirector.occupancy()).containsEntry("mesh_dsts6", 1);
             // A re-adopting agent reads the set back (it survives restarts with the pins).
-            try (var map = redirectorMap()) {
-                var readopted = new MeshDestinations(map, MeshDestinations.CAPACITY);
+            try (var map = redirectorMap(); var map6 = redirectorMap6()) {
+                var readopted = new MeshDestinations(map, map6, MeshDestinations.CAPACITY);
                 assertThat(readopted.size()).isEqualTo(1);
+                assertThat(readopted.size6()).isEqualTo(1);
                 assertThat(readopted.complete()).isTrue();
             }
         } finally {
             // SERVER becomes a meshed destination again for the tests that follow.
             var withServer = new dev.tessera.api.model.MeshSnapshot(2, List.of(node), List.of(
                     meshedWorkload("p1", meshed.getAddress(), "n1"),
-                    meshedWorkload("server", SERVER.getAddress(), "n1")));
+                    meshedWorkload("server", SERVER.getAddress(), "n1"),
+                    meshedWorkload("server6", SERVER6.getAddress(), "n1")));
             assertThat(redirector.syncDestinations(withServer)).isTrue();
         }
         assertRedirected(redirector, RawTcp.AF_INET);
@@ -250,6 +289,11 @@ class RedirectNetnsIT {
     private static dev.tessera.agent.redirect.ffi.BpfMap redirectorMap() {
         return dev.tessera.agent.redirect.ffi.BpfMap.openPinned(Pins.MESH_DSTS,
                 new Pins(settings.pinDir()).map(Pins.MESH_DSTS).toString(), 4, 4);
+    }
+
+    private static dev.tessera.agent.redirect.ffi.BpfMap redirectorMap6() {
+        return dev.tessera.agent.redirect.ffi.BpfMap.openPinned(Pins.MESH_DSTS6,
+                new Pins(settings.pinDir()).map(Pins.MESH_DSTS6).toString(), 16, 4);
     }
 
     @Test
@@ -325,6 +369,248 @@ class RedirectNetnsIT {
         assertThat(after.misses()).isEqualTo(statsBefore.misses());
     }
 
+    // ------------------------------------------------------------------ native IPv6
+
+    /**
+     * A native IPv6 connect (AF_INET6, 2001:db8:...) from an enrolled pod to an IPv6 mesh destination goes to
+     * the agent's IPv6 listener; sockops records it by the client's IPv6 (ip, port) and getpeername shows the
+     * original destination.
+     */
+    @Test
+    @Order(2)
+    void nativeIpv6ConnectsAreRedirectedToTheAgentsIpv6Listener() throws Exception {
+        long before = redirector.stats().redirected();
+        var kernelBefore = redirector.kernelCounters();
+        int[] ports = {8080, 80, 443, 1, 65535};
+        for (int port : ports) {
+            assertRedirected(redirector, RawTcp.AF_INET6, new InetSocketAddress(SERVER6.getAddress(), port));
+        }
+        // The JDK's own socket too.
+        InetSocketAddress local = Netns.call(pod, () -> {
+            try (Socket s = new Socket()) {
+                s.connect(SERVER6, 5000);
+                return (InetSocketAddress) s.getLocalSocketAddress();
+            }
+        });
+        assertThat(redirector.take(agent6.awaitFrom(local))).contains(SERVER6);
+        // And a C program of its own (socat) in the pod's namespace.
+        Process p = new ProcessBuilder("nsenter", "--net=" + pod, "socat", "-u", "OPEN:/dev/null",
+                "TCP6:[" + SERVER6.getAddress().getHostAddress() + "]:" + SERVER6.getPort())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("socat: %s", out).isZero();
+        InetSocketAddress socat = agent6.next();
+        assertThat(socat.getAddress()).isEqualTo(InetAddress.getByName("2001:db8:200::2"));
+        assertThat(redirector.take(socat)).contains(SERVER6);
+        int n = ports.length + 2;
+        assertThat(redirector.stats().redirected()).as("IPv6 redirects count in the total").isEqualTo(before + n);
+        var kernel = redirector.kernelCounters();
+        assertThat(kernel.get("redirected_ipv6") - kernelBefore.get("redirected_ipv6")).isEqualTo(n);
+        assertThat(kernel.get("recorded_ipv6") - kernelBefore.get("recorded_ipv6")).isEqualTo(n);
+        assertThat(redirector.occupancy()).containsEntry("client_dst6", 0).containsKey("mesh_dsts6");
+    }
+
+    /**
+     * Never captured, even inside the IPv6 mesh CIDRs (which hold ::1/128 and fe80::/10 here): outside them,
+     * the node's own (excluded) address, the agent's address on another port, ::1 and :: (the pod's own
+     * loopback), link-local. Nothing was redirected meanwhile.
+     */
+    @Test
+    @Order(4)
+    void nativeIpv6OutsideTheMeshLoopbackLinkLocalAndNodeAddressesGoDirect() throws Exception {
+        long before = redirector.stats().redirected();
+        Map<InetSocketAddress, Acceptor> direct = Map.of(OUTSIDE_MESH6, outside6Server, EXCLUDED6, excluded6Server,
+                NODE_IP6_SERVER, nodeIp6Server, POD_LOOPBACK6, podLoopback6);
+        for (var e : direct.entrySet()) {
+            RawTcp.Result c = connectFrom(pod, RawTcp.AF_INET6, e.getKey());
+            assertThat(c.errno()).as("connect to " + e.getKey()).isZero();
+            assertThat(c.peer()).isEqualTo(e.getKey());
+            e.getValue().awaitFrom(c.local());
+        }
+        RawTcp.Result any = connectFrom(pod, RawTcp.AF_INET6, new InetSocketAddress("::", 8080));
+        assertThat(any.errno()).as("connect to [::]:8080 is the pod's own loopback").isZero();
+        podLoopback6.awaitFrom(any.local());
+        // fe80::1 without a scope: captured, it would be rewritten to the agent and succeed; left alone, the
+        // kernel refuses the unscoped link-local address itself (EINVAL).
+        RawTcp.Result linkLocal = connectFrom(pod, RawTcp.AF_INET6, new InetSocketAddress("fe80::1", 80));
+        assertThat(linkLocal.errno()).as("connect to fe80::1 went to the pod's own stack").isNotZero();
+        assertThat(redirector.stats().redirected()).isEqualTo(before);
+        assertThat(agent6.isEmpty()).as("nothing reached the agent's IPv6 listener").isTrue();
+    }
+
+    /** A pod that is not enrolled reaches IPv6 mesh destinations directly. */
+    @Test
+    @Order(3)
+    void podThatIsNotEnrolledConnectsDirectlyOverIpv6() throws Exception {
+        RawTcp.Result c = connectFrom(pod2, RawTcp.AF_INET6, SERVER6);
+        assertThat(c.errno()).isZero();
+        assertThat(server6.awaitFrom(c.local())).isEqualTo(c.local());
+        assertThat(redirector.take(c.local())).isEmpty();
+    }
+
+    /**
+     * The kubelet's probe mark (tsr_probe) covers the IPv6 mesh CIDRs: a connect from the marked cgroup to an
+     * IPv6 mesh address is marked and counted, one outside them is not; nothing is redirected. The marked cgroup
+     * is a child cgroup this test creates, holding only the client it starts (socat, from the node's namespace,
+     * which is not enrolled): marking this JVM's own cgroup could mark every process of the machine.
+     */
+    @Test
+    @Order(4)
+    void theProbeMarkCoversIpv6MeshCidrs() throws Exception {
+        Path cgroup = Cgroups.v2Root().resolve("tessera-test-probe-" + ProcessHandle.current().pid());
+        Files.createDirectory(cgroup);
+        long redirected = redirector.stats().redirected();
+        try {
+            redirector.markProbes(Cgroups.id(cgroup), 0x4000);
+            long marked = redirector.kernelCounters().get("probe_marked");
+            connectInCgroup(cgroup, SERVER6);
+            server6.next();
+            assertThat(redirector.kernelCounters().get("probe_marked")).as("IPv6 mesh CIDR: marked")
+                    .isEqualTo(marked + 1);
+            connectInCgroup(cgroup, OUTSIDE_MESH6);
+            outside6Server.next();
+            assertThat(redirector.kernelCounters().get("probe_marked")).as("outside: not marked")
+                    .isEqualTo(marked + 1);
+            connectInCgroup(cgroup, SERVER);
+            server.next();
+            assertThat(redirector.kernelCounters().get("probe_marked")).as("IPv4 as before").isEqualTo(marked + 2);
+        } finally {
+            redirector.markProbes(0, 0);
+            Files.delete(cgroup); // empty again: its only process has exited
+        }
+        assertThat(redirector.stats().redirected()).isEqualTo(redirected);
+    }
+
+    /** socat (a C client) connects to {@code dst} from the node's namespace, as the only process of {@code cgroup}. */
+    private static void connectInCgroup(Path cgroup, InetSocketAddress dst) throws Exception {
+        String target = dst.getAddress() instanceof java.net.Inet6Address
+                ? "TCP6:[" + dst.getAddress().getHostAddress() + "]:" + dst.getPort()
+                : "TCP4:" + dst.getAddress().getHostAddress() + ":" + dst.getPort();
+        Process p = new ProcessBuilder("sh", "-c", "echo $$ > " + cgroup.resolve("cgroup.procs") + " && exec nsenter --net="
+                + NetnsFixture.path(NetnsFixture.NODE) + " socat -u OPEN:/dev/null " + target)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("socat to %s: %s", target, out).isZero();
+    }
+
+    /** Many sequential and concurrent native IPv6 connects: every one recorded, no miss. */
+    @Test
+    @Order(6)
+    void manyConcurrentNativeIpv6ConnectionsNeverMiss() throws Exception {
+        int threads = 2;
+        int perThread = 60;
+        ExecutorService pool = Executors.newFixedThreadPool(threads, task -> {
+            Thread t = new Thread(() -> {
+                try {
+                    Netns.enter(pod);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+                task.run();
+            });
+            t.setDaemon(true);
+            return t;
+        });
+        var statsBefore = redirector.stats();
+        try {
+            List<Future<List<InetSocketAddress>>> futures = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                futures.add(pool.submit(() -> {
+                    List<InetSocketAddress> locals = new ArrayList<>();
+                    for (int n = 0; n < perThread; n++) {
+                        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.INET6)) {
+                            ch.connect(SERVER6);
+                            locals.add((InetSocketAddress) ch.getLocalAddress());
+                        }
+                    }
+                    return locals;
+                }));
+            }
+            Map<InetSocketAddress, Boolean> expected = new HashMap<>();
+            for (var f : futures) {
+                f.get().forEach(l -> expected.put(l, true));
+            }
+            assertThat(expected).hasSize(threads * perThread);
+            int misses = 0;
+            for (int i = 0; i < threads * perThread; i++) {
+                InetSocketAddress client = agent6.next();
+                assertThat(expected).containsKey(client);
+                if (!redirector.take(client).equals(java.util.Optional.of(SERVER6))) {
+                    misses++;
+                }
+            }
+            assertThat(misses).isZero();
+        } finally {
+            pool.shutdownNow();
+        }
+        var after = redirector.stats();
+        assertThat(after.recorded() - statsBefore.recorded()).isEqualTo(threads * perThread);
+        assertThat(after.misses()).isEqualTo(statsBefore.misses());
+    }
+
+    /**
+     * Without an IPv6 listener (no --node-ip6) an enrolled pod's connect to an IPv6 mesh destination is refused
+     * (fail closed, counted as no_config); its other IPv6 connects and its IPv4 capture are untouched.
+     */
+    @Test
+    @Order(11)
+    void withoutAnIpv6ListenerIpv6MeshDestinationsAreRefusedAndNothingElseChanges() throws Exception {
+        Path pinDir = PIN_ROOT.resolve("no-v6-listener-" + ProcessHandle.current().pid());
+        BpfRedirector r = BpfRedirector.install(new RedirectSettings(pinDir, Cgroups.v2Root(), AGENT.getAddress(),
+                AGENT.getPort(), MESH_CIDRS, List.of(InetAddress.getByName("198.18.200.1"))));
+        try {
+            r.enroll(podCookie);
+            long noConfig = r.kernelCounters().get("no_config");
+            RawTcp.Result refused = connectFrom(pod, RawTcp.AF_INET6, SERVER6);
+            assertThat(refused.errno()).as("EPERM: refused, never direct").isEqualTo(1);
+            assertThat(r.kernelCounters().get("no_config")).isEqualTo(noConfig + 1);
+            RawTcp.Result outside = connectFrom(pod, RawTcp.AF_INET6, OUTSIDE_MESH6);
+            assertThat(outside.errno()).isZero();
+            outside6Server.awaitFrom(outside.local());
+            assertRedirected(r, RawTcp.AF_INET);
+            assertRedirected(r, RawTcp.AF_INET6);
+        } finally {
+            r.uninstall();
+        }
+    }
+
+    /**
+     * An upgrade from an agent without IPv6 capture: its pins have no IPv6 maps (simulated by unlinking them).
+     * The new install creates and pins them and switches the pinned links; IPv4 capture never stops. Until the
+     * first state sync the IPv6 set is empty while key 0 (written by the old agent) says "complete", so native
+     * IPv6 goes direct, as it did under the old agent; after the sync it is captured.
+     */
+    @Test
+    @Order(7)
+    void anInstallWithoutTheIpv6MapsIsUpgradedInPlace() throws Exception {
+        Pins pins = new Pins(settings.pinDir());
+        redirector.close();
+        for (String map : List.of(Pins.MESH_CIDRS6, Pins.EXCLUDED6, Pins.MESH_DSTS6, Pins.CONFIG6, Pins.ORIG_DST6,
+                Pins.CLIENT_DST6)) {
+            Files.delete(pins.map(map));
+        }
+        RawTcp.Result meanwhile = connectFrom(pod, RawTcp.AF_INET, SERVER);
+        assertThat(meanwhile.errno()).isZero();
+        agent.awaitFrom(meanwhile.local()); // the old programs, still attached, keep capturing
+        redirector = BpfRedirector.install(settings);
+        for (String map : Pins.MAPS) {
+            assertThat(pins.map(map)).as("pinned again").exists();
+        }
+        assertRedirected(redirector, RawTcp.AF_INET);
+        assertRedirected(redirector, RawTcp.AF_INET6);
+        RawTcp.Result before = connectFrom(pod, RawTcp.AF_INET6, SERVER6);
+        assertThat(before.errno()).isZero();
+        assertThat(server6.awaitFrom(before.local())).as("before the first sync: direct, as under the old agent")
+                .isEqualTo(before.local());
+        var node = new dev.tessera.api.model.NodeInfo("n1", InetAddress.getByName("198.18.200.1"), "198.18.201.0/24");
+        assertThat(redirector.syncDestinations(new dev.tessera.api.model.MeshSnapshot(3, List.of(node), List.of(
+                meshedWorkload("server", SERVER.getAddress(), "n1"),
+                meshedWorkload("server6", SERVER6.getAddress(), "n1"))))).isTrue();
+        assertRedirected(redirector, RawTcp.AF_INET6, SERVER6);
+    }
+
     @Test
     @Order(7)
     void reinstallReadoptsThePinnedLinksInsteadOfAttachingAgain() throws Exception {
@@ -354,6 +640,7 @@ class RedirectNetnsIT {
         assertThat(BpfRedirector.isInstalled(settings.pinDir())).isTrue();
         assertRedirected(redirector, RawTcp.AF_INET);
         assertRedirected(redirector, RawTcp.AF_INET6);
+        assertRedirected(redirector, RawTcp.AF_INET6, SERVER6);
     }
 
     @Test
@@ -361,17 +648,22 @@ class RedirectNetnsIT {
     void withTheAgentDownEnrolledPodsFailClosed() throws Exception {
         redirector.close(); // the agent process is gone: its file descriptors are closed
         agent.close(); // and nothing listens on 15001
+        agent6.close();
         for (int family : new int[] {RawTcp.AF_INET, RawTcp.AF_INET6}) {
             RawTcp.Result c = connectFrom(pod, family, SERVER);
-            assertThat(c.errno()).as("connect errno (ECONNREFUSED, never a direct connection)")
-                    .isEqualTo(RawTcp.ECONNREFUSED);
+            assertThat(c.errno()).as("connect errno (ECONNREFUSED, never a direct connection); family %s: %s",
+                    family, c).isEqualTo(RawTcp.ECONNREFUSED);
         }
+        RawTcp.Result c6 = connectFrom(pod, RawTcp.AF_INET6, SERVER6);
+        assertThat(c6.errno()).as("native IPv6 too: ECONNREFUSED, never direct").isEqualTo(RawTcp.ECONNREFUSED);
         RawTcp.Result other = connectFrom(pod2, RawTcp.AF_INET, SERVER);
         assertThat(other.errno()).as("a pod that is not meshed is unaffected").isZero();
         server.awaitFrom(other.local());
         redirector = BpfRedirector.install(settings); // the agent comes back
         agent = new Acceptor("agent", NetnsFixture.path(NetnsFixture.NODE), AGENT);
+        agent6 = new Acceptor("agent6", NetnsFixture.path(NetnsFixture.NODE), AGENT6);
         assertRedirected(redirector, RawTcp.AF_INET);
+        assertRedirected(redirector, RawTcp.AF_INET6, SERVER6);
     }
 
     @Test

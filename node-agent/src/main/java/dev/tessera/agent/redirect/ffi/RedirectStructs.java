@@ -1,6 +1,7 @@
 package dev.tessera.agent.redirect.ffi;
 
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -19,6 +20,12 @@ public final class RedirectStructs {
     public static final int ADDR4_SIZE = 8;
     /** {@code struct tsr_lpm_key4 { __u32 prefixlen; __u32 ip4; }}. */
     public static final int LPM_KEY4_SIZE = 8;
+    /** {@code struct tsr_ip6 { __u32 ip6[4]; }}: key of tsr_excluded6 and tsr_mesh_dsts6. */
+    public static final int IP6_SIZE = 16;
+    /** {@code struct tsr_addr6 { __u32 ip6[4]; __u16 port; __u16 pad; }}. */
+    public static final int ADDR6_SIZE = 20;
+    /** {@code struct tsr_lpm_key6 { __u32 prefixlen; __u32 ip6[4]; }}. */
+    public static final int LPM_KEY6_SIZE = 20;
     /** Key of tsr_enrolled: {@code __u64} netns cookie. */
     public static final int COOKIE_SIZE = 8;
     /** Key of tsr_excluded: {@code __u32} address. Also the {@code __u32} flag value of set-like maps. */
@@ -33,6 +40,10 @@ public final class RedirectStructs {
     public static final int STAT_RECORD_FAILED = 3;
     public static final int STAT_NO_CONFIG = 4;
     public static final int STAT_PEERNAME = 5;
+    /** Of {@link #STAT_REDIRECTED}: native IPv6 connects. */
+    public static final int STAT_REDIRECTED6 = 6;
+    /** Of {@link #STAT_RECORDED}: native IPv6 connections. */
+    public static final int STAT_RECORDED6 = 7;
     public static final int STAT_MAX = 8;
 
     private static final ByteOrder HOST = ByteOrder.nativeOrder();
@@ -82,6 +93,49 @@ public final class RedirectStructs {
     public static String decodeLpmKey4(byte[] key) {
         int prefix = ByteBuffer.wrap(key).order(HOST).getInt(0);
         return (key[4] & 0xff) + "." + (key[5] & 0xff) + "." + (key[6] & 0xff) + "." + (key[7] & 0xff) + "/" + prefix;
+    }
+
+    /** {@code struct tsr_addr6} for {@code ip:port} ({@code ip} must be a native IPv6 address). */
+    public static byte[] addr6(InetAddress ip, int port) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
+        }
+        return ByteBuffer.allocate(ADDR6_SIZE).order(ByteOrder.BIG_ENDIAN)
+                .put(ipv6Bytes(ip)).putShort((short) port).putShort((short) 0).array();
+    }
+
+    /** Decodes a {@code struct tsr_addr6}. */
+    public static InetSocketAddress decodeAddr6(byte[] bytes) {
+        if (bytes.length != ADDR6_SIZE) {
+            throw new IllegalArgumentException("tsr_addr6: " + bytes.length + " bytes (expected: " + ADDR6_SIZE + ")");
+        }
+        byte[] ip = java.util.Arrays.copyOf(bytes, IP6_SIZE);
+        int port = ((bytes[16] & 0xff) << 8) | (bytes[17] & 0xff);
+        try {
+            return new InetSocketAddress(Inet6Address.getByAddress(null, ip, -1), port);
+        } catch (UnknownHostException e) {
+            throw new AssertionError(e); // sixteen bytes are always a valid address
+        }
+    }
+
+    /** {@code struct tsr_lpm_key6} for {@code ip/prefixLength}. */
+    public static byte[] lpmKey6(InetAddress ip, int prefixLength) {
+        if (prefixLength < 0 || prefixLength > 128) {
+            throw new IllegalArgumentException("prefixLength: " + prefixLength + " (expected: 0-128)");
+        }
+        byte[] key = new byte[LPM_KEY6_SIZE];
+        ByteBuffer.wrap(key).order(HOST).putInt(0, prefixLength);
+        System.arraycopy(ipv6Bytes(ip), 0, key, 4, IP6_SIZE);
+        return key;
+    }
+
+    /** The sixteen network-order bytes of a native IPv6 address ({@code struct tsr_ip6}). */
+    public static byte[] ipv6Bytes(InetAddress ip) {
+        byte[] raw = ip.getAddress();
+        if (!(ip instanceof Inet6Address) || raw.length != IP6_SIZE) {
+            throw new IllegalArgumentException("address: " + ip.getHostAddress() + " (expected: IPv6)");
+        }
+        return raw;
     }
 
     /** The {@code __u64} netns cookie key, host order. */

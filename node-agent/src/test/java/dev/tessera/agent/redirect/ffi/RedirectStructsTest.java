@@ -30,9 +30,12 @@ class RedirectStructsTest {
         while (m.find()) {
             sizes.put(m.group(1), Integer.parseInt(m.group(2)));
         }
-        assertThat(sizes).containsOnlyKeys("tsr_addr4", "tsr_lpm_key4");
+        assertThat(sizes).containsOnlyKeys("tsr_addr4", "tsr_lpm_key4", "tsr_ip6", "tsr_addr6", "tsr_lpm_key6");
         assertThat(RedirectStructs.ADDR4_SIZE).isEqualTo(sizes.get("tsr_addr4"));
         assertThat(RedirectStructs.LPM_KEY4_SIZE).isEqualTo(sizes.get("tsr_lpm_key4"));
+        assertThat(RedirectStructs.IP6_SIZE).isEqualTo(sizes.get("tsr_ip6"));
+        assertThat(RedirectStructs.ADDR6_SIZE).isEqualTo(sizes.get("tsr_addr6"));
+        assertThat(RedirectStructs.LPM_KEY6_SIZE).isEqualTo(sizes.get("tsr_lpm_key6"));
     }
 
     @Test
@@ -49,6 +52,8 @@ class RedirectStructsTest {
                 "RECORD_FAILED", RedirectStructs.STAT_RECORD_FAILED,
                 "NO_CONFIG", RedirectStructs.STAT_NO_CONFIG,
                 "PEERNAME", RedirectStructs.STAT_PEERNAME,
+                "REDIRECTED6", RedirectStructs.STAT_REDIRECTED6,
+                "RECORDED6", RedirectStructs.STAT_RECORDED6,
                 "MAX", RedirectStructs.STAT_MAX));
     }
 
@@ -72,6 +77,28 @@ class RedirectStructsTest {
                 .hasMessage("address: fd00:0:0:0:0:0:0:1 (expected: IPv4)");
         assertThatThrownBy(() -> RedirectStructs.addr4(InetAddress.getByName("10.0.0.1"), 70000))
                 .hasMessage("port: 70000 (expected: 0-65535)");
+    }
+
+    @Test
+    void addr6IsNetworkOrderAddressThenPortAndRejectsIpv4() throws Exception {
+        byte[] b = RedirectStructs.addr6(InetAddress.getByName("2001:db8::a:1"), 8080);
+        assertThat(b).hasSize(20).startsWith(0x20, 0x01, 0x0d, 0xb8).endsWith(0, 0x0a, 0, 1, 0x1f, 0x90, 0, 0);
+        assertThat(RedirectStructs.decodeAddr6(b)).isEqualTo(new InetSocketAddress("2001:db8::a:1", 8080));
+        assertThatThrownBy(() -> RedirectStructs.addr6(InetAddress.getByName("198.18.0.1"), 1))
+                .hasMessage("address: 198.18.0.1 (expected: IPv6)");
+        assertThatThrownBy(() -> RedirectStructs.decodeAddr6(new byte[8]))
+                .hasMessage("tsr_addr6: 8 bytes (expected: 20)");
+    }
+
+    @Test
+    void lpmKey6HasHostOrderPrefixLengthAndNetworkOrderAddress() throws Exception {
+        byte[] key = RedirectStructs.lpmKey6(InetAddress.getByName("2001:db8::"), 32);
+        byte[] prefix = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? new byte[] {32, 0, 0, 0}
+                : new byte[] {0, 0, 0, 32};
+        assertThat(java.util.Arrays.copyOf(key, 4)).isEqualTo(prefix);
+        assertThat(java.util.Arrays.copyOfRange(key, 4, 20)).isEqualTo(InetAddress.getByName("2001:db8::").getAddress());
+        assertThatThrownBy(() -> RedirectStructs.lpmKey6(InetAddress.getByName("2001:db8::"), 129))
+                .hasMessage("prefixLength: 129 (expected: 0-128)");
     }
 
     @Test
