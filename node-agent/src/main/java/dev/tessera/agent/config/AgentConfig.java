@@ -43,6 +43,11 @@ public final class AgentConfig {
             + " (fail closed); with no IPv6 --mesh-cidr none is captured.")
     String nodeIp6Text;
 
+    @Option(names = "--node-ips", paramLabel = "IPS", description = "The node's addresses, comma-separated, as"
+            + " Kubernetes' status.hostIPs lists them (the DaemonSet passes it): its IPv6 address is --node-ip6 when"
+            + " that is not given; an IPv4-only list changes nothing.")
+    String nodeIpsText;
+
     @Option(names = "--trust-domain", paramLabel = "TD", defaultValue = "cluster.local",
             description = "SPIFFE trust domain of the mesh. Default: ${DEFAULT-VALUE}.")
     String trustDomain;
@@ -257,7 +262,7 @@ public final class AgentConfig {
             throw new IllegalArgumentException("--node-ip: missing (expected: this node's address)");
         }
         nodeIp = Addresses.parse("--node-ip", nodeIpText);
-        nodeIp6 = nodeIp6Text == null ? null : nodeIp6(nodeIp6Text);
+        nodeIp6 = nodeIp6Text != null ? nodeIp6(nodeIp6Text) : nodeIpsText == null ? null : ipv6Of(nodeIpsText);
         if (controllerText == null) {
             throw new IllegalArgumentException("--controller: missing (expected: HOST:PORT of the controller's agent"
                     + " endpoint, e.g. tessera-controller.tessera-system.svc:" + Ports.CONTROLLER_PUSH + ")");
@@ -290,6 +295,26 @@ public final class AgentConfig {
                 rootRotationWindowText == null ? "60s" : rootRotationWindowText);
         hboneIdleTimeout = Durations.parsePositive("--hbone-idle-timeout", hboneIdleTimeoutText);
         return this;
+    }
+
+    /** The IPv6 entry of a {@code --node-ips} list (null when it has none); every entry must be an address. */
+    private static java.net.Inet6Address ipv6Of(String list) {
+        java.net.Inet6Address found = null;
+        for (String part : list.split(",", -1)) {
+            String text = part.strip();
+            if (text.isEmpty()) {
+                if (list.isBlank()) {
+                    return null; // status.hostIPs not filled in (an older API server): nothing to add
+                }
+                throw new IllegalArgumentException("--node-ips: '" + list + "' (expected: the node's addresses,"
+                        + " comma-separated, e.g. 10.0.0.5,2001:db8::5)");
+            }
+            InetAddress a = Addresses.parse("--node-ips", text);
+            if (a instanceof java.net.Inet6Address && found == null) {
+                found = nodeIp6(text);
+            }
+        }
+        return found;
     }
 
     private static java.net.Inet6Address nodeIp6(String text) {
