@@ -50,8 +50,13 @@ public record MeshDelta(long fromVersion, long toVersion,
         requireNonNull(from, "from");
         requireNonNull(to, "to");
         var n = Diff.of(from.mesh().nodes().values(), to.mesh().nodes().values(), NodeInfo::name);
-        var w = Diff.of(from.mesh().workloads(), to.mesh().workloads(), Workload::key);
-        var s = Diff.of(from.mesh().services(), to.mesh().services(), Service::key);
+        // workloads and services through the snapshots' own indexes: no map of the whole mesh built per diff
+        var w = Diff.of(from.mesh().workloads(), to.mesh().workloads(), Workload::key,
+                x -> from.mesh().workload(x.namespace(), x.name()).orElse(null),
+                x -> to.mesh().workload(x.namespace(), x.name()).isPresent());
+        var s = Diff.of(from.mesh().services(), to.mesh().services(), Service::key,
+                x -> from.mesh().service(x.namespace(), x.name()).orElse(null),
+                x -> to.mesh().service(x.namespace(), x.name()).isPresent());
         var ap = Diff.of(from.policies().authorizationPolicies(), to.policies().authorizationPolicies(), Translation::key);
         var pa = Diff.of(from.policies().peerAuthentications(), to.policies().peerAuthentications(), Translation::key);
         return new MeshDelta(from.version(), to.version(), n.upserts, n.removals, w.upserts, w.removals,
@@ -70,16 +75,16 @@ public record MeshDelta(long fromVersion, long toVersion,
             throw new IllegalArgumentException("delta: from version " + fromVersion + " (expected: the applied version "
                     + base.version() + ")");
         }
-        var n = patch(base.mesh().nodes().values(), NodeInfo::name, nodes, removedNodes);
-        var w = patch(base.mesh().workloads(), Workload::key, workloads, removedWorkloads);
-        var s = patch(base.mesh().services(), Service::key, services, removedServices);
+        // the mesh patched in place of a copy of its indexes: the whole state is not rebuilt for one pod's change
+        MeshSnapshot mesh = base.mesh().patch(toVersion, nodes, removedNodes, workloads, removedWorkloads, services,
+                removedServices);
         var ap = patch(base.policies().authorizationPolicies(), Translation::key, authorizationPolicies,
                 removedAuthorizationPolicies);
         var pa = patch(base.policies().peerAuthentications(), Translation::key, peerAuthentications,
                 removedPeerAuthentications);
         ap.sort(Comparator.comparing(Translation::key));
         pa.sort(Comparator.comparing(Translation::key));
-        return new MeshConfig(toVersion, new MeshSnapshot(toVersion, n, w, s), new PolicySet(toVersion, ap, pa));
+        return new MeshConfig(toVersion, mesh, new PolicySet(toVersion, ap, pa));
     }
 
     /** No object changed (only the version moves). */
@@ -124,6 +129,28 @@ public record MeshDelta(long fromVersion, long toVersion,
                     removals.add(k);
                 }
             });
+            return new Diff<>(upserts, removals);
+        }
+
+        /**
+         * As {@link #of(Collection, Collection, Function)} with lookups by key that both sides already index:
+         * {@code old} finds an object's namesake in {@code from}, {@code kept} whether one of {@code from} is in
+         * {@code to}. The same upserts and removals, in the same order.
+         */
+        static <T> Diff<T> of(Collection<T> from, Collection<T> to, Function<T, String> key, Function<T, T> old,
+                java.util.function.Predicate<T> kept) {
+            var upserts = new ArrayList<T>();
+            for (T t : to) {
+                if (!t.equals(old.apply(t))) {
+                    upserts.add(t);
+                }
+            }
+            var removals = new ArrayList<String>();
+            for (T t : from) {
+                if (!kept.test(t)) {
+                    removals.add(key.apply(t));
+                }
+            }
             return new Diff<>(upserts, removals);
         }
     }
