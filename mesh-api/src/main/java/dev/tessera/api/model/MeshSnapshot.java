@@ -191,6 +191,16 @@ public final class MeshSnapshot {
         return byKey.values();
     }
 
+    /** Every workload by {@code namespace/name}, iterated in the order of {@link #workloads()}. */
+    public Map<String, Workload> workloadsByKey() {
+        return byKey;
+    }
+
+    /** Every service by {@code namespace/name}, iterated in the order of {@link #services()}. */
+    public Map<String, Service> servicesByKey() {
+        return services;
+    }
+
     public Optional<Workload> workloadByIp(InetAddress ip) {
         return Optional.ofNullable(byIp.get(ip));
     }

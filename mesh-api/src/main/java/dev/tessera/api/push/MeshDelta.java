@@ -50,13 +50,10 @@ public record MeshDelta(long fromVersion, long toVersion,
         requireNonNull(from, "from");
         requireNonNull(to, "to");
         var n = Diff.of(from.mesh().nodes().values(), to.mesh().nodes().values(), NodeInfo::name);
-        // workloads and services through the snapshots' own indexes: no map of the whole mesh built per diff
-        var w = Diff.of(from.mesh().workloads(), to.mesh().workloads(), Workload::key,
-                x -> from.mesh().workload(x.namespace(), x.name()).orElse(null),
-                x -> to.mesh().workload(x.namespace(), x.name()).isPresent());
-        var s = Diff.of(from.mesh().services(), to.mesh().services(), Service::key,
-                x -> from.mesh().service(x.namespace(), x.name()).orElse(null),
-                x -> to.mesh().service(x.namespace(), x.name()).isPresent());
+        // workloads and services through the snapshots' own indexes: no map of the whole mesh built, no key
+        // string built per object
+        var w = Diff.of(from.mesh().workloadsByKey(), to.mesh().workloadsByKey());
+        var s = Diff.of(from.mesh().servicesByKey(), to.mesh().servicesByKey());
         var ap = Diff.of(from.policies().authorizationPolicies(), to.policies().authorizationPolicies(), Translation::key);
         var pa = Diff.of(from.policies().peerAuthentications(), to.policies().peerAuthentications(), Translation::key);
         return new MeshDelta(from.version(), to.version(), n.upserts, n.removals, w.upserts, w.removals,
@@ -133,22 +130,20 @@ public record MeshDelta(long fromVersion, long toVersion,
         }
 
         /**
-         * As {@link #of(Collection, Collection, Function)} with lookups by key that both sides already index:
-         * {@code old} finds an object's namesake in {@code from}, {@code kept} whether one of {@code from} is in
-         * {@code to}. The same upserts and removals, in the same order.
+         * As {@link #of(Collection, Collection, Function)} on two indexes by key: the same upserts and removals in
+         * the same order, without building a key per object.
          */
-        static <T> Diff<T> of(Collection<T> from, Collection<T> to, Function<T, String> key, Function<T, T> old,
-                java.util.function.Predicate<T> kept) {
+        static <T> Diff<T> of(Map<String, T> from, Map<String, T> to) {
             var upserts = new ArrayList<T>();
-            for (T t : to) {
-                if (!t.equals(old.apply(t))) {
-                    upserts.add(t);
+            for (var e : to.entrySet()) {
+                if (!e.getValue().equals(from.get(e.getKey()))) {
+                    upserts.add(e.getValue());
                 }
             }
             var removals = new ArrayList<String>();
-            for (T t : from) {
-                if (!kept.test(t)) {
-                    removals.add(key.apply(t));
+            for (String k : from.keySet()) {
+                if (!to.containsKey(k)) {
+                    removals.add(k);
                 }
             }
             return new Diff<>(upserts, removals);
