@@ -42,41 +42,45 @@ final class AddressPlanner {
             nodes.add(new NodeAttachment(a.node(), a.ip(), a.podCidr().toString(), naming.node(clusterName, a.node())));
         }
 
-        List<Pod> pods = cluster.pods().stream().sorted(Comparator.comparing(AddressPlanner::key)).toList();
+        // each pod's key built once: a comparator building it per comparison was most of a re-plan at 50,000 pods
+        List<Keyed> pods = cluster.pods().stream().map(p -> new Keyed(key(p), p))
+                .sorted(Comparator.comparing(Keyed::key)).toList();
         Map<String, Integer> ips = new HashMap<>();
         Map<String, Set<Integer>> used = new HashMap<>(); // node -> taken addresses
-        for (Pod pod : pods) { // explicit addresses win
+        for (Keyed k : pods) { // explicit addresses win
+            Pod pod = k.pod();
             String podIp = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
             if (podIp != null && !podIp.isEmpty()) {
                 int ip = Ipv4Cidr.parseAddress(podIp);
-                ips.put(key(pod), ip);
+                ips.put(k.key(), ip);
                 used.computeIfAbsent(pod.getSpec().getNodeName(), n -> new HashSet<>()).add(ip);
             }
         }
         if (previous != null) { // then stability: same pod, same node, address still free and in range
             Map<String, PodAttachment> before = new HashMap<>(); // indexed once: a search per pod is quadratic
             previous.pods().forEach(p -> before.putIfAbsent(p.key(), p));
-            for (Pod pod : pods) {
-                String node = pod.getSpec().getNodeName();
-                Ipv4Cidr cidr = cluster.nodeAddress(node).orElseThrow().podCidr();
-                if (ips.containsKey(key(pod))) {
+            for (Keyed k : pods) {
+                String node = k.pod().getSpec().getNodeName();
+                if (ips.containsKey(k.key())) {
                     continue;
                 }
-                java.util.Optional.ofNullable(before.get(key(pod)))
+                Ipv4Cidr cidr = cluster.nodeAddress(node).orElseThrow().podCidr();
+                java.util.Optional.ofNullable(before.get(k.key()))
                         .filter(p -> p.node().equals(node))
                         .map(p -> Ipv4Cidr.parseAddress(p.ip()))
                         .filter(ip -> usable(cidr, ip))
                         .filter(ip -> !used.computeIfAbsent(node, n -> new HashSet<>()).contains(ip))
                         .ifPresent(ip -> {
-                            ips.put(key(pod), ip);
+                            ips.put(k.key(), ip);
                             used.get(node).add(ip);
                         });
             }
         }
         var attachments = new ArrayList<PodAttachment>();
-        for (Pod pod : pods) {
+        for (Keyed k : pods) {
+            Pod pod = k.pod();
             String node = pod.getSpec().getNodeName();
-            Integer ip = ips.get(key(pod));
+            Integer ip = ips.get(k.key());
             if (ip == null) {
                 ip = next(cluster.nodeAddress(node).orElseThrow().podCidr(), used.computeIfAbsent(node, n -> new HashSet<>()), node);
             }
@@ -86,6 +90,8 @@ final class AddressPlanner {
         }
         return new NetworkAttachments(clusterName, nodes, attachments, previous != null && previous.dualStack());
     }
+
+    private record Keyed(String key, Pod pod) {}
 
     private static boolean usable(Ipv4Cidr cidr, int ip) {
         return cidr.contains(ip) && ip != cidr.network() && ip != cidr.broadcast();

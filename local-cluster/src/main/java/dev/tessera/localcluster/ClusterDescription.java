@@ -60,6 +60,8 @@ public final class ClusterDescription {
     private final List<Pod> pods;
     private final List<HasMetadata> others;
     private final Map<String, NodeAddress> addresses;
+    /** Namespaces by name: {@link #meshed(Pod)} looks one up per pod. */
+    private final Map<String, Namespace> namespacesByName;
 
     ClusterDescription(List<Node> nodes, List<Namespace> namespaces, List<Pod> pods, List<HasMetadata> others,
             Map<String, NodeAddress> addresses) {
@@ -68,6 +70,9 @@ public final class ClusterDescription {
         this.pods = List.copyOf(pods);
         this.others = List.copyOf(others);
         this.addresses = Map.copyOf(addresses);
+        var byName = new java.util.HashMap<String, Namespace>();
+        this.namespaces.forEach(n -> byName.putIfAbsent(n.getMetadata().getName(), n));
+        this.namespacesByName = byName;
     }
 
     /**
@@ -122,7 +127,7 @@ public final class ClusterDescription {
     }
 
     public Optional<Namespace> namespace(String name) {
-        return namespaces.stream().filter(n -> n.getMetadata().getName().equals(name)).findFirst();
+        return Optional.ofNullable(namespacesByName.get(name));
     }
 
     public Optional<Pod> pod(String namespace, String name) {

@@ -15,6 +15,7 @@ import dev.tessera.kube.discovery.WorkloadNames;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -41,6 +42,20 @@ public final class LocalSnapshots {
         }
     }
 
+    /**
+     * The workloads of the previous conversion by pod object, so that a re-conversion after an edit builds
+     * workloads only for the pods of the edited files ({@link LocalClusterWatcher} keeps the objects of unchanged
+     * files): a pod's workload is reused when its address and enrollment are unchanged, everything else of it
+     * coming from the (immutable) pod object itself. Not thread-safe.
+     */
+    public static final class Memo {
+        private Map<Pod, Workload> workloads = new IdentityHashMap<>();
+        private String trustDomain;
+
+        /** A memo remembering nothing yet. */
+        public Memo() {}
+    }
+
     private LocalSnapshots() {}
 
     /** {@link #convert} that logs the warnings (one line each) and returns the snapshot. */
@@ -60,6 +75,13 @@ public final class LocalSnapshots {
      */
     public static Conversion convert(ClusterDescription cluster, NetworkAttachments network, String trustDomain,
             long version) {
+        return convert(cluster, network, trustDomain, version, new Memo());
+    }
+
+    /** As {@link #convert(ClusterDescription, NetworkAttachments, String, long)}, reusing the workloads in {@code memo}. */
+    public static Conversion convert(ClusterDescription cluster, NetworkAttachments network, String trustDomain,
+            long version, Memo memo) {
+        requireNonNull(memo, "memo");
         requireNonNull(cluster, "cluster");
         requireNonNull(network, "network");
         requireNonNull(trustDomain, "trustDomain");
@@ -72,6 +94,8 @@ public final class LocalSnapshots {
         // one index instead of network.pod() per pod: a linear search per pod took minutes at 50,000 pods
         Map<String, PodAttachment> attachments = new HashMap<>();
         network.pods().forEach(p -> attachments.putIfAbsent(p.key(), p));
+        Map<Pod, Workload> previous = trustDomain.equals(memo.trustDomain) ? memo.workloads : Map.of();
+        Map<Pod, Workload> built = new IdentityHashMap<>();
         for (Pod pod : cluster.pods()) {
             String ns = pod.getMetadata().getNamespace();
             String name = pod.getMetadata().getName();
@@ -87,12 +111,21 @@ public final class LocalSnapshots {
                         + " (expected: re-run `tessera local up` after moving pods); left out");
                 continue;
             }
-            String sa = ClusterDescription.serviceAccount(pod);
-            Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
-            workloads.add(new Workload(ns, name, node, Ipv4Cidr.toInetAddress(Ipv4Cidr.parseAddress(a.ip())), sa, labels,
-                    cluster.meshed(pod), new SpiffeId(trustDomain, ns, sa), WorkloadNames.of(pod).name(),
-                    network.dualStack() ? List.of(DualStack.inet6Of(a.ip())) : List.of()));
+            var ip = Ipv4Cidr.toInetAddress(Ipv4Cidr.parseAddress(a.ip()));
+            List<java.net.InetAddress> others = network.dualStack() ? List.of(DualStack.inet6Of(a.ip())) : List.of();
+            boolean meshed = cluster.meshed(pod);
+            Workload w = previous.get(pod);
+            if (w == null || !w.ip().equals(ip) || !w.otherIps().equals(others) || w.meshed() != meshed) {
+                String sa = ClusterDescription.serviceAccount(pod);
+                Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+                w = new Workload(ns, name, node, ip, sa, labels, meshed, new SpiffeId(trustDomain, ns, sa),
+                        WorkloadNames.of(pod).name(), others);
+            }
+            built.put(pod, w);
+            workloads.add(w);
         }
+        memo.workloads = built;
+        memo.trustDomain = trustDomain;
         var services = LocalServices.services(cluster, workloads, warnings);
         return new Conversion(new MeshSnapshot(version, nodes, workloads, services), warnings);
     }

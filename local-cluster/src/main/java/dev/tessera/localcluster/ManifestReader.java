@@ -132,12 +132,15 @@ final class ManifestReader {
     }
 
     /**
-     * The parsed documents of a file or folder, kept between reads: a file is parsed again only when its size
-     * or modification time changed, so an edit of one file among a thousand costs one file's parse. Every read
-     * still builds fresh model objects (callers may default fields on them). Not thread-safe.
+     * The objects of a file or folder, kept between reads: a file is parsed and converted again only when its
+     * size or modification time changed, so an edit of one file among a thousand costs one file's parse and
+     * conversion, not the cluster's. Objects of unchanged files are the same instances as in the previous read:
+     * {@link ClusterValidator} fills in defaults (namespace, service account) only where a field is absent, which
+     * an object that has been validated once no longer has, so a shared object is never written again after the
+     * description holding it was built. Not thread-safe.
      */
     static final class TreeCache {
-        private record Entry(long size, java.nio.file.attribute.FileTime modified, List<Tree> trees) {}
+        private record Entry(long size, java.nio.file.attribute.FileTime modified, List<Manifest> manifests) {}
 
         private final Map<Path, Entry> entries = new java.util.HashMap<>();
         private long parses;
@@ -151,15 +154,15 @@ final class ManifestReader {
                 long size = Files.size(file);
                 var modified = Files.getLastModifiedTime(file);
                 Entry e = entries.get(file);
-                String source = file.getFileName().toString();
                 if (e == null || e.size() != size || !e.modified().equals(modified)) {
-                    e = new Entry(size, modified, trees(source, Files.readString(file)));
+                    // a file that fails to parse or convert is not kept: the next read tries it again
+                    entries.remove(file);
+                    e = new Entry(size, modified, List.copyOf(ManifestReader.read(file.getFileName().toString(),
+                            Files.readString(file))));
                     parses++;
                     entries.put(file, e);
                 }
-                for (Tree t : e.trees()) {
-                    out.add(convert(source, t.where(), t.node()));
-                }
+                out.addAll(e.manifests());
             }
             entries.keySet().retainAll(seen);
             return out;

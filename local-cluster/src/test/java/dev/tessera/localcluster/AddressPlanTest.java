@@ -111,6 +111,22 @@ class AddressPlanTest {
     }
 
     @Test
+    void aPlanMadeFromItselfIsItself() throws Exception {
+        // local mode reuses the plan when no pod or node changed (LocalMeshSource): that relies on this
+        for (String resource : new String[] {"cluster.yaml", "folder"}) {
+            ClusterDescription c = ClusterDescription.load(ClusterDescriptionTest.resource(resource));
+            NetworkAttachments first = c.plan("c", NetnsNaming.STANDARD);
+            assertThat(c.plan("c", NetnsNaming.STANDARD, first)).as(resource).isEqualTo(first);
+        }
+        var c = ClusterDescription.parse("a", BASE + pod("demo", "m", "node1") + pod("demo", "z", "node1")
+                + pod("demo", "b", "node2"));
+        NetworkAttachments first = c.plan("c", NetnsNaming.STANDARD);
+        NetworkAttachments second = c.plan("c", NetnsNaming.STANDARD, first);
+        assertThat(second).isEqualTo(first);
+        assertThat(c.plan("c", NetnsNaming.STANDARD, second)).isEqualTo(first);
+    }
+
+    @Test
     void fullPodCidrIsAnError() {
         String small = """
                 {kind: Node, apiVersion: v1, metadata: {name: tiny}, spec: {podCIDR: 198.18.9.0/30}}

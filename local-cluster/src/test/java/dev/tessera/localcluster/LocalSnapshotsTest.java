@@ -108,4 +108,31 @@ class LocalSnapshotsTest {
         assertThat(s.workload("shop", "db-0").orElseThrow().workloadName()).isEqualTo("db");
         assertThat(s.workload("shop", "debug").orElseThrow().workloadName()).as("no owner: the pod").isEqualTo("debug");
     }
+
+    @Test
+    void aMemoReusesTheWorkloadsOfUnchangedPodsAndGivesWhatAFreshConversionGives() throws Exception {
+        ClusterDescription c = ClusterDescription.load(ClusterDescriptionTest.resource("cluster.yaml"));
+        NetworkAttachments net = c.plan("demo1", NetnsNaming.STANDARD);
+        var memo = new LocalSnapshots.Memo();
+        MeshSnapshot first = LocalSnapshots.convert(c, net, "example.org", 1, memo).snapshot();
+        MeshSnapshot again = LocalSnapshots.convert(c, net, "example.org", 2, memo).snapshot();
+        for (Workload w : first.workloads()) {
+            assertThat(again.workload(w.namespace(), w.name()).orElseThrow()).isSameAs(w);
+        }
+
+        // another address and another trust domain: new workloads, equal to a conversion without a memo
+        var moved = new ArrayList<PodAttachment>();
+        for (PodAttachment p : net.pods()) {
+            moved.add(p.name().equals("client") ? new PodAttachment(p.namespace(), p.name(), p.node(), "198.18.1.99",
+                    p.netns()) : p);
+        }
+        var net2 = new NetworkAttachments(net.cluster(), net.nodes(), moved);
+        MeshSnapshot withMemo = LocalSnapshots.convert(c, net2, "example.org", 3, memo).snapshot();
+        MeshSnapshot fresh = LocalSnapshots.convert(c, net2, "example.org", 3).snapshot();
+        assertThat(withMemo.workloads()).containsExactlyInAnyOrderElementsOf(fresh.workloads());
+        assertThat(withMemo.services()).containsExactlyInAnyOrderElementsOf(fresh.services());
+        assertThat(withMemo.workload("demo", "client").orElseThrow().ip()).isEqualTo(InetAddress.getByName("198.18.1.99"));
+        MeshSnapshot otherDomain = LocalSnapshots.convert(c, net2, "other.org", 4, memo).snapshot();
+        assertThat(otherDomain.workload("demo", "client").orElseThrow().identity().trustDomain()).isEqualTo("other.org");
+    }
 }

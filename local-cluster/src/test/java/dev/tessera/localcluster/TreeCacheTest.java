@@ -35,8 +35,11 @@ class TreeCacheTest {
         assertThat(cache.parses()).as("one file edited: one file parsed").isEqualTo(8);
         assertThat(edited.pod("shop", "p3").orElseThrow().getMetadata().getLabels()).containsEntry("version", "v2");
         assertThat(edited.toString()).isEqualTo(ClusterDescription.load(dir).toString());
-        // fresh model objects every time: the earlier description is untouched
+        // fresh model objects for the edited file: the earlier description is untouched
         assertThat(first.pod("shop", "p3").orElseThrow().getMetadata().getLabels()).containsEntry("version", "v1");
+        // the objects of unchanged files are kept, defaults and all (they are not converted again)
+        assertThat(edited.pod("shop", "p0").orElseThrow()).isSameAs(first.pod("shop", "p0").orElseThrow());
+        assertThat(edited.pod("shop", "p3").orElseThrow()).isNotSameAs(first.pod("shop", "p3").orElseThrow());
 
         Files.delete(dir.resolve("20-pod-4.yaml"));
         assertThat(ClusterDescription.load(dir, cache).pods()).hasSize(4);

@@ -46,6 +46,35 @@ public record Ipv4Cidr(int network, int prefix) {
     /** Parses a dotted-quad IPv4 address into an int (no name resolution). */
     public static int parseAddress(String ip) {
         requireNonNull(ip, "ip");
+        // ASCII digits and dots, the usual case, without a split and streams: local mode parses every pod's
+        // address a few times per edit. Anything else (errors, other Unicode digits) takes the loop below.
+        int v = 0;
+        int part = 0;
+        int digits = 0;
+        int parts = 1;
+        boolean ascii = true;
+        for (int i = 0; i < ip.length() && ascii; i++) {
+            char c = ip.charAt(i);
+            if (c >= '0' && c <= '9') {
+                part = part * 10 + (c - '0');
+                ascii = ++digits <= 3 && part <= 255;
+            } else if (c == '.') {
+                ascii = digits > 0 && parts < 4;
+                v = (v << 8) | part;
+                part = 0;
+                digits = 0;
+                parts++;
+            } else {
+                ascii = false;
+            }
+        }
+        if (ascii && parts == 4 && digits > 0) {
+            return (v << 8) | part;
+        }
+        return parseAddressSlowly(ip);
+    }
+
+    private static int parseAddressSlowly(String ip) {
         String[] parts = ip.split("\\.", -1);
         if (parts.length != 4) {
             throw new IllegalArgumentException("ip: '" + ip + "' (expected: an IPv4 address a.b.c.d)");

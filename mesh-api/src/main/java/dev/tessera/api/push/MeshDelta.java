@@ -50,8 +50,10 @@ public record MeshDelta(long fromVersion, long toVersion,
         requireNonNull(from, "from");
         requireNonNull(to, "to");
         var n = Diff.of(from.mesh().nodes().values(), to.mesh().nodes().values(), NodeInfo::name);
-        var w = Diff.of(from.mesh().workloads(), to.mesh().workloads(), Workload::key);
-        var s = Diff.of(from.mesh().services(), to.mesh().services(), Service::key);
+        // workloads and services through the snapshots' own indexes: no map of the whole mesh built, no key
+        // string built per object
+        var w = Diff.of(from.mesh().workloadsByKey(), to.mesh().workloadsByKey());
+        var s = Diff.of(from.mesh().servicesByKey(), to.mesh().servicesByKey());
         var ap = Diff.of(from.policies().authorizationPolicies(), to.policies().authorizationPolicies(), Translation::key);
         var pa = Diff.of(from.policies().peerAuthentications(), to.policies().peerAuthentications(), Translation::key);
         return new MeshDelta(from.version(), to.version(), n.upserts, n.removals, w.upserts, w.removals,
@@ -70,16 +72,16 @@ public record MeshDelta(long fromVersion, long toVersion,
             throw new IllegalArgumentException("delta: from version " + fromVersion + " (expected: the applied version "
                     + base.version() + ")");
         }
-        var n = patch(base.mesh().nodes().values(), NodeInfo::name, nodes, removedNodes);
-        var w = patch(base.mesh().workloads(), Workload::key, workloads, removedWorkloads);
-        var s = patch(base.mesh().services(), Service::key, services, removedServices);
+        // the mesh patched in place of a copy of its indexes: the whole state is not rebuilt for one pod's change
+        MeshSnapshot mesh = base.mesh().patch(toVersion, nodes, removedNodes, workloads, removedWorkloads, services,
+                removedServices);
         var ap = patch(base.policies().authorizationPolicies(), Translation::key, authorizationPolicies,
                 removedAuthorizationPolicies);
         var pa = patch(base.policies().peerAuthentications(), Translation::key, peerAuthentications,
                 removedPeerAuthentications);
         ap.sort(Comparator.comparing(Translation::key));
         pa.sort(Comparator.comparing(Translation::key));
-        return new MeshConfig(toVersion, new MeshSnapshot(toVersion, n, w, s), new PolicySet(toVersion, ap, pa));
+        return new MeshConfig(toVersion, mesh, new PolicySet(toVersion, ap, pa));
     }
 
     /** No object changed (only the version moves). */
@@ -124,6 +126,26 @@ public record MeshDelta(long fromVersion, long toVersion,
                     removals.add(k);
                 }
             });
+            return new Diff<>(upserts, removals);
+        }
+
+        /**
+         * As {@link #of(Collection, Collection, Function)} on two indexes by key: the same upserts and removals in
+         * the same order, without building a key per object.
+         */
+        static <T> Diff<T> of(Map<String, T> from, Map<String, T> to) {
+            var upserts = new ArrayList<T>();
+            for (var e : to.entrySet()) {
+                if (!e.getValue().equals(from.get(e.getKey()))) {
+                    upserts.add(e.getValue());
+                }
+            }
+            var removals = new ArrayList<String>();
+            for (String k : from.keySet()) {
+                if (!to.containsKey(k)) {
+                    removals.add(k);
+                }
+            }
             return new Diff<>(upserts, removals);
         }
     }
