@@ -30,9 +30,12 @@ for t in "${TARGETS[@]}"; do
   log="$module/target/fuzz-${test//#/-}.log"
   mkdir -p "$module/target"
   echo "fuzz.sh: $module $test (bounded by its @FuzzTest maxDuration)"
-  # surefire:test alone: the test classes were compiled by the build before; -am would run the whole reactor.
+  # The test phase with -am (compiled by the build before: nothing recompiles, only this test runs): the
+  # module's Tessera dependencies then come from this checkout's reactor. `surefire:test` alone took them from
+  # ~/.m2, where an older build's jars (another checkout's `mvn install`) fuzzed this code against stale classes
+  # (NoClassDefFoundError for a class the old jar lacks, reported as a finding).
   # a bounded heap: libFuzzer counts the JVM's RSS against its 2 GB limit (-rss_limit_mb)
-  if ! JAVA_TOOL_OPTIONS="-Xmx768m" JAZZER_FUZZ=1 mvn -B -o -q -pl "$module" surefire:test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
+  if ! JAVA_TOOL_OPTIONS="-Xmx768m" JAZZER_FUZZ=1 mvn -B -o -q -pl "$module" -am test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
         -DtrimStackTrace=false >"$log" 2>&1; then
     failed+=("$module $test")
     echo "fuzz.sh: FINDING in $module $test; log: $log" >&2
