@@ -106,6 +106,11 @@ public final class NodeAgent implements AutoCloseable {
             log.info("data path warmed up: {} connections over loopback in {} ms ({} failed; {})", warm.connections(),
                     warm.millis(), warm.failed(), warm.settled() ? "the JIT settled" : "stopped at its limit");
         }
+        int nice = dev.tessera.agent.warmup.CompilerPriority.configuredNice();
+        int threads = dev.tessera.agent.warmup.CompilerPriority.yieldToDataPath(nice);
+        if (threads > 0) {
+            log.info("the JIT's C2 compiler yields to the data path from now on ({} thread(s) at nice {})", threads, nice);
+        }
         return warm;
     }
 

@@ -152,11 +152,22 @@ public final class HttpEndpointServer implements AutoCloseable {
      */
     public HttpEndpointServer(String name, InetSocketAddress address, EventLoopGroup group, Executor executor,
             Settings settings) throws IOException {
+        this(name, address, group, NioServerSocketChannel.class, executor, settings);
+    }
+
+    /**
+     * As {@link #HttpEndpointServer(String, InetSocketAddress, EventLoopGroup, Executor, Settings)}, with the
+     * listening channel's class matching {@code group}'s transport (e.g. epoll's server channel for a group of
+     * epoll event loops).
+     */
+    public HttpEndpointServer(String name, InetSocketAddress address, EventLoopGroup group,
+            Class<? extends io.netty.channel.ServerChannel> channelClass, Executor executor, Settings settings)
+            throws IOException {
         this.name = requireNonNull(name, "name");
         this.executor = requireNonNull(executor, "executor");
         this.settings = requireNonNull(settings, "settings");
         requireNonNull(address, "address");
-        var b = new ServerBootstrap().group(requireNonNull(group, "group")).channel(NioServerSocketChannel.class)
+        var b = new ServerBootstrap().group(requireNonNull(group, "group")).channel(requireNonNull(channelClass, "channelClass"))
                 .option(ChannelOption.AUTO_READ, false) // bound now, accepting from start()
                 .option(ChannelOption.SO_BACKLOG, 128)
                 .childHandler(new ChannelInitializer<Channel>() {

@@ -5,7 +5,13 @@ import static java.util.Objects.requireNonNull;
 import dev.tessera.api.http.HttpEndpointServer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.prometheus.metrics.expositionformats.OpenMetricsTextFormatWriter;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -36,7 +42,20 @@ public final class HttpEndpoints implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(HttpEndpoints.class);
 
-    private final EventLoopGroup io = new MultiThreadIoEventLoopGroup(1, daemon("http-io"), NioIoHandler.newFactory());
+    /**
+     * One event loop of the data path's kind (epoll when available, on Netty's {@code FastThreadLocalThread}): the
+     * JIT compiles Netty's channel, pipeline and buffer code for the data path's types; with NIO channels on a plain
+     * thread here, every probe and scrape after start-up met code compiled for epoll only and sent it back to the
+     * interpreter ({@code class_check} / {@code bimorphic} deoptimisations on the event loop's hottest methods,
+     * issue 10).
+     */
+    private static final boolean EPOLL = Epoll.isAvailable();
+    private final EventLoopGroup io = new MultiThreadIoEventLoopGroup(1,
+            new DefaultThreadFactory("http-io", true),
+            EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    private static final Class<? extends ServerChannel> SERVER_CHANNEL = EPOLL
+            ? EpollServerSocketChannel.class
+            : NioServerSocketChannel.class;
     /** Readiness answers on its own thread: a long scrape or admin dump never delays a probe. */
     private final ThreadPoolExecutor probes = bounded("http-ready");
     private final ThreadPoolExecutor serving = bounded("http-serve");
@@ -66,12 +85,12 @@ public final class HttpEndpoints implements AutoCloseable {
         requireNonNull(adminRoutes, "adminRoutes");
         var bound = new java.util.ArrayList<HttpEndpointServer>(3);
         try { // all or nothing: a port still held by the previous agent must not leave the others bound
-            bound.add(new HttpEndpointServer("metrics", new InetSocketAddress(metricsPort), io, serving,
-                    HttpEndpointServer.DEFAULTS));
-            bound.add(new HttpEndpointServer("readiness", new InetSocketAddress(readyPort), io, probes,
-                    HttpEndpointServer.DEFAULTS));
+            bound.add(new HttpEndpointServer("metrics", new InetSocketAddress(metricsPort), io,
+                    SERVER_CHANNEL, serving, HttpEndpointServer.DEFAULTS));
+            bound.add(new HttpEndpointServer("readiness", new InetSocketAddress(readyPort), io,
+                    SERVER_CHANNEL, probes, HttpEndpointServer.DEFAULTS));
             bound.add(new HttpEndpointServer("admin", new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort),
-                    io, serving, HttpEndpointServer.DEFAULTS));
+                    io, SERVER_CHANNEL, serving, HttpEndpointServer.DEFAULTS));
         } catch (IOException | RuntimeException e) {
             bound.forEach(HttpEndpointServer::close);
             shutdownThreads();
