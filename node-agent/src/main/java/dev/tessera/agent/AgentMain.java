@@ -43,7 +43,11 @@ public final class AgentMain implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
         NodeAgent agent = NodeAgent.start(config);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.shutdown(config.drainTimeout()), "agent-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            agent.shutdown(config.drainTimeout());
+            // the drain's last lines and the access-log records of the connections it cut, before the VM halts
+            dev.tessera.logging.TesseraLogging.registry().flush();
+        }, "agent-shutdown"));
         agent.awaitTermination();
         return 0;
     }

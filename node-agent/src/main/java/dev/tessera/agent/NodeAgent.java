@@ -524,6 +524,8 @@ public final class NodeAgent implements AutoCloseable {
             }
         }
         closeables.clear();
+        // the records of connections closed above (a drain's cut ones) before the process may exit
+        dev.tessera.agent.connection.JsonAccessLog.flushPending();
         terminated.countDown();
     }
 

@@ -94,6 +94,11 @@ public final class JsonAccessLog implements ConnectionListener {
         this.writer = writer;
     }
 
+    /** Writes the lines still queued for the background writer now, on the caller's thread (shutdown). */
+    public static void flushPending() {
+        AccessLogWriter.SHARED.flush();
+    }
+
     /** A kernel-decided plaintext connection attempt: one record, under the same rate limit. */
     @Override
     public void plaintext(ConnectionContext context, ConnectionStats stats) {

@@ -15,7 +15,7 @@ class AccessLogRateLimitTest {
 
     /** A logger that records INFO lines. */
     @SuppressWarnings("serial")
-    static final class Lines extends MarkerIgnoringBase {
+    static class Lines extends MarkerIgnoringBase {
         final List<String> lines = new ArrayList<>();
         public boolean isTraceEnabled() { return false; }
         public void trace(String m) {}
