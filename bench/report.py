@@ -181,7 +181,7 @@ if warm:
     for label, b in warm.items():
         first = ratio(b[0], steady) if label != "steady" else None
         p(f"| {names[label]} | " + " | ".join(fmt(x, 0) for x in b) +
-          f" | {'–' if first is None else f'{first * 100:.0f} %'} |")
+          f" | {'–' if first is None else f'{first * 100:.1f} %'} |")
     p("")
 
 # New connections at a low rate
@@ -250,7 +250,7 @@ if warm and "steady" in warm:
     for label, name in (("fresh", "after a first start"), ("restart", "after restart-agent")):
         if label in warm and warm[label][0] is not None:
             r = ratio(warm[label][0], steady)
-            goal(f"first 1-s bucket ÷ steady state, {name}", "≥ 80 %", r, lambda v: v >= 0.8, f"{r * 100:.0f} %")
+            goal(f"first 1-s bucket ÷ steady state, {name}", "≥ 80 %", r, lambda v: v >= 0.8, f"{r * 100:.1f} %")
 if goals:
     g_out = ["### Goals of issue 10 (mesh ÷ haproxy pair, medians of this run)", "",
              "| goal | target | measured | met |", "|---|---|---|---|"]
