@@ -38,7 +38,8 @@ record DetachedProcess(String what, Path pidFile, Path log) {
         pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
         Process p = pb.start();
         long start = p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-        Files.writeString(pidFile, p.pid() + " " + start + "\n");
+        // pid, start instant (read by older CLIs), start in clock ticks since boot (what this CLI compares)
+        Files.writeString(pidFile, p.pid() + " " + start + " " + startTicks(p.pid()) + "\n");
         return p.pid();
     }
 
@@ -51,10 +52,31 @@ record DetachedProcess(String what, Path pidFile, Path log) {
             String[] parts = Files.readString(pidFile).trim().split("\\s+");
             long pid = Long.parseLong(parts[0]);
             long start = parts.length > 1 ? Long.parseLong(parts[1]) : 0L;
+            long ticks = parts.length > 2 ? Long.parseLong(parts[2]) : -1L;
+            if (ticks >= 0) {
+                // The start in ticks since boot does not move with the wall clock; ProcessHandle's start instant
+                // does (it is boot time + ticks, and the boot time is wall clock minus uptime): after a clock step
+                // (a VM resumed, NTP) a live agent looked "not running" and `local down` left it running.
+                return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> startTicks(pid) == ticks);
+            }
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> start == 0L
                     || h.info().startInstant().map(i -> i.toEpochMilli() == start).orElse(false));
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
+        }
+    }
+
+    /**
+     * When process {@code pid} started, in clock ticks since boot (field 22 of {@code /proc/PID/stat}); -1 when
+     * unknown (no such process).
+     */
+    static long startTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(fields[19]); // fields[0] is field 3 (state)
+        } catch (IOException | RuntimeException e) {
+            return -1L;
         }
     }
 
