@@ -50,12 +50,13 @@ public final class HttpEndpoints implements AutoCloseable {
      * issue 10).
      */
     private static final boolean EPOLL = Epoll.isAvailable();
-    private final EventLoopGroup io = new MultiThreadIoEventLoopGroup(1,
-            new DefaultThreadFactory("http-io", true),
-            EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     private static final Class<? extends ServerChannel> SERVER_CHANNEL = EPOLL
             ? EpollServerSocketChannel.class
             : NioServerSocketChannel.class;
+
+    private final EventLoopGroup io = new MultiThreadIoEventLoopGroup(1,
+            new DefaultThreadFactory("http-io", true),
+            EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     /** Readiness answers on its own thread: a long scrape or admin dump never delays a probe. */
     private final ThreadPoolExecutor probes = bounded("http-ready");
     private final ThreadPoolExecutor serving = bounded("http-serve");

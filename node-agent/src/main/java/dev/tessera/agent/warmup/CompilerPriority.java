@@ -40,7 +40,11 @@ public final class CompilerPriority {
 
     private static final int PRIO_PROCESS = 0;
 
-    /** The one libc call this needs. */
+    /**
+     * The one libc call this needs. Public because JNR-FFI implements it in a class loader of its own, which cannot
+     * reach a package-private interface. Its own rather than {@code redirect.ffi.LibC}: the warm-up does not depend
+     * on the capture package.
+     */
     public interface Libc {
         @SaveError
         int setpriority(int which, int who, int prio);
