@@ -65,6 +65,40 @@ public final class AgentMetrics {
         register("runtime info",
                 () -> io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric.builder().register(registry));
         register("process", () -> io.prometheus.metrics.instrumentation.jvm.ProcessMetrics.builder().register(registry));
+        register("direct memory", this::directMemory);
+    }
+
+    /**
+     * {@code tessera_direct_memory_bytes} and {@code tessera_direct_memory_max_bytes}: the off-heap memory of the
+     * agent's buffers, whichever way they were allocated. With the shipped JVM options Netty allocates direct buffers
+     * without the JDK's Cleaner and counts them itself ({@code jvm_buffer_pool_used_bytes{pool="direct"}} then holds
+     * only the JDK's own direct buffers); without those options Netty's count is off and the JDK's pool holds all of
+     * them. The sum is right in both cases.
+     */
+    private void directMemory() {
+        GaugeWithCallback.builder().name("tessera_direct_memory_bytes")
+                .help("Off-heap memory held by the agent's network buffers (Netty's own count plus the JDK's direct "
+                        + "buffer pool)")
+                .callback(cb -> cb.call(usedDirectMemory()))
+                .register(registry);
+        GaugeWithCallback.builder().name("tessera_direct_memory_max_bytes")
+                .help("The limit of tessera_direct_memory_bytes; an allocation beyond it fails (the JVM's direct "
+                        + "memory limit, -XX:MaxDirectMemorySize, by default the maximum heap)")
+                .callback(cb -> cb.call(io.netty.util.internal.PlatformDependent.maxDirectMemory()))
+                .register(registry);
+    }
+
+    /** Netty's count of the direct memory it allocated without a Cleaner (-1: not counting) plus the JDK's pool. */
+    static long usedDirectMemory() {
+        long netty = Math.max(0, io.netty.util.internal.PlatformDependent.usedDirectMemory());
+        long jdk = 0;
+        for (var pool : java.lang.management.ManagementFactory.getPlatformMXBeans(
+                java.lang.management.BufferPoolMXBean.class)) {
+            if ("direct".equals(pool.getName())) {
+                jdk += Math.max(0, pool.getMemoryUsed());
+            }
+        }
+        return netty + jdk;
     }
 
     /**
