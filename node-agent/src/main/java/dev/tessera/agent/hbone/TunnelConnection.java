@@ -185,7 +185,8 @@ final class TunnelConnection {
             }
             listener.handshake(Direction.OUTBOUND, true);
             ctx.pipeline().addLast("flush", Hbone.flushConsolidation());
-            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient().initialSettings(Hbone.clientSettings()).build());
+            ctx.pipeline().addLast("h2", Hbone.withoutCopies(
+                    Http2FrameCodecBuilder.forClient().initialSettings(Hbone.clientSettings()).build()));
             ctx.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new RefuseServerStreams()));
             ctx.pipeline().addLast("h2-state", new ConnectionState());
             ctx.pipeline().remove(this);

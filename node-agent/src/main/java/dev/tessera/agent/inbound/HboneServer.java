@@ -356,6 +356,7 @@ public final class HboneServer implements AutoCloseable {
             var h2 = Http2FrameCodecBuilder.forServer().initialSettings(Hbone.serverSettings())
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RST_PER_WINDOW, RST_WINDOW_SECONDS)
                     .encoderEnforceMaxRstFramesPerWindow(MAX_RST_PER_WINDOW, RST_WINDOW_SECONDS).build();
+            dev.tessera.agent.hbone.Hbone.withoutCopies(h2);
             ctx.pipeline().addLast("flush", dev.tessera.agent.hbone.Hbone.flushConsolidation());
             ctx.pipeline().addLast("h2", h2);
             ctx.pipeline().addLast("keepalive", new ConnectionKeepalive(h2.connection(), keepaliveAfter, idleTimeout,
