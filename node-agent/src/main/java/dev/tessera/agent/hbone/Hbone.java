@@ -32,18 +32,27 @@ public final class Hbone {
     /** Streams one tunnel connection carries at most (advertised by servers). */
     public static final int MAX_CONCURRENT_STREAMS = 1000;
 
+    /**
+     * The largest DATA frame either end accepts (SETTINGS_MAX_FRAME_SIZE): one relayed socket read (at most 64 KiB)
+     * travels as one frame. At HTTP/2's default of 16 KiB a read became four frames, and each frame's 9-byte header
+     * made the TLS layer copy the record's plaintext into one buffer before encrypting (issue 10, bulk profile).
+     * A peer that advertises less still gets frames of its size.
+     */
+    public static final int MAX_FRAME_SIZE = 64 * 1024;
+
     private static final AsciiString OK = HttpResponseStatus.OK.codeAsText();
 
     private Hbone() {}
 
     /** The settings an HBONE server advertises. */
     public static Http2Settings serverSettings() {
-        return new Http2Settings().initialWindowSize(STREAM_WINDOW).maxConcurrentStreams(MAX_CONCURRENT_STREAMS);
+        return new Http2Settings().initialWindowSize(STREAM_WINDOW).maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+                .maxFrameSize(MAX_FRAME_SIZE);
     }
 
     /** The settings an HBONE client advertises (no server push). */
     public static Http2Settings clientSettings() {
-        return new Http2Settings().initialWindowSize(STREAM_WINDOW).pushEnabled(false);
+        return new Http2Settings().initialWindowSize(STREAM_WINDOW).pushEnabled(false).maxFrameSize(MAX_FRAME_SIZE);
     }
 
     /** The CONNECT request headers for {@code target}, telling the source address when known. */

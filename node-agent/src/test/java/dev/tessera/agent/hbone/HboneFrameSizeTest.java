@@ -1,0 +1,121 @@
+package dev.tessera.agent.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Hbone#MAX_FRAME_SIZE}: both ends advertise it, so one relayed read of up to 64 KiB crosses the tunnel as one
+ * DATA frame in each direction; toward a peer that advertises HTTP/2's default, frames keep to 16 KiB.
+ */
+class HboneFrameSizeTest {
+
+    /** Opens streams on the client's codec. */
+    private static final class Opener extends Http2ChannelDuplexHandler {}
+
+    /** Keeps the size of every DATA frame and the stream of the last HEADERS frame. */
+    private static final class Frames extends ChannelInboundHandlerAdapter {
+        final List<Integer> data = new ArrayList<>();
+        Http2FrameStream stream;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2HeadersFrame h) {
+                    stream = h.stream();
+                } else if (msg instanceof Http2DataFrame f) {
+                    data.add(f.content().readableBytes());
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+    }
+
+    private final Opener opener = new Opener();
+    private final Frames atClient = new Frames();
+    private final Frames atServer = new Frames();
+    private EmbeddedChannel client;
+    private EmbeddedChannel server;
+
+    @AfterEach
+    void tearDown() {
+        client.finishAndReleaseAll();
+        server.finishAndReleaseAll();
+    }
+
+    private void connect(Http2Settings serverSettings) {
+        client = new EmbeddedChannel(Hbone.withoutCopies(
+                Http2FrameCodecBuilder.forClient().initialSettings(Hbone.clientSettings()).build()), opener, atClient);
+        server = new EmbeddedChannel(Hbone.withoutCopies(
+                Http2FrameCodecBuilder.forServer().initialSettings(serverSettings).build()), atServer);
+        pump();
+    }
+
+    /** Carries bytes both ways until neither end has anything more to say (SETTINGS, their ACKs, frames). */
+    private void pump() {
+        boolean moved = true;
+        while (moved) {
+            moved = move(client, server) | move(server, client);
+        }
+    }
+
+    private static boolean move(EmbeddedChannel from, EmbeddedChannel to) {
+        boolean moved = false;
+        for (Object o; (o = from.readOutbound()) != null; ) {
+            to.writeInbound((ByteBuf) o);
+            moved = true;
+        }
+        return moved;
+    }
+
+    private static ByteBuf bytes(int n) {
+        return Unpooled.directBuffer(n).writeZero(n);
+    }
+
+    @Test
+    void aRelayedReadOf64KiBIsOneFrameEachWay() {
+        connect(Hbone.serverSettings());
+        Http2FrameStream stream = opener.newStream();
+        client.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT")
+                .authority("198.18.2.10:8080"), false).stream(stream));
+        client.writeAndFlush(new DefaultHttp2DataFrame(bytes(65_536), false).stream(stream));
+        pump();
+        assertThat(atServer.data).containsExactly(65_536);
+
+        server.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false)
+                .stream(atServer.stream));
+        server.writeAndFlush(new DefaultHttp2DataFrame(bytes(65_536), false).stream(atServer.stream));
+        pump();
+        assertThat(atClient.data).containsExactly(65_536);
+    }
+
+    @Test
+    void aPeerThatAdvertisesTheDefaultGetsFramesOfItsSize() {
+        connect(new Http2Settings().initialWindowSize(Hbone.STREAM_WINDOW)); // an HBONE server of HTTP/2's defaults
+        Http2FrameStream stream = opener.newStream();
+        client.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT")
+                .authority("198.18.2.10:8080"), false).stream(stream));
+        client.writeAndFlush(new DefaultHttp2DataFrame(bytes(65_536), false).stream(stream));
+        pump();
+        assertThat(atServer.data).containsExactly(16_384, 16_384, 16_384, 16_384);
+    }
+}
