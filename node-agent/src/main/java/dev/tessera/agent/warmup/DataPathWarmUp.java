@@ -17,6 +17,7 @@ import dev.tessera.agent.outbound.OutboundProxy;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.identity.SpiffeId;
+import dev.tessera.api.http.HttpEndpointServer;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.NodeInfo;
 import dev.tessera.api.model.Workload;
@@ -128,6 +129,11 @@ public final class DataPathWarmUp {
         // As many event loops as the agent's own data path: with one, every hop of a connection runs on the
         // same thread and the JIT must see those branches (in-loop writes, no task hand-off), not others.
         try (EventLoops loops = EventLoops.create(EventLoops.dataPathThreads())) {
+            try {
+                probeAndScrape(loops);
+            } catch (IOException | RuntimeException e) { // the data path's warm-up still runs
+                log.debug("warm-up of the HTTP endpoints failed: {}", e.toString());
+            }
             Channel echo = echoServer(loops, SERVER_IP);
             // The same kinds of listener and gate as the agent's own data path (DataPath), writing to a private
             // registry and a discarding access log: the JIT then compiles the call sites for the types the
@@ -223,6 +229,53 @@ public final class DataPathWarmUp {
             }
         }
         return false;
+    }
+
+    /**
+     * Answers a few HTTP/1.1 requests on a private {@link HttpEndpointServer} (the server of the agent's probes,
+     * scrapes and admin API) before the data path runs. Its pipeline brings Netty classes the tunnel never loads
+     * ({@code HttpServerCodec}'s combined handler has its own {@code ChannelHandlerContext}); loaded only at the
+     * first probe after the warm-up, they invalidated what C2 had compiled on the assumption that the tunnel's
+     * context class was the only one: 19 C2 and 65 C1 methods of the relay, TLS and HTTP/2 path thrown away in
+     * the second after readiness, and recompiled under the pods' first traffic (issue 10,
+     * {@code -XX:+LogCompilation}: {@code dependency_failed unique_concrete_method ChannelHandlerContext}).
+     */
+    private static void probeAndScrape(EventLoops loops) throws IOException {
+        var handlers = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tessera-warmup-http");
+            t.setDaemon(true);
+            return t;
+        });
+        try (var http = new HttpEndpointServer("warm-up", new InetSocketAddress(NODE_A, 0), loops.worker(),
+                loops.serverChannelClass(), handlers, HttpEndpointServer.DEFAULTS)) {
+            http.route("/healthz/ready", req -> HttpEndpointServer.Response.text(200, "ready\n"));
+            http.start();
+            for (int connection = 0; connection < 2; connection++) {
+                try (Socket s = new Socket()) {
+                    s.setSoTimeout(5_000);
+                    s.connect(http.address(), 2_000);
+                    var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                            java.nio.charset.StandardCharsets.US_ASCII));
+                    for (int request = 0; request < 3; request++) {
+                        boolean last = request == 2;
+                        s.getOutputStream().write(("GET " + (request == 1 ? "/metrics" : "/healthz/ready")
+                                + " HTTP/1.1\r\nHost: warm-up\r\n" + (last ? "Connection: close\r\n" : "") + "\r\n")
+                                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                        int length = -1;
+                        for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+                            if (line.regionMatches(true, 0, "content-length:", 0, 15)) {
+                                length = Integer.parseInt(line.substring(15).trim());
+                            }
+                        }
+                        if (length < 0 || in.skip(length) != length) {
+                            throw new IOException("warm-up HTTP endpoint: no complete response to request " + request);
+                        }
+                    }
+                }
+            }
+        } finally {
+            handlers.shutdownNow();
+        }
     }
 
     /**
