@@ -171,17 +171,22 @@ for label in ("fresh", "restart", "steady"):
         warm[label] = b
 if warm:
     steady = statistics.median([x for x in warm["steady"] if x is not None]) if "steady" in warm else None
-    p("### Warm-up: mesh req/s in 1-second buckets (`wrk -t1 -c10 -d1s`, 1 KB, ten in a row)")
+    p("### Warm-up: mesh req/s in 1-second buckets (`wrk -t1 -c10 -d1s`, 1 KB, ten in a row), median of the repetitions")
     p("")
-    p("| when | " + " | ".join(f"{i} s" for i in range(1, 11)) + " | first bucket ÷ steady |")
+    p("| when | " + " | ".join(f"{i} s" for i in range(1, 11)) + " | first bucket ÷ steady (min–max) |")
     p("|---|" + "---|" * 11)
     names = {"fresh": "right after `tessera local up` (agents just ready)",
              "restart": "right after `tessera local restart-agent` of node2, then node1",
              "steady": "steady state (agents warm, after the main measurements)"}
     for label, b in warm.items():
-        first = ratio(b[0], steady) if label != "steady" else None
-        p(f"| {names[label]} | " + " | ".join(fmt(x, 0) for x in b) +
-          f" | {'–' if first is None else f'{first * 100:.1f} %'} |")
+        shown = "–"
+        if label != "steady" and ratio(b[0], steady) is not None:
+            firsts = data.get(("mesh", f"warm.{label}.1"), [])
+            shown = f"{ratio(b[0], steady) * 100:.1f} %"
+            if len(firsts) > 1:
+                shown += f" ({min(firsts) / steady * 100:.1f}–{max(firsts) / steady * 100:.1f} %)"
+        p(f"| {names[label]} ({len(data.get(('mesh', f'warm.{label}.1'), []))}x) | " + " | ".join(fmt(x, 0) for x in b) +
+          f" | {shown} |")
     p("")
 
 # New connections at a low rate

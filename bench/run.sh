@@ -91,10 +91,12 @@ mkdir -p "$W/www"
 head -c 100 /dev/zero | tr '\0' x > "$W/www/100b"
 head -c 1024 /dev/zero | tr '\0' x > "$W/www/1k"
 head -c 65536 /dev/zero | tr '\0' x > "$W/www/64k"
-for pod in mesh/server plain/server mesh/server-local plain/server-local; do
-  tag=${pod//\//-}
-  cpu=1; [[ $pod == */server-local ]] && cpu=0
-  cat > "$W/nginx-$tag.conf" <<NGX
+start_servers() { # start_servers POD... : nginx in each, iperf3 in those on node2
+  local pod tag cpu
+  for pod in "$@"; do
+    tag=${pod//\//-}
+    cpu=1; [[ $pod == */server-local ]] && cpu=0
+    cat > "$W/nginx-$tag.conf" <<NGX
 worker_processes 1;
 worker_rlimit_nofile 16000;
 daemon on;
@@ -109,24 +111,27 @@ http {
   server { listen 8080 reuseport backlog=4096; root $W/www; }
 }
 NGX
-  in_ns "$cpu" "$pod" nginx -c "$W/nginx-$tag.conf"
-  [ "$cpu" = 0 ] || in_ns 1 "$pod" iperf3 -s -p 5201 -D -I "$W/iperf-$tag.pid"
-done
+    in_ns "$cpu" "$pod" nginx -c "$W/nginx-$tag.conf"
+    [ "$cpu" = 0 ] || in_ns 1 "$pod" iperf3 -s -p 5201 -D -I "$W/iperf-$tag.pid"
+  done
+}
+start_servers mesh/server plain/server mesh/server-local plain/server-local
 
-# Warm-up: req/s in 1-second buckets (wrk -t1 -c10 -d1s, 1 KB, ten times back to back) through the mesh. Run
-# first thing after `local up` (agents ready, no request served yet), after restart-agent, and once warm
-# (after the main measurements) as the steady-state reference.
-warm_buckets() { # warm_buckets LABEL
+# Warm-up: req/s in 1-second buckets (wrk -t1 -c10 -d1s, 1 KB, ten times back to back) through the mesh, each
+# row BENCH_REPS times: right after `local up` (agents ready, no request served yet; the first time here, the
+# others on a new cluster at the end of the run), after restart-agent, and once warm (after the main
+# measurements) as the steady-state reference.
+warm_buckets() { # warm_buckets LABEL REP
   local i out
   for i in $(seq 1 10); do
     out=$(in_ns 0 mesh/client wrk -t1 -c10 -d1s http://198.18.2.10:8080/1k)
-    rec 1 mesh "warm.$1.$i" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
+    rec "$2" mesh "warm.$1.$i" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
   done
-  echo "   warm-up $1: $(awk -F'\t' -v m="warm.$1." 'index($3, m) == 1 {printf "%s ", $4}' "$DATA")req/s"
+  echo "   warm-up $1 [$2]: $(awk -F'\t' -v m="warm.$1." -v r="$2" '$1 == r && index($3, m) == 1 {printf "%s ", $4}' "$DATA")req/s"
 }
 if want warmup; then
   echo "== warm-up right after local up ($(python3 -c "import time,sys; print('%.1f' % (time.time()-float(sys.argv[1])))" "$T_READY") s after ready)"
-  warm_buckets fresh
+  warm_buckets fresh 1
 fi
 
 echo "== haproxy mTLS pair (ECDSA P-256, TLS 1.3) on node1 -> node2"
@@ -308,7 +313,7 @@ main_rep() { # main_rep REP
 if want main; then
   for r in $(seq 1 "$REPS"); do echo "== main measurements, repetition $r of $REPS"; main_rep "$r"; done
   echo "== warm reference (same 1-second buckets as the warm-up rows, agents warm)"
-  warm_buckets steady
+  for r in $(seq 1 "$REPS"); do warm_buckets steady "$r"; done
 fi
 if want newconn; then
   for r in $(seq 1 "$REPS"); do echo "== new connections, repetition $r of $REPS"; newconn "$r"; done
@@ -351,11 +356,13 @@ if want memory; then
 fi
 
 if want warmup; then
-  echo "== warm-up right after restart-agent (node2, then node1)"
-  taskset -c 1 "$ROOT/tessera" local restart-agent --name "$NAME" node2
-  taskset -c 0 "$ROOT/tessera" local restart-agent --name "$NAME" node1
-  pin_agents
-  warm_buckets restart
+  for r in $(seq 1 "$REPS"); do
+    echo "== warm-up right after restart-agent (node2, then node1), repetition $r of $REPS"
+    taskset -c 1 "$ROOT/tessera" local restart-agent --name "$NAME" node2
+    taskset -c 0 "$ROOT/tessera" local restart-agent --name "$NAME" node1
+    pin_agents
+    warm_buckets restart "$r"
+  done
 fi
 
 if want nmt; then
@@ -378,6 +385,20 @@ for name, committed in re.findall(r"^-\s+(.+?) \(reserved=\d+KB, committed=(\d+)
     print("1\tmesh\tnmt.%s\t%s" % (name.strip(), committed))
 PY
   grep -E '^(Total|-)' "$W/nmt.txt" | sed 's/^/   /'
+fi
+
+if want warmup && [ "$REPS" -gt 1 ]; then
+  # The other repetitions of the first-start row: a new cluster each time (started as the first one was), with
+  # the mesh's server pod serving again. Everything else is measured by now: every server and haproxy stops first.
+  for r in $(seq 2 "$REPS"); do
+    echo "== warm-up right after local up, repetition $r of $REPS (a new cluster)"
+    for f in "$W"/*.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }; rm -f "$f"; done
+    "$ROOT/tessera" local down --name "$NAME" >/dev/null
+    taskset -c 0 "$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME" >/dev/null
+    pin_agents
+    start_servers mesh/server
+    warm_buckets fresh "$r"
+  done
 fi
 
 META=$W/meta.txt
