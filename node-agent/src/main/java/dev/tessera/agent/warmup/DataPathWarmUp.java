@@ -134,6 +134,7 @@ public final class DataPathWarmUp {
             } catch (IOException | RuntimeException e) { // the data path's warm-up still runs
                 log.debug("warm-up of the HTTP endpoints failed: {}", e.toString());
             }
+            loadLateClasses();
             Channel echo = echoServer(loops, SERVER_IP);
             // The same kinds of listener and gate as the agent's own data path (DataPath), writing to a private
             // registry and a discarding access log: the JIT then compiles the call sites for the types the
@@ -229,6 +230,34 @@ public final class DataPathWarmUp {
             }
         }
         return false;
+    }
+
+    /**
+     * Netty classes the agent loads only after the warm-up, found with {@code -XX:+LogCompilation} after
+     * {@code restart-agent} ({@code dependency_failed}: each one's loading threw away compiled code of the tunnel):
+     * a failed write's future (the warm-up's own shutdown, then any connection a pod resets mid-write; it invalidated
+     * the C2 code of {@code DefaultHttp2ConnectionDecoder$FrameReadListener.onDataRead}), the channel-group future's
+     * executor, the listener handoff's Unix socket channel (35 methods), the controller session's encoder and the
+     * decoders' signal. Loading and initialising them here (C2's class-hierarchy analysis ignores a class that is
+     * loaded but not linked), before the tunnel's code is compiled, is enough: the JIT then never assumes they do not
+     * exist.
+     */
+    static final List<String> LATE_CLASSES = List.of(
+            "io.netty.channel.FailedChannelFuture",
+            "io.netty.util.concurrent.ImmediateEventExecutor",
+            "io.netty.channel.epoll.EpollServerDomainSocketChannel",
+            "io.netty.channel.epoll.EpollDomainSocketChannel",
+            "io.netty.handler.codec.MessageToByteEncoder",
+            "io.netty.util.Signal");
+
+    private static void loadLateClasses() {
+        for (String name : LATE_CLASSES) {
+            try {
+                Class.forName(name, true, DataPathWarmUp.class.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) { // another Netty version: only colder
+                log.debug("warm-up: class {} not loaded: {}", name, e.toString());
+            }
+        }
     }
 
     /**

@@ -33,7 +33,7 @@ class DataPathWarmUpIT {
      * test has loaded the classes already; the class-loading log gives the order.
      */
     @Test
-    void theHttpEndpointsContextClassIsLoadedBeforeTheTunnelRuns(@TempDir Path dir) throws Exception {
+    void theHttpEndpointsContextClassAndTheLateClassesAreLoadedBeforeTheTunnelRuns(@TempDir Path dir) throws Exception {
         Path log = dir.resolve("classes.log");
         var cmd = new ArrayList<String>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xlog:class+load=info:file=" + log, "-cp", System.getProperty("java.class.path"),
@@ -49,6 +49,10 @@ class DataPathWarmUpIT {
         assertThat(httpContext).as("the HTTP endpoints' context class is loaded").isNotNegative();
         assertThat(tunnel).as("the tunnel ran").isNotNegative();
         assertThat(httpContext).as("loaded before the tunnel's codec").isLessThan(tunnel);
+        for (String late : DataPathWarmUp.LATE_CLASSES) {
+            assertThat(loaded.indexOf(late)).as(late + " loaded before the tunnel's codec").isNotNegative()
+                    .isLessThan(tunnel);
+        }
     }
 
     /** Runs a short warm-up and prints its result. */
