@@ -23,6 +23,7 @@ import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.ReplyRouting;
 import dev.tessera.agent.redirect.PodNetnsResolver;
 import dev.tessera.agent.redirect.RedirectSettings;
+import dev.tessera.agent.redirect.TimeWaitReuse;
 import dev.tessera.agent.redirect.cri.CriNetnsResolver;
 import dev.tessera.agent.state.StateStore;
 import dev.tessera.agent.warmup.DataPathWarmUp;
@@ -169,7 +170,7 @@ public final class NodeAgent implements AutoCloseable {
                 dataPath.listener(), pd::countUnselected).start()); // closed before the program's maps
 
         plaintextKernel = new PlaintextKernel(pa, pd, policies, config.nodeName());
-        enrollment = new Enrollment(config.nodeName(), redirector, netns);
+        enrollment = new Enrollment(config.nodeName(), redirector, netns, new TimeWaitReuse());
         nodeMetrics = NodeMetricsBinding.bind(metrics, new NodeMetricsBinding.Parts(config.nodeName(), state, netns,
                 redirector, enrollment, certificates, () -> lastStateUpdate));
         closeables.add(nodeMetrics);

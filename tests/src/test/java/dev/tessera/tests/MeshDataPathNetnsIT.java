@@ -13,6 +13,7 @@ import dev.tessera.tests.harness.PacketCapture;
 import dev.tessera.tests.harness.Payload;
 import dev.tessera.tests.harness.Pcap;
 import dev.tessera.tests.harness.PodServer;
+import dev.tessera.tests.harness.ProcessResult;
 import dev.tessera.tests.harness.RawSocket;
 import dev.tessera.tests.harness.TestCluster;
 import java.io.DataInputStream;
@@ -55,6 +56,8 @@ class MeshDataPathNetnsIT {
             .pod(MESH, "client", "node1", "client")
             .pod(MESH, "server", "node2", "server")
             .pod(MESH, "local", "node1", "local")
+            // Only the TIME_WAIT test shrinks this pod's port range.
+            .pod(MESH, "closer", "node1", "client")
             // Service accounts used only by the bulk test: its tunnel connection (and TLS handshake) is new.
             .pod(MESH, "bulk-client", "node1", "bulk-client")
             .pod(MESH, "bulk-server", "node2", "bulk-server")
@@ -345,6 +348,52 @@ class MeshDataPathNetnsIT {
         TestCluster.shutdownAndAwait(pool, Duration.ofSeconds(120));
         assertThat(failures).as("failed short connections (%d succeeded)", ok.get()).isEmpty();
         assertThat(ok.get()).isEqualTo(threads * each);
+    }
+
+    /**
+     * A meshed client that closes first keeps its connections in TIME_WAIT for 60 s, and capture connects ALL of a
+     * pod's connections to the same agent address, so those entries share one 4-tuple space (without the mesh
+     * they are spread over the destinations). The agent lets enrolled pods reuse a TIME_WAIT port once it is a
+     * second old (tcp_tw_reuse=1). Here the pod has 64 ephemeral ports and makes 400 connections it closes first:
+     * without reuse the 65th connect fails with EADDRNOTAVAIL for a minute.
+     */
+    @Test
+    void aClientThatClosesFirstReusesItsPortsToTheAgent() throws Exception {
+        assertThat(sysctl(MESH, "closer", "net.ipv4.tcp_tw_reuse")).as("set by the agent at enrollment")
+                .isEqualTo("1");
+        assertThat(sysctl(PLAIN, "plain-a", "net.ipv4.tcp_tw_reuse")).as("a pod out of the mesh").isEqualTo("2");
+        ProcessResult narrowed = c.exec(MESH, "closer", Duration.ofSeconds(10), "sysctl", "-q", "-w",
+                "net.ipv4.ip_local_port_range=40000 40063");
+        assertThat(narrowed.exitCode()).as(narrowed.stderr()).isZero();
+
+        String server = c.podIp(MESH, "server");
+        ExecutorService pod = c.podThreads(MESH, "closer", 1);
+        var done = pod.submit(() -> {
+            for (int i = 0; i < 400; i++) {
+                String id = "c" + i;
+                // a port is free again one to two seconds after its connection closed
+                await("connection " + id + " from a free source port").atMost(Duration.ofSeconds(15)).pollInSameThread().pollInterval(Duration.ofMillis(20))
+                        .ignoreExceptionsInstanceOf(java.net.BindException.class) // EADDRNOTAVAIL: no free port
+                        .untilAsserted(() -> {
+                            try (Socket s = new Socket()) {
+                                s.connect(new InetSocketAddress(server, 7000), 5_000);
+                                s.setSoTimeout(5_000);
+                                s.getOutputStream().write((id + "\n").getBytes(StandardCharsets.UTF_8));
+                                String reply = new java.io.BufferedReader(new java.io.InputStreamReader(
+                                        s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+                                assertThat(reply).isEqualTo("server:7000 " + id);
+                            } // the client closes first: its side keeps the TIME_WAIT
+                        });
+            }
+            return null;
+        });
+        done.get(180, TimeUnit.SECONDS);
+    }
+
+    private static String sysctl(String namespace, String pod, String key) throws IOException {
+        ProcessResult r = c.exec(namespace, pod, Duration.ofSeconds(10), "sysctl", "-n", key);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        return r.stdout().strip();
     }
 
     @Test

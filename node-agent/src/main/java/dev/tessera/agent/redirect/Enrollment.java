@@ -28,20 +28,27 @@ public final class Enrollment {
     private final String nodeName;
     private final Redirector redirector;
     private final PodNetnsResolver resolver;
+    private final PodTuning tuning;
+    /** Netns cookies of the enrolled pods {@link #tuning} was applied to (or failed for: it is not retried). */
+    private final Set<Long> tuned = new HashSet<>();
+    private boolean tuningFailed;
     /** pod key -> netns cookie, for pods this agent enrolled or adopted. */
     private final Map<String, Long> enrolled = new HashMap<>();
     private volatile Map<String, String> lastRefusal = Map.of();
     private volatile Set<String> captured = Set.of();
 
-    public Enrollment(String nodeName, Redirector redirector, PodNetnsResolver resolver) {
+    /** {@code tuning} is applied once per enrolled pod and agent (also to pods adopted after a restart). */
+    public Enrollment(String nodeName, Redirector redirector, PodNetnsResolver resolver, PodTuning tuning) {
         this.nodeName = requireNonNull(nodeName, "nodeName");
         this.redirector = requireNonNull(redirector, "redirector");
         this.resolver = requireNonNull(resolver, "resolver");
+        this.tuning = requireNonNull(tuning, "tuning");
     }
 
     /** Reconciles the kernel map with {@code snapshot}. Safe to call for every snapshot. */
     public synchronized void reconcile(MeshSnapshot snapshot) {
         Map<Long, String> expected = new HashMap<>();
+        Map<Long, Path> netnsOf = new HashMap<>();
         for (Workload w : snapshot.workloadsOnNode(nodeName)) {
             if (!w.meshed()) {
                 continue;
@@ -52,7 +59,9 @@ public final class Enrollment {
                 continue;
             }
             try {
-                expected.put(Netns.cookie(netns.get()), w.key());
+                long cookie = Netns.cookie(netns.get());
+                expected.put(cookie, w.key());
+                netnsOf.put(cookie, netns.get());
             } catch (IOException | RuntimeException e) {
                 log.warn("pod {}: cannot read the cookie of {}: {}", w.key(), netns.get(), e.getMessage());
             }
@@ -81,7 +90,24 @@ public final class Enrollment {
                 log.info("enrolled pod {} (netns cookie {})", e.getValue(), e.getKey());
             }
             enrolled.put(e.getValue(), e.getKey());
+            if (tuned.add(e.getKey())) {
+                try {
+                    tuning.apply(e.getValue(), netnsOf.get(e.getKey()));
+                } catch (IOException | RuntimeException failed) {
+                    // once at WARN: where /proc/sys is read-only (a container's default) it fails for every pod
+                    boolean first = !tuningFailed;
+                    tuningFailed = true;
+                    String msg = "pod {}: cannot set net.ipv4.tcp_tw_reuse in its network namespace {} (it keeps the"
+                            + " kernel's default; short connections that it closes first may exhaust its ports): {}";
+                    if (first) {
+                        log.warn(msg, e.getValue(), netnsOf.get(e.getKey()), failed.toString());
+                    } else {
+                        log.debug(msg, e.getValue(), netnsOf.get(e.getKey()), failed.toString());
+                    }
+                }
+            }
         }
+        tuned.retainAll(expected.keySet());
         lastRefusal = Map.copyOf(refused);
         captured = Set.copyOf(new HashSet<>(enrolled.keySet()));
     }

@@ -76,10 +76,13 @@ class EnrollmentTest {
         var snapshot = new MeshSnapshot(1, List.of(node), List.of(api));
         var kernel = new FakeMap(0); // full
         // The pod's namespace: this process's own (a real file, so the cookie is real).
-        var enrollment = new Enrollment("node1", kernel, w -> Optional.of(Path.of("/proc/self/ns/net")));
+        var tuned = new java.util.ArrayList<String>();
+        var enrollment = new Enrollment("node1", kernel, w -> Optional.of(Path.of("/proc/self/ns/net")),
+                (pod, netns) -> tuned.add(pod + " " + netns));
 
         enrollment.reconcile(snapshot);
         assertThat(enrollment.captured()).isEmpty();
+        assertThat(tuned).as("a pod that is not captured is not tuned").isEmpty();
         assertThat(enrollment.refused()).containsOnlyKeys("shop/api-1");
         assertThat(enrollment.refused().get("shop/api-1")).contains("E2BIG");
         assertThat(Readiness.unmet(Map.of("tsr_connect4", true), true, List.of(), Set.of(), enrollment.refused()))
@@ -90,5 +93,31 @@ class EnrollmentTest {
         assertThat(enrollment.refused()).isEmpty();
         assertThat(enrollment.captured()).containsExactly("shop/api-1");
         assertThat(kernel.entries).hasSize(1);
+        assertThat(tuned).containsExactly("shop/api-1 /proc/self/ns/net");
+
+        enrollment.reconcile(snapshot);
+        assertThat(tuned).as("once per pod, not at every reconcile").hasSize(1);
+    }
+
+    @Test
+    void aPodWhoseTuningFailsStaysCaptured() throws Exception {
+        var node = new NodeInfo("node1", InetAddress.getByName("198.18.0.1"), "198.18.1.0/24");
+        var api = new Workload("shop", "api-1", "node1", InetAddress.getByName("198.18.1.2"), "api", Map.of(), true, API);
+        var kernel = new FakeMap(1);
+        var enrollment = new Enrollment("node1", kernel, w -> Optional.of(Path.of("/proc/self/ns/net")),
+                (pod, netns) -> {
+                    throw new java.io.IOException("read-only /proc/sys");
+                });
+
+        enrollment.reconcile(new MeshSnapshot(1, List.of(node), List.of(api)));
+        assertThat(enrollment.captured()).containsExactly("shop/api-1");
+        assertThat(enrollment.refused()).isEmpty();
+    }
+
+    @Test
+    void onlyTheKernelsDefaultTimeWaitReuseIsRaised() {
+        assertThat(TimeWaitReuse.raised("2")).contains("1");
+        assertThat(TimeWaitReuse.raised("1")).isEmpty();
+        assertThat(TimeWaitReuse.raised("0")).as("a pod that switched reuse off keeps it off").isEmpty();
     }
 }
