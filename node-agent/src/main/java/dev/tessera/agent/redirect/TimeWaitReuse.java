@@ -26,10 +26,11 @@ import org.slf4j.LoggerFactory;
  * <p>Only the kernel's default (2: loopback only) is raised: a pod that set 0 or 1 itself keeps it. A pod that
  * leaves the mesh keeps 1 (harmless; restoring would need its namespace, which is often already gone).
  *
- * <p>Where the agent's {@code /proc/sys} is read-only (the container runtime's default for an unprivileged
- * container, as in the DaemonSet) the write fails: {@link Enrollment} warns once and the pods keep the default.
- * Making it work there needs a writable {@code /proc/sys} for the agent (a hostPath mount or a private procfs
- * mount), which also opens every other sysctl of the node to it; that trade-off is not made here.
+ * <p>Where the agent's {@code /proc/sys} is read-only (the container runtime mounts it so in an unprivileged
+ * container, as the DaemonSet's agent is), the thread that writes takes a mount namespace of its own and mounts a
+ * fresh procfs over {@code /proc} in it ({@code CAP_SYS_ADMIN}, which the agent holds for {@code setns} anyway):
+ * nothing changes for the agent's other threads or the node, and the namespace goes away with the thread. If that
+ * fails too (e.g. an LSM forbids the mount), {@link Enrollment} warns once and the pods keep the default.
  */
 public final class TimeWaitReuse implements PodTuning {
 
@@ -47,6 +48,9 @@ public final class TimeWaitReuse implements PodTuning {
             String current = Files.readString(SYSCTL, StandardCharsets.US_ASCII).strip();
             Optional<String> raised = raised(current);
             if (raised.isPresent()) {
+                if (!Files.isWritable(SYSCTL)) {
+                    privateProc(); // Netns.call's thread: it ends after this task, and its mount namespace with it
+                }
                 Files.write(SYSCTL, raised.get().getBytes(StandardCharsets.US_ASCII), StandardOpenOption.WRITE);
             }
             return current;
@@ -55,6 +59,53 @@ public final class TimeWaitReuse implements PodTuning {
             log.debug("pod {}: net.ipv4.tcp_tw_reuse {} -> {}", pod, before, REUSE);
         } else {
             log.debug("pod {}: net.ipv4.tcp_tw_reuse left at {} (set by the pod)", pod, before);
+        }
+    }
+
+    /**
+     * Gives the CALLING thread its own mount namespace, private to it, with a new procfs on {@code /proc}: a
+     * writable {@code /proc/sys} showing the thread's network namespace. Only for threads that end afterwards.
+     */
+    static void privateProc() throws IOException {
+        Sys sys = Sys.Holder.LIBC;
+        if (sys.unshare(Sys.CLONE_NEWNS) != 0) {
+            throw new IOException("unshare(CLONE_NEWNS): errno " + Sys.Holder.errno() + " (expected: CAP_SYS_ADMIN)");
+        }
+        if (sys.mount(null, "/", null, Sys.MS_REC | Sys.MS_PRIVATE, null) != 0) {
+            throw new IOException("mount --make-rprivate /: errno " + Sys.Holder.errno());
+        }
+        if (sys.mount("proc", "/proc", "proc", Sys.MS_NOSUID | Sys.MS_NODEV | Sys.MS_NOEXEC, null) != 0) {
+            throw new IOException("mount -t proc proc /proc (in a private mount namespace, /proc/sys being read-only):"
+                    + " errno " + Sys.Holder.errno());
+        }
+    }
+
+    /** libc's unshare and mount, errno saved (public: JNR-FFI implements it in a class loader of its own). */
+    public interface Sys {
+        int CLONE_NEWNS = 0x00020000;
+        long MS_RDONLY = 1;
+        long MS_NOSUID = 2;
+        long MS_NODEV = 4;
+        long MS_NOEXEC = 8;
+        long MS_REMOUNT = 32;
+        long MS_BIND = 4096;
+        long MS_REC = 16384;
+        long MS_PRIVATE = 1 << 18;
+
+        @jnr.ffi.annotations.SaveError
+        int unshare(int flags);
+
+        @jnr.ffi.annotations.SaveError
+        int mount(String source, String target, String fsType, long flags, String data);
+
+        final class Holder {
+            static final Sys LIBC = jnr.ffi.LibraryLoader.create(Sys.class).load("c");
+
+            private Holder() {}
+
+            static int errno() {
+                return jnr.ffi.Runtime.getRuntime(LIBC).getLastError();
+            }
         }
     }
 
