@@ -61,11 +61,19 @@ class Ipv6OutboundListenerNetnsIT {
                 assertThat(proxy.localAddress()).isEqualTo(new InetSocketAddress("198.18.200.1", port));
 
                 // The proxy closes the connection as soon as routing fails (empty state), so the client only
-                // keeps its local address (getpeername after the close is RedirectNetnsIT's business).
+                // keeps its local address (getpeername after the close is RedirectNetnsIT's business). Bound before
+                // connecting: the proxy's reset can beat this thread's finishConnect, and connect() then throws
+                // 'Connection reset by peer' (seen in a clean-clone CI run, 2 cores); the connection happened.
                 InetSocketAddress local = Netns.call(pod, () -> {
                     try (var s = new java.net.Socket()) {
-                        s.connect(SERVER6, 5000);
-                        return (InetSocketAddress) s.getLocalSocketAddress();
+                        s.bind(new InetSocketAddress(InetAddress.getByName("2001:db8:200::2"), 0));
+                        InetSocketAddress bound = (InetSocketAddress) s.getLocalSocketAddress();
+                        try {
+                            s.connect(SERVER6, 5000);
+                        } catch (java.net.SocketException resetBeforeConnectReturned) {
+                            // the refusal, only faster
+                        }
+                        return bound;
                     }
                 });
                 await().atMost(Duration.ofSeconds(10)).until(() -> !record.closed().isEmpty());
