@@ -1,5 +1,7 @@
 package dev.tessera.agent.redirect;
 
+import dev.tessera.agent.redirect.ffi.Bpf;
+import dev.tessera.agent.redirect.ffi.LibC;
 import dev.tessera.api.netns.Netns;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -67,45 +69,17 @@ public final class TimeWaitReuse implements PodTuning {
      * writable {@code /proc/sys} showing the thread's network namespace. Only for threads that end afterwards.
      */
     static void privateProc() throws IOException {
-        Sys sys = Sys.Holder.LIBC;
-        if (sys.unshare(Sys.CLONE_NEWNS) != 0) {
-            throw new IOException("unshare(CLONE_NEWNS): errno " + Sys.Holder.errno() + " (expected: CAP_SYS_ADMIN)");
+        Bpf bpf = Bpf.get();
+        LibC libc = bpf.libc();
+        if (libc.unshare(LibC.CLONE_NEWNS) != 0) {
+            throw new IOException("unshare(CLONE_NEWNS): errno " + bpf.lastErrno() + " (expected: CAP_SYS_ADMIN)");
         }
-        if (sys.mount(null, "/", null, Sys.MS_REC | Sys.MS_PRIVATE, null) != 0) {
-            throw new IOException("mount --make-rprivate /: errno " + Sys.Holder.errno());
+        if (libc.mount(null, "/", null, LibC.MS_REC | LibC.MS_PRIVATE, null) != 0) {
+            throw new IOException("mount --make-rprivate /: errno " + bpf.lastErrno());
         }
-        if (sys.mount("proc", "/proc", "proc", Sys.MS_NOSUID | Sys.MS_NODEV | Sys.MS_NOEXEC, null) != 0) {
+        if (libc.mount("proc", "/proc", "proc", LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC, null) != 0) {
             throw new IOException("mount -t proc proc /proc (in a private mount namespace, /proc/sys being read-only):"
-                    + " errno " + Sys.Holder.errno());
-        }
-    }
-
-    /** libc's unshare and mount, errno saved (public: JNR-FFI implements it in a class loader of its own). */
-    public interface Sys {
-        int CLONE_NEWNS = 0x00020000;
-        long MS_RDONLY = 1;
-        long MS_NOSUID = 2;
-        long MS_NODEV = 4;
-        long MS_NOEXEC = 8;
-        long MS_REMOUNT = 32;
-        long MS_BIND = 4096;
-        long MS_REC = 16384;
-        long MS_PRIVATE = 1 << 18;
-
-        @jnr.ffi.annotations.SaveError
-        int unshare(int flags);
-
-        @jnr.ffi.annotations.SaveError
-        int mount(String source, String target, String fsType, long flags, String data);
-
-        final class Holder {
-            static final Sys LIBC = jnr.ffi.LibraryLoader.create(Sys.class).load("c");
-
-            private Holder() {}
-
-            static int errno() {
-                return jnr.ffi.Runtime.getRuntime(LIBC).getLastError();
-            }
+                    + " errno " + bpf.lastErrno());
         }
     }
 

@@ -1,13 +1,15 @@
 package dev.tessera.agent.redirect;
 
-import static dev.tessera.agent.redirect.TimeWaitReuse.Sys.MS_BIND;
-import static dev.tessera.agent.redirect.TimeWaitReuse.Sys.MS_PRIVATE;
-import static dev.tessera.agent.redirect.TimeWaitReuse.Sys.MS_RDONLY;
-import static dev.tessera.agent.redirect.TimeWaitReuse.Sys.MS_REC;
-import static dev.tessera.agent.redirect.TimeWaitReuse.Sys.MS_REMOUNT;
+import static dev.tessera.agent.redirect.ffi.LibC.MS_BIND;
+import static dev.tessera.agent.redirect.ffi.LibC.MS_PRIVATE;
+import static dev.tessera.agent.redirect.ffi.LibC.MS_RDONLY;
+import static dev.tessera.agent.redirect.ffi.LibC.MS_REC;
+import static dev.tessera.agent.redirect.ffi.LibC.MS_REMOUNT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tessera.agent.redirect.ffi.Bpf;
+import dev.tessera.agent.redirect.ffi.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
@@ -63,8 +65,8 @@ class TimeWaitReuseNetnsIT {
         // The agent's view as in its container: /proc/sys bind-mounted read-only, in a mount namespace of this
         // test's own thread (threads it starts inherit it; nothing else in the JVM or on the host sees it).
         onOwnThread(() -> {
-            TimeWaitReuse.Sys sys = TimeWaitReuse.Sys.Holder.LIBC;
-            assertThat(sys.unshare(TimeWaitReuse.Sys.CLONE_NEWNS)).isZero();
+            LibC sys = Bpf.get().libc();
+            assertThat(sys.unshare(LibC.CLONE_NEWNS)).isZero();
             assertThat(sys.mount(null, "/", null, MS_REC | MS_PRIVATE, null)).isZero();
             assertThat(sys.mount("/proc/sys", "/proc/sys", null, MS_BIND, null)).isZero();
             assertThat(sys.mount(null, "/proc/sys", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null)).isZero();
