@@ -179,14 +179,13 @@ if warm:
              "restart": "right after `tessera local restart-agent` of node2, then node1",
              "steady": "steady state (agents warm, after the main measurements)"}
     for label, b in warm.items():
+        firsts = data.get(("mesh", f"warm.{label}.1"), [])
         shown = "–"
         if label != "steady" and ratio(b[0], steady) is not None:
-            firsts = data.get(("mesh", f"warm.{label}.1"), [])
             shown = f"{ratio(b[0], steady) * 100:.1f} %"
             if len(firsts) > 1:
                 shown += f" ({min(firsts) / steady * 100:.1f}–{max(firsts) / steady * 100:.1f} %)"
-        p(f"| {names[label]} ({len(data.get(('mesh', f'warm.{label}.1'), []))}x) | " + " | ".join(fmt(x, 0) for x in b) +
-          f" | {shown} |")
+        p(f"| {names[label]} ({len(firsts)}x) | " + " | ".join(fmt(x, 0) for x in b) + f" | {shown} |")
     p("")
 
 # New connections at a low rate
