@@ -58,9 +58,11 @@ jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]]
 
 echo "== starting the cluster"
 "$ROOT/tessera" local down --name "$NAME" >/dev/null 2>&1 || true
-# The agents start already pinned to one CPU, like haproxy (started with taskset below): each proxy then
-# sizes its threads for the one core it has (haproxy: nbthread 1; the agent: one event loop) instead of
-# being squeezed onto one core after it started threads for two.
+# Each agent starts on its node's CPU (bench/cluster.yaml: tessera.dev/local-cpus, node1 0, node2 1), like haproxy
+# (started with taskset below): each proxy sizes its threads for the one core it has (haproxy: nbthread 1; the
+# agent: one event loop), and the two agents' start-up warm-ups run side by side, each on its own core, as on two
+# nodes. (Until 2026-12-07 both agents inherited `taskset -c 0` from the CLI and warmed up on CPU 0 together with
+# the controller, then node2's was moved to CPU 1: their warm-ups ran out of time, see RESULTS.md's notes.)
 "$ROOT/tessera" --help >/dev/null   # builds what is stale, on both CPUs
 taskset -c 0 "$ROOT/tessera" local up -f "$ROOT/bench/cluster.yaml" --name "$NAME"
 T_READY=$(date +%s.%N)
@@ -79,7 +81,7 @@ PY
 in_ns() { local cpu=$1 ns=$2; shift 2; taskset -c "$cpu" nsenter --net="$(netns "$ns")" -- "$@"; }
 agent_pid() { awk "{print \$1}" "$RUN/agent-$1.pid"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-pin_agents() {
+pin_agents() { # a no-op while bench/cluster.yaml gives each node its CPU; kept so that every row runs pinned
   taskset -a -p -c 0 "$(agent_pid node1)" >/dev/null
   taskset -a -p -c 1 "$(agent_pid node2)" >/dev/null
 }

@@ -44,6 +44,14 @@ public final class ClusterDescription {
      * A larger cluster (e.g. the scale benchmark's) gives every Node its InternalIP and podCIDR.
      */
     public static final int MAX_NODES = 253;
+    /**
+     * Node annotation: the CPUs {@code tessera local} runs that node's agent on, as a CPU list ({@code "1"},
+     * {@code "0-1"}, {@code "0,2"}; taskset/cpuset syntax). A local cluster's nodes share one machine; this gives
+     * each node's agent its own CPUs from its first instruction, as an agent on its own node has them (its event
+     * loops are sized for them, and its start-up warm-up is not shared with the other nodes' agents). Without it an
+     * agent runs wherever {@code tessera local} may run. Read at {@code local up}.
+     */
+    public static final String LOCAL_CPUS_ANNOTATION = "tessera.dev/local-cpus";
 
     /**
      * Where a node is on the network.
@@ -134,6 +142,12 @@ public final class ClusterDescription {
         return pods.stream()
                 .filter(p -> p.getMetadata().getNamespace().equals(namespace) && p.getMetadata().getName().equals(name))
                 .findFirst();
+    }
+
+    /** The CPU list of {@link #LOCAL_CPUS_ANNOTATION} on a node, if it has one (validated syntax). */
+    public Optional<String> localCpus(String node) {
+        return node(node).map(n -> n.getMetadata().getAnnotations())
+                .map(a -> a.get(LOCAL_CPUS_ANNOTATION));
     }
 
     /** Where each node is, by node name. */

@@ -77,6 +77,9 @@ final class ClusterValidator {
         }
 
         Map<String, NodeAddress> addresses = nodeAddresses(nodes, sources);
+        for (Node node : nodes) {
+            checkCpus(sources.get(node), node);
+        }
         var podIps = new HashMap<Integer, Pod>();
         for (Pod pod : pods) {
             checkPod(pod, sources.get(pod), addresses, podIps);
@@ -132,6 +135,32 @@ final class ClusterValidator {
             out.put(node.getMetadata().getName(), new NodeAddress(node.getMetadata().getName(), index, Ipv4Cidr.format(ip), cidr));
         }
         return out;
+    }
+
+    /** CPU numbers above this are refused: the kernel's default NR_CPUS range, and a guard against typos. */
+    static final int MAX_CPU = 4095;
+    private static final Pattern CPU_LIST = Pattern.compile("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*");
+
+    /** A node's {@link ClusterDescription#LOCAL_CPUS_ANNOTATION}, if present, is a CPU list with ranges low-high. */
+    private static void checkCpus(String src, Node node) {
+        var annotations = node.getMetadata().getAnnotations();
+        String value = annotations == null ? null : annotations.get(ClusterDescription.LOCAL_CPUS_ANNOTATION);
+        if (value == null) {
+            return;
+        }
+        String field = "metadata.annotations[" + ClusterDescription.LOCAL_CPUS_ANNOTATION + "]";
+        String expected = "a CPU list such as \"1\", \"0-1\" or \"0,2\" (CPUs 0-" + MAX_CPU + ", ranges low-high)";
+        if (!CPU_LIST.matcher(value).matches()) {
+            throw error(src, node, field, "'" + value + "'", expected);
+        }
+        for (String part : value.split(",")) {
+            String[] r = part.split("-");
+            int low = Integer.parseInt(r[0]);
+            int high = Integer.parseInt(r[r.length - 1]);
+            if (high > MAX_CPU || low > high) {
+                throw error(src, node, field, "'" + value + "'", expected);
+            }
+        }
     }
 
     private static String internalIp(String src, Node node) {

@@ -126,6 +126,10 @@ class ClusterDescriptionTest {
             node IP taken       | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: InternalIP, address: 198.18.0.1}]}} | cluster.yaml: Node node3: node address: '198.18.0.1' (expected: unique; Node node1 has it already)
             bad node IP         | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: InternalIP, address: 300.1.1.1}]}}  | cluster.yaml: Node node3: status.addresses[InternalIP]: '300.1.1.1' (expected: an IPv4 address a.b.c.d)
             node IP missing     | {kind: Node, apiVersion: v1, metadata: {name: node3}, status: {addresses: [{type: Hostname, address: n3}, {type: InternalIP}]}}  | cluster.yaml: Node node3: status.addresses[1].address: missing (expected: an IPv4 address such as 198.18.0.1)
+            cpus not a list     | {kind: Node, apiVersion: v1, metadata: {name: node3, annotations: {tessera.dev/local-cpus: "one"}}}   | cluster.yaml: Node node3: metadata.annotations[tessera.dev/local-cpus]: 'one' (expected: a CPU list such as "1", "0-1" or "0,2" (CPUs 0-4095, ranges low-high))
+            cpus range reversed | {kind: Node, apiVersion: v1, metadata: {name: node3, annotations: {tessera.dev/local-cpus: "3-1"}}}   | cluster.yaml: Node node3: metadata.annotations[tessera.dev/local-cpus]: '3-1' (expected: a CPU list such as "1", "0-1" or "0,2" (CPUs 0-4095, ranges low-high))
+            cpus too high       | {kind: Node, apiVersion: v1, metadata: {name: node3, annotations: {tessera.dev/local-cpus: "0,5000"}}} | cluster.yaml: Node node3: metadata.annotations[tessera.dev/local-cpus]: '0,5000' (expected: a CPU list such as "1", "0-1" or "0,2" (CPUs 0-4095, ranges low-high))
+            cpus with spaces    | {kind: Node, apiVersion: v1, metadata: {name: node3, annotations: {tessera.dev/local-cpus: "0, 1"}}}  | cluster.yaml: Node node3: metadata.annotations[tessera.dev/local-cpus]: '0, 1' (expected: a CPU list such as "1", "0-1" or "0,2" (CPUs 0-4095, ranges low-high))
             not an object       | [1, 2]                                                                                                  | cluster.yaml (document 4): array (expected: a Kubernetes object with apiVersion, kind and metadata)
             """)
     void rejectsInvalidDescriptions(String scenario, String document, String message) {
@@ -133,6 +137,21 @@ class ClusterDescriptionTest {
                 .as(scenario)
                 .isInstanceOf(InvalidClusterException.class)
                 .hasMessage(message);
+    }
+
+    @Test
+    void readsEachNodesLocalCpus() {
+        var cluster = parse("""
+                {kind: Node, apiVersion: v1, metadata: {name: node1, annotations: {tessera.dev/local-cpus: "0"}}}
+                ---
+                {kind: Node, apiVersion: v1, metadata: {name: node2, annotations: {tessera.dev/local-cpus: "1-3,6"}}}
+                ---
+                {kind: Node, apiVersion: v1, metadata: {name: node3}}
+                """);
+        assertThat(cluster.localCpus("node1")).contains("0");
+        assertThat(cluster.localCpus("node2")).contains("1-3,6");
+        assertThat(cluster.localCpus("node3")).isEmpty();
+        assertThat(cluster.localCpus("node9")).isEmpty();
     }
 
     @Test

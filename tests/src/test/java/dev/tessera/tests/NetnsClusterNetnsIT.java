@@ -167,6 +167,46 @@ class NetnsClusterNetnsIT {
         }
     }
 
+    /**
+     * A Node's {@code tessera.dev/local-cpus} runs its agent on those CPUs from its start, and again after an upgrade
+     * ({@code restart-agent}); a node without it runs where the CLI runs. The list is kept in state.json, so every
+     * later {@code tessera local} command starts that node's agent the same way.
+     */
+    @Test
+    void agentsRunOnTheirNodesCpus() throws Exception {
+        var spec = ClusterSpec.builder().nodes("n1", "n2").nodeCpus("n1", "0").build();
+        try (TestCluster c = TestCluster.create("tsc-h4", spec, true, List.of("--warm-up", "0"))) {
+            NetnsCluster cl = c.cluster();
+            assertThat(cpusAllowed(cl.agentPid("n1").orElseThrow())).isEqualTo("0");
+            assertThat(cpusAllowed(cl.agentPid("n2").orElseThrow())).isEqualTo(cpusAllowed(ProcessHandle.current().pid()));
+            assertThat(cl.state().agentCpus()).isEqualTo(java.util.Map.of("n1", "0"));
+
+            long upgraded = cl.upgradeAgent("n1", Duration.ofSeconds(60), Duration.ofSeconds(30));
+            assertThat(cpusAllowed(upgraded)).isEqualTo("0");
+            assertThat(cl.agentState("n1")).isEqualTo("ready");
+        }
+    }
+
+    /** A CPU the machine does not have is refused, naming the field, before a namespace or state file is made. */
+    @Test
+    void aNodeCpuTheMachineLacksIsRefusedBeforeAnythingIsMade() throws Exception {
+        String name = "tsc-h5";
+        var spec = ClusterSpec.builder().nodes("n1").nodeCpus("n1", "4095").build();
+        String online = Files.readString(java.nio.file.Path.of("/sys/devices/system/cpu/online")).trim();
+        assertThatThrownBy(() -> TestCluster.create(name, spec, false)).hasMessage("Node n1: metadata.annotations"
+                + "[tessera.dev/local-cpus]: '4095' names CPU 4095, which this machine does not have online (expected: CPUs"
+                + " among " + online + ")");
+        assertThat(Sh.run("ip", "netns", "list")).doesNotContain(name + "-");
+        assertThat(NetnsCluster.STATE_ROOT.resolve(name)).doesNotExist();
+    }
+
+    /** The {@code Cpus_allowed_list} of a process, e.g. {@code 0} or {@code 0-1}. */
+    private static String cpusAllowed(long pid) throws java.io.IOException {
+        return Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status")).stream()
+                .filter(l -> l.startsWith("Cpus_allowed_list:")).map(l -> l.substring(l.indexOf(':') + 1).trim())
+                .findFirst().orElseThrow();
+    }
+
     private static String captureStdout(Runnable r) {
         PrintStream old = System.out;
         var buf = new ByteArrayOutputStream();

@@ -58,19 +58,30 @@ final class AgentProcesses {
     }
 
     /**
-     * The process to run for {@code node}: {@link #command}; when asked, first moved into a cgroup v2 of its own
-     * ({@link #agentCgroup}) and then into a new cgroup namespace rooted there, as a container runtime does.
+     * The process to run for {@code node}: {@link #command}, on the node's CPUs ({@link #cpuAffinity}); when asked,
+     * first moved into a cgroup v2 of its own ({@link #agentCgroup}) and then into a new cgroup namespace rooted
+     * there, as a container runtime does.
      */
     private List<String> launch(NodeAttachment node) throws IOException {
-        if (!ownCgroupNamespace) {
-            return command(node);
+        var cmd = new ArrayList<String>();
+        if (ownCgroupNamespace) {
+            Path cgroup = agentCgroup(node.name());
+            Files.createDirectories(cgroup);
+            cmd.addAll(List.of("sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec unshare --cgroup -- \"$@\"",
+                    cgroup.toString()));
         }
-        Path cgroup = agentCgroup(node.name());
-        Files.createDirectories(cgroup);
-        var cmd = new ArrayList<String>(List.of("sh", "-c",
-                "echo $$ > \"$0/cgroup.procs\" && exec unshare --cgroup -- \"$@\"", cgroup.toString()));
+        cmd.addAll(cpuAffinity(node.name()));
         cmd.addAll(command(node));
         return cmd;
+    }
+
+    /**
+     * {@code taskset -c LIST} when the node has {@code tessera.dev/local-cpus} (the agent then runs on those CPUs
+     * from its first instruction: its JVM and event loops are sized for them, as on a node of its own), else nothing.
+     * taskset execs the agent, so the recorded pid stays the agent's.
+     */
+    List<String> cpuAffinity(String node) {
+        return cluster.agentCpus(node).map(cpus -> List.of("taskset", "-c", cpus)).orElse(List.of());
     }
 
     /** The cgroup v2 an agent started in its own cgroup namespace runs in (removed with the cluster). */

@@ -19,9 +19,11 @@ import java.util.Map;
  * @param netns every network namespace of the cluster, in creation order
  * @param fabricVeths node name -> its veth's name inside the fabric namespace (the node side is {@code eth0})
  * @param podVeths pod key (ns/name) -> its veth's name inside the node namespace (the pod side is {@code eth0})
+ * @param agentCpus node name -> the CPU list its agent runs on (its {@code tessera.dev/local-cpus} annotation at
+ *     {@code up}); nodes without one are absent (empty in state files written before it existed)
  */
 public record ClusterState(String name, String manifests, String fabricNetns, List<String> netns,
-        Map<String, String> fabricVeths, Map<String, String> podVeths) {
+        Map<String, String> fabricVeths, Map<String, String> podVeths, Map<String, String> agentCpus) {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -29,6 +31,7 @@ public record ClusterState(String name, String manifests, String fabricNetns, Li
         netns = List.copyOf(netns);
         fabricVeths = Map.copyOf(fabricVeths);
         podVeths = Map.copyOf(podVeths);
+        agentCpus = agentCpus == null ? Map.of() : Map.copyOf(agentCpus);
     }
 
     static ClusterState read(Path file) throws IOException {

@@ -6,6 +6,7 @@ import dev.tessera.api.identity.CertificateAuthority;
 import dev.tessera.api.netns.NetworkAttachments.NodeAttachment;
 import dev.tessera.api.netns.NetworkAttachments.PodAttachment;
 import dev.tessera.api.netns.NetworkAttachments;
+import dev.tessera.localcluster.ClusterDescription;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.stream.Stream;
@@ -92,8 +94,10 @@ public final class NetnsCluster implements AutoCloseable {
                 throw new IOException("network namespace '" + ns + "' already exists (expected: a cluster name not in use)");
             }
         }
+        Map<String, String> agentCpus = agentCpus(network, manifests);
         Files.createDirectories(dir);
-        var state = new ClusterState(name, manifests.toAbsolutePath().normalize().toString(), fabric, netns, fabricVeths, podVeths);
+        var state = new ClusterState(name, manifests.toAbsolutePath().normalize().toString(), fabric, netns, fabricVeths,
+                podVeths, agentCpus);
         state.write(dir.resolve("state.json"));
         var cluster = new NetnsCluster(state, network);
         try {
@@ -303,6 +307,31 @@ public final class NetnsCluster implements AutoCloseable {
 
     public Path manifests() {
         return Path.of(state.manifests());
+    }
+
+    /**
+     * Each node's {@code tessera.dev/local-cpus} from the manifests, checked against the CPUs this machine has
+     * online (a CPU it lacks would only fail later, at the agent's start).
+     */
+    private static Map<String, String> agentCpus(NetworkAttachments network, Path manifests) throws IOException {
+        var description = ClusterDescription.load(manifests);
+        var out = new LinkedHashMap<String, String>();
+        String online = null;
+        for (NodeAttachment n : network.nodes()) {
+            Optional<String> cpus = description.localCpus(n.name());
+            if (cpus.isPresent()) {
+                online = online == null ? CpuList.online() : online;
+                CpuList.requireOnline("Node " + n.name() + ": metadata.annotations["
+                        + ClusterDescription.LOCAL_CPUS_ANNOTATION + "]", cpus.get(), online);
+                out.put(n.name(), cpus.get());
+            }
+        }
+        return out;
+    }
+
+    /** The CPU list the agent of {@code node} runs on, if its Node has {@code tessera.dev/local-cpus}. */
+    public Optional<String> agentCpus(String node) {
+        return Optional.ofNullable(state.agentCpus().get(node));
     }
 
     public Path fabricNetns() {

@@ -8,9 +8,11 @@ import java.util.Map;
 /**
  * A test cluster described as the Kubernetes manifests {@code tessera local up} reads: nodes,
  * namespaces with labels, pods with node, service account and labels. Immutable; {@link #toYaml()}
- * renders it, {@link #withNamespaceLabels} derives an edited copy.
+ * renders it, {@link #withNamespaceLabels} derives an edited copy. {@code nodeCpus}: node -> its
+ * {@code tessera.dev/local-cpus} annotation (the CPUs its agent runs on), for the nodes that have one.
  */
-public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> namespaces, List<PodSpec> pods) {
+public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> namespaces, List<PodSpec> pods,
+        Map<String, String> nodeCpus) {
 
     /** The opt-in label and its value. */
     public static final String MODE_LABEL = "tessera.dev/dataplane-mode";
@@ -31,7 +33,12 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         }
     }
 
+    public ClusterSpec(List<String> nodes, Map<String, Map<String, String>> namespaces, List<PodSpec> pods) {
+        this(nodes, namespaces, pods, Map.of());
+    }
+
     public ClusterSpec {
+        nodeCpus = Map.copyOf(nodeCpus);
         nodes = List.copyOf(nodes);
         namespaces = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(namespaces));
         pods = List.copyOf(pods);
@@ -48,14 +55,18 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         }
         var ns = new LinkedHashMap<>(namespaces);
         ns.put(namespace, Map.copyOf(labels));
-        return new ClusterSpec(nodes, ns, pods);
+        return new ClusterSpec(nodes, ns, pods, nodeCpus);
     }
 
     /** Multi-document YAML: Nodes, Namespaces, Pods. */
     public String toYaml() {
         var y = new StringBuilder();
         for (String n : nodes) {
-            y.append("apiVersion: v1\nkind: Node\nmetadata:\n  name: ").append(n).append("\n---\n");
+            y.append("apiVersion: v1\nkind: Node\nmetadata:\n  name: ").append(n).append('\n');
+            if (nodeCpus.containsKey(n)) {
+                y.append("  annotations:\n    tessera.dev/local-cpus: \"").append(nodeCpus.get(n)).append("\"\n");
+            }
+            y.append("---\n");
         }
         for (var e : namespaces.entrySet()) {
             y.append("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ").append(e.getKey()).append('\n');
@@ -90,9 +101,16 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         private final List<String> nodes = new ArrayList<>();
         private final Map<String, Map<String, String>> namespaces = new LinkedHashMap<>();
         private final List<PodSpec> pods = new ArrayList<>();
+        private final Map<String, String> nodeCpus = new LinkedHashMap<>();
 
         public Builder nodes(String... names) {
             nodes.addAll(List.of(names));
+            return this;
+        }
+
+        /** The node's {@code tessera.dev/local-cpus} annotation: its agent runs on these CPUs. */
+        public Builder nodeCpus(String node, String cpus) {
+            nodeCpus.put(node, cpus);
             return this;
         }
 
@@ -127,7 +145,7 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         }
 
         public ClusterSpec build() {
-            return new ClusterSpec(nodes, namespaces, pods);
+            return new ClusterSpec(nodes, namespaces, pods, nodeCpus);
         }
     }
 }
