@@ -200,7 +200,11 @@ class ListenerHandoffIT {
             prober.stop.set(true);
             prober.join();
         }
-        assertThat(prober.failures).isNotEmpty().allMatch(f -> f.contains("refused"));
+        // Closing the old listener resets the connections still in its backlog (handshake done, not yet accepted):
+        // such a probe's connect() or greeting read sees 'Connection reset' instead of 'Connection refused', the
+        // same gap between the two agents met a moment earlier (likelier on a busy 2-core machine).
+        assertThat(prober.failures).isNotEmpty()
+                .allMatch(f -> f.contains("refused") || f.contains("Connection reset"));
     }
 
     @Test
