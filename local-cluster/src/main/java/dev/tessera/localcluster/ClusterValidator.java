@@ -137,7 +137,7 @@ final class ClusterValidator {
         return out;
     }
 
-    /** CPU numbers above this are refused: the kernel's default NR_CPUS range, and a guard against typos. */
+    /** CPU numbers above this are refused as typos; whether the machine has a CPU is checked at {@code local up}. */
     static final int MAX_CPU = 4095;
     private static final Pattern CPU_LIST = Pattern.compile("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*");
 
