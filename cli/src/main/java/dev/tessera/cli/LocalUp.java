@@ -3,6 +3,7 @@ package dev.tessera.cli;
 import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
+import dev.tessera.localcluster.ClusterDescription;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,8 +50,9 @@ final class LocalUp implements Callable<Integer> {
             throws IOException {
         NetnsCluster.requireRoot();
         Path abs = manifests.toAbsolutePath().normalize();
-        NetworkAttachments network = Names.plan(abs, name).withDualStack(dualStack);
-        NetnsCluster cluster = NetnsCluster.create(network, abs);
+        ClusterDescription description = ClusterDescription.load(abs);
+        NetworkAttachments network = Names.plan(description, name).withDualStack(dualStack);
+        NetnsCluster cluster = NetnsCluster.create(network, abs, description.localCpus());
         if (agents) {
             try {
                 System.out.println("starting the controller and " + network.nodes().size() + " agent(s)...");

@@ -144,10 +144,16 @@ public final class ClusterDescription {
                 .findFirst();
     }
 
-    /** The CPU list of {@link #LOCAL_CPUS_ANNOTATION} on a node, if it has one (validated syntax). */
-    public Optional<String> localCpus(String node) {
-        return node(node).map(n -> n.getMetadata().getAnnotations())
-                .map(a -> a.get(LOCAL_CPUS_ANNOTATION));
+    /** Node name -> its {@link #LOCAL_CPUS_ANNOTATION} (a validated {@link CpuList}), for the nodes that have one. */
+    public Map<String, String> localCpus() {
+        var out = new java.util.LinkedHashMap<String, String>();
+        for (Node n : nodes) {
+            Map<String, String> annotations = n.getMetadata().getAnnotations();
+            if (annotations != null && annotations.containsKey(LOCAL_CPUS_ANNOTATION)) {
+                out.put(n.getMetadata().getName(), annotations.get(LOCAL_CPUS_ANNOTATION));
+            }
+        }
+        return out;
     }
 
     /** Where each node is, by node name. */

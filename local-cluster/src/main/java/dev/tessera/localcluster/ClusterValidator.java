@@ -137,29 +137,21 @@ final class ClusterValidator {
         return out;
     }
 
-    /** CPU numbers above this are refused as typos; whether the machine has a CPU is checked at {@code local up}. */
-    static final int MAX_CPU = 4095;
-    private static final Pattern CPU_LIST = Pattern.compile("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*");
-
-    /** A node's {@link ClusterDescription#LOCAL_CPUS_ANNOTATION}, if present, is a CPU list with ranges low-high. */
+    /** A node's {@link ClusterDescription#LOCAL_CPUS_ANNOTATION}, if present, is a {@link CpuList}. */
     private static void checkCpus(String src, Node node) {
         var annotations = node.getMetadata().getAnnotations();
         String value = annotations == null ? null : annotations.get(ClusterDescription.LOCAL_CPUS_ANNOTATION);
         if (value == null) {
             return;
         }
-        String field = "metadata.annotations[" + ClusterDescription.LOCAL_CPUS_ANNOTATION + "]";
-        String expected = "a CPU list such as \"1\", \"0-1\" or \"0,2\" (CPUs 0-" + MAX_CPU + ", ranges low-high)";
-        if (!CPU_LIST.matcher(value).matches()) {
-            throw error(src, node, field, "'" + value + "'", expected);
-        }
-        for (String part : value.split(",")) {
-            String[] r = part.split("-");
-            int low = Integer.parseInt(r[0]);
-            int high = Integer.parseInt(r[r.length - 1]);
-            if (high > MAX_CPU || low > high) {
-                throw error(src, node, field, "'" + value + "'", expected);
+        try {
+            if (!value.equals(value.strip())) {
+                throw new IllegalArgumentException("surrounding whitespace");
             }
+            CpuList.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw error(src, node, "metadata.annotations[" + ClusterDescription.LOCAL_CPUS_ANNOTATION + "]", "'" + value + "'",
+                    "a CPU list such as \"1\", \"0-1\" or \"0,2\" (CPUs 0-" + CpuList.MAX_CPU + ", ranges low-high)");
         }
     }
 

@@ -148,10 +148,7 @@ class ClusterDescriptionTest {
                 ---
                 {kind: Node, apiVersion: v1, metadata: {name: node3}}
                 """);
-        assertThat(cluster.localCpus("node1")).contains("0");
-        assertThat(cluster.localCpus("node2")).contains("1-3,6");
-        assertThat(cluster.localCpus("node3")).isEmpty();
-        assertThat(cluster.localCpus("node9")).isEmpty();
+        assertThat(cluster.localCpus()).containsExactly(Map.entry("node1", "0"), Map.entry("node2", "1-3,6"));
     }
 
     @Test

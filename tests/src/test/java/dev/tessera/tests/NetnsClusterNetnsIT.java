@@ -138,7 +138,7 @@ class NetnsClusterNetnsIT {
         var bad = new NetworkAttachments(name,
                 List.of(new NetworkAttachments.NodeAttachment("node1", "198.18.0.1", "198.18.1.0/24", "/var/run/netns/tsc-h2-n-node1")),
                 List.of(new NetworkAttachments.PodAttachment("x", "p", "node1", "198.18.1.999", "/var/run/netns/tsc-h2-p-x-p")));
-        assertThatThrownBy(() -> NetnsCluster.create(bad, Files.createTempFile("tsc-h2", ".yaml")))
+        assertThatThrownBy(() -> NetnsCluster.create(bad, Files.createTempFile("tsc-h2", ".yaml"), java.util.Map.of()))
                 .hasMessageContaining("198.18.1.999");
         assertThat(Sh.run("ip", "netns", "list")).doesNotContain(name + "-");
         assertThat(NetnsCluster.STATE_ROOT.resolve(name)).doesNotExist();

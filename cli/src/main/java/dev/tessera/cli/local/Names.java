@@ -68,7 +68,12 @@ public final class Names {
      * namespace paths.
      */
     public static NetworkAttachments plan(Path manifests, String cluster) throws IOException {
-        return ClusterDescription.load(manifests).plan(checkCluster(cluster), NAMING);
+        return plan(ClusterDescription.load(manifests), cluster);
+    }
+
+    /** As {@link #plan(Path, String)}, for a description already read. */
+    public static NetworkAttachments plan(ClusterDescription description, String cluster) {
+        return description.plan(checkCluster(cluster), NAMING);
     }
 
     public static Path netnsPath(String netns) {

@@ -64,10 +64,14 @@ public final class NetnsCluster implements AutoCloseable {
     /**
      * Builds the namespaces and links for {@code network} (whose netns paths must be under
      * /var/run/netns), writes network.json and a new local CA. {@code manifests} is what agents watch.
+     * {@code agentCpus}: node -> the CPU list its agent runs on ({@link ClusterDescription#localCpus()}), checked
+     * here against the CPUs this machine has online, before anything is made.
      */
-    public static NetnsCluster create(NetworkAttachments network, Path manifests) throws IOException {
+    public static NetnsCluster create(NetworkAttachments network, Path manifests, Map<String, String> agentCpus)
+            throws IOException {
         requireNonNull(network, "network");
         requireNonNull(manifests, "manifests");
+        requireOnline(agentCpus);
         requireRoot();
         String name = Names.checkCluster(network.cluster());
         Path dir = STATE_ROOT.resolve(name);
@@ -94,7 +98,6 @@ public final class NetnsCluster implements AutoCloseable {
                 throw new IOException("network namespace '" + ns + "' already exists (expected: a cluster name not in use)");
             }
         }
-        Map<String, String> agentCpus = agentCpus(network, manifests);
         Files.createDirectories(dir);
         var state = new ClusterState(name, manifests.toAbsolutePath().normalize().toString(), fabric, netns, fabricVeths,
                 podVeths, agentCpus);
@@ -309,24 +312,16 @@ public final class NetnsCluster implements AutoCloseable {
         return Path.of(state.manifests());
     }
 
-    /**
-     * Each node's {@code tessera.dev/local-cpus} from the manifests, checked against the CPUs this machine has
-     * online (a CPU it lacks would only fail later, at the agent's start).
-     */
-    private static Map<String, String> agentCpus(NetworkAttachments network, Path manifests) throws IOException {
-        var description = ClusterDescription.load(manifests);
-        var out = new LinkedHashMap<String, String>();
-        String online = null;
-        for (NodeAttachment n : network.nodes()) {
-            Optional<String> cpus = description.localCpus(n.name());
-            if (cpus.isPresent()) {
-                online = online == null ? CpuList.online() : online;
-                CpuList.requireOnline("Node " + n.name() + ": metadata.annotations["
-                        + ClusterDescription.LOCAL_CPUS_ANNOTATION + "]", cpus.get(), online);
-                out.put(n.name(), cpus.get());
-            }
+    /** A CPU the machine lacks would only fail later, at the agent's start. */
+    private static void requireOnline(Map<String, String> agentCpus) throws IOException {
+        if (agentCpus.isEmpty()) {
+            return;
         }
-        return out;
+        String online = OnlineCpus.online();
+        for (var e : agentCpus.entrySet()) {
+            OnlineCpus.require("Node " + e.getKey() + ": metadata.annotations[" + ClusterDescription.LOCAL_CPUS_ANNOTATION
+                    + "]", e.getValue(), online);
+        }
     }
 
     /** The CPU list the agent of {@code node} runs on, if its Node has {@code tessera.dev/local-cpus}. */

@@ -33,10 +33,6 @@ public record ClusterSpec(List<String> nodes, Map<String, Map<String, String>> n
         }
     }
 
-    public ClusterSpec(List<String> nodes, Map<String, Map<String, String>> namespaces, List<PodSpec> pods) {
-        this(nodes, namespaces, pods, Map.of());
-    }
-
     public ClusterSpec {
         nodeCpus = Map.copyOf(nodeCpus);
         nodes = List.copyOf(nodes);

@@ -6,6 +6,7 @@ import dev.tessera.api.netns.Netns;
 import dev.tessera.api.netns.NetworkAttachments;
 import dev.tessera.cli.local.Names;
 import dev.tessera.cli.local.NetnsCluster;
+import dev.tessera.localcluster.ClusterDescription;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,10 +87,11 @@ public final class TestCluster implements AutoCloseable {
         NetnsCluster.destroyIfExists(name);
         Path dir = Files.createTempDirectory("tessera-e2e-" + name + "-");
         Files.writeString(dir.resolve("cluster.yaml"), spec.toYaml());
-        NetworkAttachments network = Names.plan(dir, name).withDualStack(dualStack);
+        ClusterDescription description = ClusterDescription.load(dir);
+        NetworkAttachments network = Names.plan(description, name).withDualStack(dualStack);
         NetnsCluster cluster;
         try {
-            cluster = NetnsCluster.create(network, dir);
+            cluster = NetnsCluster.create(network, dir, description.localCpus());
         } catch (IOException | RuntimeException e) {
             deleteDir(dir);
             throw e;
