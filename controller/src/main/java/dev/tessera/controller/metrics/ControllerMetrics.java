@@ -96,7 +96,7 @@ public final class ControllerMetrics {
         reconcile = Histogram.builder().name("tessera_controller_reconcile_duration_seconds")
                 .help("Time to reconcile one batch of changed objects into a new mesh state")
                 .classicUpperBounds(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
-                .register(registry);
+                .withoutExemplars().register(registry);
     }
 
     /** Registers the config push server's metrics (agents connected, handshakes refused, frames sent, lag). */

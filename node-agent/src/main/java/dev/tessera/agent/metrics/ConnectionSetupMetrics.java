@@ -33,7 +33,7 @@ public final class ConnectionSetupMetrics implements ConnectionListener {
                 .labelNames("direction", "phase")
                 .classicUpperBounds(BUCKETS)
                 .classicOnly()
-                .register(requireNonNull(registry, "registry"));
+                .withoutExemplars().register(requireNonNull(registry, "registry"));
         for (Direction d : Direction.values()) {
             for (SetupPhase p : SetupPhase.values()) {
                 points[d.ordinal()][p.ordinal()] = h.labelValues(d == Direction.OUTBOUND ? "outbound" : "inbound",

@@ -36,7 +36,7 @@ public final class PolicyMetrics {
                 .help("Inbound authorization decisions by decision, deciding policy and rule, at connect time, on "
                         + "re-check of an open connection after a policy change, or in the kernel for plaintext "
                         + "connection attempts (stage=plaintext)")
-                .labelNames("decision", "policy", "rule", "stage").register(registry);
+                .labelNames("decision", "policy", "rule", "stage").withoutExemplars().register(registry);
     }
 
     void decision(Decision d, String stage) {
