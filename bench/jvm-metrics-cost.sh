@@ -57,6 +57,7 @@ public class JvmCost {
 JAVA
 javac -nowarn -cp "$CP" -d "$W" "$W/JvmCost.java" 2>/dev/null
 grep -v '^#' "$ROOT/node-agent/src/main/jvm/agent-jvm.options" > "$W/opts"
+echo "-XX:+UsePerfData" >> "$W/opts" # the agent ships without it; PerfCounter.print below needs it
 printf '%-32s %10s %10s %8s %8s %10s %s\n' set old_KB meta_KB classes cds RSS_KB scrape
 for set in "${@:-none agent all}"; do
   for s in $set; do

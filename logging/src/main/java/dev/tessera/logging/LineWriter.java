@@ -79,7 +79,8 @@ final class LineWriter {
         var batch = new ArrayList<String>(64);
         while (!Thread.currentThread().isInterrupted()) {
             if (queue.isEmpty()) {
-                LockSupport.parkNanos(this, 1_000_000_000L); // offer() unparks
+                // offer() unparks after queueing: a line queued after the check leaves a permit, so park returns
+                LockSupport.park(this);
                 continue;
             }
             drainAndWrite(batch);

@@ -45,6 +45,21 @@ class AccessLogWriterTest {
     }
 
     @Test
+    void anIdleWriterParksUntilTheNextLineAndWritesIt() {
+        var out = new SyncLines();
+        var log = new JsonAccessLog(out);
+        var writer = new AccessLogWriter(1024);
+        for (int round = 0; round < 3; round++) {
+            writer.offer(log, ctx(40_000 + round), STATS, 0);
+            int written = round + 1;
+            await().atMost(Duration.ofSeconds(5)).until(() -> out.seen.size() == written);
+            // after a window without lines it parks with no timeout: an idle agent's writer does not wake
+            await().atMost(Duration.ofSeconds(5)).until(writer::idle);
+        }
+        assertThat(out.seen.get(2)).contains("198.18.1.2:40002");
+    }
+
+    @Test
     void flushWritesWhatIsQueuedOnTheCallersThreadBeforeItReturns() {
         var out = new SyncLines();
         var log = new JsonAccessLog(out);
