@@ -145,6 +145,18 @@ if has_mem:
       "the load\" is measured after every other measurement of the run.")
     p("")
 
+if ("mesh", "idle.wakeups_per_s") in data:
+    p("### Idle cost (no traffic, 10 s)")
+    p("")
+    p("| proxy pair | wake-ups per second (context switches of all threads) | CPU, ms per minute |")
+    p("|---|---|---|")
+    for path, label in (("mesh", "both agents"), ("peer", "both haproxies")):
+        p(f"| {label} | {fmt(med(path, 'idle.wakeups_per_s'), 0)} | {fmt(med(path, 'idle.cpu_ms_per_min'), 0)} |")
+    p("")
+    p("Measured after the load, before the held connections; a wake-up is a thread scheduled onto a core that "
+      "the node's pods share.")
+    p("")
+
 nmt = {k[1][4:]: v[0] for k, v in data.items() if k[0] == "mesh" and k[1].startswith("nmt.")}
 if nmt:
     p("### Native Memory Tracking, idle agent (node1, restarted with `-XX:NativeMemoryTracking=summary`, 10 s idle)")

@@ -222,6 +222,11 @@ cpu_ticks() { # sum of utime+stime of the pids, in clock ticks
   echo "$t"
 }
 HZ=$(getconf CLK_TCK)
+switches() { # context switches (voluntary and not) of every thread of the pids
+  local n=0 p
+  for p in "$@"; do n=$(( n + $(cat /proc/"$p"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {x += $2} END {print x + 0}') )); done
+  echo "$n"
+}
 CPU0=0
 cpu_start() { CPU_PIDS=$(proxy_pids "$1"); CPU0=$(cpu_ticks $CPU_PIDS); }
 cpu_ms() { [ -n "$CPU_PIDS" ] || { echo ""; return; }; echo $(( ( $(cpu_ticks $CPU_PIDS) - CPU0 ) * 1000 / HZ )); }
@@ -339,6 +344,13 @@ if want memory; then
   rec 1 mesh mem.fresh_kb "$R_FRESH1"; rec 1 mesh mem.fresh_dst_kb "$R_FRESH2"
   rec 1 mesh mem.idle_kb "$(rss_kb "$(agent_pid node1)")"; rec 1 mesh mem.idle_dst_kb "$(rss_kb "$(agent_pid node2)")"
   rec 1 peer mem.idle_kb "$(rss_kb "$(cat "$W/haproxy1.pid")")"; rec 1 peer mem.idle_dst_kb "$(rss_kb "$(cat "$W/haproxy2.pid")")"
+  # What an idle pair costs the node: context switches of all the pair's threads (each a wake-up) and CPU, over
+  # 10 s with no traffic, the two paths one after the other.
+  for p in mesh peer; do
+    pids=$(proxy_pids "$p"); s0=$(switches $pids); t0=$(cpu_ticks $pids); sleep 10; s1=$(switches $pids); t1=$(cpu_ticks $pids)
+    rec 1 "$p" idle.wakeups_per_s "$(( (s1 - s0) / 10 ))"; rec 1 "$p" idle.cpu_ms_per_min "$(( (t1 - t0) * 1000 / HZ * 6 ))"
+    echo "   $p idle: $(( (s1 - s0) / 10 )) wake-ups/s, $(( (t1 - t0) * 1000 / HZ * 6 )) ms CPU per minute (both proxies)"
+  done
   for n in 1000 10000; do
     for p in mesh peer; do
       held=$n; [ "$p" = peer ] && [ "$n" -gt 9000 ] && held=9000 # haproxy's descriptor limit (see maxconn above)
