@@ -89,8 +89,8 @@ public final class ConnectionMetrics implements ConnectionListener {
         this.setup = java.util.Objects.requireNonNull(setup, "setup");
         this.clusterId = java.util.Objects.requireNonNull(clusterId, "clusterId");
         // Every counter and histogram the data path updates is built withoutExemplars(): the agent has no trace
-        // context to attach, and with exemplars on (the client library's default) every data point's sampler,
-        // once per 90 ms, handed a task to the library's scheduler thread per update: a wake-up of that thread on
+        // context to attach, and with exemplars on (the client library's default) the first update of a data
+        // point in each 90-ms window handed a task to the library's scheduler thread: a wake-up of that thread on
         // the agent's core for most connections at low rates (issue 10, bench/profiles/README.md).
         istioOpened = Counter.builder().name("istio_tcp_connections_opened_total")
                 .help("TCP connections opened").labelNames(ISTIO_LABELS).withoutExemplars().register(registry);
