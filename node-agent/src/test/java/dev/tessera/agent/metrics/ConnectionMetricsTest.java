@@ -32,12 +32,12 @@ class ConnectionMetricsTest {
     private final ConnectionListener listener = metrics.connections();
 
     /** A pod of a Deployment named {@code app}, labelled {@code app: <app>}. */
-    private static Workload pod(String ns, String name, String node, String ip, String app) throws IOException {
+    static Workload pod(String ns, String name, String node, String ip, String app) throws IOException {
         return new Workload(ns, name, node, InetAddress.getByName(ip), name, Map.of("app", app), true,
                 new SpiffeId("cluster.local", ns, name), app);
     }
 
-    private static ConnectionContext outbound(Workload src, Workload dst) {
+    static ConnectionContext outbound(Workload src, Workload dst) {
         return ConnectionContext.accepted(Direction.OUTBOUND, new InetSocketAddress(src.ip(), 40000))
                 .withDestination(new InetSocketAddress(dst.ip(), 8080))
                 .withSource(src, src.identity())

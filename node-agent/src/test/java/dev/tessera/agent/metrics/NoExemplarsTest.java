@@ -3,25 +3,18 @@ package dev.tessera.agent.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.agent.connection.CloseReason;
-import dev.tessera.agent.connection.ConnectionContext;
 import dev.tessera.agent.connection.ConnectionContext.Direction;
-import dev.tessera.agent.connection.ConnectionContext.RouteKind;
 import dev.tessera.agent.connection.ConnectionListener.SetupPhase;
 import dev.tessera.agent.connection.RelaySession;
 import dev.tessera.agent.connection.SessionBytes;
-import dev.tessera.api.identity.SpiffeId;
-import dev.tessera.api.model.Workload;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.DataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot;
 import io.prometheus.metrics.tracer.common.SpanContext;
 import io.prometheus.metrics.tracer.initializer.SpanContextSupplier;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,15 +82,9 @@ public class NoExemplarsTest {
     @Test
     void connectionsAndTheirSetupTimesCarryNoExemplars() throws Exception {
         var metrics = new AgentMetrics(new AtomicLong()::get);
-        var client = new Workload("shop", "client-1", "node1", InetAddress.getByName("198.18.1.2"), "client-1",
-                Map.of("app", "client"), true, new SpiffeId("cluster.local", "shop", "client"), "client");
-        var server = new Workload("shop", "server-1", "node2", InetAddress.getByName("198.18.2.2"), "server-1",
-                Map.of("app", "server"), true, new SpiffeId("cluster.local", "shop", "server"), "server");
-        var context = ConnectionContext.accepted(Direction.OUTBOUND, new InetSocketAddress(client.ip(), 40000))
-                .withDestination(new InetSocketAddress(server.ip(), 8080))
-                .withSource(client, client.identity())
-                .withTarget(server, server.identity())
-                .withRoute(RouteKind.HBONE, new InetSocketAddress("198.18.0.2", 15008));
+        var client = ConnectionMetricsTest.pod("shop", "client-1", "node1", "198.18.1.2", "client");
+        var server = ConnectionMetricsTest.pod("shop", "server-1", "node2", "198.18.2.2", "server");
+        var context = ConnectionMetricsTest.outbound(client, server);
 
         RelaySession s = new RelaySession(context, metrics.connections());
         metrics.setup().setup(Direction.OUTBOUND, SetupPhase.REQUEST, 300_000);
