@@ -45,6 +45,12 @@ final class LineWriter {
         return false;
     }
 
+    /** Whether the writer thread has written everything and is parked until the next {@link #offer} (tests). */
+    boolean parked() {
+        Thread t = thread;
+        return t != null && queue.isEmpty() && t.getState() == Thread.State.WAITING;
+    }
+
     /** Lines lost to a full queue since start. */
     long dropped() {
         return droppedTotal.get();
