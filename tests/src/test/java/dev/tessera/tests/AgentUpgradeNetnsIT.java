@@ -254,6 +254,79 @@ class AgentUpgradeNetnsIT {
         }
     }
 
+    /**
+     * Two {@code restart-agent} of one node at once take turns (the node's lock): both succeed, the second upgrades
+     * the agent the first started, and the node is left with one agent, the second one's. Without the lock the
+     * second moved the pid files under the first: it failed ("not running"), or it recorded the first one's new agent
+     * as the previous one, over the old agent's pid, and the old agent ran on out of reach of {@code local down}.
+     */
+    @Test
+    void twoUpgradesOfOneNodeAtOnceTakeTurnsAndLeaveOneAgent() throws Exception {
+        String node = "node1";
+        long first = c.cluster().agentPid(node).orElseThrow();
+        ExecutorService both = Executors.newFixedThreadPool(2);
+        var started = new java.util.ArrayList<java.util.concurrent.Future<Long>>();
+        try (var prober = new Prober()) {
+            for (int i = 0; i < 2; i++) {
+                started.add(both.submit(() -> c.cluster().upgradeAgent(node, TestCluster.AGENT_READY_TIMEOUT,
+                        Duration.ofSeconds(30))));
+            }
+            long a = started.get(0).get(3, TimeUnit.MINUTES);
+            long b = started.get(1).get(3, TimeUnit.MINUTES);
+            assertThat(a).as("the two upgrades' agents").isNotEqualTo(b).isNotEqualTo(first);
+            long current = c.cluster().agentPid(node).orElseThrow();
+            assertThat(current).as("the recorded agent: the later upgrade's").isIn(a, b);
+            await().atMost(Duration.ofSeconds(30)).until(() -> agentProcesses(node).equals(List.of(current)));
+            assertThat(readyBody(node)).startsWith("200").contains("pid=" + current);
+            assertThat(prober.failures).as("new connections through both upgrades").isEmpty();
+        } finally {
+            both.shutdownNow();
+            stopStrays(node);
+        }
+    }
+
+    /**
+     * An upgrade interrupted after it started the new agent and before it stopped the old one (the CLI killed) leaves
+     * the old agent recorded as the previous one, still running. The next upgrade completes it: the old agent drains
+     * and exits, and one agent is left, instead of the old one running on unrecorded.
+     */
+    @Test
+    void theNextUpgradeCompletesAnInterruptedOne() throws Exception {
+        String node = "node2";
+        long old = c.cluster().agentPid(node).orElseThrow();
+        Path pid = c.cluster().stateDir().resolve("agent-" + node + ".pid");
+        try (var prober = new Prober()) {
+            // what upgradeAgent does up to the point where it was interrupted
+            Files.move(pid, c.cluster().stateDir().resolve("agent-" + node + ".previous.pid"));
+            long interrupted = c.cluster().startAgent(node);
+            await().atMost(TestCluster.AGENT_READY_TIMEOUT).ignoreExceptions()
+                    .until(() -> readyBody(node).contains("pid=" + interrupted));
+            assertThat(agentProcesses(node)).as("both agents of the interrupted upgrade")
+                    .containsExactlyInAnyOrder(old, interrupted);
+
+            long next = c.cluster().upgradeAgent(node, TestCluster.AGENT_READY_TIMEOUT, Duration.ofSeconds(30));
+            await().atMost(Duration.ofSeconds(30)).until(() -> agentProcesses(node).equals(List.of(next)));
+            assertThat(c.cluster().agentPid(node)).hasValue(next);
+            assertThat(prober.failures).as("new connections through both upgrades").isEmpty();
+        } finally {
+            Path previous = c.cluster().stateDir().resolve("agent-" + node + ".previous.pid");
+            if (c.cluster().agentPid(node).isEmpty() && Files.exists(previous)) {
+                Files.move(previous, pid); // failed before the new agent was recorded: the old one serves
+            }
+            stopStrays(node);
+        }
+    }
+
+    /** After a failed test: SIGKILL the agents of {@code node} other than the recorded one (never other processes). */
+    private static void stopStrays(String node) throws IOException {
+        long recorded = c.cluster().agentPid(node).orElse(-1);
+        for (long p : agentProcesses(node)) {
+            if (p != recorded) {
+                ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
     private void upgradeWhileProbing(String node, Prober prober) throws Exception {
         long oldPid = c.cluster().agentPid(node).orElseThrow();
         prober.slowestMillis.set(0);

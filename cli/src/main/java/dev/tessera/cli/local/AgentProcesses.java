@@ -198,9 +198,17 @@ final class AgentProcesses {
      */
     long upgrade(String node, Duration readyTimeout, Duration exitTimeout) throws IOException {
         NodeAttachment n = cluster.node(node);
+        try (NodeLock held = lock(node)) {
+            return upgradeLocked(node, n, readyTimeout, exitTimeout);
+        }
+    }
+
+    private long upgradeLocked(String node, NodeAttachment n, Duration readyTimeout, Duration exitTimeout)
+            throws IOException {
+        var previous = new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node));
+        finishInterrupted(node, n, previous, readyTimeout, exitTimeout);
         ProcessHandle old = handle(node).orElseThrow(() -> new IOException("agent of " + node
                 + ": not running (expected: a running agent to upgrade; start one instead)"));
-        var previous = new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node));
         Files.move(pidFile(node), previousPidFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         long pid;
@@ -219,10 +227,46 @@ final class AgentProcesses {
         return pid;
     }
 
+    /**
+     * An upgrade interrupted between its start of the new agent and its stop of the old one (the CLI killed) left the
+     * old agent running under {@code agent-<node>.previous.pid}. The next upgrade would have moved the current pid over
+     * that record and lost the old agent. Instead it completes the interrupted one: the old agent is stopped (it
+     * drains) once the new one is ready, or, when the new one is gone, recorded as the current agent again.
+     */
+    private void finishInterrupted(String node, NodeAttachment n, DetachedProcess previous, Duration readyTimeout,
+            Duration exitTimeout) throws IOException {
+        if (previous.handle().isEmpty()) {
+            return;
+        }
+        if (handle(node).isPresent()) {
+            System.err.println("completing an interrupted upgrade of the agent of " + node + ": stopping the previous"
+                    + " agent once the current one is ready");
+            process(node).awaitReady(Path.of(n.netns()), n.ip(), dev.tessera.cli.observe.Agents.READY, readyTimeout,
+                    "pid=" + handle(node).get().pid());
+            previous.stop(exitTimeout);
+        } else {
+            System.err.println("an interrupted upgrade of the agent of " + node + " left its previous agent serving:"
+                    + " upgrading that one");
+            Files.move(previousPidFile(node), pidFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+    }
+
     /** Stops the agent of {@code node} and, if an upgrade was interrupted, its previous agent. */
     void stopAll(String node, Duration grace) throws IOException {
-        new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node)).stop(grace);
-        stop(node, grace);
+        try (NodeLock held = lock(node)) {
+            new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node)).stop(grace);
+            stop(node, grace);
+        }
+    }
+
+    /**
+     * The lock {@link #upgrade} and {@link #stopAll} hold on the agent processes of {@code node} (see {@link NodeLock}):
+     * a second {@code restart-agent} of the node waits for the first, then upgrades the agent the first one started.
+     */
+    NodeLock lock(String node) throws IOException {
+        return NodeLock.acquire(cluster.stateDir().resolve("agent-" + node + ".lock"), "the agent of " + node
+                + " (cluster " + cluster.name() + ")", System.err);
     }
 
     private DetachedProcess process(String node) {
