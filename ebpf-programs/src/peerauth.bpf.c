@@ -72,6 +72,14 @@ static __always_inline int tsp_plain_decide(__u32 pod_ip, __u16 port, __u32 src_
 	return v->allow == TSP_PLAIN_ALLOW ? TSP_PASS : TSP_DROP;
 }
 
+/* Wakes the agent for a queued plaintext event (tsp_plain_bell); a full ring means it has one pending already. */
+static __always_inline void tsp_plain_ring(void)
+{
+	__u64 bell = 1;
+
+	bpf_ringbuf_output(&tsp_plain_bell, &bell, sizeof(bell), 0);
+}
+
 /*
  * Reports one plaintext decision to the agent (tsp_plain_events); called at each decision point of
  * tsp_check, only for SYNs. A full queue loses the event and counts it: never blocks, never changes the verdict.
@@ -91,7 +99,9 @@ static __always_inline void tsp_plain_report(struct __sk_buff *skb, __u32 tcp, s
 		__u64 *lost = bpf_map_lookup_elem(&tsp_plain_events_lost, &zero);
 		if (lost)
 			__sync_fetch_and_add(lost, 1);
+		return;
 	}
+	tsp_plain_ring();
 }
 
 static __always_inline int tsp_check(struct __sk_buff *skb)
@@ -249,7 +259,9 @@ static __always_inline void tsp_plain_report6(struct __sk_buff *skb, __u32 tcp, 
 		__u64 *lost = bpf_map_lookup_elem(&tsp_plain_events_lost, &zero);
 		if (lost)
 			__sync_fetch_and_add(lost, 1);
+		return;
 	}
+	tsp_plain_ring();
 }
 
 /* tsp_check for IPv6: the same order of decisions, the *6 maps. */

@@ -9,6 +9,7 @@ import dev.tessera.agent.connection.ConnectionStats;
 import dev.tessera.agent.policy.Decision;
 import dev.tessera.agent.redirect.PeerAuthProgram;
 import dev.tessera.agent.redirect.PeerAuthProgram.PlainEvent;
+import dev.tessera.agent.redirect.ffi.RingBell;
 import dev.tessera.api.model.MeshSnapshot;
 import dev.tessera.api.model.Workload;
 import java.net.InetAddress;
@@ -24,16 +25,22 @@ import org.slf4j.LoggerFactory;
 /**
  * The inbound connections the agent never proxies: plaintext connection attempts to meshed pods of this node,
  * decided by the kernel ({@code peerauth.bpf.c} queues one event per decided SYN in {@code tsp_plain_events}).
- * A daemon thread ({@code tessera-plaintext-events}) drains the queue every {@link #INTERVAL} and hands each
- * attempt, as an inbound {@link ConnectionContext.RouteKind#PLAINTEXT} context, to
+ * A daemon thread ({@code tessera-plaintext-events}) sleeps until the program rings its doorbell
+ * ({@code tsp_plain_bell}, a ring buffer: {@link PeerAuthProgram#plainEventBell()}), then drains the queue and hands
+ * each attempt, as an inbound {@link ConnectionContext.RouteKind#PLAINTEXT} context, to
  * {@link ConnectionListener#plaintext} (access log, {@code istio_tcp_*} with
- * {@code connection_security_policy="none"}). The kernel queue (4,096 events) bounds what one interval can
- * bring; beyond it events are lost and counted by the kernel; the access log's own rate limit applies.
+ * {@code connection_security_policy="none"}). An agent that sees no plaintext wakes for none of it (it polled the
+ * queue ten times a second before); an attempt is reported within milliseconds instead of up to 100 ms later. The
+ * kernel queue (4,096 events) bounds what one drain can bring; beyond it events are lost and counted by the
+ * kernel; the access log's own rate limit applies.
  */
 public final class PlaintextEvents implements AutoCloseable {
 
-    /** How often the kernel queue is drained. */
-    public static final Duration INTERVAL = Duration.ofMillis(100);
+    /**
+     * The longest the thread sleeps without a doorbell before it drains anyway: a bound for a doorbell that never
+     * came (none is known to be lost), not a poll.
+     */
+    public static final Duration SAFETY_NET = Duration.ofSeconds(30);
     private static final Logger log = LoggerFactory.getLogger(PlaintextEvents.class);
 
     private final PeerAuthProgram program;
@@ -42,6 +49,7 @@ public final class PlaintextEvents implements AutoCloseable {
     private final ConnectionListener listener;
     private final java.util.function.LongConsumer permissive;
     private volatile Thread thread;
+    private volatile RingBell bell;
     private volatile boolean closed;
 
     /**
@@ -59,16 +67,18 @@ public final class PlaintextEvents implements AutoCloseable {
         this.listener = requireNonNull(listener, "listener");
     }
 
-    /** Starts the draining thread. */
+    /** Opens the doorbell and starts the draining thread. */
     public PlaintextEvents start() {
-        Thread t = new Thread(this::run, "tessera-plaintext-events");
+        RingBell b = program.plainEventBell();
+        bell = b;
+        Thread t = new Thread(() -> run(b), "tessera-plaintext-events");
         t.setDaemon(true);
         thread = t;
         t.start();
         return this;
     }
 
-    private void run() {
+    private void run(RingBell b) {
         while (!closed) {
             try {
                 drain();
@@ -79,9 +89,17 @@ public final class PlaintextEvents implements AutoCloseable {
                 log.warn("plaintext events not read: {}", e.toString());
             }
             try {
-                Thread.sleep(INTERVAL.toMillis());
-            } catch (InterruptedException e) {
-                return;
+                b.await((int) SAFETY_NET.toMillis()); // returns at the doorbell, the safety net or close()
+            } catch (RuntimeException e) {
+                if (closed) {
+                    return;
+                }
+                log.warn("plaintext events: waiting for the doorbell failed ({}); draining in 1 s", e.toString());
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException stop) {
+                    return;
+                }
             }
         }
     }
@@ -134,6 +152,10 @@ public final class PlaintextEvents implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        RingBell b = bell;
+        if (b != null) {
+            b.close(); // wakes the thread; the ring is released when it has left its wait
+        }
         Thread t = thread;
         if (t != null) {
             t.interrupt();

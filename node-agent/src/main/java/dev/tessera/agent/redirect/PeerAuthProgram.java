@@ -7,6 +7,7 @@ import dev.tessera.agent.redirect.ffi.BpfException;
 import dev.tessera.agent.redirect.ffi.BpfMap;
 import dev.tessera.agent.redirect.ffi.LibBpf;
 import dev.tessera.agent.redirect.ffi.LinkInfo;
+import dev.tessera.agent.redirect.ffi.RingBell;
 import dev.tessera.api.net.IpCidr;
 import java.io.IOException;
 import java.io.InputStream;
@@ -77,6 +78,8 @@ public final class PeerAuthProgram implements AutoCloseable {
     static final String RULES_MAP6 = "tsp_plain_rules6";
     static final String DELIVERIES_MAP6 = "tsp_deliveries6";
     static final String EVENTS_MAP6 = "tsp_plain_events6";
+    /** The doorbell rung after each queued event ({@code RINGBUF}, see {@link #plainEventBell()}). */
+    static final String BELL_MAP = "tsp_plain_bell";
     /** {@code sizeof(struct tsp_pod6)}. */
     static final int POD6_SIZE = 48;
     /** {@code sizeof(struct tsp_plain_key6)}. */
@@ -91,7 +94,7 @@ public final class PeerAuthProgram implements AutoCloseable {
     public static final int MAX_RULES6 = 16_384;
     /** Every map of the object, pinned under {@code <pin dir>/peerauth/maps/}. */
     static final List<String> MAPS = List.of(MAP, RULES_MAP, DELIVERIES_MAP, EVENTS_MAP, LOST_MAP, MAP6, RULES_MAP6,
-            DELIVERIES_MAP6, EVENTS_MAP6);
+            DELIVERIES_MAP6, EVENTS_MAP6, BELL_MAP);
     private static final Logger log = LoggerFactory.getLogger(PeerAuthProgram.class);
 
     /** Per-pod kernel counters of connection attempts. */
@@ -180,10 +183,12 @@ public final class PeerAuthProgram implements AutoCloseable {
     private final BpfMap events;
     private final BpfMap events6;
     private final BpfMap lost;
+    private final Path bellPin;
     private volatile Map<String, String> refused = Map.of();
     private String lastWriteError = "";
 
-    private PeerAuthProgram(Map<String, BpfMap> maps, byte[] trusted, byte[] trusted6) {
+    private PeerAuthProgram(Map<String, BpfMap> maps, byte[] trusted, byte[] trusted6, Path bellPin) {
+        this.bellPin = bellPin;
         this.v4 = new Family(IpCidr.Family.IPV4, maps.get(MAP), maps.get(RULES_MAP), RULES_MAP, MAX_RULES, trusted);
         this.v6 = new Family(IpCidr.Family.IPV6, maps.get(MAP6), maps.get(RULES_MAP6), RULES_MAP6, MAX_RULES6,
                 trusted6);
@@ -279,7 +284,7 @@ public final class PeerAuthProgram implements AutoCloseable {
                 open(opened, maps, DELIVERIES_MAP6, DELIVERY_KEY6_SIZE, 4);
                 open(opened, maps, EVENTS_MAP6, 0, EVENT6_SIZE);
                 return new PeerAuthProgram(opened, trusted.getAddress(),
-                        trusted6 == null ? new byte[16] : trusted6.getAddress());
+                        trusted6 == null ? new byte[16] : trusted6.getAddress(), maps.resolve(BELL_MAP));
             } catch (RuntimeException e) {
                 opened.values().forEach(BpfMap::close);
                 throw e;
@@ -663,6 +668,14 @@ public final class PeerAuthProgram implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * A new doorbell on the plaintext event queues (the caller closes it): {@link RingBell#await} returns once an
+     * event was queued since the last one, without polling; then {@link #drainPlainEvents} reads them.
+     */
+    public RingBell plainEventBell() {
+        return RingBell.openPinned(BELL_MAP, bellPin.toString());
     }
 
     /** Plaintext decisions the kernel could not queue (a queue was full) since the map was created. */

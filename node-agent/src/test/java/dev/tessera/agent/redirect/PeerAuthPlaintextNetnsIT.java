@@ -2,6 +2,7 @@ package dev.tessera.agent.redirect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.agent.redirect.ffi.RingBell;
 import dev.tessera.api.net.IpCidr;
 import dev.tessera.api.net.Ipv4Cidr;
 import dev.tessera.api.netns.Netns;
@@ -16,6 +17,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
@@ -268,6 +271,68 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     // ------------------------------------------------------------------ IPv6 (the pod dual-stack)
+
+    /**
+     * The doorbell beside the queues: with nothing queued a wait sleeps through its timeout; a plaintext SYN wakes a
+     * waiter (its event is in the queue by then); the doorbell records are consumed, so the next wait sleeps again;
+     * and close() ends a wait that has no time limit.
+     */
+    @Test
+    @Order(7)
+    void aPlaintextSynRingsTheDoorbellAndAQuietOneSleeps() throws Exception {
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, null)));
+        try (RingBell bell = program.plainEventBell()) {
+            bell.await(0); // the doorbells of earlier tests' events
+            program.drainPlainEvents(Integer.MAX_VALUE);
+            assertThat(bell.pendingBytes()).isZero();
+            assertThat(bell.await(300)).as("nothing queued: the wait times out").isFalse();
+
+            var rung = CompletableFuture.supplyAsync(() -> bell.await(20_000));
+            assertThat(connect("tsQ-cli", P7001)).isEqualTo("connected");
+            assertThat(rung.get(10, TimeUnit.SECONDS)).as("woken by the SYN's doorbell").isTrue();
+            assertThat(program.drainPlainEvents(100)).extracting(PeerAuthProgram.PlainEvent::verdict)
+                    .containsExactly(PeerAuthProgram.PlainVerdict.PERMISSIVE);
+            assertThat(bell.pendingBytes()).as("the doorbell was consumed").isZero();
+            assertThat(bell.await(300)).as("and does not ring again").isFalse();
+
+            var waiting = CompletableFuture.supplyAsync(() -> bell.await(-1));
+            bell.close();
+            assertThat(waiting.get(10, TimeUnit.SECONDS)).as("a closed bell ends the wait").isFalse();
+        }
+    }
+
+    /**
+     * The agent's reader of the queue ({@code inbound.PlaintextEvents}) reports an attempt at its doorbell: long
+     * before its safety-net drain (30 s), since it no longer polls.
+     */
+    @Test
+    @Order(8)
+    void thePlaintextEventReaderReportsAnAttemptAtItsDoorbell() throws Exception {
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, null)));
+        program.drainPlainEvents(Integer.MAX_VALUE);
+        var seen = new java.util.concurrent.CopyOnWriteArrayList<dev.tessera.agent.connection.ConnectionContext>();
+        var listener = new dev.tessera.agent.connection.ConnectionListener() {
+            @Override
+            public void plaintext(dev.tessera.agent.connection.ConnectionContext context,
+                    dev.tessera.agent.connection.ConnectionStats stats) {
+                seen.add(context);
+            }
+        };
+        try (var reader = new dev.tessera.agent.inbound.PlaintextEvents(program,
+                () -> new dev.tessera.api.model.MeshSnapshot(1, List.of(), List.of()),
+                (p, src) -> java.util.Optional.empty(), listener, n -> {}).start()) {
+            // the reader has done its first drain and sleeps at the doorbell (its only wait): what comes now, the
+            // doorbell has to bring
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(
+                    () -> "S".equals(threadState("tessera-plainte")));
+            assertThat(connect("tsQ-cli2", P7000)).isEqualTo("connected");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
+            assertThat(seen).singleElement().satisfies(c -> {
+                assertThat(c.destination()).isEqualTo(P7000);
+                assertThat(c.client().getAddress()).isEqualTo(InetAddress.getByName("198.18.214.2"));
+            });
+        }
+    }
 
     @Test
     @Order(10)
@@ -524,6 +589,19 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** The scheduler state ({@code R}, {@code S}, ...) of this JVM's thread whose name starts with {@code comm}. */
+    static String threadState(String comm) throws IOException {
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path t : tasks.toList()) {
+                if (Files.readString(t.resolve("comm")).strip().equals(comm)) {
+                    String stat = Files.readString(t.resolve("stat"));
+                    return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+                }
+            }
+        }
+        return "none";
+    }
 
     static InetAddress pod() throws IOException {
         return InetAddress.getByName(POD_IP);

@@ -1,5 +1,6 @@
 package dev.tessera.agent.redirect.ffi;
 
+import jnr.ffi.Pointer;
 import jnr.ffi.annotations.SaveError;
 
 /** The few libc calls the redirect package needs (errno through {@link SaveError}, read with {@code Bpf.lastErrno}). */
@@ -30,4 +31,40 @@ public interface LibC {
 
     @SaveError
     int unshare(int flags);
+
+    int EINTR = 4;
+    int EFD_CLOEXEC = 0x80000;
+    int EPOLL_CLOEXEC = 0x80000;
+    int EPOLL_CTL_ADD = 1;
+    int EPOLLIN = 1;
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int MAP_SHARED = 1;
+
+    @SaveError
+    int eventfd(int initval, int flags);
+
+    @SaveError
+    long write(int fd, Pointer buf, long count);
+
+    @SaveError
+    int epoll_create1(int flags);
+
+    @SaveError
+    int epoll_ctl(int epfd, int op, int fd, Pointer event);
+
+    @SaveError
+    int epoll_wait(int epfd, Pointer events, int maxEvents, int timeoutMillis);
+
+    /** Returns {@code MAP_FAILED} ({@code (void *) -1}) on failure. */
+    @SaveError
+    Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+
+    @SaveError
+    int munmap(Pointer addr, long length);
+
+    long sysconf(int name);
+
+    /** {@code _SC_PAGESIZE}. */
+    int SC_PAGESIZE = 30;
 }
