@@ -59,7 +59,8 @@ public final class HbonePool implements AutoCloseable {
                 .channel(loops.socketChannelClass())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, dev.tessera.agent.netty.Listeners.WATER_MARK);
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, dev.tessera.agent.netty.Listeners.WATER_MARK)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, dev.tessera.agent.netty.Listeners.READS);
         if (localAddress != null) {
             bootstrap.localAddress(new InetSocketAddress(localAddress, 0));
         }
