@@ -56,6 +56,8 @@ public final class KernelRequirements {
             new Feature(5, 8, "cgroup/getpeername4 and getpeername6 hooks; bpf_setsockopt(SO_MARK) in cgroup/connect4 "
                     + "(kubelet probe mark); bpf_link info of cgroup links",
                     List.of("cgroup/getpeername4", "cgroup/getpeername6", "bpf_setsockopt")),
+            new Feature(5, 8, "BPF ring buffers and bpf_ringbuf_output, pollable with epoll (the plaintext events'"
+                    + " doorbell)", List.of("BPF_MAP_TYPE_RINGBUF", "bpf_ringbuf_output")),
             new Feature(5, 14, "lookup-and-delete on hash and LRU maps (original destinations taken once); the"
                     + " SO_NETNS_COOKIE socket option (the agent reads each pod namespace's cookie)", List.of()),
             new Feature(5, 15, "bpf_get_netns_cookie in sockops programs (TCP health: HBONE sockets of the agent's own network namespace)",
