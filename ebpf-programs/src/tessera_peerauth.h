@@ -161,8 +161,8 @@ _Static_assert(sizeof(struct tsp_plain_event) == 16, "struct tsp_plain_event siz
  * tsp_plain_events  QUEUE (4096)  value: struct tsp_plain_event
  *   writer: tsp_ingress (bpf_map_push_elem at each plaintext decision; when full the event is lost and
  *           counted in tsp_plain_events_lost: the queue is the rate bound, a SYN flood cannot grow it)
- *   reader: agent (PeerAuthProgram.drainPlainEvents: BPF_MAP_LOOKUP_AND_DELETE_ELEM, after each tsp_plain_bell) -> access
- *           log and istio_tcp_* with connection_security_policy="none"
+ *   reader: agent (PeerAuthProgram.drainPlainEvents: BPF_MAP_LOOKUP_AND_DELETE_ELEM, at each tsp_plain_bell)
+ *           -> access log and istio_tcp_* with connection_security_policy="none"
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
@@ -185,8 +185,8 @@ struct {
 /*
  * tsp_plain_bell  RINGBUF (one page)  records: 8 bytes, contents unused
  *   writer: tsp_ingress (after each event queued in tsp_plain_events or tsp_plain_events6)
- *   reader: agent (PeerAuthProgram.awaitPlainEvents: sleeps in epoll_wait on this map, then moves the consumer
- *           position to the producer's and drains both queues). A doorbell, not a channel: the events stay in
+ *   reader: agent (PlaintextEvents through RingBell.await: sleeps in epoll_wait on this map, then moves the
+ *           consumer position to the producer's and drains both queues). A doorbell, not a channel: the events stay in
  *           the queues (bounded, counted when lost), and an idle agent wakes for none. A full ring loses a
  *           doorbell only while the agent has one to answer already.
  */

@@ -41,6 +41,8 @@ public final class PlaintextEvents implements AutoCloseable {
      * came (none is known to be lost), not a poll.
      */
     public static final Duration SAFETY_NET = Duration.ofSeconds(30);
+    /** How often the queue is read when there is no doorbell (see {@link #start()}). */
+    public static final Duration POLL = Duration.ofMillis(100);
     private static final Logger log = LoggerFactory.getLogger(PlaintextEvents.class);
 
     private final PeerAuthProgram program;
@@ -67,15 +69,27 @@ public final class PlaintextEvents implements AutoCloseable {
         this.listener = requireNonNull(listener, "listener");
     }
 
-    /** Opens the doorbell and starts the draining thread. */
+    /**
+     * Opens the doorbell and starts the draining thread. Without a doorbell (the ring cannot be opened or mapped)
+     * the thread polls the queue every {@link #POLL} instead, as before the doorbell, rather than the agent failing.
+     */
     public PlaintextEvents start() {
-        RingBell b = program.plainEventBell();
+        RingBell b = openBell();
         bell = b;
         Thread t = new Thread(() -> run(b), "tessera-plaintext-events");
         t.setDaemon(true);
         thread = t;
         t.start();
         return this;
+    }
+
+    private RingBell openBell() {
+        try {
+            return program.plainEventBell();
+        } catch (RuntimeException e) {
+            log.warn("plaintext events: no doorbell ({}); polling the queue every {} ms", e.toString(), POLL.toMillis());
+            return null;
+        }
     }
 
     private void run(RingBell b) {
@@ -88,18 +102,23 @@ public final class PlaintextEvents implements AutoCloseable {
                 }
                 log.warn("plaintext events not read: {}", e.toString());
             }
+            long pause = POLL.toMillis();
             try {
-                b.await((int) SAFETY_NET.toMillis()); // returns at the doorbell, the safety net or close()
+                if (b != null) {
+                    b.await((int) SAFETY_NET.toMillis()); // returns at the doorbell, the safety net or close()
+                    continue;
+                }
             } catch (RuntimeException e) {
                 if (closed) {
                     return;
                 }
                 log.warn("plaintext events: waiting for the doorbell failed ({}); draining in 1 s", e.toString());
-                try {
-                    Thread.sleep(1000);
-                } catch (InterruptedException stop) {
-                    return;
-                }
+                pause = 1000;
+            }
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException stop) {
+                return;
             }
         }
     }

@@ -334,6 +334,34 @@ class PeerAuthPlaintextNetnsIT {
         }
     }
 
+    /**
+     * Without its doorbell (here: its pin removed, so it cannot be opened) the reader polls the queue as before the
+     * doorbell and still reports an attempt, rather than failing the agent. The next install (test 21) pins a ring
+     * again.
+     */
+    @Test
+    @Order(9)
+    void withoutADoorbellTheReaderPollsTheQueue() throws Exception {
+        program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, null)));
+        program.drainPlainEvents(Integer.MAX_VALUE);
+        Files.delete(pinDir.resolve("peerauth/maps/" + PeerAuthProgram.BELL_MAP));
+        var seen = new java.util.concurrent.CopyOnWriteArrayList<dev.tessera.agent.connection.ConnectionContext>();
+        var listener = new dev.tessera.agent.connection.ConnectionListener() {
+            @Override
+            public void plaintext(dev.tessera.agent.connection.ConnectionContext context,
+                    dev.tessera.agent.connection.ConnectionStats stats) {
+                seen.add(context);
+            }
+        };
+        try (var reader = new dev.tessera.agent.inbound.PlaintextEvents(program,
+                () -> new dev.tessera.api.model.MeshSnapshot(1, List.of(), List.of()),
+                (p, src) -> java.util.Optional.empty(), listener, n -> {}).start()) {
+            assertThat(connect("tsQ-cli", P7001)).isEqualTo("connected");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
+            assertThat(seen).singleElement().satisfies(c -> assertThat(c.destination()).isEqualTo(P7001));
+        }
+    }
+
     @Test
     @Order(10)
     void ipv6PlaintextToAPermissivePodPassesIsCountedAndReportedAndIpv4StillWorks() throws Exception {
