@@ -311,16 +311,7 @@ class PeerAuthPlaintextNetnsIT {
         program.sync(Map.of(pod(), new PeerAuthProgram.Pod("shop/api", false, null)));
         program.drainPlainEvents(Integer.MAX_VALUE);
         var seen = new java.util.concurrent.CopyOnWriteArrayList<dev.tessera.agent.connection.ConnectionContext>();
-        var listener = new dev.tessera.agent.connection.ConnectionListener() {
-            @Override
-            public void plaintext(dev.tessera.agent.connection.ConnectionContext context,
-                    dev.tessera.agent.connection.ConnectionStats stats) {
-                seen.add(context);
-            }
-        };
-        try (var reader = new dev.tessera.agent.inbound.PlaintextEvents(program,
-                () -> new dev.tessera.api.model.MeshSnapshot(1, List.of(), List.of()),
-                (p, src) -> java.util.Optional.empty(), listener, n -> {}).start()) {
+        try (var reader = plaintextReader(seen)) {
             // the reader has done its first drain and sleeps at the doorbell (its only wait): what comes now, the
             // doorbell has to bring
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(
@@ -346,16 +337,7 @@ class PeerAuthPlaintextNetnsIT {
         program.drainPlainEvents(Integer.MAX_VALUE);
         Files.delete(pinDir.resolve("peerauth/maps/" + PeerAuthProgram.BELL_MAP));
         var seen = new java.util.concurrent.CopyOnWriteArrayList<dev.tessera.agent.connection.ConnectionContext>();
-        var listener = new dev.tessera.agent.connection.ConnectionListener() {
-            @Override
-            public void plaintext(dev.tessera.agent.connection.ConnectionContext context,
-                    dev.tessera.agent.connection.ConnectionStats stats) {
-                seen.add(context);
-            }
-        };
-        try (var reader = new dev.tessera.agent.inbound.PlaintextEvents(program,
-                () -> new dev.tessera.api.model.MeshSnapshot(1, List.of(), List.of()),
-                (p, src) -> java.util.Optional.empty(), listener, n -> {}).start()) {
+        try (var reader = plaintextReader(seen)) {
             assertThat(connect("tsQ-cli", P7001)).isEqualTo("connected");
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
             assertThat(seen).singleElement().satisfies(c -> assertThat(c.destination()).isEqualTo(P7001));
@@ -617,6 +599,21 @@ class PeerAuthPlaintextNetnsIT {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** The agent's plaintext-event reader on {@link #program}, started, adding each reported attempt to {@code seen}. */
+    static dev.tessera.agent.inbound.PlaintextEvents plaintextReader(
+            List<dev.tessera.agent.connection.ConnectionContext> seen) {
+        var listener = new dev.tessera.agent.connection.ConnectionListener() {
+            @Override
+            public void plaintext(dev.tessera.agent.connection.ConnectionContext context,
+                    dev.tessera.agent.connection.ConnectionStats stats) {
+                seen.add(context);
+            }
+        };
+        return new dev.tessera.agent.inbound.PlaintextEvents(program,
+                () -> new dev.tessera.api.model.MeshSnapshot(1, List.of(), List.of()),
+                (p, src) -> java.util.Optional.empty(), listener, n -> {}).start();
+    }
 
     /** The scheduler state ({@code R}, {@code S}, ...) of this JVM's thread whose name starts with {@code comm}. */
     static String threadState(String comm) throws IOException {
