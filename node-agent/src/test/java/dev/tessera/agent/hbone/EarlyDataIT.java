@@ -65,6 +65,8 @@ class EarlyDataIT {
             // bytes is that they were sent with the CONNECT and handed to the pod once it was connected.
             StringBuilder echoed = new StringBuilder();
             Http2StreamChannel stream = f.getNow();
+            Object reads = stream.parent().config().getRecvByteBufAllocator();
+            assertThat(reads).as("the pool's tunnel reads up to 256 KiB").isSameAs(dev.tessera.agent.netty.Listeners.READS);
             stream.eventLoop().submit(() -> {
                 stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                     @Override
