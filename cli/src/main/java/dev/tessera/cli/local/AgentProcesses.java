@@ -205,7 +205,7 @@ final class AgentProcesses {
 
     private long upgradeLocked(String node, NodeAttachment n, Duration readyTimeout, Duration exitTimeout)
             throws IOException {
-        var previous = new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node));
+        DetachedProcess previous = previous(node);
         finishInterrupted(node, n, previous, readyTimeout, exitTimeout);
         ProcessHandle old = handle(node).orElseThrow(() -> new IOException("agent of " + node
                 + ": not running (expected: a running agent to upgrade; start one instead)"));
@@ -238,11 +238,12 @@ final class AgentProcesses {
         if (previous.handle().isEmpty()) {
             return;
         }
-        if (handle(node).isPresent()) {
+        Optional<ProcessHandle> current = handle(node);
+        if (current.isPresent()) {
             System.err.println("completing an interrupted upgrade of the agent of " + node + ": stopping the previous"
                     + " agent once the current one is ready");
             process(node).awaitReady(Path.of(n.netns()), n.ip(), dev.tessera.cli.observe.Agents.READY, readyTimeout,
-                    "pid=" + handle(node).get().pid());
+                    "pid=" + current.get().pid());
             previous.stop(exitTimeout);
         } else {
             System.err.println("an interrupted upgrade of the agent of " + node + " left its previous agent serving:"
@@ -255,7 +256,7 @@ final class AgentProcesses {
     /** Stops the agent of {@code node} and, if an upgrade was interrupted, its previous agent. */
     void stopAll(String node, Duration grace) throws IOException {
         try (NodeLock held = lock(node)) {
-            new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node)).stop(grace);
+            previous(node).stop(grace);
             stop(node, grace);
         }
     }
@@ -267,6 +268,11 @@ final class AgentProcesses {
     NodeLock lock(String node) throws IOException {
         return NodeLock.acquire(cluster.stateDir().resolve("agent-" + node + ".lock"), "the agent of " + node
                 + " (cluster " + cluster.name() + ")", System.err);
+    }
+
+    /** During an upgrade (or after an interrupted one): the previous agent of {@code node}. */
+    private DetachedProcess previous(String node) {
+        return new DetachedProcess("previous agent of " + node, previousPidFile(node), cluster.agentLog(node));
     }
 
     private DetachedProcess process(String node) {
