@@ -102,24 +102,35 @@ public final class PlaintextEvents implements AutoCloseable {
                 }
                 log.warn("plaintext events not read: {}", e.toString());
             }
-            long pause = POLL.toMillis();
+            if (!awaitEvents(b)) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Waits until the doorbell rings (or its safety net, or close()); without a doorbell, or after it failed, sleeps
+     * {@link #POLL} or 1 s. False when the thread is to stop.
+     */
+    private boolean awaitEvents(RingBell b) {
+        long pause = POLL.toMillis();
+        if (b != null) {
             try {
-                if (b != null) {
-                    b.await((int) SAFETY_NET.toMillis()); // returns at the doorbell, the safety net or close()
-                    continue;
-                }
+                b.await((int) SAFETY_NET.toMillis());
+                return true;
             } catch (RuntimeException e) {
                 if (closed) {
-                    return;
+                    return false;
                 }
                 log.warn("plaintext events: waiting for the doorbell failed ({}); draining in 1 s", e.toString());
                 pause = 1000;
             }
-            try {
-                Thread.sleep(pause);
-            } catch (InterruptedException stop) {
-                return;
-            }
+        }
+        try {
+            Thread.sleep(pause);
+            return true;
+        } catch (InterruptedException stop) {
+            return false;
         }
     }
 

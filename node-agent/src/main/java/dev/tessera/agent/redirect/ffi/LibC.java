@@ -20,6 +20,17 @@ public interface LibC {
     long MS_REC = 16384;
     long MS_PRIVATE = 1 << 18;
 
+    int EINTR = 4;
+    int EFD_CLOEXEC = 0x80000;
+    int EPOLL_CLOEXEC = 0x80000;
+    int EPOLL_CTL_ADD = 1;
+    int EPOLLIN = 1;
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int MAP_SHARED = 1;
+    /** {@code _SC_PAGESIZE}. */
+    int SC_PAGESIZE = 30;
+
     @SaveError
     int open(String path, int flags);
 
@@ -31,15 +42,6 @@ public interface LibC {
 
     @SaveError
     int unshare(int flags);
-
-    int EINTR = 4;
-    int EFD_CLOEXEC = 0x80000;
-    int EPOLL_CLOEXEC = 0x80000;
-    int EPOLL_CTL_ADD = 1;
-    int EPOLLIN = 1;
-    int PROT_READ = 1;
-    int PROT_WRITE = 2;
-    int MAP_SHARED = 1;
 
     @SaveError
     int eventfd(int initval, int flags);
@@ -64,7 +66,4 @@ public interface LibC {
     int munmap(Pointer addr, long length);
 
     long sysconf(int name);
-
-    /** {@code _SC_PAGESIZE}. */
-    int SC_PAGESIZE = 30;
 }

@@ -32,7 +32,6 @@ public final class RingBell implements AutoCloseable {
     private final Pointer events;
     private boolean waiting;
     private boolean closed;
-    private boolean released;
 
     private RingBell(Bpf bpf, String name, int mapFd, int epollFd, int closeFd, long page, Pointer consumer,
             Pointer producer) {
@@ -141,11 +140,8 @@ public final class RingBell implements AutoCloseable {
         }
     }
 
+    /** Once: by {@link #close} when no one waits, else by the waiter leaving {@link #await} after the close. */
     private void release() {
-        if (released) {
-            return;
-        }
-        released = true;
         LibC libc = bpf.libc();
         unmap(libc, consumer, page);
         unmap(libc, producer, page);
